@@ -1,0 +1,1 @@
+"""Database access: engine and transactions (`engine`), schema (`models`), migrations."""

@@ -1,0 +1,102 @@
+"""The database: one async engine per process and the two kinds of transaction we use.
+
+`read()` is a plain transaction. `write()` is a transaction that will change data: on SQLite it
+starts with BEGIN IMMEDIATE (taking the database's write lock up front, so that concurrent writers
+queue instead of failing half way), behind a process-local asyncio lock so that writers of one
+process wait in order rather than in SQLite's sleep-and-retry busy handler. On PostgreSQL row locks
+(`SELECT ... FOR UPDATE`) serialise what must be serialised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+_WRITE_OPTION = "lava_write"
+
+
+def async_url(database_url: str) -> URL:
+    """Map the URLs users write to the async drivers we use."""
+    url = make_url(database_url.replace("postgres://", "postgresql://", 1))
+    if url.drivername in ("postgresql", "postgresql+asyncpg", "postgresql+psycopg"):
+        return url.set(drivername="postgresql+asyncpg")
+    if url.drivername in ("sqlite", "sqlite+aiosqlite", "sqlite+pysqlite"):
+        return url.set(drivername="sqlite+aiosqlite")
+    raise ValueError(f"unsupported database URL scheme: {url.drivername}")
+
+
+def describe_url(database_url: str) -> str:
+    """The URL with any password hidden, for logs and messages."""
+    return async_url(database_url).render_as_string(hide_password=True)
+
+
+class Database:
+    """Engine, session factory and transaction helpers of one server process."""
+
+    def __init__(self, database_url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = async_url(database_url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._sqlite_writer = asyncio.Lock()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading; nothing it does is committed."""
+        async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work is committed at the end, or rolled back on any exception."""
+        if self.is_sqlite:
+            async with self._sqlite_writer, self.sessions() as session, session.begin():
+                await session.connection(execution_options={_WRITE_OPTION: True})
+                yield session
+        else:
+            async with self.sessions() as session, session.begin():
+                yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (pysqlite's own transaction handling is not SQL-standard).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",  # money: a commit survives power loss
+            "foreign_keys=ON",
+            "busy_timeout=30000",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

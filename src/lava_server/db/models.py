@@ -1,0 +1,245 @@
+"""The schema. Every table lives here; Alembic migrations in `migrations/` create them.
+
+Money columns are `Money` (exact on both databases), timestamps `UTCDateTime`. Objects that belong
+to a merchant carry `livemode`: a sandbox (`aks_test_`) key sees only `livemode = false` rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from lava_server.db.types import Money, UTCDateTime
+
+# An auto-incrementing 64-bit key (SQLite only auto-increments an INTEGER PRIMARY KEY).
+SerialKey = BigInteger().with_variant(Integer(), "sqlite")
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+ZERO = Decimal(0)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ApiKey(Base):
+    """A merchant secret key, stored only as its SHA-256."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Product(Base):
+    """A pricing configuration (`pricing.md`); requests name it by its secret."""
+
+    __tablename__ = "products"
+    __table_args__ = (Index("ix_products_merchant", "merchant_id", "livemode", "id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(255))
+    secret: Mapped[str] = mapped_column(String(128), unique=True)
+    rate_type: Mapped[str] = mapped_column(String(16))
+    token_basis: Mapped[str] = mapped_column(String(16))
+    tiers: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc)
+    base_cost_payer: Mapped[str] = mapped_column(String(16))
+    service_charge_payer: Mapped[str] = mapped_column(String(16))
+    overdraft: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Wallet(Base):
+    """A customer's prepaid balance. `balance` always equals the sum of its ledger entries;
+    `held` is the sum of open holds of in-flight forwarded calls."""
+
+    __tablename__ = "wallets"
+    __table_args__ = (UniqueConstraint("livemode", "phone", name="uq_wallets_phone"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    first_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    last_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    balance: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    held: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    autopay_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    autopay_threshold: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    autopay_amount: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Connection(Base):
+    """A merchant's link to a customer's wallet."""
+
+    __tablename__ = "connections"
+    __table_args__ = (
+        Index("ix_connections_merchant", "merchant_id", "livemode", "id"),
+        Index("ix_connections_reference", "merchant_id", "livemode", "reference_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    wallet_id: Mapped[str] = mapped_column(ForeignKey("wallets.id"), index=True)
+    reference_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    secret: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Request(Base):
+    """One metered call: merchant-reported (`POST /v1/requests`) or forwarded."""
+
+    __tablename__ = "requests"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "livemode", "request_id", name="uq_requests_request_id"),
+        Index("ix_requests_merchant", "merchant_id", "livemode", "seq"),
+        Index("ix_requests_connection", "connection_id", "seq"),
+        Index("ix_requests_product", "product_id", "seq"),
+    )
+
+    seq: Mapped[int] = mapped_column(SerialKey, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(255))
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    connection_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    product_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    wallet_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str] = mapped_column(String(64))
+    provider_key_type: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    endpoint: Mapped[str] = mapped_column(String(512))
+    response_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_characters: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_characters: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_cost: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    output_cost: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    total_cost: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    model_payer: Mapped[str] = mapped_column(String(16))
+    fee_amount: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    rate_type: Mapped[str] = mapped_column(String(16))
+    token_basis: Mapped[str] = mapped_column(String(16))
+    fee_breakdown: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc)
+    service_charge_amount: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    service_charge_payer: Mapped[str] = mapped_column(String(16))
+    total_request_cost: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    total_wallet_cost: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    total_merchant_cost: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    hold_amount: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    request_metadata: Mapped[dict[str, str]] = mapped_column("metadata", JSONDoc)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LedgerEntry(Base):
+    """One side of a money movement. Append-only; the entries of one `txn_id` sum to zero.
+
+    `account` names who gains (positive) or loses (negative): `wallet:<id>`, `merchant:<id>`,
+    `provider:<name>`, `platform`, `funding:<source>`.
+    """
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        Index("ix_ledger_txn", "txn_id"),
+        Index("ix_ledger_wallet", "wallet_id"),
+        Index("ix_ledger_account", "account"),
+    )
+
+    id: Mapped[int] = mapped_column(SerialKey, primary_key=True, autoincrement=True)
+    txn_id: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(128))
+    wallet_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    kind: Mapped[str] = mapped_column(String(32))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    request_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class TierUsage(Base):
+    """Units a connection has used on a product in one usage period (graduated tiers)."""
+
+    __tablename__ = "tier_usage"
+
+    connection_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    units: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class UsageBucket(Base):
+    """Usage roll-up per 15 minutes (every real UTC offset is a multiple of 15 minutes).
+
+    Each request adds to four rows: its connection and product, its connection for any product
+    (`product_id = ''`), its product for any connection (`connection_id = ''`), and the merchant
+    as a whole; so every `GET /v1/usage` without metadata filters reads one series.
+    """
+
+    __tablename__ = "usage_buckets"
+
+    merchant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    livemode: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    connection_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    total_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_usage_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_usage_cost: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    total_fee_amount: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    total_service_charge_amount: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    total_request_cost: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    total_wallet_cost: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    total_merchant_cost: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+
+
+class IdempotencyKey(Base):
+    """The first answer to a POST carrying `Idempotency-Key`. `status_code` is NULL while the
+    first request is still being processed."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

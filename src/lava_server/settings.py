@@ -1,0 +1,76 @@
+"""Server settings: one pydantic-settings class, read from `LAVA_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from functools import cached_property
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./lava.db"
+
+
+class Settings(BaseSettings):
+    """Every setting of the server. Each field `x` is read from the variable `LAVA_X`."""
+
+    model_config = SettingsConfigDict(env_prefix="LAVA_", extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLite (`sqlite:///path`) or PostgreSQL (`postgresql://...`) URL.",
+    )
+    host: str = Field("127.0.0.1", description="Address `lava serve` listens on.")
+    port: int = Field(8787, ge=0, le=65535, description="Port `lava serve` listens on.")
+    public_url: str = Field(
+        "",
+        description="Public base URL of this server (default: http://HOST:PORT/); "
+        "used in checkout tokens and printed for clients.",
+    )
+    service_charge_rate: Decimal = Field(
+        Decimal("0.019"), ge=0, le=1, description="Platform service charge, a share of the fee."
+    )
+    rate_limit_per_minute: int = Field(
+        1000, ge=1, description="Requests per minute per secret key on management routes."
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest request body accepted on API routes (bytes)."
+    )
+    idempotency_ttl_hours: int = Field(
+        24, ge=1, description="How long an Idempotency-Key and its first answer are kept."
+    )
+    db_pool_size: int = Field(10, ge=1, description="Database connections per server process.")
+    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql", "postgres://")):
+            raise ValueError("database_url must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @cached_property
+    def base_url(self) -> str:
+        """The URL clients use as their base (`http://127.0.0.1:8787/v1/`)."""
+        return self.public_base + "v1/"
+
+    @cached_property
+    def public_base(self) -> str:
+        """Public root URL of the server, with a trailing slash."""
+        if self.public_url:
+            return self.public_url.rstrip("/") + "/"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}/"
+
+    @staticmethod
+    def prefixed_env(prefix: str) -> dict[str, str]:
+        """`LAVA_<PREFIX>_<NAME>=value` variables as `{name.lower(): value}`."""
+        full = f"LAVA_{prefix}_"
+        return {
+            key[len(full) :].lower(): value
+            for key, value in os.environ.items()
+            if key.startswith(full) and value
+        }
