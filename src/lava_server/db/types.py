@@ -10,7 +10,6 @@ from sqlalchemy import BigInteger, DateTime, Dialect, Numeric
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 MONEY_PLACES = 10
-_SCALE = 10**MONEY_PLACES
 MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
 
 
@@ -43,7 +42,7 @@ class Money(TypeDecorator[Decimal]):
         if value is None:
             return None
         if dialect.name == "sqlite":
-            return (Decimal(int(value)) / _SCALE).quantize(MONEY_QUANTUM)
+            return Decimal(int(value)).scaleb(-MONEY_PLACES).quantize(MONEY_QUANTUM)
         return Decimal(value).quantize(MONEY_QUANTUM)
 
 

@@ -1,0 +1,79 @@
+"""Outermost ASGI middleware: a request id on every answer, rate-limit headers, body limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lava_server.errors import BodyTooLarge, error_body
+from lava_server.ids import new_id
+
+REQUEST_ID_HEADER = b"x-lava-request-id"
+
+
+def state_of(scope: Scope) -> dict[str, Any]:
+    state: dict[str, Any] = scope.setdefault("state", {})
+    return state
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = state_of(scope)
+        request_id = state.setdefault("request_id", new_id("req", True))
+        limit = self.max_body_bytes
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((REQUEST_ID_HEADER, request_id.encode()))
+                rate = state.get("rate_limit")
+                if rate is not None:
+                    headers.extend(
+                        (name.lower().encode(), value.encode())
+                        for name, value in rate.headers().items()
+                    )
+                message["headers"] = headers
+            await send(message)
+
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > limit:
+                    await _too_large(send_with_headers)
+                    return
+                break
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge()
+            return message
+
+        await self.app(scope, limited_receive, send_with_headers)
+
+
+async def _too_large(send: Send) -> None:
+    body = error_body(413, "payload_too_large", "The request body is too large.")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

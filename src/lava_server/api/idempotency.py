@@ -1,0 +1,201 @@
+"""`Idempotency-Key` on POST (`api.md` 1), as an ASGI middleware around the API.
+
+The first request with a key claims it (a row with no answer yet), runs, and stores its answer.
+A later request with the same key and the same method, path and body gets that answer again
+(`Idempotent-Replayed: true`) without acting; with a different body, or while the first one is
+still running, it gets 409. Answers of 5xx and 429 are not kept, so the client may retry them.
+Keys are scoped to the secret key that sent them and kept `idempotency_ttl_hours`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from lava_server.db.models import IdempotencyKey
+from lava_server.errors import BodyTooLarge, error_body
+from lava_server.state import AppState
+
+HEADER = b"idempotency-key"
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp, *, state: AppState, exclude_prefixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.state = state
+        self.exclude_prefixes = exclude_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers", []))
+        raw_key = headers.get(HEADER)
+        path: str = scope["path"]
+        if raw_key is None or path.startswith(self.exclude_prefixes):
+            await self.app(scope, receive, send)
+            return
+        key = raw_key.decode("latin-1")
+        if not (0 < len(key) <= MAX_KEY_LENGTH) or not key.isprintable():
+            await _send_error(
+                send,
+                400,
+                "invalid_request",
+                "Idempotency-Key must be 1 to 255 printable characters.",
+                "Idempotency-Key",
+            )
+            return
+        authorization = headers.get(b"authorization", b"")
+        scope_id = hashlib.sha256(authorization).hexdigest()
+
+        try:
+            body = await _read_body(receive)
+        except BodyTooLarge:
+            await _send_error(send, 413, "payload_too_large", "The request body is too large.")
+            return
+        request_hash = hashlib.sha256(
+            b"\0".join([path.encode(), scope.get("query_string", b""), body])
+        ).hexdigest()
+
+        outcome = await self._claim(scope_id, key, request_hash)
+        if isinstance(outcome, tuple):
+            status, stored = outcome
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(stored)).encode()),
+                        (b"idempotent-replayed", b"true"),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": stored})
+            return
+        if outcome is not None:
+            await _send_error(send, 409, "conflict", outcome, "Idempotency-Key")
+            return
+
+        replayed = False
+
+        async def replay_body() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        status_code = 500
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, capture)
+        finally:
+            await self._finish(scope_id, key, status_code, b"".join(chunks))
+
+    async def _claim(
+        self, scope_id: str, key: str, request_hash: str
+    ) -> str | tuple[int, bytes] | None:
+        """None: claimed, go on. A tuple: the stored answer. A string: why it is a conflict."""
+        now = datetime.now(timezone.utc)
+        expired_before = now - timedelta(hours=self.state.settings.idempotency_ttl_hours)
+        for _ in range(2):
+            try:
+                async with self.state.db.write() as session:
+                    row = (
+                        await session.execute(
+                            select(IdempotencyKey).where(
+                                IdempotencyKey.scope == scope_id, IdempotencyKey.key == key
+                            )
+                        )
+                    ).scalar_one_or_none()
+                    if row is not None and row.created_at < expired_before:
+                        await session.delete(row)
+                        await session.flush()
+                        row = None
+                    if row is None:
+                        session.add(
+                            IdempotencyKey(
+                                scope=scope_id, key=key, request_hash=request_hash, created_at=now
+                            )
+                        )
+                        return None
+                    if row.request_hash != request_hash:
+                        return (
+                            "This Idempotency-Key was already used with a different request; "
+                            "use a new key for a new request."
+                        )
+                    if row.status_code is None or row.response_body is None:
+                        return (
+                            "A request with this Idempotency-Key is still being processed; "
+                            "retry later."
+                        )
+                    return row.status_code, row.response_body
+            except IntegrityError:
+                continue  # claimed concurrently: read it again
+        return "A request with this Idempotency-Key is still being processed; retry later."
+
+    async def _finish(self, scope_id: str, key: str, status: int, body: bytes) -> None:
+        where = (IdempotencyKey.scope == scope_id, IdempotencyKey.key == key)
+        async with self.state.db.write() as session:
+            if status >= 500 or status == 429:
+                await session.execute(delete(IdempotencyKey).where(*where))
+            else:
+                await session.execute(
+                    update(IdempotencyKey)
+                    .where(*where)
+                    .values(status_code=status, response_body=body)
+                )
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _send_error(
+    send: Send, status: int, code: str, message: str, param: str | None = None
+) -> None:
+    body = error_body(status, code, message, param)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def purge_expired(state: AppState) -> int:
+    """Delete keys older than the TTL; returns how many."""
+    cutoff = datetime.now(timezone.utc) - timedelta(hours=state.settings.idempotency_ttl_hours)
+    async with state.db.write() as session:
+        result = await session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff)
+        )
+    return int(getattr(result, "rowcount", 0) or 0)

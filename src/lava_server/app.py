@@ -1,0 +1,78 @@
+"""The ASGI application: `create_app()`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from lava_server import __version__
+from lava_server.api.context import RequestContextMiddleware
+from lava_server.api.idempotency import IdempotencyMiddleware, purge_expired
+from lava_server.api.ratelimit import RateLimiter
+from lava_server.connections.routes import router as connections_router
+from lava_server.db.engine import Database
+from lava_server.errors import install_error_handlers
+from lava_server.products.routes import router as products_router
+from lava_server.settings import Settings
+from lava_server.state import AppState
+
+log = logging.getLogger("lava_server")
+_PURGE_EVERY_SECONDS = 3600
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    """Build the app. The database must already be migrated (`lava serve` does it)."""
+    settings = settings or Settings()
+    owns_database = database is None
+    db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
+    state = AppState(
+        settings=settings, db=db, rate_limiter=RateLimiter(settings.rate_limit_per_minute)
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        purger = asyncio.create_task(_purge_idempotency_keys(state))
+        try:
+            yield
+        finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
+            if owns_database:
+                await db.dispose()
+
+    app = FastAPI(
+        title="Lava API (self-hosted)",
+        version=__version__,
+        description="Lava-compatible usage-based billing API, version 2025-04-28.v1.",
+        lifespan=lifespan,
+    )
+    app.state.lava = state
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness and database check")
+    async def healthz() -> dict[str, str]:
+        async with db.read() as session:
+            await session.connection()
+        return {"status": "ok"}
+
+    app.include_router(connections_router)
+    app.include_router(products_router)
+
+    app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=("/v1/forward",))
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+async def _purge_idempotency_keys(state: AppState) -> None:
+    while True:
+        await asyncio.sleep(_PURGE_EVERY_SECONDS)
+        try:
+            await purge_expired(state)
+        except Exception:
+            log.exception("purging expired idempotency keys failed")

@@ -1,0 +1,314 @@
+"""The `lava` command: serve the API, manage merchants, keys and products, run the fake provider."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from lava_server.api.auth import Caller
+from lava_server.db.engine import Database, describe_url
+from lava_server.db.migrate import upgrade
+from lava_server.errors import ApiError, field_path
+from lava_server.merchants import service as merchants
+from lava_server.products import service as products
+from lava_server.products.schemas import ProductCreate
+from lava_server.settings import Settings
+from lava_server.timeutil import iso, iso_or_none
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Self-hosted Lava: usage-based billing for AI products.", no_args_is_help=True
+)
+merchants_app = typer.Typer(help="Create merchants.", no_args_is_help=True)
+keys_app = typer.Typer(help="Create, list and revoke merchant secret keys.", no_args_is_help=True)
+products_app = typer.Typer(help="Create and list pricing products.", no_args_is_help=True)
+app.add_typer(merchants_app, name="merchants")
+app.add_typer(keys_app, name="keys")
+app.add_typer(products_app, name="products")
+
+console = Console()
+err_console = Console(stderr=True)
+
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="Database URL (else LAVA_DATABASE_URL, else sqlite:///./lava.db).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+LiveOption = Annotated[bool, typer.Option("--live", help="Live mode (default: sandbox).")]
+
+
+def _settings(database_url: str | None, **overrides: Any) -> Settings:
+    values = {key: value for key, value in overrides.items() if value is not None}
+    if database_url:
+        values["database_url"] = database_url
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        err_console.print(f"[red]Invalid setting {field_path(first['loc'])}: {first['msg']}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Migrate, then run `work` against the database."""
+    upgrade(settings.database_url)
+
+    async def run() -> T:
+        db = Database(settings.database_url, pool_size=2)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(run())
+    except ApiError as exc:
+        err_console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8787].")] = None,
+    database_url: DatabaseUrlOption = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+) -> None:
+    """Migrate the database and serve the API until Ctrl-C or SIGTERM."""
+    import uvicorn
+
+    settings = _settings(database_url, host=host, port=port)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    upgrade(settings.database_url)
+    new_key = asyncio.run(_bootstrap(settings))
+    console.print(f"Database: {describe_url(settings.database_url)}")
+    if new_key is not None:
+        console.print("[bold]First start: created a sandbox merchant[/bold]", new_key.merchant_id)
+        console.print("Secret key (shown once):", new_key.secret_key, soft_wrap=True)
+        console.print("Base URL for clients:   ", settings.base_url, soft_wrap=True)
+    console.print(f"Lava API on {settings.base_url}  (docs: {settings.public_base}docs)")
+    os.environ["LAVA_DATABASE_URL"] = settings.database_url
+    os.environ["LAVA_HOST"] = settings.host
+    os.environ["LAVA_PORT"] = str(settings.port)
+    uvicorn.run(
+        "lava_server.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=settings.log_level.lower() == "debug",
+        timeout_graceful_shutdown=10,
+    )
+
+
+async def _bootstrap(settings: Settings) -> merchants.NewKey | None:
+    db = Database(settings.database_url, pool_size=1)
+    try:
+        return await merchants.bootstrap(db)
+    finally:
+        await db.dispose()
+
+
+@merchants_app.command("create")
+def merchants_create(
+    name: str,
+    live: LiveOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Create a merchant and print its first secret key (shown once)."""
+    settings = _settings(database_url)
+    key = _with_database(settings, lambda db: merchants.create_merchant(db, name, livemode=live))
+    if as_json:
+        print(json.dumps({"merchant_id": key.merchant_id, "secret_key": key.secret_key}))
+    else:
+        console.print(f"Merchant {key.merchant_id}\nSecret key (shown once): {key.secret_key}")
+
+
+@keys_app.command("create")
+def keys_create(
+    merchant: Annotated[str, typer.Option("--merchant", help="Merchant id (mer_...).")],
+    live: LiveOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Create another secret key for a merchant (shown once)."""
+    settings = _settings(database_url)
+    key = _with_database(settings, lambda db: merchants.create_key(db, merchant, livemode=live))
+    if as_json:
+        print(
+            json.dumps(
+                {"key_id": key.key_id, "merchant_id": key.merchant_id, "secret_key": key.secret_key}
+            )
+        )
+    else:
+        console.print(f"Key {key.key_id}\nSecret key (shown once): {key.secret_key}")
+
+
+@keys_app.command("list")
+def keys_list(
+    merchant: Annotated[
+        str | None, typer.Option("--merchant", help="Only this merchant's keys.")
+    ] = None,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """List keys (their ids and last four characters; secrets are never stored)."""
+    settings = _settings(database_url)
+    keys = _with_database(settings, lambda db: merchants.list_keys(db, merchant))
+    rows = [
+        {
+            "key_id": key.id,
+            "merchant_id": key.merchant_id,
+            "mode": "live" if key.livemode else "test",
+            "ends_with": key.hint,
+            "created_at": iso(key.created_at),
+            "revoked_at": iso_or_none(key.revoked_at),
+        }
+        for key in keys
+    ]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("key", "merchant", "mode", "ends with", "created", "revoked")
+    for row in rows:
+        table.add_row(*(str(value or "") for value in row.values()))
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, database_url: DatabaseUrlOption = None) -> None:
+    """Revoke a key: it is refused from the next request on."""
+    settings = _settings(database_url)
+    _with_database(settings, lambda db: merchants.revoke_key(db, key_id))
+    console.print(f"Revoked {key_id}")
+
+
+@products_app.command("create")
+def products_create(
+    name: str,
+    merchant: Annotated[str, typer.Option("--merchant", help="Merchant id (mer_...).")],
+    tier: Annotated[
+        list[str],
+        typer.Option(
+            "--tier", help="START:RATE:TYPE, e.g. 0:2:tokens_1m; repeat for graduated tiers."
+        ),
+    ],
+    rate_type: Annotated[str, typer.Option(help="fixed or percentage.")] = "fixed",
+    token_basis: Annotated[str, typer.Option(help="input+output or output.")] = "input+output",
+    base_cost_payer: Annotated[str, typer.Option(help="wallet or merchant.")] = "wallet",
+    service_charge_payer: Annotated[str, typer.Option(help="wallet or merchant.")] = "wallet",
+    overdraft: Annotated[str, typer.Option(help="block or allow.")] = "block",
+    live: LiveOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Create a pricing product and print its id and secret."""
+    tiers: list[dict[str, Any]] = []
+    for index, spec in enumerate(tier):
+        parts = spec.split(":")
+        if len(parts) != 3 or not parts[0].isdigit():
+            err_console.print(
+                f"[red]--tier {spec!r}: expected START:RATE:TYPE (tiers[{index}])[/red]"
+            )
+            raise typer.Exit(2)
+        tiers.append({"start": int(parts[0]), "rate": parts[1], "type": parts[2]})
+    try:
+        params = ProductCreate(
+            name=name,
+            rate_type=rate_type,
+            token_basis=token_basis,
+            tiers=tiers,
+            base_cost_payer=base_cost_payer,
+            service_charge_payer=service_charge_payer,
+            overdraft=overdraft,
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        err_console.print(f"[red]{field_path(first['loc'])}: {first['msg']}[/red]")
+        raise typer.Exit(2) from exc
+    settings = _settings(database_url)
+    caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
+
+    async def work(db: Database) -> dict[str, Any]:
+        await merchants.require_merchant(db, merchant)
+        return products.render(await products.create(db, caller, params))
+
+    product = _with_database(settings, work)
+    if as_json:
+        print(json.dumps(product))
+    else:
+        console.print(
+            f"Product {product['product_id']}\nProduct secret: {product['product_secret']}"
+        )
+
+
+@products_app.command("list")
+def products_list(
+    merchant: Annotated[str, typer.Option("--merchant", help="Merchant id (mer_...).")],
+    live: LiveOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """List a merchant's products, newest first."""
+    settings = _settings(database_url)
+    caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
+
+    async def work(db: Database) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            rows = await products.list_page(db, caller, cursor, 100)
+            found.extend(products.render(row) for row in rows[:100])
+            if len(rows) <= 100:
+                return found
+            cursor = rows[99].id
+
+    rows = _with_database(settings, work)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("product", "name", "rate type", "tiers", "overdraft")
+    for row in rows:
+        tiers_text = ", ".join(f"{t['start']}:{t['rate']}:{t['type']}" for t in row["tiers"])
+        table.add_row(
+            row["product_id"], row["name"], row["rate_type"], tiers_text, row["overdraft"]
+        )
+    console.print(table)
+
+
+@app.command("fake-provider")
+def fake_provider(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9100,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    latency_ms: Annotated[
+        float, typer.Option("--latency-ms", help="Delay before the first byte.")
+    ] = 0,
+) -> None:
+    """Run the fake OpenAI/Anthropic/Gemini server used by tests, demos and benchmarks."""
+    from lava_server.testing.fake_provider import run
+
+    run(host=host, port=port, latency_ms=latency_ms)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Connections: a merchant's link to a customer's wallet."""

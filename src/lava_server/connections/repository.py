@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lava_server.db.models import Connection, Wallet
+
+
+async def get_with_wallet(
+    session: AsyncSession, merchant_id: str, livemode: bool, connection_id: str
+) -> tuple[Connection, Wallet] | None:
+    row = (
+        await session.execute(
+            select(Connection, Wallet)
+            .join(Wallet, Wallet.id == Connection.wallet_id)
+            .where(
+                Connection.id == connection_id,
+                Connection.merchant_id == merchant_id,
+                Connection.livemode == livemode,
+                Connection.deleted_at.is_(None),
+            )
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def page_with_wallets(
+    session: AsyncSession,
+    merchant_id: str,
+    livemode: bool,
+    cursor: str | None,
+    limit: int,
+    reference_id: str | None,
+) -> Sequence[tuple[Connection, Wallet]]:
+    query = (
+        select(Connection, Wallet)
+        .join(Wallet, Wallet.id == Connection.wallet_id)
+        .where(
+            Connection.merchant_id == merchant_id,
+            Connection.livemode == livemode,
+            Connection.deleted_at.is_(None),
+        )
+    )
+    if reference_id is not None:
+        query = query.where(Connection.reference_id == reference_id)
+    if cursor is not None:
+        query = query.where(Connection.id < cursor)
+    rows = (await session.execute(query.order_by(Connection.id.desc()).limit(limit + 1))).all()
+    return [(row[0], row[1]) for row in rows]

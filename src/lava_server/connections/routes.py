@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from lava_server.api.auth import Caller, authenticate
+from lava_server.api.pagination import PageParams, page, page_params
+from lava_server.connections import service
+from lava_server.ids import id_pattern
+from lava_server.state import AppState, get_state
+
+router = APIRouter(prefix="/v1/connections", tags=["connections"])
+
+
+@router.get("", summary="List connections, newest first")
+async def list_connections(
+    reference_id: str | None = Query(None, max_length=255),
+    state: AppState = Depends(get_state),
+    caller: Caller = Depends(authenticate),
+    params: PageParams = Depends(page_params),
+) -> dict[str, Any]:
+    params.check_cursor(id_pattern("con", caller.livemode))
+    rows = await service.list_page(state.db, caller, params.cursor, params.limit, reference_id)
+    return page(rows, params.limit, lambda row: service.render(*row), lambda row: row[0].id)
+
+
+@router.get("/{connection_id}", summary="Retrieve a connection with its secret and wallet")
+async def retrieve_connection(
+    connection_id: str, state: AppState = Depends(get_state), caller: Caller = Depends(authenticate)
+) -> dict[str, Any]:
+    return service.render(*await service.retrieve(state.db, caller, connection_id))
+
+
+@router.delete("/{connection_id}", summary="Delete a connection (its secret stops working)")
+async def delete_connection(
+    connection_id: str, state: AppState = Depends(get_state), caller: Caller = Depends(authenticate)
+) -> dict[str, bool]:
+    await service.delete(state.db, caller, connection_id)
+    return {"success": True}

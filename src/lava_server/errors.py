@@ -1,0 +1,173 @@
+"""API errors: typed exceptions that carry their HTTP status, and the JSON error envelope.
+
+Every non-2xx answer has the body `{"error": {"message", "code", "status", "param"?}}` (`api.md` 1).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+log = logging.getLogger("lava_server")
+
+
+class ApiError(Exception):
+    """An error answer. Subclasses fix the status and code."""
+
+    status: int = 400
+    code: str = "invalid_request"
+
+    def __init__(
+        self, message: str, *, param: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.headers = dict(headers or {})
+
+
+class InvalidRequest(ApiError):
+    status, code = 400, "invalid_request"
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+
+class InsufficientBalance(ApiError):
+    status, code = 402, "insufficient_balance"
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class MethodNotAllowed(ApiError):
+    status, code = 405, "method_not_allowed"
+
+
+class Conflict(ApiError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "payload_too_large"
+
+
+class RateLimited(ApiError):
+    status, code = 429, "rate_limited"
+
+
+class UpstreamError(ApiError):
+    status, code = 502, "upstream_error"
+
+
+class UpstreamTimeout(ApiError):
+    status, code = 504, "upstream_timeout"
+
+
+class BodyTooLarge(Exception):
+    """Raised while reading a request body that grows past the limit."""
+
+
+def error_body(status: int, code: str, message: str, param: str | None = None) -> bytes:
+    error: dict[str, Any] = {"message": message, "code": code, "status": status}
+    if param is not None:
+        error["param"] = param
+    return json.dumps({"error": error}).encode()
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    param: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    return Response(
+        error_body(status, code, message, param),
+        status_code=status,
+        media_type="application/json",
+        headers=dict(headers or {}),
+    )
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """`("body", "tiers", 1, "start")` → `tiers[1].start`."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    errors = exc.errors()
+    if not errors:
+        return "The request is not valid.", None
+    first = errors[0]
+    kind = first.get("type", "")
+    loc = first.get("loc", ())
+    if kind == "json_invalid":
+        return "The request body is not valid JSON.", None
+    param = field_path(loc) or None
+    if kind == "missing" and param:
+        message = f"{param} is required."
+    elif kind == "extra_forbidden" and param:
+        message = f"{param} is not a known field."
+    elif kind == "model_attributes_type" and not param:
+        return "The request body must be a JSON object.", None
+    else:
+        text = str(first.get("msg", "is not valid")).removeprefix("Value error, ")
+        message = f"{param}: {text}" if param else text
+    return message, param
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every failure through the error envelope; nothing escapes as a bare 500 page."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> Response:
+        return error_response(exc.status, exc.code, exc.message, exc.param, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+        message, param = _validation_message(exc)
+        return error_response(400, "invalid_request", message, param)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc.__cause__, BodyTooLarge):
+            return error_response(413, PayloadTooLarge.code, "The request body is too large.")
+        if exc.status_code == 404:
+            return error_response(404, "not_found", "No such route.")
+        if exc.status_code == 405:
+            return error_response(405, MethodNotAllowed.code, "Method not allowed on this route.")
+        if exc.status_code == 400:
+            return error_response(400, "invalid_request", "The request body could not be read.")
+        return error_response(exc.status_code, "error", str(exc.detail))
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(_request: Request, _exc: BodyTooLarge) -> Response:
+        return error_response(413, PayloadTooLarge.code, "The request body is too large.")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", "Internal server error.")

@@ -1,0 +1,1 @@
+"""Merchants and their secret keys (managed from the `lava` command)."""

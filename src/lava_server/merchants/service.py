@@ -1,0 +1,96 @@
+"""Creating merchants and keys. A secret key is shown once, at creation; only its hash is kept."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lava_server.api.auth import hash_secret_key
+from lava_server.db.engine import Database
+from lava_server.db.models import ApiKey, Merchant
+from lava_server.errors import NotFound
+from lava_server.ids import new_id
+from lava_server.merchants import repository
+from lava_server.timeutil import utcnow
+
+BOOTSTRAP_MERCHANT_NAME = "Sandbox merchant"
+_BOOTSTRAP_LOCK = 7_254_002
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key_id: str
+    merchant_id: str
+    livemode: bool
+    secret_key: str
+
+
+def new_secret_key(livemode: bool) -> str:
+    return f"aks_{'live' if livemode else 'test'}_{secrets.token_urlsafe(32)}"
+
+
+async def _add_key(session: AsyncSession, merchant_id: str, livemode: bool) -> NewKey:
+    secret_key = new_secret_key(livemode)
+    key = ApiKey(
+        id=new_id("key", livemode),
+        merchant_id=merchant_id,
+        livemode=livemode,
+        key_hash=hash_secret_key(secret_key),
+        hint=secret_key[-4:],
+        created_at=utcnow(),
+    )
+    session.add(key)
+    return NewKey(key.id, merchant_id, livemode, secret_key)
+
+
+async def _add_merchant(session: AsyncSession, name: str, livemode: bool) -> NewKey:
+    merchant = Merchant(id=new_id("mer", True), name=name, created_at=utcnow())
+    session.add(merchant)
+    await session.flush()
+    return await _add_key(session, merchant.id, livemode)
+
+
+async def create_merchant(db: Database, name: str, *, livemode: bool) -> NewKey:
+    """A new merchant and its first secret key (live or sandbox)."""
+    async with db.write() as session:
+        return await _add_merchant(session, name, livemode)
+
+
+async def bootstrap(db: Database) -> NewKey | None:
+    """On an empty database, create the sandbox merchant; else None. Safe when several
+    processes start at once."""
+    async with db.write() as session:
+        if not db.is_sqlite:
+            await session.execute(text(f"SELECT pg_advisory_xact_lock({_BOOTSTRAP_LOCK})"))
+        if await repository.count_merchants(session) > 0:
+            return None
+        return await _add_merchant(session, BOOTSTRAP_MERCHANT_NAME, livemode=False)
+
+
+async def create_key(db: Database, merchant_id: str, *, livemode: bool) -> NewKey:
+    async with db.write() as session:
+        if await repository.get_merchant(session, merchant_id) is None:
+            raise NotFound(f"No merchant {merchant_id}.", param="merchant_id")
+        return await _add_key(session, merchant_id, livemode)
+
+
+async def list_keys(db: Database, merchant_id: str | None = None) -> Sequence[ApiKey]:
+    async with db.read() as session:
+        return await repository.list_keys(session, merchant_id)
+
+
+async def revoke_key(db: Database, key_id: str) -> None:
+    """Revoke a key; requests with it are refused from the next one on."""
+    async with db.write() as session:
+        if not await repository.revoke_key(session, key_id):
+            raise NotFound(f"No active key {key_id}.", param="key_id")
+
+
+async def require_merchant(db: Database, merchant_id: str) -> None:
+    async with db.read() as session:
+        if await repository.get_merchant(session, merchant_id) is None:
+            raise NotFound(f"No merchant {merchant_id}.", param="merchant_id")

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+
+from lava_server.errors import InvalidRequest
+from lava_server.money import DecimalString
+
+RateType = Literal["fixed", "percentage"]
+TokenBasis = Literal["input+output", "output"]
+TierType = Literal["tokens_1m", "characters_1m", "minutes", "requests"]
+Payer = Literal["wallet", "merchant"]
+Overdraft = Literal["block", "allow"]
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class TierIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: Annotated[StrictInt, Field(ge=0, le=10**15)]
+    rate: DecimalString
+    type: TierType
+
+    @field_validator("rate")
+    @classmethod
+    def _non_negative(cls, rate: Decimal) -> Decimal:
+        if rate < 0:
+            raise ValueError("must be >= 0")
+        return rate
+
+
+Tiers = Annotated[list[TierIn], Field(max_length=100)]
+
+
+def check_tiers(tiers: list[TierIn]) -> None:
+    """At least one tier; the first starts at 0; starts strictly ascending; one shared type."""
+    if not tiers:
+        raise InvalidRequest("tiers must hold at least one tier.", param="tiers")
+    if tiers[0].start != 0:
+        raise InvalidRequest("The first tier must start at 0.", param="tiers[0].start")
+    for index in range(1, len(tiers)):
+        if tiers[index].start <= tiers[index - 1].start:
+            raise InvalidRequest(
+                "Tier starts must be strictly ascending.", param=f"tiers[{index}].start"
+            )
+        if tiers[index].type != tiers[0].type:
+            raise InvalidRequest("All tiers must share one type.", param=f"tiers[{index}].type")
+
+
+class ProductCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    rate_type: RateType = "fixed"
+    token_basis: TokenBasis = "input+output"
+    tiers: Tiers
+    base_cost_payer: Payer = "wallet"
+    service_charge_payer: Payer = "wallet"
+    overdraft: Overdraft = "block"
+
+
+class ProductUpdate(BaseModel):
+    """Partial update: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    rate_type: RateType | None = None
+    token_basis: TokenBasis | None = None
+    tiers: Tiers | None = None
+    base_cost_payer: Payer | None = None
+    service_charge_payer: Payer | None = None
+    overdraft: Overdraft | None = None
+
+
+def tiers_to_json(tiers: list[TierIn]) -> list[dict[str, Any]]:
+    return [{"start": t.start, "rate": str(t.rate), "type": t.type} for t in tiers]
