@@ -1,0 +1,386 @@
+"""The clients: :class:`Lava` (blocking) and :class:`AsyncLava` (asyncio)."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cached_property
+from types import TracebackType
+from typing import Any, overload
+
+import httpx
+
+from ._base_client import AsyncAPIClient, SyncAPIClient, resolve_base_url, resolve_secret_key
+from ._constants import API_VERSION, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from ._provider_urls import Providers
+from ._types import NOT_GIVEN, Headers, NotGiven, Query, Timeout, build_options
+from .forward_token import encode_forward_token
+from .resources import (
+    AsyncCheckoutSessions,
+    AsyncConnections,
+    AsyncRequests,
+    AsyncSubscriptions,
+    AsyncUsage,
+    CheckoutSessions,
+    Connections,
+    Requests,
+    Subscriptions,
+    Usage,
+)
+
+__all__ = ["AsyncLava", "Lava"]
+
+
+class Lava(SyncAPIClient):
+    """A blocking client of the Lava API.
+
+    ::
+
+        from lavapayments import Lava
+
+        lava = Lava()  # secret key from LAVA_SECRET_KEY
+        for connection in lava.connections.list():
+            print(connection.connection_id, connection.wallet.balance)
+
+    Args:
+        secret_key: your merchant secret key (``aks_live_...`` / ``aks_test_...``); defaults to
+            the ``LAVA_SECRET_KEY`` environment variable.
+        api_version: sent as ``X-Lava-API-Version``.
+        base_url: defaults to ``LAVA_BASE_URL``, else the sandbox URL for ``aks_test_`` keys and
+            the live URL for the others.
+        timeout: seconds per request (or an ``httpx.Timeout``; ``None`` for none).
+        max_retries: retries after a connection error, a timeout, 408, 409, 429 or 5xx.
+        http_client: an ``httpx.Client`` of your own (proxies, transports...).
+
+    Raises:
+        LavaError: when there is no secret key.
+    """
+
+    def __init__(
+        self,
+        secret_key: str | None = None,
+        *,
+        api_version: str = API_VERSION,
+        base_url: str | httpx.URL | None = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        key = resolve_secret_key(secret_key)
+        url, inferred = resolve_base_url(base_url, key)
+        super().__init__(
+            secret_key=key,
+            api_version=api_version,
+            base_url=url,
+            base_url_inferred=inferred,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=http_client if http_client is not None else httpx.Client(timeout=timeout),
+            owns_http_client=True,
+        )
+
+    @cached_property
+    def checkout_sessions(self) -> CheckoutSessions:
+        """Checkout sessions: ``create``, ``list``, ``retrieve``."""
+        return CheckoutSessions(self)
+
+    @cached_property
+    def connections(self) -> Connections:
+        """Connections: ``list``, ``retrieve``, ``delete``."""
+        return Connections(self)
+
+    @cached_property
+    def requests(self) -> Requests:
+        """Requests: ``list``, ``create``, ``retrieve``."""
+        return Requests(self)
+
+    @cached_property
+    def usage(self) -> Usage:
+        """Usage: ``retrieve``."""
+        return Usage(self)
+
+    @cached_property
+    def subscriptions(self) -> Subscriptions:
+        """Subscription configs and active subscriptions."""
+        return Subscriptions(self)
+
+    @cached_property
+    def providers(self) -> Providers:
+        """The forward URL of every provider (``lava.providers.openai``...)."""
+        return Providers(self.base_url)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: object | None = None,
+        query: Query | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """Call any API route and return its decoded JSON answer.
+
+        ``path`` is relative to the base URL (``"connections/con_123"``). Retries, headers and
+        errors work as for the typed methods.
+        """
+        options = build_options(
+            method,
+            path,
+            query=query,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            idempotency_key=idempotency_key,
+        )
+        if data is not None:
+            options = dataclasses.replace(options, json_data=data)
+        return self._request_json(options)
+
+    @overload
+    def generate_forward_token(
+        self, *, connection_secret: str, product_secret: str, provider_key: str | None = None
+    ) -> str: ...
+
+    @overload
+    def generate_forward_token(
+        self, *, connection_secret: None = None, product_secret: None = None, provider_key: str
+    ) -> str: ...
+
+    def generate_forward_token(
+        self,
+        *,
+        connection_secret: str | None = None,
+        product_secret: str | None = None,
+        provider_key: str | None = None,
+    ) -> str:
+        """Make the API key a provider SDK sends to the forward endpoint.
+
+        Give ``connection_secret`` and ``product_secret`` to bill a customer's wallet (and
+        ``provider_key`` to use your own provider key), or only ``provider_key`` to meter
+        without billing. The token is the one the Node SDK makes, byte for byte.
+        """
+        return encode_forward_token(
+            secret_key=self.secret_key,
+            connection_secret=connection_secret,
+            product_secret=product_secret,
+            provider_key=provider_key,
+        )
+
+    def with_options(
+        self,
+        *,
+        secret_key: str | None = None,
+        api_version: str | None = None,
+        base_url: str | httpx.URL | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> Lava:
+        """A copy of this client with some options changed, sharing its connection pool.
+
+        ::
+
+            lava.with_options(timeout=5, max_retries=0).connections.list()
+        """
+        key, url = self._options_for_copy(secret_key, base_url)
+        client = Lava(
+            key,
+            api_version=api_version if api_version is not None else self.api_version,
+            base_url=url,
+            timeout=self.timeout if isinstance(timeout, NotGiven) else timeout,
+            max_retries=max_retries if max_retries is not None else self.max_retries,
+            http_client=self._client,
+        )
+        client._owns_http_client = False
+        return client
+
+    def __enter__(self) -> Lava:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncLava(AsyncAPIClient):
+    """An asyncio client of the Lava API, the twin of :class:`Lava`.
+
+    ::
+
+        from lavapayments import AsyncLava
+
+        async with AsyncLava() as lava:
+            async for connection in lava.connections.list():
+                print(connection.connection_id, connection.wallet.balance)
+
+    Args:
+        secret_key: your merchant secret key (``aks_live_...`` / ``aks_test_...``); defaults to
+            the ``LAVA_SECRET_KEY`` environment variable.
+        api_version: sent as ``X-Lava-API-Version``.
+        base_url: defaults to ``LAVA_BASE_URL``, else the sandbox URL for ``aks_test_`` keys and
+            the live URL for the others.
+        timeout: seconds per request (or an ``httpx.Timeout``; ``None`` for none).
+        max_retries: retries after a connection error, a timeout, 408, 409, 429 or 5xx.
+        http_client: an ``httpx.AsyncClient`` of your own (proxies, transports...).
+
+    Raises:
+        LavaError: when there is no secret key.
+    """
+
+    def __init__(
+        self,
+        secret_key: str | None = None,
+        *,
+        api_version: str = API_VERSION,
+        base_url: str | httpx.URL | None = None,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        key = resolve_secret_key(secret_key)
+        url, inferred = resolve_base_url(base_url, key)
+        super().__init__(
+            secret_key=key,
+            api_version=api_version,
+            base_url=url,
+            base_url_inferred=inferred,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=(
+                http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
+            ),
+            owns_http_client=True,
+        )
+
+    @cached_property
+    def checkout_sessions(self) -> AsyncCheckoutSessions:
+        """Checkout sessions: ``create``, ``list``, ``retrieve``."""
+        return AsyncCheckoutSessions(self)
+
+    @cached_property
+    def connections(self) -> AsyncConnections:
+        """Connections: ``list``, ``retrieve``, ``delete``."""
+        return AsyncConnections(self)
+
+    @cached_property
+    def requests(self) -> AsyncRequests:
+        """Requests: ``list``, ``create``, ``retrieve``."""
+        return AsyncRequests(self)
+
+    @cached_property
+    def usage(self) -> AsyncUsage:
+        """Usage: ``retrieve``."""
+        return AsyncUsage(self)
+
+    @cached_property
+    def subscriptions(self) -> AsyncSubscriptions:
+        """Subscription configs and active subscriptions."""
+        return AsyncSubscriptions(self)
+
+    @cached_property
+    def providers(self) -> Providers:
+        """The forward URL of every provider (``lava.providers.openai``...)."""
+        return Providers(self.base_url)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        data: object | None = None,
+        query: Query | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """Call any API route and return its decoded JSON answer.
+
+        ``path`` is relative to the base URL (``"connections/con_123"``). Retries, headers and
+        errors work as for the typed methods.
+        """
+        options = build_options(
+            method,
+            path,
+            query=query,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            idempotency_key=idempotency_key,
+        )
+        if data is not None:
+            options = dataclasses.replace(options, json_data=data)
+        return await self._request_json(options)
+
+    @overload
+    def generate_forward_token(
+        self, *, connection_secret: str, product_secret: str, provider_key: str | None = None
+    ) -> str: ...
+
+    @overload
+    def generate_forward_token(
+        self, *, connection_secret: None = None, product_secret: None = None, provider_key: str
+    ) -> str: ...
+
+    def generate_forward_token(
+        self,
+        *,
+        connection_secret: str | None = None,
+        product_secret: str | None = None,
+        provider_key: str | None = None,
+    ) -> str:
+        """Make the API key a provider SDK sends to the forward endpoint (no I/O, not async).
+
+        Give ``connection_secret`` and ``product_secret`` to bill a customer's wallet (and
+        ``provider_key`` to use your own provider key), or only ``provider_key`` to meter
+        without billing. The token is the one the Node SDK makes, byte for byte.
+        """
+        return encode_forward_token(
+            secret_key=self.secret_key,
+            connection_secret=connection_secret,
+            product_secret=product_secret,
+            provider_key=provider_key,
+        )
+
+    def with_options(
+        self,
+        *,
+        secret_key: str | None = None,
+        api_version: str | None = None,
+        base_url: str | httpx.URL | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        max_retries: int | None = None,
+    ) -> AsyncLava:
+        """A copy of this client with some options changed, sharing its connection pool.
+
+        ::
+
+            await lava.with_options(timeout=5, max_retries=0).connections.list()
+        """
+        key, url = self._options_for_copy(secret_key, base_url)
+        client = AsyncLava(
+            key,
+            api_version=api_version if api_version is not None else self.api_version,
+            base_url=url,
+            timeout=self.timeout if isinstance(timeout, NotGiven) else timeout,
+            max_retries=max_retries if max_retries is not None else self.max_retries,
+            http_client=self._client,
+        )
+        client._owns_http_client = False
+        return client
+
+    async def __aenter__(self) -> AsyncLava:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> None:
+        await self.close()

@@ -1,0 +1,20 @@
+"""The resources of the clients, each as a sync and an async twin with identical signatures."""
+
+from .checkout_sessions import AsyncCheckoutSessions, CheckoutSessions
+from .connections import AsyncConnections, Connections
+from .requests import AsyncRequests, Requests
+from .subscriptions import AsyncSubscriptions, Subscriptions
+from .usage import AsyncUsage, Usage
+
+__all__ = [
+    "AsyncCheckoutSessions",
+    "AsyncConnections",
+    "AsyncRequests",
+    "AsyncSubscriptions",
+    "AsyncUsage",
+    "CheckoutSessions",
+    "Connections",
+    "Requests",
+    "Subscriptions",
+    "Usage",
+]

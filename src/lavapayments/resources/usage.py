@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from .._resource import AsyncAPIResource, SyncAPIResource, encode_metadata_filters, encode_timestamp
+from .._types import NOT_GIVEN, Headers, NotGiven, Query, Timeout, build_options
+from ..types.params import MetadataFilters
+from ..types.usage import RestUsage
+
+__all__ = ["AsyncUsage", "Usage"]
+
+
+class Usage(SyncAPIResource):
+    """Usage statistics, one item per day."""
+
+    def retrieve(
+        self,
+        *,
+        start: str | datetime,
+        end: str | datetime | None = None,
+        connection_id: str | None = None,
+        product_id: str | None = None,
+        metadata_filters: MetadataFilters | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> RestUsage:
+        """Retrieve daily usage from ``start`` to ``end`` (``GET usage``).
+
+        Args:
+            start: the first day, ISO 8601 text or a ``datetime``; its UTC offset sets the time
+                zone of the daily buckets.
+            end: the last moment included (default: now).
+            metadata_filters: metadata pairs every counted request holds.
+        """
+        return self._client._request(
+            build_options(
+                "GET",
+                "usage",
+                query={
+                    "start": encode_timestamp(start),
+                    "end": encode_timestamp(end),
+                    "connection_id": connection_id,
+                    "product_id": product_id,
+                    "metadata_filters": encode_metadata_filters(metadata_filters),
+                },
+                timeout=timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                idempotency_key=idempotency_key,
+            ),
+            RestUsage,
+        )
+
+
+class AsyncUsage(AsyncAPIResource):
+    """Usage statistics, one item per day."""
+
+    async def retrieve(
+        self,
+        *,
+        start: str | datetime,
+        end: str | datetime | None = None,
+        connection_id: str | None = None,
+        product_id: str | None = None,
+        metadata_filters: MetadataFilters | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> RestUsage:
+        """Retrieve daily usage from ``start`` to ``end`` (``GET usage``).
+
+        Args:
+            start: the first day, ISO 8601 text or a ``datetime``; its UTC offset sets the time
+                zone of the daily buckets.
+            end: the last moment included (default: now).
+            metadata_filters: metadata pairs every counted request holds.
+        """
+        return await self._client._request(
+            build_options(
+                "GET",
+                "usage",
+                query={
+                    "start": encode_timestamp(start),
+                    "end": encode_timestamp(end),
+                    "connection_id": connection_id,
+                    "product_id": product_id,
+                    "metadata_filters": encode_metadata_filters(metadata_filters),
+                },
+                timeout=timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                idempotency_key=idempotency_key,
+            ),
+            RestUsage,
+        )

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from .._models import BaseModel
+
+__all__ = ["RestConnection", "RestConnectionWallet"]
+
+
+class RestConnectionWallet(BaseModel):
+    """The wallet behind a connection."""
+
+    balance: Decimal
+    phone: str
+    email: str
+    first_name: str
+    last_name: str
+    autopay_enabled: bool
+
+
+class RestConnection(BaseModel):
+    """A customer's connection to the merchant: its secret is what a forward token carries."""
+
+    connection_id: str
+    connection_secret: str
+    reference_id: str | None = None
+    wallet: RestConnectionWallet
+    next_usage_reset: datetime
+    previous_usage_reset: datetime
+    created_at: datetime

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal, TypeAlias
+
+from .._models import BaseModel
+
+__all__ = [
+    "Payer",
+    "RestRequest",
+    "RestRequestFee",
+    "RestRequestFeeBreakdown",
+    "RestRequestFeeTier",
+    "RestRequestModelUsage",
+    "RestRequestServiceCharge",
+]
+
+Payer: TypeAlias = Literal["wallet", "merchant"]
+
+
+class RestRequestModelUsage(BaseModel):
+    """What the provider call consumed and what it cost."""
+
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    input_characters: int
+    output_characters: int
+    total_characters: int
+    input_seconds: int
+    output_seconds: int
+    total_seconds: int
+    input_cost: Decimal
+    output_cost: Decimal
+    total_cost: Decimal
+    payer: Payer
+
+
+class RestRequestFeeTier(BaseModel):
+    """One pricing tier of the product's fee."""
+
+    start: int
+    rate: Decimal
+    type: Literal["tokens_1m", "characters_1m", "minutes", "requests"]
+
+
+class RestRequestFeeBreakdown(BaseModel):
+    """The part of the fee charged in one tier."""
+
+    tier: RestRequestFeeTier
+    tokens: int
+    characters: int
+    seconds: int
+    cost: Decimal
+
+
+class RestRequestFee(BaseModel):
+    """The merchant's fee for the request."""
+
+    amount: Decimal
+    rate_type: Literal["fixed", "percentage"]
+    token_basis: Literal["input+output", "output"]
+    breakdown: list[RestRequestFeeBreakdown]
+
+
+class RestRequestServiceCharge(BaseModel):
+    """Lava's service charge for the request."""
+
+    amount: Decimal
+    payer: Payer
+
+
+class RestRequest(BaseModel):
+    """One metered request (forwarded to a provider, or reported with ``requests.create``)."""
+
+    request_id: str
+    status: Literal["pending", "completed", "error"]
+    connection_id: str | None = None
+    product_id: str | None = None
+    provider: str
+    provider_key_type: Literal["managed", "unmanaged"]
+    model: str | None = None
+    endpoint: str
+    response_id: str | None = None
+    model_usage: RestRequestModelUsage
+    fee: RestRequestFee
+    service_charge: RestRequestServiceCharge
+    total_request_cost: Decimal
+    total_wallet_cost: Decimal
+    total_merchant_cost: Decimal
+    metadata: dict[str, str]
+    timestamp: datetime | None = None
+    created_at: datetime
