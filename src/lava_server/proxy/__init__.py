@@ -1,0 +1,1 @@
+"""The forward proxy: ``/v1/forward?u=<provider url>``."""
