@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -108,6 +109,10 @@ def serve(
     os.environ["LAVA_DATABASE_URL"] = settings.database_url
     os.environ["LAVA_HOST"] = settings.host
     os.environ["LAVA_PORT"] = str(settings.port)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
+    # that was there before it: make that an ordinary, successful exit.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_cleanly)
     uvicorn.run(
         "lava_server.app:create_app",
         factory=True,
@@ -118,6 +123,10 @@ def serve(
         access_log=settings.log_level.lower() == "debug",
         timeout_graceful_shutdown=10,
     )
+
+
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 async def _bootstrap(settings: Settings) -> merchants.NewKey | None:

@@ -89,7 +89,6 @@ async def authenticate(request: Request) -> Caller:
     if not decision.allowed:
         raise RateLimited(
             f"Rate limit of {decision.limit} requests per minute exceeded; retry after the "
-            "time in Retry-After.",
-            headers={"Retry-After": decision.headers()["Retry-After"]},
+            "time in Retry-After."
         )
     return caller

@@ -7,6 +7,7 @@ the limit.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -16,6 +17,7 @@ class RateDecision:
     limit: int
     remaining: int
     reset: int  # unix seconds when the window ends
+    now: float
 
     def headers(self) -> dict[str, str]:
         headers = {
@@ -24,18 +26,19 @@ class RateDecision:
             "X-RateLimit-Reset": str(self.reset),
         }
         if not self.allowed:
-            headers["Retry-After"] = str(max(1, self.reset - int(time.time())))
+            headers["Retry-After"] = str(max(1, self.reset - int(self.now)))
         return headers
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int) -> None:
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.time) -> None:
         self.per_minute = per_minute
+        self.clock = clock
         self._window = 0
         self._counts: dict[str, int] = {}
 
-    def hit(self, key: str, now: float | None = None) -> RateDecision:
-        now = time.time() if now is None else now
+    def hit(self, key: str) -> RateDecision:
+        now = self.clock()
         window = int(now // 60)
         if window != self._window:
             self._window, self._counts = window, {}
@@ -48,4 +51,5 @@ class RateLimiter:
             limit=self.per_minute,
             remaining=max(0, self.per_minute - min(count, self.per_minute)),
             reset=(window + 1) * 60,
+            now=now,
         )

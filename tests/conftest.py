@@ -1,0 +1,146 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from LAVA_TEST_POSTGRES_URL (default: the local `test` database). Each test run
+creates its own database next to it, migrates it once, and empties its tables between tests. When
+PostgreSQL cannot be reached the PostgreSQL half is skipped (and said so at the end), except under
+CI=true, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from lava_server.app import create_app
+from lava_server.db.engine import Database
+from lava_server.db.migrate import upgrade
+from lava_server.db.models import Base
+from lava_server.merchants import service as merchants
+from lava_server.settings import Settings
+
+PG_ADMIN_URL = os.environ.get("LAVA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+_pg_problem: str | None = None
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _pg_execute(url: str, *statements: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(url), timeout=5)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def _pg_skip_or_fail() -> None:
+    message = f"PostgreSQL not reachable at {PG_ADMIN_URL} ({_pg_problem})"
+    if IN_CI:
+        pytest.fail(f"{message}; under CI a missing PostgreSQL is a failure")
+    pytest.skip(f"{message}: the PostgreSQL half was skipped")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "lava.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str | None]:
+    """A fresh, migrated PostgreSQL database for this test run (None when unreachable)."""
+    global _pg_problem
+    name = f"lava_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        asyncio.run(_pg_execute(PG_ADMIN_URL, f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+        _pg_problem = f"{type(exc).__name__}: {exc}"
+        yield None
+        return
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    asyncio.run(_pg_execute(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+_TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "lava.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_database_url")
+    if url is None:
+        _pg_skip_or_fail()
+    asyncio.run(_pg_execute(url, f"TRUNCATE {_TABLES} RESTART IDENTITY"))
+    return str(url)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    database = Database(settings.database_url, pool_size=5)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def client(settings: Settings, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app in process, over httpx's ASGI transport."""
+    app = create_app(settings, db)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lava.test") as http:
+        yield http
+
+
+@dataclass(frozen=True)
+class MerchantKey:
+    merchant_id: str
+    secret_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secret_key}"}
+
+
+@pytest.fixture
+async def merchant(db: Database) -> MerchantKey:
+    """A sandbox merchant and its `aks_test_` key."""
+    key = await merchants.create_merchant(db, "Test merchant", livemode=False)
+    return MerchantKey(key.merchant_id, key.secret_key)
+
+
+@pytest.fixture
+async def live_merchant(db: Database) -> MerchantKey:
+    key = await merchants.create_merchant(db, "Live merchant", livemode=True)
+    return MerchantKey(key.merchant_id, key.secret_key)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _pg_problem is not None:
+        terminalreporter.write_line(
+            f"NOTE: the PostgreSQL half was SKIPPED: {PG_ADMIN_URL} not reachable ({_pg_problem}).",
+            red=True,
+        )
