@@ -1,0 +1,216 @@
+"""Fixtures of the SDK tests.
+
+Two kinds of tests live here:
+
+- Contract tests (``test_contract.py``) take the ``lava`` fixture: a ``Lava`` or an ``AsyncLava``
+  (both are run) talking to a ``backend``. They assert only what the API contract promises, so
+  the same assertions run against every backend:
+
+  - ``mock``: ``FakeLavaAPI`` (an in-memory model of api.md) behind ``httpx.MockTransport``;
+  - ``http``: the same fake over real HTTP on a local port;
+  - ``live``: any running server, when ``LAVA_SDK_TEST_BASE_URL`` and
+    ``LAVA_SDK_TEST_SECRET_KEY`` are set (a sandbox merchant key). Tests that need objects the
+    public API cannot create (a connection, a product, an active subscription) are skipped there
+    unless a backend implements the seeding hooks below; to run them on our server, add a backend
+    whose hooks use ``lava_server`` services.
+
+- Transport tests (the other files) use ``httpx.MockTransport`` or respx directly to check exact
+  requests, retries, errors and configuration.
+
+Backoff sleeps are replaced everywhere by ``sleeps``, which records the delays instead.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, Protocol, TypeVar
+
+import httpx
+import pytest
+
+from lavapayments import AsyncLava, Lava
+from lavapayments._base_client import AsyncAPIClient, SyncAPIClient
+
+from .fake_api import FakeLavaAPI
+from .http_server import serve
+
+T = TypeVar("T")
+
+LIVE_BASE_URL = os.environ.get("LAVA_SDK_TEST_BASE_URL")
+LIVE_SECRET_KEY = os.environ.get("LAVA_SDK_TEST_SECRET_KEY")
+
+
+class Backend(Protocol):
+    """A server for the contract tests, and hooks to seed what the public API cannot create."""
+
+    name: str
+    base_url: str
+    secret_key: str
+
+    def make_http_client(self, *, asynchronous: bool) -> httpx.Client | httpx.AsyncClient | None:
+        """The transport to use (``None``: a plain client over the network)."""
+
+    async def create_connection(self, reference_id: str | None = None) -> tuple[str, str]:
+        """A new connection with a funded wallet: ``(connection_id, connection_secret)``."""
+
+    async def create_product(self) -> tuple[str, str]:
+        """A new product: ``(product_id, product_secret)``."""
+
+    async def create_active_subscription(
+        self, subscription_config_id: str, connection_id: str
+    ) -> str:
+        """Subscribe a connection's wallet to a config (as a completed checkout would)."""
+
+
+class FakeBackend:
+    """``FakeLavaAPI``, in process (``mock``) or over real HTTP (``http``)."""
+
+    def __init__(self, name: str, api: FakeLavaAPI, base_url: str) -> None:
+        self.name, self.api, self.base_url, self.secret_key = name, api, base_url, api.secret_key
+
+    def make_http_client(self, *, asynchronous: bool) -> httpx.Client | httpx.AsyncClient | None:
+        if self.name != "mock":
+            return None
+        transport = httpx.MockTransport(self.api)
+        return (
+            httpx.AsyncClient(transport=transport)
+            if asynchronous
+            else httpx.Client(transport=transport)
+        )
+
+    async def create_connection(self, reference_id: str | None = None) -> tuple[str, str]:
+        connection = self.api.add_connection(reference_id)
+        return connection["connection_id"], connection["connection_secret"]
+
+    async def create_product(self) -> tuple[str, str]:
+        return self.api.add_product()
+
+    async def create_active_subscription(
+        self, subscription_config_id: str, connection_id: str
+    ) -> str:
+        return self.api.add_active_subscription(subscription_config_id, connection_id)
+
+
+class LiveBackend:
+    """A running server; seeding is not possible through the public API."""
+
+    name = "live"
+
+    def __init__(self, base_url: str, secret_key: str) -> None:
+        self.base_url, self.secret_key = base_url, secret_key
+
+    def make_http_client(self, *, asynchronous: bool) -> None:
+        return None
+
+    async def create_connection(self, reference_id: str | None = None) -> tuple[str, str]:
+        pytest.skip("the live backend cannot create connections")
+
+    async def create_product(self) -> tuple[str, str]:
+        pytest.skip("the live backend cannot create products")
+
+    async def create_active_subscription(
+        self, subscription_config_id: str, connection_id: str
+    ) -> str:
+        pytest.skip("the live backend cannot create active subscriptions")
+
+
+BACKENDS = ["mock", "http"] + (["live"] if LIVE_BASE_URL and LIVE_SECRET_KEY else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    if request.param == "live":
+        assert LIVE_BASE_URL and LIVE_SECRET_KEY
+        yield LiveBackend(LIVE_BASE_URL, LIVE_SECRET_KEY)
+        return
+    api = FakeLavaAPI()
+    if request.param == "mock":
+        yield FakeBackend("mock", api, "http://lava.test/v1/")
+        return
+    with serve(api) as url:
+        yield FakeBackend("http", api, f"{url}/v1/")
+
+
+@pytest.fixture(params=["sync", "async"])
+async def lava(request: pytest.FixtureRequest, backend: Backend) -> AsyncIterator[Lava | AsyncLava]:
+    """A client of each kind for ``backend``."""
+    asynchronous = request.param == "async"
+    http_client = backend.make_http_client(asynchronous=asynchronous)
+    if asynchronous:
+        assert http_client is None or isinstance(http_client, httpx.AsyncClient)
+        async with AsyncLava(
+            backend.secret_key, base_url=backend.base_url, http_client=http_client
+        ) as client:
+            yield client
+    else:
+        assert http_client is None or isinstance(http_client, httpx.Client)
+        with Lava(backend.secret_key, base_url=backend.base_url, http_client=http_client) as sync:
+            yield sync
+
+
+@pytest.fixture(autouse=True)
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Backoff delays the clients asked for, in order (nothing actually sleeps)."""
+    delays: list[float] = []
+
+    def record(self: object, seconds: float) -> None:
+        delays.append(seconds)
+
+    async def record_async(self: object, seconds: float) -> None:
+        delays.append(seconds)
+
+    monkeypatch.setattr(SyncAPIClient, "_sleep", record)
+    monkeypatch.setattr(AsyncAPIClient, "_sleep", record_async)
+    return delays
+
+
+@pytest.fixture(autouse=True)
+def _no_lava_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests see only the environment they set themselves."""
+    for name in ("LAVA_SECRET_KEY", "LAVA_BASE_URL", "LAVA_LOG"):
+        monkeypatch.delenv(name, raising=False)
+
+
+async def call(result: T | Awaitable[T]) -> T:
+    """The value of a client call, whichever client made it."""
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+async def collect(pages: Any) -> list[Any]:
+    """Every item reached by iterating a page (``for`` or ``async for``)."""
+    if hasattr(pages, "__aiter__"):
+        return [item async for item in pages]
+    return list(pages)
+
+
+async def collect_pages(pages: Any) -> list[Any]:
+    """Every page reached by ``iter_pages()``."""
+    if inspect.isawaitable(pages) and not hasattr(pages, "__aiter__"):
+        pages = await pages
+    walked = pages.iter_pages()
+    if hasattr(walked, "__aiter__"):
+        return [page async for page in walked]
+    return list(walked)
+
+
+@pytest.fixture(params=["sync", "async"])
+def make_client(request: pytest.FixtureRequest) -> Callable[..., Lava | AsyncLava]:
+    """Build a client of each kind answered by an ``httpx`` handler: ``make_client(handler)``."""
+
+    def make(
+        handler: Callable[[httpx.Request], httpx.Response], **options: Any
+    ) -> Lava | AsyncLava:
+        options.setdefault("base_url", "http://lava.test/v1/")
+        secret_key = options.pop("secret_key", "aks_test_transport")
+        transport = httpx.MockTransport(handler)
+        if request.param == "async":
+            return AsyncLava(
+                secret_key, http_client=httpx.AsyncClient(transport=transport), **options
+            )
+        return Lava(secret_key, http_client=httpx.Client(transport=transport), **options)
+
+    return make

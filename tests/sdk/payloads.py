@@ -1,0 +1,165 @@
+"""Wire-format objects shaped exactly like the seed's ``Rest*`` types (api.md 5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TS = "2025-05-01T12:00:00Z"
+
+
+def checkout_session(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "checkout_session_id": "cs_test_01JCHECKOUT",
+        "checkout_session_token": "css_test_token",
+        "checkout_mode": "onboarding",
+        "origin_url": "https://app.example.com",
+        "reference_id": "user_1",
+        "created_at": TS,
+    }
+    return {**body, **overrides}
+
+
+def connection(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "connection_id": "con_test_01JCONNECTION",
+        "connection_secret": "cons_test_secret",
+        "reference_id": "user_1",
+        "wallet": {
+            "balance": "12.5000000000",
+            "phone": "+15555550100",
+            "email": "ada@example.com",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "autopay_enabled": False,
+        },
+        "next_usage_reset": "2025-06-01T00:00:00Z",
+        "previous_usage_reset": "2025-05-01T00:00:00Z",
+        "created_at": TS,
+    }
+    return {**body, **overrides}
+
+
+def request(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "request_id": "req_test_01JREQUEST",
+        "status": "completed",
+        "connection_id": "con_test_01JCONNECTION",
+        "product_id": "prd_test_01JPRODUCT",
+        "provider": "openai",
+        "provider_key_type": "managed",
+        "model": "gpt-4o-mini",
+        "endpoint": "POST /v1/chat/completions",
+        "response_id": "chatcmpl-1",
+        "model_usage": {
+            "input_tokens": 10,
+            "output_tokens": 20,
+            "total_tokens": 30,
+            "input_characters": 0,
+            "output_characters": 0,
+            "total_characters": 0,
+            "input_seconds": 0,
+            "output_seconds": 0,
+            "total_seconds": 0,
+            "input_cost": "0.0000015000",
+            "output_cost": "0.0000120000",
+            "total_cost": "0.0000135000",
+            "payer": "wallet",
+        },
+        "fee": {
+            "amount": "0.0000300000",
+            "rate_type": "fixed",
+            "token_basis": "input+output",
+            "breakdown": [
+                {
+                    "tier": {"start": 0, "rate": "1.0000000000", "type": "tokens_1m"},
+                    "tokens": 30,
+                    "characters": 0,
+                    "seconds": 0,
+                    "cost": "0.0000300000",
+                }
+            ],
+        },
+        "service_charge": {"amount": "0.0000010000", "payer": "merchant"},
+        "total_request_cost": "0.0000445000",
+        "total_wallet_cost": "0.0000435000",
+        "total_merchant_cost": "0.0000010000",
+        "metadata": {"user_id": "123"},
+        "timestamp": TS,
+        "created_at": TS,
+    }
+    return {**body, **overrides}
+
+
+def usage_totals(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "total_requests": 0,
+        "total_usage_tokens": 0,
+        "total_usage_cost": "0.0000000000",
+        "total_fee_amount": "0.0000000000",
+        "total_service_charge_amount": "0.0000000000",
+        "total_request_cost": "0.0000000000",
+        "total_wallet_cost": "0.0000000000",
+        "total_merchant_cost": "0.0000000000",
+    }
+    return {**body, **overrides}
+
+
+def usage() -> dict[str, Any]:
+    day = {
+        "date": "2025-05-01",
+        "start": "2025-05-01T00:00:00Z",
+        "end": "2025-05-02T00:00:00Z",
+        **usage_totals(total_requests=1, total_usage_tokens=30, total_usage_cost="0.0000135000"),
+    }
+    return {
+        "items": [day],
+        "totals": usage_totals(
+            total_requests=1, total_usage_tokens=30, total_usage_cost="0.0000135000"
+        ),
+    }
+
+
+def subscription_config(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "subscription_config_id": "sc_test_01JCONFIG",
+        "merchant_id": "mer_test_01JMERCHANT",
+        "name": "Pro",
+        "period_amount": "25.0000000000",
+        "rollover_type": "full",
+        "created_at": TS,
+    }
+    return {**body, **overrides}
+
+
+def active_subscription(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "active_subscription_id": "as_test_01JACTIVE",
+        "wallet_id": "wal_test_01JWALLET",
+        "subscription_config_id": "sc_test_01JCONFIG",
+        "started_at": TS,
+        "billing_anchor": 1,
+        "status": "active",
+        "created_at": TS,
+        "subscription_config": subscription_config(),
+        "wallet": {
+            "wallet_id": "wal_test_01JWALLET",
+            "phone": "+15555550100",
+            "email": "ada@example.com",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "active_balance": "25.0000000000",
+            "created_at": TS,
+        },
+    }
+    return {**body, **overrides}
+
+
+def page(data: list[dict[str, Any]], next_cursor: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"data": data, "has_more": next_cursor is not None}
+    if next_cursor is not None:
+        body["next_cursor"] = next_cursor
+    return body
+
+
+def error(status: int, code: str, message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "code": code, "status": status}}

@@ -1,0 +1,375 @@
+"""What goes on the wire for every method of both clients: method, path, query, body, headers."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from lavapayments import API_VERSION, AsyncLava, Lava
+from lavapayments.types import (
+    RestActiveSubscription,
+    RestCheckoutSession,
+    RestConnection,
+    RestRequest,
+    RestSubscriptionConfig,
+    RestUsage,
+    SuccessResponse,
+)
+
+from . import payloads
+from .conftest import call
+
+Client = Lava | AsyncLava
+
+
+@dataclass
+class Case:
+    invoke: Callable[[Client], Any]
+    method: str
+    path: str
+    answer: object
+    result: type  # of the answer, or of its items for lists and pages
+    query: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    status: int = 200
+
+
+CASES: dict[str, Case] = {
+    "checkout_sessions.create": Case(
+        lambda c: c.checkout_sessions.create(
+            checkout_mode="topup",
+            origin_url="https://app.example.com",
+            connection_id="con_1",
+            reference_id="user_1",
+        ),
+        "POST",
+        "/v1/checkout_sessions",
+        payloads.checkout_session(),
+        RestCheckoutSession,
+        body={
+            "checkout_mode": "topup",
+            "origin_url": "https://app.example.com",
+            "reference_id": "user_1",
+            "connection_id": "con_1",
+        },
+        status=201,
+    ),
+    "checkout_sessions.list": Case(
+        lambda c: c.checkout_sessions.list(cursor="cs_9", limit=5, reference_id="user_1"),
+        "GET",
+        "/v1/checkout_sessions",
+        payloads.page([payloads.checkout_session()]),
+        RestCheckoutSession,
+        query={"cursor": "cs_9", "limit": "5", "reference_id": "user_1"},
+    ),
+    "checkout_sessions.retrieve": Case(
+        lambda c: c.checkout_sessions.retrieve("cs_1"),
+        "GET",
+        "/v1/checkout_sessions/cs_1",
+        payloads.checkout_session(),
+        RestCheckoutSession,
+    ),
+    "connections.list": Case(
+        lambda c: c.connections.list(limit=100, reference_id="user_1"),
+        "GET",
+        "/v1/connections",
+        payloads.page([payloads.connection()]),
+        RestConnection,
+        query={"limit": "100", "reference_id": "user_1"},
+    ),
+    "connections.retrieve": Case(
+        lambda c: c.connections.retrieve("con_1"),
+        "GET",
+        "/v1/connections/con_1",
+        payloads.connection(),
+        RestConnection,
+    ),
+    "connections.delete": Case(
+        lambda c: c.connections.delete("con_1"),
+        "DELETE",
+        "/v1/connections/con_1",
+        {"success": True},
+        SuccessResponse,
+    ),
+    "requests.list": Case(
+        lambda c: c.requests.list(
+            cursor="req_9",
+            limit=3,
+            connection_id="con_1",
+            product_id="prd_1",
+            metadata_filters={"user_id": "123", "feature": "chat"},
+        ),
+        "GET",
+        "/v1/requests",
+        payloads.page([payloads.request()]),
+        RestRequest,
+        query={
+            "cursor": "req_9",
+            "limit": "3",
+            "connection_id": "con_1",
+            "product_id": "prd_1",
+            "metadata_filters": '[["user_id","123"],["feature","chat"]]',
+        },
+    ),
+    "requests.create": Case(
+        lambda c: c.requests.create(
+            request_id="my_req_1",
+            connection_secret="cons_test_1",
+            product_secret="ps_test_1",
+            metadata={"user_id": "123"},
+            input_tokens=10,
+            output_tokens=20,
+            input_characters=0,
+            output_characters=0,
+            input_seconds=1,
+            output_seconds=2,
+        ),
+        "POST",
+        "/v1/requests",
+        payloads.request(),
+        RestRequest,
+        body={
+            "request_id": "my_req_1",
+            "connection_secret": "cons_test_1",
+            "product_secret": "ps_test_1",
+            "metadata": {"user_id": "123"},
+            "input_tokens": 10,
+            "output_tokens": 20,
+            "input_characters": 0,
+            "output_characters": 0,
+            "input_seconds": 1,
+            "output_seconds": 2,
+        },
+        status=201,
+    ),
+    "requests.retrieve": Case(
+        lambda c: c.requests.retrieve("my_req_1"),
+        "GET",
+        "/v1/requests/my_req_1",
+        payloads.request(),
+        RestRequest,
+    ),
+    "usage.retrieve": Case(
+        lambda c: c.usage.retrieve(
+            start="2025-05-01T00:00:00Z",
+            end=datetime(2025, 5, 31, tzinfo=timezone(timedelta(hours=2))),
+            connection_id="con_1",
+            product_id="prd_1",
+            metadata_filters=[("user_id", "123")],
+        ),
+        "GET",
+        "/v1/usage",
+        payloads.usage(),
+        RestUsage,
+        query={
+            "start": "2025-05-01T00:00:00Z",
+            "end": "2025-05-31T00:00:00+02:00",
+            "connection_id": "con_1",
+            "product_id": "prd_1",
+            "metadata_filters": '[["user_id","123"]]',
+        },
+    ),
+    "subscriptions.list_configs": Case(
+        lambda c: c.subscriptions.list_configs(),
+        "GET",
+        "/v1/subscription-configs",
+        [payloads.subscription_config()],
+        RestSubscriptionConfig,
+    ),
+    "subscriptions.create_config": Case(
+        lambda c: c.subscriptions.create_config(
+            name="Pro", period_amount=Decimal("25.00"), rollover_type="full"
+        ),
+        "POST",
+        "/v1/subscription-configs",
+        payloads.subscription_config(),
+        RestSubscriptionConfig,
+        body={"name": "Pro", "period_amount": "25.00", "rollover_type": "full"},
+        status=201,
+    ),
+    "subscriptions.update_config": Case(
+        lambda c: c.subscriptions.update_config("sc_1", period_amount="30"),
+        "PUT",
+        "/v1/subscription-configs/sc_1",
+        payloads.subscription_config(),
+        RestSubscriptionConfig,
+        body={"period_amount": "30"},
+    ),
+    "subscriptions.delete_config": Case(
+        lambda c: c.subscriptions.delete_config("sc_1"),
+        "DELETE",
+        "/v1/subscription-configs/sc_1",
+        {"success": True},
+        SuccessResponse,
+    ),
+    "subscriptions.list_active_subscriptions": Case(
+        lambda c: c.subscriptions.list_active_subscriptions(),
+        "GET",
+        "/v1/active-subscriptions",
+        [payloads.active_subscription()],
+        RestActiveSubscription,
+    ),
+    "subscriptions.cancel_active_subscription": Case(
+        lambda c: c.subscriptions.cancel_active_subscription("as_1"),
+        "DELETE",
+        "/v1/active-subscriptions/as_1",
+        {"success": True},
+        SuccessResponse,
+    ),
+    "request": Case(
+        lambda c: c.request("PATCH", "products/prd_1", data={"name": "x"}, query={"a": "b"}),
+        "PATCH",
+        "/v1/products/prd_1",
+        {"product_id": "prd_1"},
+        dict,
+        query={"a": "b"},
+        body={"name": "x"},
+    ),
+}
+
+
+class Recorder:
+    def __init__(self, answer: object = None, status: int = 200) -> None:
+        self.answer, self.status = answer, status
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return httpx.Response(self.status, json=self.answer, headers={"x-lava-request-id": "req_x"})
+
+    @property
+    def last(self) -> httpx.Request:
+        return self.requests[-1]
+
+
+@pytest.mark.parametrize("name", list(CASES))
+async def test_method_sends_the_contract_request(
+    name: str, make_client: Callable[..., Client]
+) -> None:
+    case = CASES[name]
+    recorder = Recorder(case.answer, case.status)
+    client = make_client(recorder, secret_key="aks_test_wire")
+
+    result = await call(case.invoke(client))
+
+    assert len(recorder.requests) == 1
+    sent = recorder.last
+    assert sent.method == case.method
+    assert sent.url.scheme == "http" and sent.url.host == "lava.test"
+    assert sent.url.path == case.path
+    assert dict(sent.url.params) == case.query
+    assert sent.headers["authorization"] == "Bearer aks_test_wire"
+    assert sent.headers["x-lava-api-version"] == API_VERSION == "2025-04-28.v1"
+    assert sent.headers["content-type"] == "application/json"
+    assert sent.headers["user-agent"].startswith("lavapayments-python/")
+    if case.body is None:
+        assert sent.content == b""
+    else:
+        assert json.loads(sent.content) == case.body
+        assert b" " not in sent.content.replace(b"https://", b"")  # compact, like JSON.stringify
+    if case.method == "POST":
+        uuid.UUID(sent.headers["idempotency-key"])
+    else:
+        assert "idempotency-key" not in sent.headers
+
+    items = result if isinstance(result, list) else getattr(result, "data", None)
+    if items is None:
+        assert isinstance(result, case.result)
+    else:  # a bare array or a page: the item type
+        assert len(items) == 1
+        assert isinstance(items[0], case.result)
+
+
+async def test_seed_methods_are_all_covered() -> None:
+    """The table above walks every method of the seed's resources (snake_cased)."""
+    seed = {
+        "checkout_sessions": {"create", "list", "retrieve"},
+        "connections": {"list", "retrieve", "delete"},
+        "requests": {"list", "create", "retrieve"},
+        "usage": {"retrieve"},
+        "subscriptions": {
+            "list_configs",
+            "create_config",
+            "update_config",
+            "delete_config",
+            "list_active_subscriptions",
+            "cancel_active_subscription",
+        },
+    }
+    covered = {tuple(name.split(".")) for name in CASES if "." in name}
+    assert covered == {(r, m) for r, methods in seed.items() for m in methods}
+
+
+async def test_list_pages_are_typed(make_client: Callable[..., Client]) -> None:
+    client = make_client(Recorder(payloads.page([payloads.connection()])))
+    page = await call(client.connections.list())
+    assert isinstance(page.data[0], RestConnection)
+    assert page.has_more is False and page.next_cursor is None
+
+
+async def test_per_call_options(make_client: Callable[..., Client]) -> None:
+    recorder = Recorder(payloads.checkout_session())
+    client = make_client(recorder)
+    await call(
+        client.checkout_sessions.create(
+            checkout_mode="onboarding",
+            origin_url="https://app.example.com",
+            timeout=3.5,
+            extra_headers={"X-Trace": "t1", "X-Lava-API-Version": "2025-04-21.v1"},
+            extra_query={"debug": "1"},
+            extra_body={"provider": "openai"},
+            idempotency_key="my-key",
+        )
+    )
+    sent = recorder.last
+    assert sent.headers["x-trace"] == "t1"
+    assert sent.headers["x-lava-api-version"] == "2025-04-21.v1"  # extra headers win
+    assert sent.headers["idempotency-key"] == "my-key"
+    assert dict(sent.url.params) == {"debug": "1"}
+    assert json.loads(sent.content)["provider"] == "openai"
+    assert sent.extensions["timeout"] == httpx.Timeout(3.5).as_dict()
+
+
+async def test_client_timeout_applies_and_none_disables(make_client: Callable[..., Client]) -> None:
+    recorder = Recorder({"success": True})
+    client = make_client(recorder, timeout=7)
+    await call(client.connections.delete("con_1"))
+    assert recorder.last.extensions["timeout"] == httpx.Timeout(7).as_dict()
+    await call(client.connections.delete("con_1", timeout=None))
+    assert recorder.last.extensions["timeout"] == httpx.Timeout(None).as_dict()
+
+
+async def test_ids_are_escaped_and_must_not_be_empty(make_client: Callable[..., Client]) -> None:
+    recorder = Recorder(payloads.request())
+    client = make_client(recorder)
+    await call(client.requests.retrieve("a/b c?d"))
+    assert recorder.last.url.raw_path == b"/v1/requests/a%2Fb%20c%3Fd"
+    with pytest.raises(ValueError, match="request_id"):
+        await call(client.requests.retrieve(""))
+
+
+async def test_empty_metadata_filters_still_sent(make_client: Callable[..., Client]) -> None:
+    recorder = Recorder(payloads.page([]))
+    client = make_client(recorder)
+    await call(client.requests.list(metadata_filters={}))
+    assert recorder.last.url.params["metadata_filters"] == "[]"
+
+
+async def test_base_url_without_trailing_slash_and_paths(
+    make_client: Callable[..., Client],
+) -> None:
+    recorder = Recorder({})
+    client = make_client(recorder, base_url="http://127.0.0.1:8787/v1")
+    assert client.base_url == "http://127.0.0.1:8787/v1/"
+    await call(client.request("GET", "/connections"))
+    assert str(recorder.last.url) == "http://127.0.0.1:8787/v1/connections"
+    await call(client.request("GET", "forward?u=https://api.openai.com/v1"))
+    assert str(recorder.last.url) == "http://127.0.0.1:8787/v1/forward?u=https://api.openai.com/v1"
