@@ -19,7 +19,7 @@ ZERO = Decimal(0).scaleb(-MONEY_PLACES)
 # 18 integer digits keep every amount inside NUMERIC(38, 10) and inside Decimal's default
 # 28-digit precision once it has 10 places.
 MAX_INTEGER_DIGITS = 18
-_DECIMAL_STRING = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?")
+_DECIMAL_STRING = re.compile(r"(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?")
 
 
 def half_even_div(numerator: int, denominator: int) -> int:
@@ -73,16 +73,18 @@ def format_money(value: Decimal) -> str:
 def parse_decimal(value: object, *, field: str) -> Decimal:
     """Parse a non-negative plain decimal string (a tier rate, an amount) as given.
 
-    Accepts `"12"`, `"0.5"`, `"2.50"`: ASCII digits, an optional point followed by 1 to 10 digits,
-    at most 18 digits before the point. Rejects anything else (numbers, signs, exponents, spaces,
-    NaN, Infinity, more than 10 places) with a `PricingError` naming `field`.
+    Accepts `"12"`, `"0.5"`, `"2.50"`: ASCII digits without leading zeros, at most 18 before the
+    point, and an optional point followed by 1 to 10 digits (the grammar of `lava_server.money`).
+    Rejects anything else (numbers, signs, exponents, spaces, NaN, Infinity, more than 10 places)
+    with a `PricingError` naming `field`.
     """
     if not isinstance(value, str):
         raise PricingError(field, 'must be a decimal string such as "12.5"')
     match = _DECIMAL_STRING.fullmatch(value)
     if match is None:
         raise PricingError(
-            field, 'must be a plain decimal string such as "12.5" (digits, optional point)'
+            field,
+            'must be a plain decimal string such as "12.5" (no leading zeros, exponent or spaces)',
         )
     sign, whole, fraction = match.groups()
     if sign:
