@@ -15,11 +15,14 @@ from lava_server.api.context import RequestContextMiddleware
 from lava_server.api.idempotency import IdempotencyMiddleware, purge_expired
 from lava_server.api.ratelimit import RateLimiter
 from lava_server.connections.routes import router as connections_router
+from lava_server.connections.routes import test_helpers as test_helpers_router
 from lava_server.db.engine import Database
 from lava_server.errors import install_error_handlers
 from lava_server.products.routes import router as products_router
+from lava_server.requests.routes import router as requests_router
 from lava_server.settings import Settings
 from lava_server.state import AppState
+from lava_server.usage.routes import router as usage_router
 
 log = logging.getLogger("lava_server")
 _PURGE_EVERY_SECONDS = 3600
@@ -63,6 +66,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     app.include_router(connections_router)
     app.include_router(products_router)
+    app.include_router(requests_router)
+    app.include_router(usage_router)
+    app.include_router(test_helpers_router)
 
     app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=("/v1/forward",))
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

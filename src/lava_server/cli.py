@@ -24,6 +24,7 @@ from lava_server.products import service as products
 from lava_server.products.schemas import ProductCreate
 from lava_server.settings import Settings
 from lava_server.timeutil import iso, iso_or_none
+from lava_server.wallets import service as wallets
 
 T = TypeVar("T")
 
@@ -36,6 +37,8 @@ products_app = typer.Typer(help="Create and list pricing products.", no_args_is_
 app.add_typer(merchants_app, name="merchants")
 app.add_typer(keys_app, name="keys")
 app.add_typer(products_app, name="products")
+ledger_app = typer.Typer(help="Check the ledger.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -303,6 +306,30 @@ def products_list(
             row["product_id"], row["name"], row["rate_type"], tiers_text, row["overdraft"]
         )
     console.print(table)
+
+
+@ledger_app.command("check")
+def ledger_check(as_json: JsonOption = False, database_url: DatabaseUrlOption = None) -> None:
+    """Recompute every wallet balance from the ledger; exit 1 on any difference."""
+    settings = _settings(database_url)
+    report = _with_database(settings, wallets.check)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "wallets": report.wallets,
+                    "entries": report.entries,
+                    "problems": [problem.describe() for problem in report.problems],
+                }
+            )
+        )
+    else:
+        for problem in report.problems:
+            err_console.print(f"[red]{problem.describe()}[/red]")
+        verdict = "clean" if not report.problems else f"{len(report.problems)} problem(s)"
+        console.print(f"Ledger: {report.entries} entries, {report.wallets} wallets: {verdict}")
+    if report.problems:
+        raise typer.Exit(1)
 
 
 @app.command("fake-provider")

@@ -1,33 +1,20 @@
-"""Money on the wire: decimal strings (never floats), 10 places in answers."""
+"""Money on the wire, as API input: decimal strings (never floats), parsed by `pricing.money`."""
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BeforeValidator
 
-from lava_server.db.types import MONEY_QUANTUM
-
-_DECIMAL_RE = re.compile(r"-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,10})?")
+from lava_server.pricing import PricingError, parse_decimal
 
 
-def format_money(amount: Decimal) -> str:
-    """Exactly 10 decimal places: `0.0014000000`."""
-    return f"{amount.quantize(MONEY_QUANTUM):f}"
-
-
-def parse_decimal_string(value: object) -> Decimal:
-    """A JSON string such as `"2"` or `"0.0025"`: at most 10 decimal places, no exponent."""
-    if not isinstance(value, str):
-        raise ValueError('must be a decimal string such as "2.50"')
-    if not _DECIMAL_RE.fullmatch(value):
-        raise ValueError('must be a decimal string such as "2.50" with at most 10 decimals')
+def _parse(value: object) -> Decimal:
     try:
-        return Decimal(value)
-    except InvalidOperation as exc:  # pragma: no cover - the pattern already excludes these
-        raise ValueError("must be a decimal string") from exc
+        return parse_decimal(value, field="value")
+    except PricingError as error:
+        raise ValueError(error.message) from None
 
 
-DecimalString = Annotated[Decimal, BeforeValidator(parse_decimal_string)]
+DecimalString = Annotated[Decimal, BeforeValidator(_parse)]

@@ -49,3 +49,20 @@ async def page_with_wallets(
         query = query.where(Connection.id < cursor)
     rows = (await session.execute(query.order_by(Connection.id.desc()).limit(limit + 1))).all()
     return [(row[0], row[1]) for row in rows]
+
+
+async def wallet_by_phone(session: AsyncSession, phone: str, *, livemode: bool) -> Wallet | None:
+    return (
+        await session.execute(
+            select(Wallet).where(Wallet.phone == phone, Wallet.livemode == livemode)
+        )
+    ).scalar_one_or_none()
+
+
+async def by_secret(session: AsyncSession, secret: str) -> Connection | None:
+    """An active connection with this secret (any merchant: the caller checks ownership)."""
+    return (
+        await session.execute(
+            select(Connection).where(Connection.secret == secret, Connection.deleted_at.is_(None))
+        )
+    ).scalar_one_or_none()

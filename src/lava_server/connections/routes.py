@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from lava_server.api.auth import Caller, authenticate
 from lava_server.api.pagination import PageParams, page, page_params
 from lava_server.connections import service
+from lava_server.connections.schemas import TestConnectionCreate, TestFund
 from lava_server.ids import id_pattern
 from lava_server.state import AppState, get_state
 
@@ -38,3 +39,27 @@ async def delete_connection(
 ) -> dict[str, bool]:
     await service.delete(state.db, caller, connection_id)
     return {"success": True}
+
+
+test_helpers = APIRouter(prefix="/v1/test_helpers/connections", tags=["test helpers"])
+
+
+@test_helpers.post("", status_code=201, summary="Create a funded sandbox connection")
+async def create_test_connection(
+    body: TestConnectionCreate,
+    state: AppState = Depends(get_state),
+    caller: Caller = Depends(authenticate),
+) -> dict[str, Any]:
+    return service.render(*await service.create_test_connection(state.db, caller, body))
+
+
+@test_helpers.post("/{connection_id}/fund", summary="Credit a sandbox connection's wallet")
+async def fund_test_connection(
+    connection_id: str,
+    body: TestFund,
+    state: AppState = Depends(get_state),
+    caller: Caller = Depends(authenticate),
+) -> dict[str, Any]:
+    return service.render(
+        *await service.fund_test_connection(state.db, caller, connection_id, body)
+    )

@@ -1,26 +1,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from lava_server.api.auth import Caller
 from lava_server.connections import repository
+from lava_server.connections.schemas import TestConnectionCreate, TestFund
 from lava_server.db.engine import Database
 from lava_server.db.models import Connection, Wallet
-from lava_server.errors import NotFound
-from lava_server.money import format_money
+from lava_server.errors import Forbidden, NotFound
+from lava_server.ids import new_id, new_secret
+from lava_server.periods import calendar_period
+from lava_server.pricing import format_money
 from lava_server.timeutil import iso, utcnow
-
-
-def calendar_period(now: datetime) -> tuple[datetime, datetime]:
-    """The UTC calendar month holding `now`: (start, next start)."""
-    start = datetime(now.year, now.month, 1, tzinfo=timezone.utc)
-    if now.month == 12:
-        end = datetime(now.year + 1, 1, 1, tzinfo=timezone.utc)
-    else:
-        end = datetime(now.year, now.month + 1, 1, tzinfo=timezone.utc)
-    return start, end
+from lava_server.wallets.ledger import lock_wallet
+from lava_server.wallets.service import fund_in_session
 
 
 def render(connection: Connection, wallet: Wallet, now: datetime | None = None) -> dict[str, Any]:
@@ -73,3 +69,67 @@ async def delete(db: Database, caller: Caller, connection_id: str) -> None:
         if found is None:
             raise NotFound(f"No connection {connection_id}.", param="connection_id")
         found[0].deleted_at = utcnow()
+
+
+async def create_test_connection(
+    db: Database, caller: Caller, params: TestConnectionCreate
+) -> tuple[Connection, Wallet]:
+    """A funded sandbox connection (a known phone reuses its wallet, as checkout does)."""
+    if caller.livemode:
+        raise Forbidden("Test helpers are for sandbox (aks_test_) keys only.")
+    now = utcnow()
+    async with db.write() as session:
+        wallet = None
+        if params.phone is not None:
+            wallet = await repository.wallet_by_phone(session, params.phone, livemode=False)
+        if wallet is None:
+            wallet = Wallet(
+                id=new_id("wal", False),
+                livemode=False,
+                phone=params.phone,
+                email=params.email,
+                first_name=params.first_name,
+                last_name=params.last_name,
+                balance=Decimal(0),
+                held=Decimal(0),
+                autopay_enabled=False,
+                created_at=now,
+            )
+            session.add(wallet)
+            await session.flush()
+        connection = Connection(
+            id=new_id("con", False),
+            merchant_id=caller.merchant_id,
+            livemode=False,
+            wallet_id=wallet.id,
+            reference_id=params.reference_id,
+            secret=new_secret("cons", False),
+            created_at=now,
+        )
+        session.add(connection)
+        await session.flush()
+        if params.balance > 0:
+            await lock_wallet(session, wallet.id)
+            await fund_in_session(
+                session, wallet.id, params.balance, livemode=False, source="test_helper"
+            )
+        await session.refresh(wallet)
+    return connection, wallet
+
+
+async def fund_test_connection(
+    db: Database, caller: Caller, connection_id: str, params: TestFund
+) -> tuple[Connection, Wallet]:
+    if caller.livemode:
+        raise Forbidden("Test helpers are for sandbox (aks_test_) keys only.")
+    async with db.write() as session:
+        found = await repository.get_with_wallet(session, caller.merchant_id, False, connection_id)
+        if found is None:
+            raise NotFound(f"No connection {connection_id}.", param="connection_id")
+        connection, wallet = found
+        await lock_wallet(session, wallet.id)
+        await fund_in_session(
+            session, wallet.id, params.amount, livemode=False, source="test_helper"
+        )
+        await session.refresh(wallet)
+    return connection, wallet

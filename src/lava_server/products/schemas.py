@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from lava_server.errors import InvalidRequest
 from lava_server.money import DecimalString
 
 RateType = Literal["fixed", "percentage"]
@@ -23,30 +21,8 @@ class TierIn(BaseModel):
     rate: DecimalString
     type: TierType
 
-    @field_validator("rate")
-    @classmethod
-    def _non_negative(cls, rate: Decimal) -> Decimal:
-        if rate < 0:
-            raise ValueError("must be >= 0")
-        return rate
-
 
 Tiers = Annotated[list[TierIn], Field(max_length=100)]
-
-
-def check_tiers(tiers: list[TierIn]) -> None:
-    """At least one tier; the first starts at 0; starts strictly ascending; one shared type."""
-    if not tiers:
-        raise InvalidRequest("tiers must hold at least one tier.", param="tiers")
-    if tiers[0].start != 0:
-        raise InvalidRequest("The first tier must start at 0.", param="tiers[0].start")
-    for index in range(1, len(tiers)):
-        if tiers[index].start <= tiers[index - 1].start:
-            raise InvalidRequest(
-                "Tier starts must be strictly ascending.", param=f"tiers[{index}].start"
-            )
-        if tiers[index].type != tiers[0].type:
-            raise InvalidRequest("All tiers must share one type.", param=f"tiers[{index}].type")
 
 
 class ProductCreate(BaseModel):

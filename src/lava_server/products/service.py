@@ -6,11 +6,28 @@ from typing import Any
 from lava_server.api.auth import Caller
 from lava_server.db.engine import Database
 from lava_server.db.models import Product
-from lava_server.errors import NotFound
+from lava_server.errors import InvalidRequest, NotFound
 from lava_server.ids import new_id, new_secret
+from lava_server.pricing import PricingConfig, PricingConfigError, parse_pricing_config
 from lava_server.products import repository
-from lava_server.products.schemas import ProductCreate, ProductUpdate, check_tiers, tiers_to_json
+from lava_server.products.schemas import ProductCreate, ProductUpdate, tiers_to_json
 from lava_server.timeutil import iso, utcnow
+
+
+def check_pricing(product: Product) -> PricingConfig:
+    """The product's pricing, or a 400 naming the first field that breaks `pricing.md`'s rules."""
+    try:
+        return parse_pricing_config(
+            {
+                "rate_type": product.rate_type,
+                "token_basis": product.token_basis,
+                "tiers": product.tiers,
+                "base_cost_payer": product.base_cost_payer,
+                "service_charge_payer": product.service_charge_payer,
+            }
+        )
+    except PricingConfigError as error:
+        raise InvalidRequest(f"{error.field} {error.message}.", param=error.field) from None
 
 
 def render(product: Product) -> dict[str, Any]:
@@ -30,7 +47,6 @@ def render(product: Product) -> dict[str, Any]:
 
 
 async def create(db: Database, caller: Caller, params: ProductCreate) -> Product:
-    check_tiers(params.tiers)
     now = utcnow()
     product = Product(
         id=new_id("prd", caller.livemode),
@@ -47,6 +63,7 @@ async def create(db: Database, caller: Caller, params: ProductCreate) -> Product
         created_at=now,
         updated_at=now,
     )
+    check_pricing(product)
     async with db.write() as session:
         session.add(product)
     return product
@@ -68,8 +85,6 @@ async def list_page(
 
 
 async def update(db: Database, caller: Caller, product_id: str, params: ProductUpdate) -> Product:
-    if params.tiers is not None:
-        check_tiers(params.tiers)
     async with db.write() as session:
         product = await repository.get(session, caller.merchant_id, caller.livemode, product_id)
         if product is None:
@@ -79,6 +94,7 @@ async def update(db: Database, caller: Caller, product_id: str, params: ProductU
             setattr(product, field, value)
         if params.tiers is not None:
             product.tiers = tiers_to_json(params.tiers)
+        check_pricing(product)  # raising rolls the whole change back
         product.updated_at = utcnow()
     return product
 

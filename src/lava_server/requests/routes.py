@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from lava_server.api.auth import Caller, authenticate
+from lava_server.api.pagination import PageParams, page, page_params
+from lava_server.metadata import parse_metadata_filters
+from lava_server.requests import service
+from lava_server.requests.schemas import RequestCreate
+from lava_server.state import AppState, get_state
+
+router = APIRouter(prefix="/v1/requests", tags=["requests"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Report usage: priced and debited once per request_id (200 when already stored)",
+)
+async def create_request(
+    body: RequestCreate,
+    response: Response,
+    state: AppState = Depends(get_state),
+    caller: Caller = Depends(authenticate),
+) -> dict[str, Any]:
+    result = await service.create(state.db, state.settings, caller, body)
+    if not result.created:
+        response.status_code = 200
+    return service.render(result.request)
+
+
+@router.get("", summary="List requests, newest first")
+async def list_requests(
+    connection_id: str | None = Query(None, max_length=64),
+    product_id: str | None = Query(None, max_length=64),
+    metadata_filters: str | None = Query(None, description='JSON [["key","value"], ...]'),
+    state: AppState = Depends(get_state),
+    caller: Caller = Depends(authenticate),
+    params: PageParams = Depends(page_params),
+) -> dict[str, Any]:
+    rows = await service.list_page(
+        state.db,
+        caller,
+        cursor=params.cursor,
+        limit=params.limit,
+        connection_id=connection_id,
+        product_id=product_id,
+        metadata_filters=parse_metadata_filters(metadata_filters),
+    )
+    return page(rows, params.limit, service.render, lambda request: request.request_id)
+
+
+@router.get("/{request_id:path}", summary="Retrieve a request by its request_id")
+async def retrieve_request(
+    request_id: str, state: AppState = Depends(get_state), caller: Caller = Depends(authenticate)
+) -> dict[str, Any]:
+    return service.render(await service.retrieve(state.db, caller, request_id))

@@ -1,0 +1,307 @@
+"""Merchant-reported usage: price it, debit it, store it — in one transaction, exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from lava_server.api.auth import Caller
+from lava_server.connections import repository as connections
+from lava_server.db.engine import Database
+from lava_server.db.models import Product, Request
+from lava_server.errors import Conflict, InsufficientBalance, InvalidRequest, NotFound, Unauthorized
+from lava_server.periods import calendar_period
+from lava_server.pricing import PricedRequest, Usage, format_money, price_request
+from lava_server.products import repository as products
+from lava_server.products.service import check_pricing
+from lava_server.requests import repository
+from lava_server.requests.schemas import RequestCreate
+from lava_server.settings import Settings
+from lava_server.timeutil import iso, utcnow
+from lava_server.usage import rollups
+from lava_server.wallets.ledger import Posting, lock_wallet, post, wallet_account
+
+MERCHANT_ENDPOINT = "POST /v1/requests"
+
+
+def postings_for(request: Request, priced: PricedRequest) -> list[Posting]:
+    """`pricing.md` step 7: wallet, merchant, provider and platform, summing to zero."""
+    assert request.wallet_id is not None
+    merchant = f"merchant:{request.merchant_id}"
+    return [
+        Posting(
+            wallet_account(request.wallet_id), -priced.total_wallet_cost, "usage", request.wallet_id
+        ),
+        Posting(merchant, priced.fee_amount, "fee"),
+        Posting(merchant, -priced.total_merchant_cost, "merchant_cost"),
+        Posting(f"provider:{request.provider}", priced.total_cost, "provider_cost"),
+        Posting("platform", priced.service_charge_amount, "service_charge"),
+    ]
+
+
+@dataclass(frozen=True)
+class Created:
+    request: Request
+    created: bool  # False: the same report was already stored (answer 200, charge nothing)
+
+
+async def create(
+    db: Database, settings: Settings, caller: Caller, params: RequestCreate
+) -> Created:
+    fingerprint = params.fingerprint()
+    try:
+        async with db.write() as session:
+            existing = await repository.get(
+                session, caller.merchant_id, caller.livemode, params.request_id
+            )
+            if existing is not None:
+                return _replay(existing, fingerprint)
+            connection = await connections.by_secret(session, params.connection_secret)
+            if (
+                connection is None
+                or connection.merchant_id != caller.merchant_id
+                or connection.livemode != caller.livemode
+            ):
+                raise Unauthorized(
+                    "connection_secret is not an active connection of this merchant.",
+                    param="connection_secret",
+                )
+            product = await products.get_by_secret(session, params.product_secret)
+            if (
+                product is None
+                or product.merchant_id != caller.merchant_id
+                or product.livemode != caller.livemode
+            ):
+                raise NotFound("No product with this product_secret.", param="product_secret")
+
+            wallet = await lock_wallet(session, connection.wallet_id)
+            assert wallet is not None
+            now = utcnow()
+            period_start = calendar_period(now)[0]
+            prior_units = await repository.tier_units(
+                session, connection.id, product.id, period_start
+            )
+            usage = Usage(
+                input_tokens=params.input_tokens,
+                output_tokens=params.output_tokens,
+                input_characters=params.input_characters,
+                output_characters=params.output_characters,
+                input_seconds=params.input_seconds,
+                output_seconds=params.output_seconds,
+            )
+            input_cost, output_cost = _model_costs(params)
+            priced = price_request(
+                check_pricing(product),
+                usage,
+                prior_units=prior_units,
+                service_charge_rate=settings.service_charge_rate,
+                input_cost=input_cost,
+                output_cost=output_cost,
+            )
+            if product.overdraft == "block" and wallet.available < priced.total_wallet_cost:
+                raise InsufficientBalance(
+                    f"The wallet's available balance ({format_money(wallet.available)}) cannot "
+                    f"pay this request ({format_money(priced.total_wallet_cost)}); nothing was "
+                    "charged."
+                )
+            request = _new_request(
+                caller,
+                params,
+                connection.id,
+                connection.wallet_id,
+                product,
+                priced,
+                fingerprint,
+                now,
+            )
+            request.seq = await repository.insert_request(session, _columns(request))
+            await post(
+                session,
+                txn_id=f"req:{request.seq}",
+                postings=postings_for(request, priced),
+                livemode=caller.livemode,
+                now=now,
+                request_seq=request.seq,
+            )
+            await repository.add_tier_units(
+                session, connection.id, product.id, period_start, priced.units
+            )
+            await rollups.add_request(session, request)
+        return Created(request, created=True)
+    except IntegrityError:
+        # The same request_id committed by a concurrent call: answer as for a retry.
+        async with db.read() as session:
+            existing = await repository.get(
+                session, caller.merchant_id, caller.livemode, params.request_id
+            )
+        if existing is None:
+            raise
+        return _replay(existing, fingerprint)
+
+
+def _replay(existing: Request, fingerprint: str) -> Created:
+    if existing.fingerprint != fingerprint:
+        raise Conflict(
+            f"request_id {existing.request_id!r} was already reported with different values; "
+            "a new report needs a new request_id.",
+            param="request_id",
+        )
+    return Created(existing, created=False)
+
+
+def _model_costs(params: RequestCreate) -> tuple[Decimal, Decimal]:
+    """Provider cost of the `provider`/`model` extension (0 without a model)."""
+    if params.model is None:
+        return Decimal(0), Decimal(0)
+    raise InvalidRequest("Pricing by model is not available yet.", param="model")
+
+
+def _new_request(
+    caller: Caller,
+    params: RequestCreate,
+    connection_id: str,
+    wallet_id: str,
+    product: Product,
+    priced: PricedRequest,
+    fingerprint: str,
+    now: datetime,
+) -> Request:
+    return Request(
+        request_id=params.request_id,
+        merchant_id=caller.merchant_id,
+        livemode=caller.livemode,
+        connection_id=connection_id,
+        product_id=product.id,
+        wallet_id=wallet_id,
+        status="completed",
+        provider=params.provider or "merchant",
+        provider_key_type="unmanaged",
+        model=params.model,
+        endpoint=MERCHANT_ENDPOINT,
+        response_id=None,
+        input_tokens=params.input_tokens,
+        output_tokens=params.output_tokens,
+        input_characters=params.input_characters,
+        output_characters=params.output_characters,
+        input_seconds=params.input_seconds,
+        output_seconds=params.output_seconds,
+        input_cost=priced.input_cost,
+        output_cost=priced.output_cost,
+        total_cost=priced.total_cost,
+        model_payer=priced.model_payer.value,
+        fee_amount=priced.fee_amount,
+        rate_type=priced.rate_type.value,
+        token_basis=priced.token_basis.value,
+        fee_breakdown=[entry.to_json() for entry in priced.breakdown],
+        service_charge_amount=priced.service_charge_amount,
+        service_charge_payer=priced.service_charge_payer.value,
+        total_request_cost=priced.total_request_cost,
+        total_wallet_cost=priced.total_wallet_cost,
+        total_merchant_cost=priced.total_merchant_cost,
+        hold_amount=Decimal(0),
+        request_metadata=params.metadata or {},
+        fingerprint=fingerprint,
+        timestamp=now,
+        created_at=now,
+    )
+
+
+_COLUMNS = tuple(
+    attr
+    for attr in Request.__mapper__.column_attrs.keys()  # noqa: SIM118
+    if attr != "seq"
+)
+
+
+def _columns(request: Request) -> dict[str, Any]:
+    return {name: getattr(request, name) for name in _COLUMNS}
+
+
+def render(request: Request) -> dict[str, Any]:
+    """The seed's `RestRequest`."""
+    body: dict[str, Any] = {
+        "request_id": request.request_id,
+        "status": request.status,
+        "provider": request.provider,
+        "provider_key_type": request.provider_key_type,
+        "endpoint": request.endpoint,
+        "model_usage": {
+            "input_tokens": request.input_tokens,
+            "output_tokens": request.output_tokens,
+            "total_tokens": request.input_tokens + request.output_tokens,
+            "input_characters": request.input_characters,
+            "output_characters": request.output_characters,
+            "total_characters": request.input_characters + request.output_characters,
+            "input_seconds": request.input_seconds,
+            "output_seconds": request.output_seconds,
+            "total_seconds": request.input_seconds + request.output_seconds,
+            "input_cost": format_money(request.input_cost),
+            "output_cost": format_money(request.output_cost),
+            "total_cost": format_money(request.total_cost),
+            "payer": request.model_payer,
+        },
+        "fee": {
+            "amount": format_money(request.fee_amount),
+            "rate_type": request.rate_type,
+            "token_basis": request.token_basis,
+            "breakdown": request.fee_breakdown,
+        },
+        "service_charge": {
+            "amount": format_money(request.service_charge_amount),
+            "payer": request.service_charge_payer,
+        },
+        "total_request_cost": format_money(request.total_request_cost),
+        "total_wallet_cost": format_money(request.total_wallet_cost),
+        "total_merchant_cost": format_money(request.total_merchant_cost),
+        "metadata": request.request_metadata,
+        "created_at": iso(request.created_at),
+    }
+    for name in ("connection_id", "product_id", "model", "response_id"):
+        value = getattr(request, name)
+        if value is not None:
+            body[name] = value
+    if request.timestamp is not None:
+        body["timestamp"] = iso(request.timestamp)
+    return body
+
+
+async def retrieve(db: Database, caller: Caller, request_id: str) -> Request:
+    async with db.read() as session:
+        request = await repository.get(session, caller.merchant_id, caller.livemode, request_id)
+    if request is None:
+        raise NotFound(f"No request {request_id!r}.", param="request_id")
+    return request
+
+
+async def list_page(
+    db: Database,
+    caller: Caller,
+    *,
+    cursor: str | None,
+    limit: int,
+    connection_id: str | None,
+    product_id: str | None,
+    metadata_filters: dict[str, str],
+) -> Sequence[Request]:
+    async with db.read() as session:
+        before_seq = None
+        if cursor is not None:
+            anchor = await repository.get(session, caller.merchant_id, caller.livemode, cursor)
+            if anchor is None:
+                raise InvalidRequest("cursor is not a valid cursor for this list.", param="cursor")
+            before_seq = anchor.seq
+        return await repository.page(
+            session,
+            caller.merchant_id,
+            caller.livemode,
+            before_seq=before_seq,
+            limit=limit,
+            connection_id=connection_id,
+            product_id=product_id,
+            metadata_filters=metadata_filters,
+        )

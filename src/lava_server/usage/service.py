@@ -1,0 +1,237 @@
+"""`GET /v1/usage`: daily sums in the time zone of `start`'s UTC offset.
+
+Days are whole calendar days in that zone, from the day holding `start` to the day holding `end`
+(inclusive); each item's `start`/`end` are that day's bounds in UTC (`end` exclusive). Without
+metadata filters the answer reads one 15-minute roll-up series (at most 96 rows a day), so its
+cost does not grow with the number of stored requests; with metadata filters it sums the stored
+requests themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lava_server.api.auth import Caller
+from lava_server.db.engine import Database
+from lava_server.db.models import Request, UsageBucket
+from lava_server.errors import InvalidRequest
+from lava_server.pricing import format_money
+from lava_server.requests.repository import metadata_conditions
+from lava_server.timeutil import iso, utcnow
+from lava_server.usage.rollups import ANY
+
+MAX_DAYS = 366
+DAY = 86400
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+MONEY_FIELDS = (
+    "total_usage_cost",
+    "total_fee_amount",
+    "total_service_charge_amount",
+    "total_request_cost",
+    "total_wallet_cost",
+    "total_merchant_cost",
+)
+
+
+@dataclass(frozen=True)
+class UsageWindow:
+    zone: timezone
+    first_day: date
+    days: int
+
+    @property
+    def start_utc(self) -> datetime:
+        return datetime.combine(self.first_day, datetime.min.time(), self.zone).astimezone(
+            timezone.utc
+        )
+
+    @property
+    def end_utc(self) -> datetime:
+        return self.start_utc + timedelta(days=self.days)
+
+
+def _parse_moment(raw: str, field: str, zone: timezone | None) -> datetime:
+    problem = InvalidRequest(
+        f"{field} must be an ISO 8601 date or date-time, e.g. 2025-01-01T00:00:00+05:30.",
+        param=field,
+    )
+    text = raw.strip()
+    if _DATE_ONLY.fullmatch(text):
+        text += "T00:00:00"
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise problem from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zone or timezone.utc)
+    offset = moment.utcoffset()
+    assert offset is not None
+    if offset.total_seconds() % 900 != 0 or abs(offset) >= timedelta(hours=24):
+        raise InvalidRequest(
+            f"{field}'s UTC offset must be a whole number of quarter hours.", param=field
+        )
+    return moment
+
+
+def window(start: str, end: str | None, now: datetime | None = None) -> UsageWindow:
+    begin = _parse_moment(start, "start", None)
+    offset = begin.utcoffset()
+    assert offset is not None
+    zone = timezone(offset)
+    finish = (now or utcnow()) if end is None else _parse_moment(end, "end", zone)
+    if finish < begin:
+        raise InvalidRequest("end must not be before start.", param="end")
+    first_day = begin.astimezone(zone).date()
+    last_day = finish.astimezone(zone).date()
+    days = (last_day - first_day).days + 1
+    if days > MAX_DAYS:
+        raise InvalidRequest(f"The range may cover at most {MAX_DAYS} days.", param="end")
+    return UsageWindow(zone, first_day, days)
+
+
+def _day_index(session: AsyncSession, column: Any, start_utc: datetime) -> ColumnElement[Any]:
+    """Whole days from `start_utc` to `column` (which is never before it)."""
+    epoch = int(start_utc.timestamp())
+    if session.get_bind().dialect.name == "sqlite":
+        return (cast(func.strftime("%s", column), Integer) - epoch) // DAY
+    return cast(func.floor((func.extract("epoch", column) - epoch) / DAY), Integer)
+
+
+async def _daily_from_rollups(
+    session: AsyncSession,
+    caller: Caller,
+    span: UsageWindow,
+    connection_id: str | None,
+    product_id: str | None,
+) -> list[Any]:
+    day = _day_index(session, UsageBucket.bucket_start, span.start_utc).label("day")
+    query = (
+        select(
+            day,
+            func.sum(UsageBucket.total_requests),
+            func.sum(UsageBucket.total_usage_tokens),
+            *(func.sum(getattr(UsageBucket, name)) for name in MONEY_FIELDS),
+        )
+        .where(
+            UsageBucket.merchant_id == caller.merchant_id,
+            UsageBucket.livemode == caller.livemode,
+            UsageBucket.connection_id == (connection_id or ANY),
+            UsageBucket.product_id == (product_id or ANY),
+            UsageBucket.bucket_start >= span.start_utc,
+            UsageBucket.bucket_start < span.end_utc,
+        )
+        .group_by(day)
+    )
+    return list((await session.execute(query)).all())
+
+
+async def _daily_from_requests(
+    session: AsyncSession,
+    caller: Caller,
+    span: UsageWindow,
+    connection_id: str | None,
+    product_id: str | None,
+    metadata_filters: dict[str, str],
+) -> list[Any]:
+    day = _day_index(session, Request.created_at, span.start_utc).label("day")
+    request_money = (
+        Request.total_cost,
+        Request.fee_amount,
+        Request.service_charge_amount,
+        Request.total_request_cost,
+        Request.total_wallet_cost,
+        Request.total_merchant_cost,
+    )
+    query = select(
+        day,
+        func.count(),
+        func.sum(Request.input_tokens + Request.output_tokens),
+        *(func.sum(column) for column in request_money),
+    ).where(
+        Request.merchant_id == caller.merchant_id,
+        Request.livemode == caller.livemode,
+        Request.status == "completed",
+        Request.created_at >= span.start_utc,
+        Request.created_at < span.end_utc,
+        *metadata_conditions(session, metadata_filters),
+    )
+    if connection_id is not None:
+        query = query.where(Request.connection_id == connection_id)
+    if product_id is not None:
+        query = query.where(Request.product_id == product_id)
+    return list((await session.execute(query.group_by(day))).all())
+
+
+def _sums(row: Any | None) -> dict[str, Any]:
+    if row is None:
+        return {
+            "total_requests": 0,
+            "total_usage_tokens": 0,
+            **{name: Decimal(0) for name in MONEY_FIELDS},
+        }
+    values = list(row)[1:]
+    sums: dict[str, Any] = {
+        "total_requests": int(values[0] or 0),
+        "total_usage_tokens": int(values[1] or 0),
+    }
+    for name, value in zip(MONEY_FIELDS, values[2:], strict=True):
+        sums[name] = Decimal(value or 0)
+    return sums
+
+
+def _render_sums(sums: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "total_requests": sums["total_requests"],
+        "total_usage_tokens": sums["total_usage_tokens"],
+    }
+    for name in MONEY_FIELDS:
+        body[name] = format_money(sums[name])
+    body["total_gross_volume"] = format_money(sums["total_request_cost"])
+    body["total_net_volume"] = format_money(sums["total_fee_amount"] - sums["total_merchant_cost"])
+    return body
+
+
+async def retrieve(
+    db: Database,
+    caller: Caller,
+    *,
+    start: str,
+    end: str | None,
+    connection_id: str | None,
+    product_id: str | None,
+    metadata_filters: dict[str, str],
+) -> dict[str, Any]:
+    span = window(start, end)
+    async with db.read() as session:
+        if metadata_filters:
+            rows = await _daily_from_requests(
+                session, caller, span, connection_id, product_id, metadata_filters
+            )
+        else:
+            rows = await _daily_from_rollups(session, caller, span, connection_id, product_id)
+    by_day = {int(row[0]): row for row in rows}
+    items = []
+    totals = _sums(None)
+    for index in range(span.days):
+        sums = _sums(by_day.get(index))
+        for name, value in sums.items():
+            totals[name] += value
+        day_start = span.start_utc + timedelta(days=index)
+        items.append(
+            {
+                "date": (span.first_day + timedelta(days=index)).isoformat(),
+                "start": iso(day_start),
+                "end": iso(day_start + timedelta(days=1)),
+                **_render_sums(sums),
+            }
+        )
+    return {"items": items, "totals": _render_sums(totals)}

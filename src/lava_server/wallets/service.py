@@ -1,0 +1,98 @@
+"""Funding wallets, and `lava ledger check`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lava_server.db.engine import Database
+from lava_server.db.models import LedgerEntry, Wallet
+from lava_server.errors import NotFound
+from lava_server.ids import new_id
+from lava_server.timeutil import utcnow
+from lava_server.wallets.ledger import Posting, lock_wallet, post, wallet_account
+
+
+async def fund_in_session(
+    session: AsyncSession, wallet_id: str, amount: Decimal, *, livemode: bool, source: str
+) -> None:
+    """Credit `amount` from `funding:<source>`; the caller's transaction holds the wallet lock."""
+    await post(
+        session,
+        txn_id=new_id("fund", livemode),
+        postings=[
+            Posting(wallet_account(wallet_id), amount, "funding", wallet_id),
+            Posting(f"funding:{source}", -amount, "funding"),
+        ],
+        livemode=livemode,
+        now=utcnow(),
+    )
+
+
+async def fund(
+    db: Database, wallet_id: str, amount: Decimal, *, livemode: bool, source: str
+) -> None:
+    async with db.write() as session:
+        if await lock_wallet(session, wallet_id) is None:
+            raise NotFound(f"No wallet {wallet_id}.")
+        await fund_in_session(session, wallet_id, amount, livemode=livemode, source=source)
+
+
+@dataclass(frozen=True)
+class LedgerProblem:
+    kind: str  # "balance" or "unbalanced_txn"
+    subject: str
+    expected: Decimal
+    found: Decimal
+
+    def describe(self) -> str:
+        if self.kind == "balance":
+            return (
+                f"wallet {self.subject}: balance {self.found} but its ledger entries sum to "
+                f"{self.expected} (difference {self.found - self.expected})"
+            )
+        return f"transaction {self.subject}: entries sum to {self.found}, not 0"
+
+
+@dataclass(frozen=True)
+class LedgerReport:
+    wallets: int
+    entries: int
+    problems: list[LedgerProblem]
+
+
+async def check(db: Database) -> LedgerReport:
+    """Recompute every wallet balance from the ledger, and check that every transaction sums to
+    zero. Read in one transaction, so the picture is consistent."""
+    async with db.read() as session:
+        sums = dict(
+            (
+                await session.execute(
+                    select(LedgerEntry.wallet_id, func.sum(LedgerEntry.amount))
+                    .where(LedgerEntry.wallet_id.is_not(None))
+                    .group_by(LedgerEntry.wallet_id)
+                )
+            ).all()
+        )
+        balances = (await session.execute(select(Wallet.id, Wallet.balance))).all()
+        unbalanced = (
+            await session.execute(
+                select(LedgerEntry.txn_id, func.sum(LedgerEntry.amount))
+                .group_by(LedgerEntry.txn_id)
+                .having(func.sum(LedgerEntry.amount) != 0)
+            )
+        ).all()
+        entries = int(
+            (await session.execute(select(func.count()).select_from(LedgerEntry))).scalar_one()
+        )
+    problems: list[LedgerProblem] = []
+    for wallet_id, balance in balances:
+        expected = Decimal(sums.get(wallet_id) or 0)
+        if expected != balance:
+            problems.append(LedgerProblem("balance", wallet_id, expected, balance))
+    for txn_id, total in unbalanced:
+        problems.append(LedgerProblem("unbalanced_txn", txn_id, Decimal(0), Decimal(total)))
+    return LedgerReport(wallets=len(balances), entries=entries, problems=problems)
