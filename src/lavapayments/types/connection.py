@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
-from .._models import BaseModel
+from .._models import BaseModel, Money
 
 __all__ = ["RestConnection", "RestConnectionWallet"]
 
@@ -11,7 +10,7 @@ __all__ = ["RestConnection", "RestConnectionWallet"]
 class RestConnectionWallet(BaseModel):
     """The wallet behind a connection."""
 
-    balance: Decimal
+    balance: Money
     phone: str
     email: str
     first_name: str

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Literal, TypeAlias
 
-from .._models import BaseModel
+from .._models import BaseModel, Money
 
 __all__ = [
     "Payer",
@@ -31,9 +30,9 @@ class RestRequestModelUsage(BaseModel):
     input_seconds: int
     output_seconds: int
     total_seconds: int
-    input_cost: Decimal
-    output_cost: Decimal
-    total_cost: Decimal
+    input_cost: Money
+    output_cost: Money
+    total_cost: Money
     payer: Payer
 
 
@@ -41,7 +40,7 @@ class RestRequestFeeTier(BaseModel):
     """One pricing tier of the product's fee."""
 
     start: int
-    rate: Decimal
+    rate: Money
     type: Literal["tokens_1m", "characters_1m", "minutes", "requests"]
 
 
@@ -52,13 +51,13 @@ class RestRequestFeeBreakdown(BaseModel):
     tokens: int
     characters: int
     seconds: int
-    cost: Decimal
+    cost: Money
 
 
 class RestRequestFee(BaseModel):
     """The merchant's fee for the request."""
 
-    amount: Decimal
+    amount: Money
     rate_type: Literal["fixed", "percentage"]
     token_basis: Literal["input+output", "output"]
     breakdown: list[RestRequestFeeBreakdown]
@@ -67,7 +66,7 @@ class RestRequestFee(BaseModel):
 class RestRequestServiceCharge(BaseModel):
     """Lava's service charge for the request."""
 
-    amount: Decimal
+    amount: Money
     payer: Payer
 
 
@@ -86,9 +85,9 @@ class RestRequest(BaseModel):
     model_usage: RestRequestModelUsage
     fee: RestRequestFee
     service_charge: RestRequestServiceCharge
-    total_request_cost: Decimal
-    total_wallet_cost: Decimal
-    total_merchant_cost: Decimal
+    total_request_cost: Money
+    total_wallet_cost: Money
+    total_merchant_cost: Money
     metadata: dict[str, str]
     timestamp: datetime | None = None
     created_at: datetime

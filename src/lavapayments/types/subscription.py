@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Literal, TypeAlias
 
-from .._models import BaseModel
+from .._models import BaseModel, Money
 
 __all__ = [
     "RestActiveSubscription",
@@ -22,7 +21,7 @@ class RestSubscriptionConfig(BaseModel):
     subscription_config_id: str
     merchant_id: str
     name: str
-    period_amount: Decimal
+    period_amount: Money
     rollover_type: RolloverType
     created_at: datetime
 
@@ -35,7 +34,7 @@ class RestActiveSubscriptionWallet(BaseModel):
     email: str | None = None
     first_name: str | None = None
     last_name: str | None = None
-    active_balance: Decimal
+    active_balance: Money
     created_at: datetime
 
 

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
-from .._models import BaseModel
+from .._models import BaseModel, Money
 
 __all__ = ["RestUsage", "RestUsageItem", "RestUsageTotals"]
 
@@ -13,12 +12,12 @@ class RestUsageTotals(BaseModel):
 
     total_requests: int
     total_usage_tokens: int
-    total_usage_cost: Decimal
-    total_fee_amount: Decimal
-    total_service_charge_amount: Decimal
-    total_request_cost: Decimal
-    total_wallet_cost: Decimal
-    total_merchant_cost: Decimal
+    total_usage_cost: Money
+    total_fee_amount: Money
+    total_service_charge_amount: Money
+    total_request_cost: Money
+    total_wallet_cost: Money
+    total_merchant_cost: Money
 
 
 class RestUsageItem(RestUsageTotals):
