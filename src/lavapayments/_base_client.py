@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import email.utils
 import json
+import logging
 import math
 import os
 import random
@@ -318,6 +319,8 @@ class BaseClient(Generic[HttpxClientT]):
         return {k: REDACTED if k.lower() in _SENSITIVE_HEADERS else v for k, v in headers.items()}
 
     def _log_request(self, request: httpx.Request, retries_taken: int) -> None:
+        if not logger.isEnabledFor(logging.DEBUG):
+            return
         logger.debug(
             "Request: %s %s (attempt %d) headers=%s",
             request.method,
@@ -328,6 +331,8 @@ class BaseClient(Generic[HttpxClientT]):
 
     @staticmethod
     def _log_response(request: httpx.Request, response: httpx.Response) -> None:
+        if not logger.isEnabledFor(logging.DEBUG):
+            return
         logger.debug(
             "Response: %s %s -> %d (request_id=%s)",
             request.method,

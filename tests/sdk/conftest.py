@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import inspect
 import os
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
 import httpx
 import pytest
 
-from lavapayments import AsyncLava, Lava
+from lavapayments import AsyncLava, Lava, NotFoundError
 from lavapayments._base_client import AsyncAPIClient, SyncAPIClient
 
 from .fake_api import FakeLavaAPI
@@ -94,7 +95,8 @@ class FakeBackend:
 
 
 class LiveBackend:
-    """A running server; seeding is not possible through the public API."""
+    """A running server: seeds through the self-hosted server's sandbox extensions
+    (``POST test_helpers/connections``, ``POST products``), skipping what it cannot seed."""
 
     name = "live"
 
@@ -104,16 +106,32 @@ class LiveBackend:
     def make_http_client(self, *, asynchronous: bool) -> None:
         return None
 
+    async def _post(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
+        async with AsyncLava(self.secret_key, base_url=self.base_url) as client:
+            try:
+                answer: dict[str, Any] = await client.request("POST", path, data=data)
+            except NotFoundError:
+                pytest.skip(f"the live server has no POST {path} to seed with")
+        return answer
+
     async def create_connection(self, reference_id: str | None = None) -> tuple[str, str]:
-        pytest.skip("the live backend cannot create connections")
+        body: dict[str, Any] = {"balance": "100"}
+        if reference_id is not None:
+            body["reference_id"] = reference_id
+        connection = await self._post("test_helpers/connections", body)
+        return connection["connection_id"], connection["connection_secret"]
 
     async def create_product(self) -> tuple[str, str]:
-        pytest.skip("the live backend cannot create products")
+        product = await self._post(
+            "products",
+            {"name": "SDK contract", "tiers": [{"start": 0, "rate": "1", "type": "tokens_1m"}]},
+        )
+        return product["product_id"], product["product_secret"]
 
     async def create_active_subscription(
         self, subscription_config_id: str, connection_id: str
     ) -> str:
-        pytest.skip("the live backend cannot create active subscriptions")
+        pytest.skip("the live backend cannot create active subscriptions yet")
 
 
 BACKENDS = ["mock", "http"] + (["live"] if LIVE_BASE_URL and LIVE_SECRET_KEY else [])
@@ -148,6 +166,12 @@ async def lava(request: pytest.FixtureRequest, backend: Backend) -> AsyncIterato
         assert http_client is None or isinstance(http_client, httpx.Client)
         with Lava(backend.secret_key, base_url=backend.base_url, http_client=http_client) as sync:
             yield sync
+
+
+@pytest.fixture
+def tag() -> str:
+    """A fresh suffix for ids and filters, so a test never sees another one's objects."""
+    return uuid.uuid4().hex[:12]
 
 
 @pytest.fixture(autouse=True)

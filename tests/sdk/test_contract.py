@@ -51,16 +51,16 @@ async def new_usage(
 # -- checkout sessions -----------------------------------------------------------------------
 
 
-async def test_checkout_session_create_retrieve_list(lava: Client) -> None:
+async def test_checkout_session_create_retrieve_list(lava: Client, tag: str) -> None:
     created = await call(
         lava.checkout_sessions.create(
-            checkout_mode="onboarding", origin_url=ORIGIN, reference_id="user_contract"
+            checkout_mode="onboarding", origin_url=ORIGIN, reference_id=f"user_{tag}"
         )
     )
     assert isinstance(created, RestCheckoutSession)
     assert created.checkout_mode == "onboarding"
     assert created.origin_url == ORIGIN
-    assert created.reference_id == "user_contract"
+    assert created.reference_id == f"user_{tag}"
     assert created.checkout_session_token
     assert created.created_at.tzinfo is not None
     assert created.completed_at is None
@@ -69,7 +69,7 @@ async def test_checkout_session_create_retrieve_list(lava: Client) -> None:
     assert retrieved.checkout_session_id == created.checkout_session_id
     assert retrieved.checkout_session_token == created.checkout_session_token
 
-    listed = await collect(lava.checkout_sessions.list(reference_id="user_contract"))
+    listed = await collect(lava.checkout_sessions.list(reference_id=f"user_{tag}"))
     assert [s.checkout_session_id for s in listed] == [created.checkout_session_id]
 
 
@@ -114,29 +114,29 @@ async def test_checkout_session_unknown_id(lava: Client) -> None:
 # -- connections -----------------------------------------------------------------------------
 
 
-async def test_connections_paginate_across_pages(lava: Client, backend: Backend) -> None:
-    ids = [(await backend.create_connection(reference_id="paging"))[0] for _ in range(5)]
+async def test_connections_paginate_across_pages(lava: Client, backend: Backend, tag: str) -> None:
+    ids = [(await backend.create_connection(reference_id=tag))[0] for _ in range(5)]
 
-    first = await call(lava.connections.list(limit=2, reference_id="paging"))
+    first = await call(lava.connections.list(limit=2, reference_id=tag))
     assert len(first.data) == 2
     assert first.has_more is True
     assert first.next_cursor
 
-    everything = await collect(lava.connections.list(limit=2, reference_id="paging"))
+    everything = await collect(lava.connections.list(limit=2, reference_id=tag))
     assert [c.connection_id for c in everything] == list(reversed(ids))  # newest first
 
-    pages = await collect_pages(lava.connections.list(limit=2, reference_id="paging"))
+    pages = await collect_pages(lava.connections.list(limit=2, reference_id=tag))
     assert [len(p.data) for p in pages] == [2, 2, 1]
     assert pages[-1].has_more is False
     assert pages[-1].next_cursor is None
 
 
-async def test_connection_retrieve_and_delete(lava: Client, backend: Backend) -> None:
-    connection_id, secret = await backend.create_connection(reference_id="user_del")
+async def test_connection_retrieve_and_delete(lava: Client, backend: Backend, tag: str) -> None:
+    connection_id, secret = await backend.create_connection(reference_id=f"user_{tag}")
     connection = await call(lava.connections.retrieve(connection_id))
     assert isinstance(connection, RestConnection)
     assert connection.connection_secret == secret
-    assert connection.reference_id == "user_del"
+    assert connection.reference_id == f"user_{tag}"
     assert isinstance(connection.wallet.balance, Decimal)
     assert connection.next_usage_reset > connection.previous_usage_reset
 
@@ -147,7 +147,7 @@ async def test_connection_retrieve_and_delete(lava: Client, backend: Backend) ->
     with pytest.raises(AuthenticationError):
         await call(
             lava.requests.create(
-                request_id="req_after_delete",
+                request_id=f"after_delete_{tag}",
                 connection_secret=secret,
                 product_secret=product_secret,
             )
@@ -164,10 +164,10 @@ async def test_connections_bad_limit_is_400(lava: Client, sleeps: list[float]) -
 # -- requests --------------------------------------------------------------------------------
 
 
-async def test_request_create_retrieve_and_idempotency(lava: Client, backend: Backend) -> None:
-    created = await new_usage(lava, backend, request_id="usage_1", metadata={"user_id": "u1"})
+async def test_request_create_and_retrieve(lava: Client, backend: Backend, tag: str) -> None:
+    created = await new_usage(lava, backend, request_id=f"usage_{tag}", metadata={"user_id": "u1"})
     assert isinstance(created, RestRequest)
-    assert created.request_id == "usage_1"
+    assert created.request_id == f"usage_{tag}"
     assert created.status == "completed"
     assert created.model_usage.input_tokens == 100
     assert created.model_usage.total_tokens == 200
@@ -177,15 +177,17 @@ async def test_request_create_retrieve_and_idempotency(lava: Client, backend: Ba
         created.model_usage.total_cost + created.fee.amount + created.service_charge.amount
     )
 
-    retrieved = await call(lava.requests.retrieve("usage_1"))
+    retrieved = await call(lava.requests.retrieve(f"usage_{tag}"))
     assert retrieved.model_dump() == created.model_dump()
 
 
-async def test_request_create_is_idempotent_on_request_id(lava: Client, backend: Backend) -> None:
+async def test_request_create_is_idempotent_on_request_id(
+    lava: Client, backend: Backend, tag: str
+) -> None:
     _, connection_secret = await backend.create_connection()
     _, product_secret = await backend.create_product()
     arguments = {
-        "request_id": "usage_twice",
+        "request_id": f"twice_{tag}",
         "connection_secret": connection_secret,
         "product_secret": product_secret,
         "input_tokens": 5,
@@ -199,43 +201,43 @@ async def test_request_create_is_idempotent_on_request_id(lava: Client, backend:
     assert caught.value.status_code == 409
 
 
-async def test_request_unknown_product_secret(lava: Client, backend: Backend) -> None:
+async def test_request_unknown_product_secret(lava: Client, backend: Backend, tag: str) -> None:
     _, connection_secret = await backend.create_connection()
     with pytest.raises(NotFoundError):
         await call(
             lava.requests.create(
-                request_id="usage_no_product",
+                request_id=f"no_product_{tag}",
                 connection_secret=connection_secret,
                 product_secret="ps_test_unknown",
             )
         )
 
 
-async def test_requests_list_filters_and_pages(lava: Client, backend: Backend) -> None:
+async def test_requests_list_filters_and_pages(lava: Client, backend: Backend, tag: str) -> None:
     for n in range(3):
-        await new_usage(lava, backend, request_id=f"tagged_{n}", metadata={"feature": "chat"})
-    other = await new_usage(lava, backend, request_id="untagged", metadata={"feature": "other"})
+        await new_usage(lava, backend, request_id=f"chat_{n}_{tag}", metadata={"feature": tag})
+    other = await new_usage(lava, backend, request_id=f"other_{tag}", metadata={"other": tag})
 
-    tagged = await collect(lava.requests.list(limit=2, metadata_filters={"feature": "chat"}))
-    assert [r.request_id for r in tagged] == ["tagged_2", "tagged_1", "tagged_0"]
+    tagged = await collect(lava.requests.list(limit=2, metadata_filters={"feature": tag}))
+    assert [r.request_id for r in tagged] == [f"chat_{n}_{tag}" for n in (2, 1, 0)]
 
-    pairs = await collect(lava.requests.list(metadata_filters=[("feature", "other")]))
-    assert [r.request_id for r in pairs] == ["untagged"]
+    pairs = await collect(lava.requests.list(metadata_filters=[("other", tag)]))
+    assert [r.request_id for r in pairs] == [f"other_{tag}"]
 
     by_connection = await collect(lava.requests.list(connection_id=other.connection_id))
-    assert [r.request_id for r in by_connection] == ["untagged"]
+    assert [r.request_id for r in by_connection] == [f"other_{tag}"]
 
 
 # -- usage -----------------------------------------------------------------------------------
 
 
-async def test_usage_daily_items_and_totals(lava: Client, backend: Backend) -> None:
-    await new_usage(lava, backend, request_id="counted", tokens=50, metadata={"team": "a"})
-    await new_usage(lava, backend, request_id="filtered_out", tokens=7, metadata={"team": "b"})
+async def test_usage_daily_items_and_totals(lava: Client, backend: Backend, tag: str) -> None:
+    counted = await new_usage(lava, backend, request_id=f"in_{tag}", tokens=50, metadata={"t": tag})
+    await new_usage(lava, backend, request_id=f"out_{tag}", tokens=7, metadata={"t": "other"})
     now = datetime.now(timezone.utc)
     start = (now - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
 
-    usage = await call(lava.usage.retrieve(start=start, metadata_filters={"team": "a"}))
+    usage = await call(lava.usage.retrieve(start=start, metadata_filters={"t": tag}))
     assert isinstance(usage, RestUsage)
     assert len(usage.items) == 3  # two days before today, and today
     assert [item.date for item in usage.items] == [
@@ -247,8 +249,14 @@ async def test_usage_daily_items_and_totals(lava: Client, backend: Backend) -> N
         (item.total_request_cost for item in usage.items), Decimal(0)
     )
 
-    everything = await call(lava.usage.retrieve(start=start.isoformat(), end=now.isoformat()))
-    assert everything.totals.total_requests == 2
+    one_connection = await call(
+        lava.usage.retrieve(
+            start=start.isoformat(),
+            end=datetime.now(timezone.utc),
+            connection_id=counted.connection_id,
+        )
+    )
+    assert one_connection.totals.total_requests == 1
 
 
 async def test_usage_end_before_start_is_400(lava: Client) -> None:
