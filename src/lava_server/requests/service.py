@@ -104,6 +104,13 @@ async def create(
                 output_cost=output_cost,
             )
             if product.overdraft == "block" and wallet.available < priced.total_wallet_cost:
+                # A concurrent copy of this report may have been charged while we waited for
+                # the wallet's lock: then this is a retry, not a new charge.
+                existing = await repository.get(
+                    session, caller.merchant_id, caller.livemode, params.request_id
+                )
+                if existing is not None:
+                    return _replay(existing, fingerprint)
                 raise InsufficientBalance(
                     f"The wallet's available balance ({format_money(wallet.available)}) cannot "
                     f"pay this request ({format_money(priced.total_wallet_cost)}); nothing was "
