@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +96,17 @@ def test_every_call_takes_the_per_call_options(cls: type) -> None:
         parameters = inspect.signature(method).parameters  # type: ignore[arg-type]
         for option in ("timeout", "extra_headers", "extra_query", "idempotency_key"):
             assert parameters[option].kind is inspect.Parameter.KEYWORD_ONLY, (name, option)
+
+
+def test_the_sdk_imports_only_httpx_pydantic_and_the_stdlib() -> None:
+    package = Path(lavapayments.__file__).parent
+    allowed = set(sys.stdlib_module_names) | {"httpx", "pydantic", "lavapayments"}
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                roots = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                roots = [node.module.split(".")[0]]
+            else:
+                continue
+            assert set(roots) <= allowed, (path.name, roots)
