@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command
@@ -18,5 +20,14 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str) -> None:
-    """Bring the database to the newest schema (safe to run from several processes at once)."""
-    command.upgrade(alembic_config(database_url), "head")
+    """Bring the database to the newest schema (safe to run from several processes at once).
+
+    The migrations run on their own event loop; called from inside a running loop, they run in
+    a worker thread (and this call blocks until they are done)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(alembic_config(database_url), "head")
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(command.upgrade, alembic_config(database_url), "head").result()
