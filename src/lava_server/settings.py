@@ -42,6 +42,23 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(10, ge=1, description="Database connections per server process.")
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    upstream_connect_timeout: float = Field(
+        10.0, gt=0, description="Forward proxy: seconds to connect to a provider (TCP and TLS)."
+    )
+    upstream_first_byte_timeout: float = Field(
+        600.0,
+        gt=0,
+        description="Forward proxy: seconds to wait for a provider's status and headers (a "
+        "non-streamed answer of a long generation only starts when it is done).",
+    )
+    upstream_idle_timeout: float = Field(
+        120.0, gt=0, description="Forward proxy: longest silence between two chunks of an answer."
+    )
+    model_prices_file: str = Field(
+        "",
+        description="Forward proxy: operator file of model prices (TOML or JSON) for models the "
+        "price library lacks or prices differently; see lava_server/proxy/prices.py.",
+    )
 
     @field_validator("database_url")
     @classmethod

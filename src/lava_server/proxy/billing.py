@@ -1,0 +1,495 @@
+"""Money of a forward call (`forward.md` 3): reserve, then settle or release.
+
+1. `reserve`, one short transaction under the wallet's lock: check the token's secrets, price the
+   worst case (`price_upper_bound`: input estimated from the body, output at the body's or the
+   model's maximum, at the dearest tier the connection can reach), refuse with 402 when it does
+   not fit under `block`, add it to `wallets.held` and store the request `pending` with its
+   `hold_amount`. Committed before anything is forwarded, so every other request, in this
+   process or another, sees the hold at once: no two in-flight calls can spend the same money.
+2. `settle`, one transaction: price the actual usage at the connection's tier position, debit
+   the wallet through the ledger with the postings of a merchant-reported request
+   (`requests.service.postings_for`), release the hold, give the request its final values and
+   status, add its units to the tier position and (completed requests only) to the roll-ups.
+   Idempotent: it only acts on a request that is still `pending`.
+3. `release`, one transaction: the hold goes back, nothing is charged, status `error` (the
+   provider refused or failed before the client saw a byte, or could not be reached).
+
+The forms of token (see `proxy.credentials`): with a product; without one (the merchant's default
+product: no fee, the wallet pays the provider cost); metering only (no connection: recorded for
+the merchant's usage, billed to nobody, no ledger entry).
+
+A call whose actual cost exceeds its hold (a provider that reports more input tokens than the
+conservative estimate, which only a body of unusual text can cause) is still charged in full: a
+lost debit is worse than a wallet a little below zero, and the warning is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+
+from sqlalchemy.exc import DBAPIError
+
+from lava_server.api.auth import SECRET_KEY_PREFIXES, hash_secret_key
+from lava_server.db.engine import Database
+from lava_server.db.models import Product, Request
+from lava_server.errors import Forbidden, InsufficientBalance, NotFound, Unauthorized
+from lava_server.periods import calendar_period
+from lava_server.pricing import (
+    PricedRequest,
+    PricingConfig,
+    Usage,
+    format_money,
+    parse_pricing_config,
+    price_request,
+    price_upper_bound,
+    units_for,
+)
+from lava_server.products.service import check_pricing
+from lava_server.proxy import repository
+from lava_server.proxy.credentials import ForwardToken
+from lava_server.proxy.prices import provider_cost
+from lava_server.proxy.usage import ExtractedUsage
+from lava_server.requests.service import postings_for
+from lava_server.timeutil import utcnow
+from lava_server.usage import rollups
+from lava_server.wallets.ledger import post
+
+log = logging.getLogger("lava_server.proxy")
+
+ESTIMATED_KEY: Final = "lava_usage_estimated"
+"""Metadata key set to "true" on a request whose usage was estimated, not reported."""
+FINGERPRINT: Final = "forward"
+_SETTLE_ATTEMPTS: Final = 4
+_ZERO: Final = Decimal(0)
+
+# The merchant's default product (a token without product_secret): no fee.
+DEFAULT_PRODUCT_CONFIG: Final = parse_pricing_config(
+    {"tiers": [{"start": 0, "rate": "0", "type": "tokens_1m"}]}
+)
+# Metering only: nothing for any wallet; the merchant's own key paid the provider.
+METERING_ONLY_CONFIG: Final = parse_pricing_config(
+    {
+        "tiers": [{"start": 0, "rate": "0", "type": "tokens_1m"}],
+        "base_cost_payer": "merchant",
+        "service_charge_payer": "merchant",
+    }
+)
+
+
+@dataclass(slots=True)
+class Call:
+    """What is known of a forward call before it is sent."""
+
+    request_id: str
+    provider: str
+    provider_key_type: str
+    endpoint: str
+    model: str | None
+    metadata: dict[str, str]
+    worst_case: ExtractedUsage  # the hold's usage (estimated input, maximum output)
+
+
+@dataclass(slots=True)
+class Reservation:
+    """A reserved call, to settle or release exactly once."""
+
+    call: Call
+    merchant_id: str
+    livemode: bool
+    connection_id: str | None
+    product_id: str | None
+    wallet_id: str | None
+    config: PricingConfig
+    hold: Decimal
+    created_at: datetime
+    period_start: datetime
+    seq: int | None = None  # None: metering only, no row until it is settled
+    done: bool = field(default=False)
+
+
+class _AlreadySettled(Exception):
+    pass
+
+
+def pricing_usage(usage: ExtractedUsage) -> Usage:
+    return Usage(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        input_characters=usage.input_characters,
+        output_characters=usage.output_characters,
+        input_seconds=usage.input_seconds,
+        output_seconds=usage.output_seconds,
+    )
+
+
+class ForwardBilling:
+    """One per server process."""
+
+    def __init__(self, db: Database, service_charge_rate: Decimal) -> None:
+        self.db = db
+        self.service_charge_rate = service_charge_rate
+        self._configs: dict[tuple[str, datetime], PricingConfig] = {}
+
+    # -- reserve ---------------------------------------------------------------------------------
+
+    async def reserve(self, token: ForwardToken, call: Call) -> Reservation:
+        """Check the token, take the hold and store the pending request (one transaction).
+        Raises 401/403/404 for the token and 402 when the worst case does not fit."""
+        key_hash = _key_hash(token.secret_key)
+        now = utcnow()
+        period_start = calendar_period(now)[0]
+        if token.connection_secret is None:
+            return await self._metering_only(key_hash, call, now, period_start)
+        worst = pricing_usage(call.worst_case)
+        worst_costs = provider_cost(
+            call.provider, call.worst_case.model or call.model, call.worst_case
+        )
+        async with self.db.write() as session:
+            payer = await repository.lock_payer(
+                session,
+                key_hash=key_hash,
+                connection_secret=token.connection_secret,
+                product_secret=token.product_secret,
+                period_start=period_start,
+            )
+            if payer is None:
+                await _diagnose(session, key_hash, token)
+                raise Unauthorized("The forward token's secrets are not valid.")  # unreachable
+            _check_owner(payer)
+            product = payer.product
+            config = DEFAULT_PRODUCT_CONFIG if product is None else self._config(product)
+            bound = price_upper_bound(
+                config,
+                worst,
+                prior_units=payer.tier_units,
+                service_charge_rate=self.service_charge_rate,
+                input_cost=worst_costs[0],
+                output_cost=worst_costs[1],
+            )
+            hold = bound.total_wallet_cost
+            overdraft = "block" if product is None else product.overdraft
+            available = payer.balance - payer.held
+            if overdraft == "block" and available < hold:
+                raise InsufficientBalance(
+                    f"Insufficient balance: this call may cost up to {format_money(hold)} "
+                    f"(input estimated from the body plus {worst.output_tokens} output tokens at "
+                    f"most) but the wallet's available balance is {format_money(available)}. "
+                    "Nothing was forwarded; ask for fewer max tokens (max_tokens, "
+                    "max_output_tokens or max_completion_tokens) or top up the wallet."
+                )
+            reservation = Reservation(
+                call=call,
+                merchant_id=payer.merchant_id,
+                livemode=payer.livemode,
+                connection_id=payer.connection_id,
+                product_id=None if product is None else product.id,
+                wallet_id=payer.wallet_id,
+                config=config,
+                hold=hold,
+                created_at=now,
+                period_start=period_start,
+            )
+            if hold:
+                await repository.change_held(session, payer.wallet_id, hold)
+            reservation.seq = await repository.insert_request(
+                session, _row(reservation, "pending", None, None)
+            )
+        return reservation
+
+    async def _metering_only(
+        self, key_hash: str, call: Call, now: datetime, period_start: datetime
+    ) -> Reservation:
+        async with self.db.read() as session:
+            found = await repository.find_key(session, key_hash)
+        if found is None:
+            raise Unauthorized(
+                "The forward token's secret_key is not an active secret key.", param="secret_key"
+            )
+        return Reservation(
+            call=call,
+            merchant_id=found[0],
+            livemode=found[1],
+            connection_id=None,
+            product_id=None,
+            wallet_id=None,
+            config=METERING_ONLY_CONFIG,
+            hold=_ZERO,
+            created_at=now,
+            period_start=period_start,
+        )
+
+    def _config(self, product: Product) -> PricingConfig:
+        key = (product.id, product.updated_at)
+        config = self._configs.get(key)
+        if config is None:
+            config = check_pricing(product)
+            if len(self._configs) >= 1024:
+                self._configs.clear()
+            self._configs[key] = config
+        return config
+
+    # -- settle / release ------------------------------------------------------------------------
+
+    async def settle(
+        self, reservation: Reservation, usage: ExtractedUsage, *, status: str
+    ) -> PricedRequest | None:
+        """Charge `usage` and close the reservation (`status` completed, or error for a call
+        that broke off after its answer had begun). None if it was closed already."""
+        if reservation.done:
+            return None
+        call = reservation.call
+        model = usage.model or call.model
+        counts = pricing_usage(usage)
+        input_cost, output_cost = provider_cost(call.provider, model, usage)
+        units = units_for(reservation.config, counts)
+        metadata = call.metadata
+        if usage.estimated:
+            metadata = {**metadata, ESTIMATED_KEY: "true"}
+        for attempt in range(_SETTLE_ATTEMPTS):
+            try:
+                async with self.db.write() as session:
+                    prior = 0
+                    if reservation.wallet_id is not None and reservation.hold:
+                        await repository.change_held(
+                            session, reservation.wallet_id, -reservation.hold
+                        )
+                    if reservation.product_id is not None and reservation.connection_id:
+                        prior = await repository.add_tier_units(
+                            session,
+                            reservation.connection_id,
+                            reservation.product_id,
+                            reservation.period_start,
+                            units,
+                        )
+                    priced = price_request(
+                        reservation.config,
+                        counts,
+                        prior_units=prior,
+                        service_charge_rate=self.service_charge_rate,
+                        input_cost=input_cost,
+                        output_cost=output_cost,
+                    )
+                    row = _row(reservation, status, usage, priced, metadata, model)
+                    request = Request(**row)
+                    if reservation.seq is None:
+                        request.seq = await repository.insert_request(session, row)
+                    else:
+                        request.seq = reservation.seq
+                        final = _final_values(status, usage, priced, metadata, model)
+                        if not await repository.finish_request(session, reservation.seq, final):
+                            raise _AlreadySettled
+                    if reservation.wallet_id is not None:
+                        await post(
+                            session,
+                            txn_id=f"req:{request.seq}",
+                            postings=postings_for(request, priced),
+                            livemode=reservation.livemode,
+                            now=utcnow(),
+                            request_seq=request.seq,
+                        )
+                    if status == "completed":
+                        await rollups.add_request(session, request)
+            except _AlreadySettled:
+                reservation.done = True
+                return None
+            except DBAPIError:
+                if attempt + 1 == _SETTLE_ATTEMPTS:
+                    log.exception("settling forward request %s failed", call.request_id)
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+                continue
+            reservation.done = True
+            if priced.total_wallet_cost > reservation.hold and reservation.wallet_id:
+                log.warning(
+                    "forward request %s cost %s, more than its hold of %s",
+                    call.request_id,
+                    priced.total_wallet_cost,
+                    reservation.hold,
+                )
+            return priced
+        return None  # not reached
+
+    async def release(self, reservation: Reservation) -> None:
+        """Close the reservation without charging anything; the request is stored `error`."""
+        if reservation.done:
+            return
+        for attempt in range(_SETTLE_ATTEMPTS):
+            try:
+                async with self.db.write() as session:
+                    if reservation.seq is None:
+                        await repository.insert_request(
+                            session, _row(reservation, "error", None, None)
+                        )
+                    else:
+                        if reservation.wallet_id is not None and reservation.hold:
+                            await repository.change_held(
+                                session, reservation.wallet_id, -reservation.hold
+                            )
+                        if not await repository.finish_request(
+                            session, reservation.seq, {"status": "error"}
+                        ):
+                            raise _AlreadySettled
+            except _AlreadySettled:
+                pass
+            except DBAPIError:
+                if attempt + 1 == _SETTLE_ATTEMPTS:
+                    log.exception(
+                        "releasing forward request %s failed", reservation.call.request_id
+                    )
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
+                continue
+            reservation.done = True
+            return
+
+
+def _key_hash(secret_key: str) -> str:
+    if not secret_key.startswith(SECRET_KEY_PREFIXES) or len(secret_key) > 200:
+        raise Unauthorized(
+            "The forward token's secret_key is not an active secret key.", param="secret_key"
+        )
+    return hash_secret_key(secret_key)
+
+
+async def _diagnose(session: Any, key_hash: str, token: ForwardToken) -> None:
+    """Say which secret of the token is wrong (the slow path of a refused call)."""
+    key = await repository.find_key(session, key_hash)
+    if key is None:
+        raise Unauthorized(
+            "The forward token's secret_key is not an active secret key.", param="secret_key"
+        )
+    assert token.connection_secret is not None
+    connection = await repository.find_connection(session, token.connection_secret)
+    if connection is None:
+        raise Unauthorized(
+            "The forward token's connection_secret is not an active connection (unknown or "
+            "deleted).",
+            param="connection_secret",
+        )
+    if connection != key:
+        raise Forbidden(
+            "The forward token's connection_secret belongs to another merchant or mode than its "
+            "secret_key.",
+            param="connection_secret",
+        )
+    if token.product_secret is not None:
+        product = await repository.find_product(session, token.product_secret)
+        if product is None:
+            raise NotFound(
+                "No product with the forward token's product_secret.", param="product_secret"
+            )
+        if product != key:
+            raise Forbidden(
+                "The forward token's product_secret belongs to another merchant or mode than its "
+                "secret_key.",
+                param="product_secret",
+            )
+
+
+def _check_owner(payer: repository.Payer) -> None:
+    key = (payer.merchant_id, payer.livemode)
+    if (payer.connection_merchant_id, payer.connection_livemode) != key:
+        raise Forbidden(
+            "The forward token's connection_secret belongs to another merchant or mode than its "
+            "secret_key.",
+            param="connection_secret",
+        )
+    product = payer.product
+    if product is not None and (product.merchant_id, product.livemode) != key:
+        raise Forbidden(
+            "The forward token's product_secret belongs to another merchant or mode than its "
+            "secret_key.",
+            param="product_secret",
+        )
+
+
+def _final_values(
+    status: str,
+    usage: ExtractedUsage | None,
+    priced: PricedRequest | None,
+    metadata: dict[str, str],
+    model: str | None,
+) -> dict[str, Any]:
+    values: dict[str, Any] = {"status": status, "model": model, "request_metadata": metadata}
+    if usage is not None:
+        values.update(
+            response_id=usage.response_id[:255] if usage.response_id else None,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            input_characters=usage.input_characters,
+            output_characters=usage.output_characters,
+            input_seconds=usage.input_seconds,
+            output_seconds=usage.output_seconds,
+        )
+    if priced is not None:
+        values.update(
+            input_cost=priced.input_cost,
+            output_cost=priced.output_cost,
+            total_cost=priced.total_cost,
+            model_payer=priced.model_payer.value,
+            fee_amount=priced.fee_amount,
+            rate_type=priced.rate_type.value,
+            token_basis=priced.token_basis.value,
+            fee_breakdown=[entry.to_json() for entry in priced.breakdown],
+            service_charge_amount=priced.service_charge_amount,
+            service_charge_payer=priced.service_charge_payer.value,
+            total_request_cost=priced.total_request_cost,
+            total_wallet_cost=priced.total_wallet_cost,
+            total_merchant_cost=priced.total_merchant_cost,
+        )
+    return values
+
+
+def _row(
+    reservation: Reservation,
+    status: str,
+    usage: ExtractedUsage | None,
+    priced: PricedRequest | None,
+    metadata: dict[str, str] | None = None,
+    model: str | None = None,
+) -> dict[str, Any]:
+    """Every column of the request row (`seq` aside)."""
+    call = reservation.call
+    config = reservation.config
+    row: dict[str, Any] = {
+        "request_id": call.request_id,
+        "merchant_id": reservation.merchant_id,
+        "livemode": reservation.livemode,
+        "connection_id": reservation.connection_id,
+        "product_id": reservation.product_id,
+        "wallet_id": reservation.wallet_id,
+        "provider": call.provider,
+        "provider_key_type": call.provider_key_type,
+        "endpoint": call.endpoint,
+        "response_id": None,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "input_characters": 0,
+        "output_characters": 0,
+        "input_seconds": 0,
+        "output_seconds": 0,
+        "input_cost": _ZERO,
+        "output_cost": _ZERO,
+        "total_cost": _ZERO,
+        "model_payer": config.base_cost_payer.value,
+        "fee_amount": _ZERO,
+        "rate_type": config.rate_type.value,
+        "token_basis": config.token_basis.value,
+        "fee_breakdown": [],
+        "service_charge_amount": _ZERO,
+        "service_charge_payer": config.service_charge_payer.value,
+        "total_request_cost": _ZERO,
+        "total_wallet_cost": _ZERO,
+        "total_merchant_cost": _ZERO,
+        "hold_amount": reservation.hold,
+        "fingerprint": FINGERPRINT,
+        "timestamp": reservation.created_at,
+        "created_at": reservation.created_at,
+    }
+    row.update(_final_values(status, usage, priced, metadata or call.metadata, model or call.model))
+    return row

@@ -1,0 +1,194 @@
+"""Forward-call credentials (`forward.md` 2): the forward token, where it travels, and the key
+sent to the provider.
+
+The token is the standard base64 of `{"secret_key", "connection_secret", "product_secret",
+"provider_key"?}` (`lavapayments.forward_token`). It arrives in whichever header the client's SDK
+puts its API key in: `Authorization: Bearer` (OpenAI-style SDKs and the current Anthropic SDK),
+`x-api-key` (older Anthropic SDKs), `x-goog-api-key` or `?key=` (Google SDKs), `xi-api-key`
+(ElevenLabs). Every one of them is dropped before forwarding (the upstream headers are an
+allowlist, `proxy.headers`), and the provider key is sent the provider's way instead.
+
+Three forms of token:
+
+- `billed`: connection and product secrets; the customer's wallet pays per the product.
+- `billed without a product` (`product_secret` null, connection given): the merchant's default
+  product, which charges no fee (the wallet pays the provider cost only).
+- `metering only` (both secrets null, `provider_key` set): the call is forwarded with the
+  merchant's own provider key and recorded for the merchant's usage, but it bills nobody: there
+  is no wallet to debit, and the provider bills the merchant directly for its own key.
+
+Decoding is pure; checking the secrets against the database happens in `proxy.billing`, in the
+same transaction that takes the hold (so a revoked connection stops working at once).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from lava_server.errors import InvalidRequest, Unauthorized
+from lava_server.proxy.upstream import DEFAULT_REGISTRY, Provider, provider_env_suffix
+
+MAX_TOKEN_LENGTH: Final = 8192
+MANAGED: Final = "managed"
+UNMANAGED: Final = "unmanaged"
+
+# Where a token may arrive, in the order they are looked at (the query's `key` comes from
+# `resolve_forward`, which takes it out of the upstream query).
+TOKEN_HEADERS: Final = (b"authorization", b"x-api-key", b"x-goog-api-key", b"xi-api-key")
+
+# How each provider family expects its key.
+_AUTH_HEADER: Final[Mapping[str, tuple[str, str]]] = {
+    "openai-compatible": ("authorization", "Bearer "),
+    "anthropic": ("x-api-key", ""),
+    "google": ("x-goog-api-key", ""),
+    "elevenlabs": ("xi-api-key", ""),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardToken:
+    secret_key: str
+    connection_secret: str | None
+    product_secret: str | None
+    provider_key: str | None
+
+    @property
+    def metering_only(self) -> bool:
+        return self.connection_secret is None
+
+
+def find_token(headers: Mapping[bytes, bytes], query_key: str | None) -> str:
+    """The forward token from the first carrier that has one; 401 when none does."""
+    for name in TOKEN_HEADERS:
+        raw = headers.get(name)
+        if raw is None:
+            continue
+        value = raw.decode("latin-1").strip()
+        if name == b"authorization":
+            scheme, _, value = value.partition(" ")
+            if scheme.lower() != "bearer":
+                continue
+            value = value.strip()
+        if value:
+            return value
+    if query_key:
+        return query_key.strip()
+    raise Unauthorized(
+        "Missing forward token: send it as the provider SDK's API key (Authorization: Bearer, "
+        "x-api-key, x-goog-api-key, ?key= or xi-api-key).",
+        param="Authorization",
+    )
+
+
+def _optional_str(data: Mapping[str, object], field: str) -> str | None:
+    value = data.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise Unauthorized(
+            f"The forward token's {field} must be a non-empty string or null.", param=field
+        )
+    return value
+
+
+def decode_token(raw: str) -> ForwardToken:
+    """Decode a forward token (standard base64, URL-safe and missing padding tolerated)."""
+    problem = Unauthorized(
+        "The forward token could not be decoded: it must be the base64 of a JSON object "
+        "(made by generate_forward_token).",
+        param="Authorization",
+    )
+    if not raw or len(raw) > MAX_TOKEN_LENGTH or not raw.isascii():
+        raise problem
+    padded = raw + "=" * (-len(raw) % 4)
+    try:
+        if "-" in raw or "_" in raw:
+            decoded = base64.urlsafe_b64decode(padded)
+        else:
+            decoded = base64.b64decode(padded, validate=True)
+        data = json.loads(decoded)
+    except (binascii.Error, ValueError):
+        raise problem from None
+    if not isinstance(data, dict):
+        raise problem
+    secret_key = data.get("secret_key")
+    if not isinstance(secret_key, str) or not secret_key:
+        raise Unauthorized("The forward token has no secret_key.", param="secret_key")
+    token = ForwardToken(
+        secret_key=secret_key,
+        connection_secret=_optional_str(data, "connection_secret"),
+        product_secret=_optional_str(data, "product_secret"),
+        provider_key=_optional_str(data, "provider_key"),
+    )
+    key = token.provider_key
+    if key is not None and not (key.isascii() and key.isprintable() and key == key.strip()):
+        raise Unauthorized(
+            "The forward token's provider_key must be printable ASCII without spaces around it.",
+            param="provider_key",
+        )
+    if token.connection_secret is None:
+        if token.product_secret is not None:
+            raise Unauthorized(
+                "The forward token has a product_secret but no connection_secret.",
+                param="connection_secret",
+            )
+        if token.provider_key is None:
+            raise Unauthorized(
+                "A forward token without connection_secret is metering-only and needs a "
+                "provider_key.",
+                param="provider_key",
+            )
+    return token
+
+
+class ProviderKeys:
+    """The operator's managed provider keys, from `LAVA_PROVIDER_KEY_<PROVIDER>` (the same
+    `<PROVIDER>` spelling as `LAVA_UPSTREAM_<PROVIDER>`: `OPENAI`, `GOOGLE_OPENAI_COMPATIBLE`)."""
+
+    def __init__(self, by_env_suffix: Mapping[str, str]) -> None:
+        """`by_env_suffix`: `Settings.prefixed_env("PROVIDER_KEY")` (lower-cased suffixes)."""
+        self._keys: dict[str, str] = {}
+        known: dict[str, str] = {}
+        for provider in DEFAULT_REGISTRY:
+            known[provider_env_suffix(provider.name).lower()] = provider.name
+            known[provider.name.lower()] = provider.name
+        for suffix, key in by_env_suffix.items():
+            name = known.get(suffix.lower())
+            if name is None:
+                raise ValueError(f"LAVA_PROVIDER_KEY_{suffix.upper()}: unknown provider {suffix!r}")
+            self._keys[name] = key.strip()
+
+    def get(self, provider: str) -> str | None:
+        return self._keys.get(provider)
+
+    @property
+    def providers(self) -> tuple[str, ...]:
+        return tuple(self._keys)
+
+
+def provider_key_for(
+    token: ForwardToken, provider: Provider, managed: ProviderKeys
+) -> tuple[str, str]:
+    """(key, provider_key_type): the token's own key (`unmanaged`), else the operator's
+    (`managed`), else 400 naming the provider."""
+    if token.provider_key is not None:
+        return token.provider_key, UNMANAGED
+    key = managed.get(provider.name)
+    if key:
+        return key, MANAGED
+    raise InvalidRequest(
+        f"No provider key for {provider.name}: put one in the forward token (provider_key) or "
+        f"configure LAVA_PROVIDER_KEY_{provider_env_suffix(provider.name)} on the server.",
+        param="provider_key",
+    )
+
+
+def auth_header(family: str, key: str) -> tuple[bytes, bytes]:
+    """The header carrying `key` the way the provider family expects it."""
+    name, prefix = _AUTH_HEADER.get(family, _AUTH_HEADER["openai-compatible"])
+    return name.encode(), (prefix + key).encode("latin-1")

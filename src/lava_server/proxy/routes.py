@@ -1,0 +1,360 @@
+"""`/v1/forward`: take a provider API call, bill it to a wallet, relay the provider's answer.
+
+A raw ASGI endpoint rather than a FastAPI route: the answer is relayed chunk by chunk as it
+arrives, the client's disconnect is watched while a stream runs, and the hot path stays free of
+dependency injection and response models. The steps (`forward.md`):
+
+1. resolve and check the upstream URL (`proxy.upstream.resolve_forward`): 400, nothing sent;
+2. the forward token, the provider key and the metadata (`proxy.credentials`): 400/401;
+3. reserve the worst case (`proxy.billing.reserve`): 401/403/404 for the secrets, 402;
+4. send upstream (`proxy.client`): 502/504 and the hold released when there is no answer;
+5. a 3xx/4xx/5xx answer is relayed as it is and the hold released (no charge, status `error`);
+6. a 2xx answer is relayed chunk by chunk while its usage is read (`proxy.usage`); the response
+   is completed for the client first and settled right after, so the client never waits for the
+   bill. A stream that breaks off (the provider dropped, went idle, or the client left) is billed
+   for what was used, never less than its input, with status `error`; a provider's drop is passed
+   on to the client as a dropped connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import os
+from typing import Any, Final
+
+from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
+
+from lava_server.api.context import state_of
+from lava_server.db.engine import Database
+from lava_server.errors import (
+    ApiError,
+    InvalidRequest,
+    UpstreamError,
+    UpstreamTimeout,
+    error_response,
+)
+from lava_server.metadata import check_metadata
+from lava_server.proxy.billing import Call, ForwardBilling, Reservation
+from lava_server.proxy.client import (
+    UpstreamBroken,
+    UpstreamClient,
+    UpstreamNoAnswer,
+    UpstreamResponse,
+    UpstreamUnreachable,
+)
+from lava_server.proxy.credentials import (
+    MANAGED,
+    ProviderKeys,
+    auth_header,
+    decode_token,
+    find_token,
+    provider_key_for,
+)
+from lava_server.proxy.headers import client_headers, upstream_headers
+from lava_server.proxy.prices import configure_prices
+from lava_server.proxy.upstream import UpstreamURLError, origins_from_env, resolve_forward
+from lava_server.proxy.usage import (
+    ExtractedUsage,
+    UsageChunkFilter,
+    add_stream_usage_option,
+    detect_api,
+    estimate_hold_usage,
+    gemini_model_from_path,
+    make_response_parser,
+    warm_up,
+)
+from lava_server.settings import Settings
+
+log = logging.getLogger("lava_server.proxy")
+
+FORWARD_PATH: Final = "/v1/forward"
+METHODS: Final = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+_PREFIX_LENGTH: Final = len(FORWARD_PATH)
+_METADATA_HEADER: Final = b"x-lava-metadata"
+_BODY_END: Final[Message] = {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+class AbortConnection(Exception):
+    """Raised after the answer has begun to make the server drop the client's connection: the
+    provider dropped ours, and a clean end would tell the client its answer was complete."""
+
+
+class ForwardProxy:
+    """The `/v1/forward` endpoint of one server process, with its upstream client."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.origins = origins_from_env(os.environ)
+        self.keys = ProviderKeys(Settings.prefixed_env("PROVIDER_KEY"))
+        self.billing = ForwardBilling(db, settings.service_charge_rate)
+        self.client = UpstreamClient(
+            connect_timeout=settings.upstream_connect_timeout,
+            first_byte_timeout=settings.upstream_first_byte_timeout,
+            idle_timeout=settings.upstream_idle_timeout,
+        )
+        if settings.model_prices_file:
+            configure_prices(settings.model_prices_file)
+        warm_up()
+        self._background: set[asyncio.Task[Any]] = set()
+
+    @property
+    def routes(self) -> list[Route]:
+        return [
+            Route(FORWARD_PATH, self, methods=METHODS, include_in_schema=False),
+            Route(FORWARD_PATH + "/{rest:path}", self, methods=METHODS, include_in_schema=False),
+        ]
+
+    async def aclose(self) -> None:
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self.client.aclose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._forward(scope, receive, send)
+        except ApiError as error:
+            response = error_response(
+                error.status, error.code, error.message, error.param, error.headers
+            )
+            await response(scope, receive, send)
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        try:
+            target = resolve_forward(
+                scope["query_string"].decode("latin-1"),
+                raw_path[_PREFIX_LENGTH:].decode("latin-1"),
+                origins=self.origins,
+            )
+        except UpstreamURLError as error:
+            raise InvalidRequest(error.message, param=error.param) from None
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        header_map = dict(headers)
+        token = decode_token(find_token(header_map, target.key))
+        metadata = _metadata(header_map.get(_METADATA_HEADER), target.metadata)
+        provider = target.provider
+        key, key_type = provider_key_for(token, provider, self.keys)
+        body = await _read_body(receive)
+        if body is None:
+            return  # the client left before sending its request
+        body_json = _json_object(body)
+        method: str = scope["method"]
+        api = detect_api(provider.family, target.path)
+        if api == "unknown" and key_type == MANAGED and method != "GET":
+            raise InvalidRequest(
+                f"{method} {target.path} is not a metered {provider.name} API; with the "
+                "operator's managed key only metered APIs (and GET) are forwarded.",
+                param="u",
+            )
+        model = body_json.get("model") if body_json is not None else None
+        if not isinstance(model, str) or not model:
+            model = gemini_model_from_path(target.path) if api == "gemini_generate" else None
+        usage_filter: UsageChunkFilter | None = None
+        if api == "chat_completions" and body_json is not None:
+            rewritten = add_stream_usage_option(body, body_json, provider=provider.name)
+            if rewritten is not None:
+                body, usage_filter = rewritten, UsageChunkFilter()
+        worst = estimate_hold_usage(api, provider.family, body_json, model, provider=provider.name)
+        request_id: str = state_of(scope)["request_id"]
+        call = Call(
+            request_id=request_id,
+            provider=provider.name,
+            provider_key_type=key_type,
+            endpoint=f"{method} {target.path}"[:512],
+            model=model[:255] if model else None,
+            metadata=metadata,
+            worst_case=worst,
+        )
+        reservation = await self.billing.reserve(token, call)
+        try:
+            response = await self.client.send(
+                method,
+                target.url,
+                upstream_headers(headers, auth_header(provider.family, key)),
+                body if body or method not in ("GET", "DELETE") else None,
+            )
+        except UpstreamNoAnswer as error:
+            await self.billing.release(reservation)
+            raise UpstreamTimeout(error.message) from None
+        except UpstreamUnreachable as error:
+            await self.billing.release(reservation)
+            raise UpstreamError(error.message) from None
+        except BaseException:
+            self._close_later(reservation, None)
+            raise
+        if response.status >= 300:
+            await self._relay_refusal(response, reservation, send)
+            return
+        parser = make_response_parser(
+            api, body_json, response.headers, model=model, path=target.path
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": client_headers(response.raw_headers, keep_length=usage_filter is None),
+            }
+        )
+        streamed = "content-length" not in response.headers
+        watch = _DisconnectWatch(receive, response) if streamed else None
+        broken: UpstreamBroken | None = None
+        try:
+            try:
+                async for chunk in response.chunks():
+                    parser.feed(chunk)
+                    out = usage_filter.feed(chunk) if usage_filter is not None else chunk
+                    if out:
+                        await send({"type": "http.response.body", "body": out, "more_body": True})
+                if usage_filter is not None:
+                    tail = usage_filter.close()
+                    if tail:
+                        await send({"type": "http.response.body", "body": tail, "more_body": True})
+            except UpstreamBroken as error:
+                broken = error
+            finally:
+                if watch is not None:
+                    watch.stop()
+            complete = broken is None and not (watch is not None and watch.disconnected)
+            if complete:
+                await send(_BODY_END)
+                response.release()
+            else:
+                response.close()
+            usage = parser.finish(complete=complete)
+        except BaseException:
+            response.close()
+            self._close_later(reservation, worst)
+            raise
+        if not complete or parser.error is not None:
+            usage = _at_least_input(usage, worst)
+        await self.billing.settle(
+            reservation, usage, status="completed" if complete and not parser.error else "error"
+        )
+        if broken is not None:
+            raise AbortConnection(broken.message)
+
+    async def _relay_refusal(
+        self, response: UpstreamResponse, reservation: Reservation, send: Send
+    ) -> None:
+        """A provider's error (or redirect) before any byte: relayed as it is, nothing charged."""
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": client_headers(response.raw_headers, keep_length=True),
+                }
+            )
+            try:
+                async for chunk in response.chunks():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except UpstreamBroken as error:
+                response.close()
+                raise AbortConnection(error.message) from None
+            await send(_BODY_END)
+            response.release()
+        finally:
+            await self.billing.release(reservation)
+
+    def _close_later(self, reservation: Reservation, worst: ExtractedUsage | None) -> None:
+        """Close a reservation from a task of its own (this one is being cancelled): release it
+        when nothing was sent, else bill the input of the call."""
+
+        async def close() -> None:
+            if worst is None:
+                await self.billing.release(reservation)
+            else:
+                usage = dataclasses.replace(worst, output_tokens=0, estimated=True)
+                await self.billing.settle(reservation, usage, status="error")
+
+        task = asyncio.get_running_loop().create_task(close())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+class _DisconnectWatch:
+    """Watches for the client leaving while a stream is relayed; then drops the upstream
+    connection, which ends the relay and makes the provider stop generating."""
+
+    __slots__ = ("_task", "disconnected")
+
+    def __init__(self, receive: Receive, response: UpstreamResponse) -> None:
+        self.disconnected = False
+
+        async def watch() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    self.disconnected = True
+                    response.close()
+                    return
+
+        self._task = asyncio.get_running_loop().create_task(watch())
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        if chunk:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    if not body or body.lstrip()[:1] != b"{":
+        return None
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _metadata(header: bytes | None, query: str | None) -> dict[str, str]:
+    """`x-lava-metadata` (or the `metadata` query parameter): a JSON object of string pairs."""
+    if header is not None:
+        param = "x-lava-metadata"
+        try:
+            raw: str | None = header.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidRequest(f"{param} must be UTF-8 JSON.", param=param) from None
+    else:
+        param, raw = "metadata", query
+    if raw is None:
+        return {}
+    problem = f"{param} must be a JSON object of string keys and string values"
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise InvalidRequest(f"{problem}.", param=param) from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InvalidRequest(f"{problem}.", param=param)
+    try:
+        return check_metadata(value)
+    except ValueError as error:
+        raise InvalidRequest(f"{param}: {error}.", param=param) from None
+
+
+def _at_least_input(usage: ExtractedUsage, worst: ExtractedUsage) -> ExtractedUsage:
+    """A call that broke off is billed at least its input (`forward.md` 3.4)."""
+    if usage.input_tokens or usage.input_characters or usage.input_seconds:
+        return usage
+    return dataclasses.replace(
+        usage,
+        input_tokens=worst.input_tokens,
+        input_characters=worst.input_characters,
+        estimated=True,
+    )
