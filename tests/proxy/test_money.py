@@ -1,0 +1,216 @@
+"""Money of forwarded calls (`forward.md` 3): holds, 402 before forwarding, no charge for what the
+provider refused or never answered, partial bills for what broke off, exactly-once settlement."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal
+
+import httpx
+import openai
+import pytest
+
+from lava_server.app import create_app
+from lava_server.proxy.billing import Call, ForwardBilling
+from lava_server.proxy.credentials import decode_token
+from lava_server.proxy.usage import make_usage
+from lava_server.testing import serve_in_thread
+from lava_server.testing.fake_provider import MIDSTREAM_AFTER_CHUNKS, count_tokens
+from lava_server.wallets.service import check as ledger_check
+from tests.e2e.servers import free_port
+from tests.proxy.billing_checks import expected_price
+from tests.proxy.conftest import Billed, make_billed
+
+GPT = "gpt-4o-mini"
+PROMPT = "Hello there, how are you today?"
+OPENAI_BASE = "https://api.openai.com/v1"
+
+
+def chat(prompt: str = PROMPT, **fields: object) -> dict[str, object]:
+    return {"model": GPT, "messages": [{"role": "user", "content": prompt}], **fields}
+
+
+async def post_chat(billed: Billed, body: dict[str, object], **kwargs: object) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=30) as http:
+        return await http.post(
+            billed.forward_url(OPENAI_BASE + "/chat/completions"),
+            json=body,
+            headers={"Authorization": f"Bearer {billed.token}"},
+            **kwargs,
+        )
+
+
+async def assert_clean(billed: Billed, db, balance: Decimal) -> None:
+    assert await billed.balance() == balance
+    assert (await ledger_check(db)).problems == []
+
+
+async def test_402_before_forwarding_when_the_worst_case_does_not_fit(lava, merchant, fake, db):
+    billed = await make_billed(lava.url, merchant, balance="0.001")
+    # No max_tokens: the hold covers the model's ceiling (16,384 tokens of gpt-4o-mini).
+    response = await post_chat(billed, chat())
+    assert response.status_code == 402
+    error = response.json()["error"]
+    assert error["code"] == "insufficient_balance"
+    assert "max" in error["message"] and "0.0010000000" in error["message"]
+    assert fake.requests == []
+    assert await billed.requests() == []
+    # The same call asking for fewer tokens fits.
+    response = await post_chat(billed, chat(max_tokens=100))
+    assert response.status_code == 200, response.text
+    stored = await billed.request(response.headers["x-lava-request-id"])
+    await assert_clean(billed, db, Decimal("0.001") - Decimal(stored["total_wallet_cost"]))
+
+
+async def test_concurrent_calls_see_each_others_holds(lava, merchant, fake, db):
+    """One call's worst case fits the wallet, two do not: while the first is in flight the
+    second is refused, though the wallet's balance has not been debited yet."""
+    billed = await make_billed(lava.url, merchant, balance="0.004")
+    slow_body = chat(PROMPT + " fake-slow-1500ms", max_tokens=1000)
+    slow = asyncio.create_task(post_chat(billed, slow_body))
+    deadline = time.monotonic() + 5
+    while not fake.requests and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert len(fake.requests) == 1
+    pending = await billed.requests()
+    assert [r["status"] for r in pending] == ["pending"]
+    assert await billed.balance() < Decimal("0.004")  # the hold is out of the spendable balance
+    second = await post_chat(billed, chat(max_tokens=1000))
+    assert second.status_code == 402
+    first = await slow
+    assert first.status_code == 200
+    stored = await billed.request(first.headers["x-lava-request-id"])
+    assert stored["status"] == "completed"
+    assert len(fake.requests) == 1
+    await assert_clean(billed, db, Decimal("0.004") - Decimal(stored["total_wallet_cost"]))
+
+
+@pytest.mark.parametrize("status", [400, 429, 500, 529])
+async def test_provider_errors_pass_through_uncharged(billed, fake, db, status):
+    response = await post_chat(billed, chat(f"fake-error-{status}", max_tokens=50))
+    assert response.status_code == status
+    assert response.json()["error"]["type"]  # the provider's own error body
+    assert response.headers["x-request-id"].startswith("req_")
+    stored = await billed.request(response.headers["x-lava-request-id"])
+    assert stored["status"] == "error"
+    assert stored["total_wallet_cost"] == "0.0000000000"
+    await assert_clean(billed, db, Decimal(10))
+
+
+async def test_unreachable_provider_is_502_uncharged(
+    proxy_settings, upstream_env, merchant, monkeypatch, db
+):
+    monkeypatch.setenv("LAVA_UPSTREAM_OPENAI", f"http://127.0.0.1:{free_port()}")
+    with serve_in_thread(create_app(proxy_settings)) as server:
+        billed = await make_billed(server.url, merchant)
+        response = await post_chat(billed, chat(max_tokens=50))
+        assert response.status_code == 502
+        assert response.json()["error"]["code"] == "upstream_error"
+        stored = await billed.request(response.headers["x-lava-request-id"])
+        assert stored["status"] == "error"
+        await assert_clean(billed, db, Decimal(10))
+
+
+async def test_no_answer_in_time_is_504_uncharged(billed, fake, db):
+    started = time.monotonic()
+    response = await post_chat(billed, chat("fake-slow-5000ms", max_tokens=50))
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "upstream_timeout"
+    assert time.monotonic() - started < 4.5  # the first-byte timeout of the test server: 3 s
+    stored = await billed.request(response.headers["x-lava-request-id"])
+    assert stored["status"] == "error"
+    await assert_clean(billed, db, Decimal(10))
+
+
+async def broken_off(billed: Billed, request_id: str, db) -> dict[str, object]:
+    """A call that broke off: status error, billed at least its input, and the books balance."""
+    stored = await billed.request(request_id)
+    assert stored["status"] == "error"
+    usage = stored["model_usage"]
+    assert usage["input_tokens"] >= count_tokens(PROMPT)
+    assert Decimal(usage["input_cost"]) > 0
+    assert Decimal(stored["total_wallet_cost"]) > 0
+    await assert_clean(billed, db, Decimal(10) - Decimal(stored["total_wallet_cost"]))
+    return stored
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_provider_drop_midstream_is_billed_partially(billed, fake, db, stream):
+    async with httpx.AsyncClient(timeout=30) as http:
+        request = http.build_request(
+            "POST",
+            billed.forward_url(OPENAI_BASE + "/chat/completions"),
+            json=chat(PROMPT + " fake-drop-midstream", stream=stream, max_tokens=100),
+            headers={"Authorization": f"Bearer {billed.token}"},
+        )
+        response = await http.send(request, stream=True)
+        assert response.status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):
+            await response.aread()  # the client sees the drop too
+        request_id = response.headers["x-lava-request-id"]
+    stored = await broken_off(billed, request_id, db)
+    if stream:
+        usage = stored["model_usage"]
+        assert usage["output_tokens"] >= MIDSTREAM_AFTER_CHUNKS - 2  # what was relayed
+        assert stored["metadata"] == {"lava_usage_estimated": "true"}
+
+
+async def test_provider_going_idle_midstream_is_billed_partially(billed, fake, db):
+    with openai.OpenAI(
+        base_url=billed.forward_url(OPENAI_BASE), api_key=billed.token, max_retries=0
+    ) as client:
+        raw = client.chat.completions.with_raw_response.create(
+            **chat(PROMPT + " fake-hang-midstream", max_tokens=100), stream=True
+        )
+        with pytest.raises(openai.APIError):
+            list(raw.parse())
+    await broken_off(billed, raw.headers["x-lava-request-id"], db)
+
+
+async def test_in_stream_error_is_billed_with_status_error(billed, fake, db):
+    response = await post_chat(billed, chat(PROMPT + " fake-error-midstream", stream=True))
+    assert response.status_code == 200
+    assert b'"error"' in response.content
+    await broken_off(billed, response.headers["x-lava-request-id"], db)
+
+
+async def test_client_disconnect_midstream_is_billed_partially(billed, fake, db):
+    async with httpx.AsyncClient(timeout=30) as http:
+        request = http.build_request(
+            "POST",
+            billed.forward_url(OPENAI_BASE + "/chat/completions"),
+            json=chat(PROMPT + " fake-hang-midstream", stream=True, max_tokens=100),
+            headers={"Authorization": f"Bearer {billed.token}"},
+        )
+        response = await http.send(request, stream=True)
+        request_id = response.headers["x-lava-request-id"]
+        async for _ in response.aiter_raw():
+            break
+        await response.aclose()
+        left = time.monotonic()
+    while (await billed.request(request_id))["status"] == "pending":
+        assert time.monotonic() - left < 0.9, "settled by the idle timeout, not the disconnect"
+        await asyncio.sleep(0.02)
+    await broken_off(billed, request_id, db)
+
+
+async def test_settlement_is_idempotent(billed, db, proxy_settings):
+    """Settling or releasing a call twice charges it once."""
+    billing = ForwardBilling(db, proxy_settings.service_charge_rate)
+    worst = make_usage(input_tokens=10, output_tokens=100, estimated=True)
+    call = Call("req-idem", "openai", "managed", "POST /v1/chat/completions", GPT, {}, worst)
+    reservation = await billing.reserve(decode_token(billed.token), call)
+    assert reservation.hold > 0
+    usage = make_usage(input_tokens=10, output_tokens=20, model=GPT)
+    first = await billing.settle(reservation, usage, status="completed")
+    assert first is not None
+    reservation.done = False  # as if the outcome of the first settlement had been lost
+    assert await billing.settle(reservation, usage, status="completed") is None
+    reservation.done = False
+    await billing.release(reservation)
+    want = expected_price(billed.product, "openai", GPT, input_tokens=10, output_tokens=20)
+    assert format(first.total_wallet_cost, "f") == want["total_wallet_cost"]
+    stored = await billed.request("req-idem")
+    assert stored["status"] == "completed"
+    await assert_clean(billed, db, Decimal(10) - first.total_wallet_cost)
