@@ -14,6 +14,7 @@ from lava_server import __version__
 from lava_server.api.context import RequestContextMiddleware
 from lava_server.api.idempotency import IdempotencyMiddleware, purge_expired
 from lava_server.api.ratelimit import RateLimiter
+from lava_server.checkout.install import install as install_checkout
 from lava_server.connections.routes import router as connections_router
 from lava_server.connections.routes import test_helpers as test_helpers_router
 from lava_server.db.engine import Database
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(requests_router)
     app.include_router(usage_router)
     app.include_router(test_helpers_router)
+    install_checkout(app, settings, db)
 
     app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=("/v1/forward",))
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -1,9 +1,11 @@
 """Usage periods: the bounds within which graduated tier positions accumulate (`api.md` 5).
 
-Without a subscription a connection's period is the calendar month in UTC."""
+Without a subscription a connection's period is the calendar month in UTC; with one, it is the
+subscription's billing period (`usage_period`)."""
 
 from __future__ import annotations
 
+import calendar
 from datetime import datetime, timezone
 
 
@@ -15,4 +17,48 @@ def calendar_period(now: datetime) -> tuple[datetime, datetime]:
         end = datetime(now.year + 1, 1, 1, tzinfo=timezone.utc)
     else:
         end = datetime(now.year, now.month + 1, 1, tzinfo=timezone.utc)
+    return start, end
+
+
+def cycle_start(started_at: datetime, index: int) -> datetime:
+    """The start of period `index` (0 = `started_at`) of a subscription cycle: the same time of
+    day, `index` months later, on the day of month of `started_at` clamped to the month's length
+    (a cycle started Jan 31 renews Feb 28 or 29, then Mar 31)."""
+    started_at = started_at.astimezone(timezone.utc)
+    months = started_at.month - 1 + index
+    year, month = started_at.year + months // 12, months % 12 + 1
+    day = min(started_at.day, calendar.monthrange(year, month)[1])
+    return started_at.replace(year=year, month=month, day=day)
+
+
+def cycle_period(started_at: datetime, now: datetime) -> tuple[int, datetime, datetime]:
+    """The period of the cycle that holds `now` (the first one if `now` is before it):
+    (index, start, next start)."""
+    now = now.astimezone(timezone.utc)
+    started_at = started_at.astimezone(timezone.utc)
+    index = max(0, (now.year - started_at.year) * 12 + now.month - started_at.month)
+    while index > 0 and cycle_start(started_at, index) > now:
+        index -= 1
+    while cycle_start(started_at, index + 1) <= now:
+        index += 1
+    return index, cycle_start(started_at, index), cycle_start(started_at, index + 1)
+
+
+def usage_period(
+    now: datetime, cycle_started_at: datetime | None, cycle_ends_at: datetime | None
+) -> tuple[datetime, datetime]:
+    """A wallet's usage period at `now` (`api.md` 5): its subscription cycle's period while the
+    cycle runs (from `cycle_started_at` until `cycle_ends_at`, open-ended while the subscription
+    is active), else the calendar month in UTC, which starts at `cycle_ends_at` in the month a
+    cycle ended."""
+    if (
+        cycle_started_at is not None
+        and cycle_started_at <= now
+        and (cycle_ends_at is None or now < cycle_ends_at)
+    ):
+        _, start, end = cycle_period(cycle_started_at, now)
+        return start, end
+    start, end = calendar_period(now)
+    if cycle_ends_at is not None and start < cycle_ends_at <= now:
+        start = cycle_ends_at
     return start, end

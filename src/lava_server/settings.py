@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 from functools import cached_property
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./lava.db"
@@ -40,7 +41,36 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         24, ge=1, description="How long an Idempotency-Key and its first answer are kept."
     )
-    db_pool_size: int = Field(10, ge=1, description="Database connections per server process.")
+    db_pool_size: int = Field(
+        20, ge=1, description="Database connections kept open per server process (PostgreSQL)."
+    )
+    checkout_session_ttl_hours: int = Field(
+        24, ge=1, le=24 * 30, description="How long a checkout session can be completed."
+    )
+    checkout_min_amount: Decimal = Field(
+        Decimal("1.00"), gt=0, description="Smallest amount (USD) a checkout or autopay adds."
+    )
+    checkout_max_amount: Decimal = Field(
+        Decimal("10000.00"), gt=0, description="Largest amount (USD) a checkout or autopay adds."
+    )
+    payment_provider: Literal["sandbox", "stripe"] = Field(
+        "sandbox",
+        description="Payment provider of live merchants (sandbox merchants always use sandbox).",
+    )
+    stripe_secret_key: str = Field("", description="Stripe secret key (payment_provider=stripe).")
+    separate_worker: bool = Field(
+        False,
+        description="True when `lava worker` runs renewals and autopay; else `lava serve` does.",
+    )
+    worker_interval_seconds: float = Field(
+        5.0, gt=0, le=3600, description="Pause between two rounds of the worker."
+    )
+    autopay_cooldown_seconds: int = Field(
+        300, ge=0, description="Least time between two autopay top-ups of one wallet."
+    )
+    autopay_max_per_period: int = Field(
+        5, ge=1, description="Most autopay top-ups of one wallet per usage period."
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     upstream_connect_timeout: float = Field(
         10.0, gt=0, description="Forward proxy: seconds to connect to a provider (TCP and TLS)."
@@ -66,6 +96,14 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgresql", "postgres://")):
             raise ValueError("database_url must be a sqlite:/// or postgresql:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _amount_limits(self) -> Settings:
+        if self.checkout_min_amount > self.checkout_max_amount:
+            raise ValueError("checkout_min_amount must not exceed checkout_max_amount")
+        if self.payment_provider == "stripe" and not self.stripe_secret_key:
+            raise ValueError("payment_provider=stripe needs stripe_secret_key")
+        return self
 
     @cached_property
     def base_url(self) -> str:

@@ -12,7 +12,7 @@ from lava_server.db.engine import Database
 from lava_server.db.models import Connection, Wallet
 from lava_server.errors import Forbidden, NotFound
 from lava_server.ids import new_id, new_secret
-from lava_server.periods import calendar_period
+from lava_server.periods import usage_period
 from lava_server.pricing import format_money
 from lava_server.timeutil import iso, utcnow
 from lava_server.wallets.ledger import lock_wallet
@@ -20,7 +20,10 @@ from lava_server.wallets.service import fund_in_session
 
 
 def render(connection: Connection, wallet: Wallet, now: datetime | None = None) -> dict[str, Any]:
-    previous_reset, next_reset = calendar_period(now or utcnow())
+    """The seed's `RestConnection`; the usage period follows the wallet's subscription cycle."""
+    previous_reset, next_reset = usage_period(
+        now or utcnow(), wallet.cycle_started_at, wallet.cycle_ends_at
+    )
     body: dict[str, Any] = {
         "connection_id": connection.id,
         "connection_secret": connection.secret,
@@ -36,6 +39,9 @@ def render(connection: Connection, wallet: Wallet, now: datetime | None = None) 
         "previous_usage_reset": iso(previous_reset),
         "created_at": iso(connection.created_at),
     }
+    if wallet.autopay_threshold is not None and wallet.autopay_amount is not None:
+        body["wallet"]["autopay_threshold"] = format_money(wallet.autopay_threshold)
+        body["wallet"]["autopay_amount"] = format_money(wallet.autopay_amount)
     if connection.reference_id is not None:
         body["reference_id"] = connection.reference_id
     return body

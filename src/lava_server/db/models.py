@@ -19,7 +19,9 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -99,6 +101,16 @@ class Wallet(Base):
     autopay_threshold: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     autopay_amount: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Added by migration 0002 (subscriptions): the part of `balance` that is period credit
+    # (spent before purchased credit; the sum of its `CreditGrant.remaining`), when the earliest
+    # of it expires, and the subscription cycle that sets the wallet's usage periods
+    # (`periods.usage_period`).
+    period_credit: Mapped[Decimal] = mapped_column(Money(), default=ZERO, server_default="0")
+    period_credit_expires_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), nullable=True, index=True
+    )
+    cycle_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cycle_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Connection(Base):
@@ -243,3 +255,189 @@ class IdempotencyKey(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class SubscriptionConfig(Base):
+    """A plan a merchant sells: `period_amount` charged each period, granted as period credit."""
+
+    __tablename__ = "subscription_configs"
+    __table_args__ = (Index("ix_subscription_configs_merchant", "merchant_id", "livemode", "id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(255))
+    period_amount: Mapped[Decimal] = mapped_column(Money())
+    rollover_type: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CheckoutSession(Base):
+    """A hosted checkout (`checkout.md`) and where its customer is in it.
+
+    `connection_id` is the one given at creation (topup, subscription) or the one the checkout
+    created. The one-time code is kept only as a hash (`sandbox_code` holds it in clear for
+    sandbox sessions, whose page shows it)."""
+
+    __tablename__ = "checkout_sessions"
+    __table_args__ = (
+        Index("ix_checkout_sessions_merchant", "merchant_id", "livemode", "id"),
+        Index("ix_checkout_sessions_reference", "merchant_id", "livemode", "reference_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    mode: Mapped[str] = mapped_column(String(16))
+    origin_url: Mapped[str] = mapped_column(String(2048))
+    reference_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    connection_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    subscription_config_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    secret: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    wallet_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    first_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    last_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sandbox_code: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    code_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    codes_sent: Mapped[int] = mapped_column(Integer, default=0)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    amount: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    autopay_threshold: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    autopay_amount: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    payment_attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PaymentMethod(Base):
+    """A card saved with the payment provider (renewals and autopay charge it)."""
+
+    __tablename__ = "payment_methods"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wallet_id: Mapped[str] = mapped_column(ForeignKey("wallets.id"), index=True)
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_method_id: Mapped[str] = mapped_column(String(255))
+    brand: Mapped[str] = mapped_column(String(32))
+    last4: Mapped[str] = mapped_column(String(4))
+    exp_month: Mapped[int] = mapped_column(Integer)
+    exp_year: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Payment(Base):
+    """One charge through a payment provider, from its claim to its outcome.
+
+    `idempotency_key` names the logical charge (a checkout session's payment step and attempt, a
+    subscription's period, an autopay top-up) and is passed to the provider, so that retrying a
+    charge never charges twice; the wallet is credited in the transaction that records success.
+    At most one autopay charge per wallet is pending at a time (`uq_payments_autopay_pending`).
+    """
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        Index("ix_payments_wallet", "wallet_id", "purpose", "created_at"),
+        Index("ix_payments_due", "status", "next_attempt_at"),
+        Index(
+            "uq_payments_autopay_pending",
+            "wallet_id",
+            unique=True,
+            sqlite_where=text("purpose = 'autopay' AND status = 'pending'"),
+            postgresql_where=text("purpose = 'autopay' AND status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    wallet_id: Mapped[str] = mapped_column(ForeignKey("wallets.id"))
+    merchant_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    status: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str] = mapped_column(String(16))
+    payment_method_id: Mapped[str] = mapped_column(String(64))
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    provider_payment_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    checkout_session_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    active_subscription_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    period_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    failure_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    failure_message: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ActiveSubscription(Base):
+    """A wallet's subscription to a merchant's plan. Periods start on `billing_anchor` (the day
+    of month of `started_at`, clamped to short months) at `started_at`'s time of day. A wallet
+    has at most one active subscription (`uq_active_subscriptions_wallet`)."""
+
+    __tablename__ = "active_subscriptions"
+    __table_args__ = (
+        Index("ix_active_subscriptions_merchant", "merchant_id", "livemode", "id"),
+        Index("ix_active_subscriptions_due", "status", "current_period_end"),
+        Index(
+            "uq_active_subscriptions_wallet",
+            "wallet_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    wallet_id: Mapped[str] = mapped_column(ForeignKey("wallets.id"))
+    connection_id: Mapped[str] = mapped_column(String(64))
+    subscription_config_id: Mapped[str] = mapped_column(ForeignKey("subscription_configs.id"))
+    payment_method_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    billing_anchor: Mapped[int] = mapped_column(Integer)
+    period_index: Mapped[int] = mapped_column(Integer)
+    current_period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    current_period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CreditGrant(Base):
+    """Period credit granted to a wallet by a subscription payment. `remaining` is what is left
+    of it; it is spent before purchased credit, earliest expiry first, and what is left at
+    `expires_at` (rollover `none`, or the last period of a cancelled subscription) leaves the
+    wallet. `expires_at` NULL: it never expires (rollover `full` while the subscription runs)."""
+
+    __tablename__ = "credit_grants"
+    __table_args__ = (Index("ix_credit_grants_wallet", "wallet_id", "remaining"),)
+
+    id: Mapped[int] = mapped_column(SerialKey, primary_key=True, autoincrement=True)
+    wallet_id: Mapped[str] = mapped_column(ForeignKey("wallets.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    merchant_id: Mapped[str] = mapped_column(String(64))
+    active_subscription_id: Mapped[str] = mapped_column(String(64), index=True)
+    payment_id: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    remaining: Mapped[Decimal] = mapped_column(Money())
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a model, for statements that skip the ORM on hot paths."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table

@@ -1,0 +1,461 @@
+"""The checkout page's steps, as the server keeps them on the checkout session.
+
+    onboarding:    details → code → amount → pay → done
+    topup:                   code → amount → pay → done
+    subscription:  details → code →          pay → done   (no details with a connection_id)
+
+Each action checks its input before changing anything; a refusal is a `FormError` and leaves the
+session as it was (a wrong code uses up one of its tries, which is the point of counting them).
+An action for a step the session has left (a double submit, a stale tab) changes nothing either
+(`StaleStep`): the page then shows the current step.
+
+Paying claims a pending payment whose idempotency key is the session's payment step and attempt
+number, charges it with that key, and settles it in one transaction that credits the wallet,
+creates the connection (and the subscription), and completes the session, only if the payment was
+still pending. A repeated submit re-drives the same pending payment, so it is charged and credited
+once; only a declined payment lets the next submit start a new attempt.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lava_server.checkout import codes, forms, repository
+from lava_server.checkout.forms import FormError
+from lava_server.connections import repository as connections
+from lava_server.db.models import (
+    CheckoutSession,
+    Connection,
+    Merchant,
+    Payment,
+    PaymentMethod,
+    SubscriptionConfig,
+    Wallet,
+)
+from lava_server.ids import new_id, new_secret
+from lava_server.payments import service as payments
+from lava_server.payments.context import Billing
+from lava_server.payments.interface import CardRefused, ChargeResult, SavedCard
+from lava_server.subscriptions import repository as subscriptions
+from lava_server.subscriptions import service as subscription_service
+from lava_server.wallets.ledger import lock_wallet
+
+log = logging.getLogger("lava_server.checkout")
+
+# A checkout payment left pending (the page's request died mid-charge) is finished by the worker
+# after this long, with the same idempotency key.
+WORKER_TAKES_OVER_AFTER = timedelta(minutes=2)
+
+
+class Step(enum.Enum):
+    DETAILS = "details"
+    CODE = "code"
+    AMOUNT = "amount"
+    PAY = "pay"
+    DONE = "done"
+    EXPIRED = "expired"
+
+
+class StaleStep(Exception):
+    """The action belongs to a step the session is no longer at: nothing was done."""
+
+
+def step_of(checkout: CheckoutSession, now: datetime) -> Step:
+    if checkout.completed_at is not None:
+        return Step.DONE
+    if now >= checkout.expires_at:
+        return Step.EXPIRED
+    if checkout.phone is None:
+        return Step.DETAILS
+    if checkout.verified_at is None:
+        return Step.CODE
+    if checkout.mode != "subscription" and checkout.amount is None:
+        return Step.AMOUNT
+    return Step.PAY
+
+
+def asks_details(checkout: CheckoutSession) -> bool:
+    """Onboarding, and subscription without a connection, start with the customer's details
+    (meaningful until the session completes and gets its connection)."""
+    return checkout.mode != "topup" and checkout.connection_id is None
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything a page of the checkout shows."""
+
+    checkout: CheckoutSession
+    step: Step
+    merchant_name: str
+    plan: SubscriptionConfig | None
+    processing: bool  # a payment is pending (being charged, or to be retried)
+    paid: Payment | None  # the payment that completed the session
+    balance: Decimal | None  # the wallet's spendable balance once done
+    already_subscribed: bool  # subscription mode: the wallet has an active subscription
+
+    @property
+    def sandbox(self) -> bool:
+        return not self.checkout.livemode
+
+
+async def load(billing: Billing, secret: str, now: datetime) -> View | None:
+    async with billing.db.read() as session:
+        checkout = await repository.by_secret(session, secret)
+        if checkout is None:
+            return None
+        merchant = await session.get(Merchant, checkout.merchant_id)
+        plan = None
+        if checkout.subscription_config_id is not None:
+            plan = await session.get(SubscriptionConfig, checkout.subscription_config_id)
+        history = await repository.payments(session, checkout.id)
+        paid = next((p for p in history if p.status == payments.SUCCEEDED), None)
+        processing = any(p.status == payments.PENDING for p in history)
+        balance = None
+        already_subscribed = False
+        if checkout.wallet_id is not None:
+            wallet = await session.get(Wallet, checkout.wallet_id)
+            if wallet is not None:
+                balance = wallet.balance - wallet.held
+            if checkout.mode == "subscription" and checkout.completed_at is None:
+                already_subscribed = (
+                    await subscriptions.active_for_wallet(session, checkout.wallet_id) is not None
+                )
+    step = step_of(checkout, now)
+    if step is Step.EXPIRED and processing:
+        step = Step.PAY  # a payment started in time still finishes
+    return View(
+        checkout=checkout,
+        step=step,
+        merchant_name=merchant.name if merchant is not None else "",
+        plan=plan,
+        processing=processing,
+        paid=paid,
+        balance=balance,
+        already_subscribed=already_subscribed,
+    )
+
+
+async def _at_step(
+    session: AsyncSession, secret: str, now: datetime, expected: Step
+) -> CheckoutSession:
+    checkout = await repository.by_secret(session, secret, lock=True)
+    if checkout is None:
+        raise StaleStep()
+    step = step_of(checkout, now)
+    if step is Step.EXPIRED:
+        raise FormError("This checkout has expired. Nothing was charged.", status=410)
+    if step is not expected:
+        raise StaleStep()
+    return checkout
+
+
+async def _merchant_name(session: AsyncSession, merchant_id: str) -> str:
+    merchant = await session.get(Merchant, merchant_id)
+    return merchant.name if merchant is not None else "Lava"
+
+
+async def _send_code(billing: Billing, phone: str, code: str, merchant_name: str) -> None:
+    await billing.sms.send(
+        phone,
+        f"{code} is your {merchant_name} verification code. It expires in 10 minutes.",
+    )
+
+
+async def submit_details(
+    billing: Billing, secret: str, form: Mapping[str, str], now: datetime
+) -> None:
+    phone = forms.phone(form.get("phone", ""))
+    email = forms.email(form.get("email", ""))
+    first_name = forms.name(form.get("first_name", ""), "first_name", "first name")
+    last_name = forms.name(form.get("last_name", ""), "last_name", "last name")
+    async with billing.db.write() as session:
+        checkout = await _at_step(session, secret, now, Step.DETAILS)
+        code = codes.issue(checkout, now)
+        checkout.phone, checkout.email = phone, email
+        checkout.first_name, checkout.last_name = first_name, last_name
+        merchant_name = await _merchant_name(session, checkout.merchant_id)
+    await _send_code(billing, phone, code, merchant_name)
+
+
+async def send_code(billing: Billing, secret: str, now: datetime) -> None:
+    async with billing.db.write() as session:
+        checkout = await _at_step(session, secret, now, Step.CODE)
+        code = codes.issue(checkout, now)
+        assert checkout.phone is not None
+        phone = checkout.phone
+        merchant_name = await _merchant_name(session, checkout.merchant_id)
+    await _send_code(billing, phone, code, merchant_name)
+
+
+async def change_phone(billing: Billing, secret: str, now: datetime) -> None:
+    async with billing.db.write() as session:
+        checkout = await _at_step(session, secret, now, Step.CODE)
+        if checkout.connection_id is not None:
+            raise StaleStep()  # the phone on file is the connection's
+        checkout.phone = checkout.email = checkout.first_name = checkout.last_name = None
+        codes.forget(checkout)
+
+
+async def verify(billing: Billing, secret: str, form: Mapping[str, str], now: datetime) -> None:
+    code = forms.code(form.get("code", ""))
+    for attempt in range(2):
+        try:
+            async with billing.db.write() as session:
+                checkout = await _at_step(session, secret, now, Step.CODE)
+                problem = codes.check(checkout, code, now)
+                if problem is None:
+                    checkout.verified_at = now
+                    if checkout.wallet_id is None:
+                        checkout.wallet_id = await _wallet_for_phone(session, checkout, now)
+            break
+        except IntegrityError:
+            # Another checkout created this phone's wallet at the same moment: use it.
+            if attempt:
+                raise
+    if problem is not None:
+        raise problem  # after the commit: the try it used up is kept
+
+
+async def _wallet_for_phone(session: AsyncSession, checkout: CheckoutSession, now: datetime) -> str:
+    """The wallet of the verified phone: the existing one (its blank details filled in) or a new
+    one."""
+    assert checkout.phone is not None
+    wallet = await connections.wallet_by_phone(session, checkout.phone, livemode=checkout.livemode)
+    if wallet is None:
+        wallet = Wallet(
+            id=new_id("wal", checkout.livemode),
+            livemode=checkout.livemode,
+            phone=checkout.phone,
+            email=checkout.email,
+            first_name=checkout.first_name,
+            last_name=checkout.last_name,
+            balance=Decimal(0),
+            held=Decimal(0),
+            autopay_enabled=False,
+            period_credit=Decimal(0),
+            created_at=now,
+        )
+        session.add(wallet)
+        await session.flush()
+        return wallet.id
+    wallet.email = wallet.email or checkout.email
+    wallet.first_name = wallet.first_name or checkout.first_name
+    wallet.last_name = wallet.last_name or checkout.last_name
+    return wallet.id
+
+
+async def choose_amount(
+    billing: Billing, secret: str, form: Mapping[str, str], now: datetime
+) -> None:
+    settings = billing.settings
+    amount = forms.amount(
+        form.get("amount", ""), settings.checkout_min_amount, settings.checkout_max_amount
+    )
+    async with billing.db.write() as session:
+        checkout = await _at_step(session, secret, now, Step.AMOUNT)
+        checkout.amount = amount
+
+
+async def change_amount(billing: Billing, secret: str, now: datetime) -> None:
+    async with billing.db.write() as session:
+        checkout = await _at_step(session, secret, now, Step.PAY)
+        if checkout.mode == "subscription" or await _pending(session, checkout.id) is not None:
+            raise StaleStep()
+        checkout.amount = None
+
+
+async def _pending(session: AsyncSession, checkout_session_id: str) -> Payment | None:
+    return (
+        await session.execute(
+            select(Payment)
+            .where(
+                Payment.checkout_session_id == checkout_session_id,
+                Payment.status == payments.PENDING,
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+
+
+async def pay(billing: Billing, secret: str, form: Mapping[str, str], now: datetime) -> None:
+    """Charge the card and complete the checkout, at most once (see the module's docstring).
+    While a payment of the session is pending, submitting again re-drives that payment (its
+    card, its key) and ignores the card fields."""
+    settings = billing.settings
+    async with billing.db.read() as session:
+        checkout = await repository.by_secret(session, secret)
+        if checkout is None:
+            raise StaleStep()
+        livemode, wallet_id = checkout.livemode, checkout.wallet_id
+        redrive = any(
+            p.status == payments.PENDING for p in await repository.payments(session, checkout.id)
+        )
+    saved: SavedCard | None = None
+    autopay: forms.Autopay | None = None
+    provider = billing.provider_for(livemode)
+    if not redrive:
+        card = forms.card(form, now)
+        autopay = forms.autopay(form, settings.checkout_min_amount, settings.checkout_max_amount)
+        try:
+            saved = await provider.save_card(card, customer_ref=wallet_id or "")
+        except CardRefused as refused:
+            raise FormError(refused.message, "card_number") from None
+
+    async with billing.db.write() as session:
+        checkout = await repository.by_secret(session, secret, lock=True)
+        if checkout is None:
+            raise StaleStep()
+        payment = await _pending(session, checkout.id)
+        if payment is None:
+            # A new attempt: only now is the step checked (a pending payment still finishes
+            # after the session's expiry).
+            step = step_of(checkout, now)
+            if step is Step.EXPIRED:
+                raise FormError("This checkout has expired. Nothing was charged.", status=410)
+            if step is not Step.PAY or saved is None:
+                raise StaleStep()
+            assert checkout.wallet_id is not None
+            await lock_wallet(session, checkout.wallet_id)
+            amount = checkout.amount
+            if checkout.mode == "subscription":
+                amount = await _subscription_amount(session, checkout)
+            assert amount is not None
+            method = payments.save_method(
+                checkout.wallet_id, checkout.livemode, provider.name, saved, now
+            )
+            session.add(method)
+            checkout.payment_attempts += 1
+            checkout.autopay_threshold = autopay.threshold if autopay else None
+            checkout.autopay_amount = autopay.amount if autopay else None
+            payment = payments.new_payment(
+                purpose=payments.CHECKOUT,
+                idempotency_key=f"{checkout.id}:pay:{checkout.payment_attempts}",
+                method=method,
+                amount=amount,
+                merchant_id=checkout.merchant_id,
+                now=now,
+                next_attempt_at=now + WORKER_TAKES_OVER_AFTER,
+                checkout_session_id=checkout.id,
+            )
+            session.add(payment)
+            await session.flush()
+        request = await payments.charge_request(session, payment)
+    result = await payments.charge(billing, request)
+    problem = await settle(billing, request.payment_id, result, now)
+    if problem is not None:
+        raise FormError(problem, "card_number", status=402)
+
+
+async def _subscription_amount(session: AsyncSession, checkout: CheckoutSession) -> Decimal:
+    assert checkout.wallet_id is not None and checkout.subscription_config_id is not None
+    if await subscriptions.active_for_wallet(session, checkout.wallet_id) is not None:
+        raise FormError(
+            "This wallet already has an active subscription. Nothing was charged.", status=409
+        )
+    others = (
+        await session.execute(
+            select(Payment.id)
+            .join(CheckoutSession, CheckoutSession.id == Payment.checkout_session_id)
+            .where(
+                Payment.wallet_id == checkout.wallet_id,
+                Payment.status == payments.PENDING,
+                CheckoutSession.mode == "subscription",
+                CheckoutSession.id != checkout.id,
+            )
+        )
+    ).first()
+    if others is not None:
+        raise FormError(
+            "Another subscription payment for this wallet is in progress. Nothing was charged.",
+            status=409,
+        )
+    config = await subscriptions.get_config(
+        session, checkout.merchant_id, checkout.livemode, checkout.subscription_config_id
+    )
+    if config is None:
+        raise FormError("This plan is no longer offered. Nothing was charged.", status=409)
+    return config.period_amount
+
+
+async def settle(
+    billing: Billing, payment_id: str, result: ChargeResult, now: datetime
+) -> str | None:
+    """Record a checkout payment's outcome and, when it succeeded, complete the session: all in
+    one transaction, and only if the payment was still pending. Returns the message to show
+    when the payment did not succeed."""
+    async with billing.db.write() as session:
+        found = await session.get(Payment, payment_id)
+        assert found is not None and found.checkout_session_id is not None
+        checkout = await repository.lock(session, found.checkout_session_id)
+        await lock_wallet(session, found.wallet_id)
+        payment = await payments.lock_payment(session, payment_id)
+        assert payment is not None
+        if payment.status == payments.PENDING:
+            payments.record_outcome(payment, result, now)
+            if payment.status == payments.SUCCEEDED:
+                await _complete(session, checkout, payment, now)
+        status, message = payment.status, payment.failure_message
+    if status == payments.SUCCEEDED:
+        return None
+    if status == payments.FAILED:
+        return f"{message or 'Your card was declined.'} Nothing was charged; try another card."
+    return (
+        "The payment could not be completed right now. Please try again in a moment; "
+        "you will not be charged twice."
+    )
+
+
+async def _complete(
+    session: AsyncSession, checkout: CheckoutSession, payment: Payment, now: datetime
+) -> None:
+    await payments.credit_wallet(session, payment, now)
+    wallet = await session.get(Wallet, payment.wallet_id, populate_existing=True)
+    assert wallet is not None
+    connection_id = checkout.connection_id
+    if connection_id is None:
+        connection = Connection(
+            id=new_id("con", checkout.livemode),
+            merchant_id=checkout.merchant_id,
+            livemode=checkout.livemode,
+            wallet_id=wallet.id,
+            reference_id=checkout.reference_id,
+            secret=new_secret("cons", checkout.livemode),
+            created_at=now,
+        )
+        session.add(connection)
+        await session.flush()
+        connection_id = connection.id
+    if checkout.mode == "subscription":
+        assert checkout.subscription_config_id is not None
+        config = await session.get(SubscriptionConfig, checkout.subscription_config_id)
+        method = await session.get(PaymentMethod, payment.payment_method_id)
+        assert config is not None and method is not None
+        if await subscriptions.active_for_wallet(session, wallet.id) is None:
+            await subscription_service.start(
+                session,
+                merchant_id=checkout.merchant_id,
+                livemode=checkout.livemode,
+                wallet_id=wallet.id,
+                connection_id=connection_id,
+                config=config,
+                method=method,
+                payment=payment,
+                now=now,
+            )
+        else:  # a race the page's checks make all but impossible: keep the money as credit
+            log.warning("checkout %s paid for a wallet already subscribed", checkout.id)
+    if checkout.autopay_amount is not None:
+        wallet.autopay_enabled = True
+        wallet.autopay_threshold = checkout.autopay_threshold
+        wallet.autopay_amount = checkout.autopay_amount
+    checkout.completed_at = now
+    checkout.connection_id = connection_id

@@ -1,0 +1,83 @@
+"""What a payment provider does for us: save a card, and charge a saved card with an
+idempotency key (the same key never charges twice)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+CENT = Decimal("0.01")
+
+
+class Outcome(enum.Enum):
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"  # final: the card was refused
+    RETRY = "retry"  # unknown or transient (network, provider error): charge again, same key
+
+
+@dataclass(frozen=True)
+class Card:
+    """Card details as the customer typed them (sandbox only: a live provider collects them in
+    its own fields and hands us a token)."""
+
+    number: str  # digits only
+    exp_month: int
+    exp_year: int  # four digits
+    cvc: str
+
+
+@dataclass(frozen=True)
+class SavedCard:
+    provider_method_id: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    outcome: Outcome
+    provider_payment_id: str | None = None
+    failure_code: str | None = None
+    message: str = ""
+
+
+class CardRefused(Exception):
+    """The provider will not save this card; `message` is for the customer."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    async def save_card(self, card: Card, *, customer_ref: str) -> SavedCard:
+        """Keep the card for later charges (raises `CardRefused`)."""
+        ...
+
+    async def charge(
+        self,
+        *,
+        amount: Decimal,
+        provider_method_id: str,
+        customer_ref: str,
+        idempotency_key: str,
+        description: str,
+        off_session: bool,
+    ) -> ChargeResult:
+        """Charge `amount` USD (whole cents). Never raises for a refused or failed charge: the
+        result says so; `Outcome.RETRY` when the outcome is unknown."""
+        ...
+
+
+def to_cents(amount: Decimal) -> int:
+    """`amount` in cents; refuses fractions of a cent (nothing here rounds money)."""
+    cents = amount / CENT
+    if cents != cents.to_integral_value():
+        raise ValueError(f"{amount} is not a whole number of cents")
+    return int(cents)

@@ -1,0 +1,96 @@
+"""The sandbox payment provider: no money moves. Its test cards (`checkout.md`):
+
+- 4242 4242 4242 4242 succeeds,
+- 4000 0000 0000 0002 is declined,
+- 4000 0000 0000 9995 fails for insufficient funds.
+
+Like a real provider it answers a repeated idempotency key with the first result, so `charges`
+holds each charge once however often it was retried; tests read it as the card network's view.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+
+from lava_server.payments.interface import (
+    Card,
+    CardRefused,
+    ChargeResult,
+    Outcome,
+    SavedCard,
+    to_cents,
+)
+
+SUCCEEDS = "4242424242424242"
+DECLINED = "4000000000000002"
+INSUFFICIENT_FUNDS = "4000000000009995"
+_BEHAVIOUR = {SUCCEEDS: "ok", DECLINED: "declined", INSUFFICIENT_FUNDS: "funds"}
+_PREFIX = "pm_sandbox_"
+
+
+@dataclass(frozen=True)
+class SandboxCharge:
+    idempotency_key: str
+    amount: Decimal
+    provider_method_id: str
+    result: ChargeResult
+
+
+class SandboxPayments:
+    name = "sandbox"
+
+    def __init__(self) -> None:
+        self.charges: dict[str, SandboxCharge] = {}
+
+    async def save_card(self, card: Card, *, customer_ref: str) -> SavedCard:
+        behaviour = _BEHAVIOUR.get(card.number)
+        if behaviour is None:
+            raise CardRefused(
+                "This is a sandbox checkout: use the test card 4242 4242 4242 4242 "
+                "(or 4000 0000 0000 0002 to see a decline)."
+            )
+        return SavedCard(
+            provider_method_id=f"{_PREFIX}{behaviour}_{card.number[-4:]}",
+            brand="visa",
+            last4=card.number[-4:],
+            exp_month=card.exp_month,
+            exp_year=card.exp_year,
+        )
+
+    async def charge(
+        self,
+        *,
+        amount: Decimal,
+        provider_method_id: str,
+        customer_ref: str,
+        idempotency_key: str,
+        description: str,
+        off_session: bool,
+    ) -> ChargeResult:
+        earlier = self.charges.get(idempotency_key)
+        if earlier is not None:
+            return earlier.result
+        to_cents(amount)
+        behaviour = provider_method_id.removeprefix(_PREFIX).split("_")[0]
+        if behaviour == "ok":
+            digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+            result = ChargeResult(Outcome.SUCCEEDED, provider_payment_id=f"ch_sandbox_{digest}")
+        elif behaviour == "funds":
+            result = ChargeResult(
+                Outcome.DECLINED,
+                failure_code="insufficient_funds",
+                message="Your card has insufficient funds.",
+            )
+        else:
+            result = ChargeResult(
+                Outcome.DECLINED, failure_code="card_declined", message="Your card was declined."
+            )
+        self.charges[idempotency_key] = SandboxCharge(
+            idempotency_key, amount, provider_method_id, result
+        )
+        return result
+
+    def succeeded_charges(self) -> list[SandboxCharge]:
+        return [c for c in self.charges.values() if c.result.outcome is Outcome.SUCCEEDED]

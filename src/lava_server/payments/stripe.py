@@ -1,0 +1,88 @@
+"""The Stripe provider for live merchants: PaymentIntents through the official `stripe` library,
+confirmed at once on the saved payment method, with our idempotency key as Stripe's.
+
+A saved method is `"<customer id> <payment method id>"`. Collecting a card needs Stripe's own
+card fields (Stripe.js) on the page, which the hosted page does not include yet: `save_card`
+refuses, so live checkouts need `payment_provider=sandbox` until it does; charging saved methods
+(renewals, autopay) works.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import stripe as stripe_sdk
+
+from lava_server.payments.interface import (
+    Card,
+    CardRefused,
+    ChargeResult,
+    Outcome,
+    SavedCard,
+    to_cents,
+)
+
+
+class StripePayments:
+    name = "stripe"
+
+    def __init__(self, secret_key: str, *, client: stripe_sdk.StripeClient | None = None) -> None:
+        self.client = client or stripe_sdk.StripeClient(
+            secret_key, http_client=stripe_sdk.HTTPXClient(allow_sync_methods=False)
+        )
+
+    async def save_card(self, card: Card, *, customer_ref: str) -> SavedCard:
+        raise CardRefused(
+            "Card payments are not available on this checkout yet. Please contact the shop."
+        )
+
+    async def charge(
+        self,
+        *,
+        amount: Decimal,
+        provider_method_id: str,
+        customer_ref: str,
+        idempotency_key: str,
+        description: str,
+        off_session: bool,
+    ) -> ChargeResult:
+        customer, _, method = provider_method_id.partition(" ")
+        try:
+            intent = await self.client.v1.payment_intents.create_async(
+                {
+                    "amount": to_cents(amount),
+                    "currency": "usd",
+                    "customer": customer,
+                    "payment_method": method,
+                    "confirm": True,
+                    "off_session": off_session,
+                    "description": description,
+                    "metadata": {"lava_wallet_id": customer_ref},
+                },
+                {"idempotency_key": idempotency_key},
+            )
+        except stripe_sdk.CardError as error:
+            return ChargeResult(
+                Outcome.DECLINED,
+                failure_code=error.code or "card_declined",
+                message=error.user_message or "Your card was declined.",
+            )
+        except (stripe_sdk.InvalidRequestError, stripe_sdk.AuthenticationError) as error:
+            # Our request is wrong, not the network: retrying would not help.
+            return ChargeResult(
+                Outcome.DECLINED,
+                failure_code=error.code or "invalid_request",
+                message="The payment could not be made.",
+            )
+        except stripe_sdk.StripeError:
+            return ChargeResult(Outcome.RETRY, message="The payment provider did not answer.")
+        if intent.status == "succeeded":
+            return ChargeResult(Outcome.SUCCEEDED, provider_payment_id=intent.id)
+        if intent.status in ("processing", "requires_capture"):
+            return ChargeResult(Outcome.RETRY, provider_payment_id=intent.id)
+        return ChargeResult(
+            Outcome.DECLINED,
+            provider_payment_id=intent.id,
+            failure_code=intent.status,
+            message="Your card needs a confirmation this checkout cannot ask for.",
+        )

@@ -1,0 +1,99 @@
+"""Renewals: at each period start (on the billing anchor) the worker queues a charge of the
+plan's current `period_amount` to the subscription's saved card; when it succeeds the wallet is
+credited and granted that much period credit for the new period. A declined renewal ends the
+subscription. One renewal per period: its idempotency key is the subscription and the period's
+index. When the worker comes back after a long stop, only the period holding "now" is charged."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lava_server.db.models import ActiveSubscription, Payment, PaymentMethod, SubscriptionConfig
+from lava_server.payments.context import Billing
+from lava_server.payments.interface import ChargeResult
+from lava_server.payments.service import (
+    FAILED,
+    PENDING,
+    RENEWAL,
+    SUCCEEDED,
+    credit_wallet,
+    new_payment,
+    record_outcome,
+)
+from lava_server.periods import cycle_period
+from lava_server.subscriptions import repository, service
+from lava_server.subscriptions.repository import ACTIVE
+from lava_server.wallets.ledger import lock_wallet
+
+BATCH = 100
+
+
+async def queue_due(billing: Billing, now: datetime) -> int:
+    """Queue the renewal of every active subscription whose period has ended; returns how many."""
+    async with billing.db.read() as session:
+        due = await repository.due_for_renewal(session, now, BATCH)
+    queued = 0
+    for subscription_id in due:
+        queued += await _queue(billing, subscription_id, now)
+    return queued
+
+
+async def _queue(billing: Billing, subscription_id: str, now: datetime) -> int:
+    async with billing.db.write() as session:
+        found = await session.get(ActiveSubscription, subscription_id)
+        assert found is not None
+        await lock_wallet(session, found.wallet_id)
+        subscription = await repository.lock_subscription(session, subscription_id)
+        if subscription.status != ACTIVE or subscription.current_period_end > now:
+            return 0
+        pending = (
+            await session.execute(
+                select(Payment.id).where(
+                    Payment.active_subscription_id == subscription.id,
+                    Payment.purpose == RENEWAL,
+                    Payment.status == PENDING,
+                )
+            )
+        ).first()
+        if pending is not None:
+            return 0
+        index = cycle_period(subscription.started_at, now)[0]
+        key = f"{subscription.id}:renewal:{index}"
+        if (
+            await session.execute(select(Payment.id).where(Payment.idempotency_key == key))
+        ).first() is not None:
+            return 0
+        config = await session.get(SubscriptionConfig, subscription.subscription_config_id)
+        method = await session.get(PaymentMethod, subscription.payment_method_id)
+        assert config is not None and method is not None
+        session.add(
+            new_payment(
+                purpose=RENEWAL,
+                idempotency_key=key,
+                method=method,
+                amount=config.period_amount,
+                merchant_id=subscription.merchant_id,
+                now=now,
+                next_attempt_at=now,
+                active_subscription_id=subscription.id,
+                period_index=index,
+            )
+        )
+        return 1
+
+
+async def settle(
+    session: AsyncSession, payment: Payment, result: ChargeResult, now: datetime
+) -> None:
+    """Record a renewal charge's outcome. The caller holds the wallet's lock and the payment's."""
+    assert payment.active_subscription_id is not None
+    subscription = await repository.lock_subscription(session, payment.active_subscription_id)
+    record_outcome(payment, result, now)
+    if payment.status == SUCCEEDED:
+        await credit_wallet(session, payment, now)
+        await service.renewed(session, subscription, payment, now)
+    elif payment.status == FAILED and subscription.status == ACTIVE:
+        await service.end(session, subscription, service.PAYMENT_FAILED, now)

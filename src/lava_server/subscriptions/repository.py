@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lava_server.db.models import ActiveSubscription, SubscriptionConfig, Wallet
+
+ACTIVE, CANCELLED = "active", "cancelled"
+
+
+async def get_config(
+    session: AsyncSession, merchant_id: str, livemode: bool, config_id: str
+) -> SubscriptionConfig | None:
+    return (
+        await session.execute(
+            select(SubscriptionConfig).where(
+                SubscriptionConfig.id == config_id,
+                SubscriptionConfig.merchant_id == merchant_id,
+                SubscriptionConfig.livemode == livemode,
+                SubscriptionConfig.deleted_at.is_(None),
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def list_configs(
+    session: AsyncSession, merchant_id: str, livemode: bool
+) -> Sequence[SubscriptionConfig]:
+    return (
+        (
+            await session.execute(
+                select(SubscriptionConfig)
+                .where(
+                    SubscriptionConfig.merchant_id == merchant_id,
+                    SubscriptionConfig.livemode == livemode,
+                    SubscriptionConfig.deleted_at.is_(None),
+                )
+                .order_by(SubscriptionConfig.id.desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def config_in_use(session: AsyncSession, config_id: str) -> bool:
+    row = (
+        await session.execute(
+            select(ActiveSubscription.id)
+            .where(
+                ActiveSubscription.subscription_config_id == config_id,
+                ActiveSubscription.status == ACTIVE,
+            )
+            .limit(1)
+        )
+    ).first()
+    return row is not None
+
+
+SubscriptionRow = tuple[ActiveSubscription, SubscriptionConfig, Wallet]
+
+
+async def list_subscriptions(
+    session: AsyncSession, merchant_id: str, livemode: bool
+) -> list[SubscriptionRow]:
+    rows = await session.execute(
+        select(ActiveSubscription, SubscriptionConfig, Wallet)
+        .join(
+            SubscriptionConfig, SubscriptionConfig.id == ActiveSubscription.subscription_config_id
+        )
+        .join(Wallet, Wallet.id == ActiveSubscription.wallet_id)
+        .where(
+            ActiveSubscription.merchant_id == merchant_id,
+            ActiveSubscription.livemode == livemode,
+        )
+        .order_by(ActiveSubscription.id.desc())
+    )
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+async def get_subscription(
+    session: AsyncSession, merchant_id: str, livemode: bool, subscription_id: str
+) -> ActiveSubscription | None:
+    return (
+        await session.execute(
+            select(ActiveSubscription).where(
+                ActiveSubscription.id == subscription_id,
+                ActiveSubscription.merchant_id == merchant_id,
+                ActiveSubscription.livemode == livemode,
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def lock_subscription(session: AsyncSession, subscription_id: str) -> ActiveSubscription:
+    return (
+        await session.execute(
+            select(ActiveSubscription)
+            .where(ActiveSubscription.id == subscription_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+
+
+async def active_for_wallet(session: AsyncSession, wallet_id: str) -> ActiveSubscription | None:
+    return (
+        await session.execute(
+            select(ActiveSubscription).where(
+                ActiveSubscription.wallet_id == wallet_id, ActiveSubscription.status == ACTIVE
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def due_for_renewal(session: AsyncSession, now: datetime, limit: int) -> list[str]:
+    rows = await session.execute(
+        select(ActiveSubscription.id)
+        .where(
+            ActiveSubscription.status == ACTIVE,
+            ActiveSubscription.current_period_end <= now,
+        )
+        .order_by(ActiveSubscription.current_period_end)
+        .limit(limit)
+    )
+    return list(rows.scalars())

@@ -1,0 +1,279 @@
+"""Period credit, and the two calls every debit of a wallet makes.
+
+A subscription payment credits the wallet (the ledger) and records that amount as a
+`CreditGrant`: the wallet's `period_credit` is the sum of what is left of its grants. Usage
+spends period credit before purchased credit (earliest expiry first), and what is left of a grant
+when it expires leaves the wallet for the merchant's account, so expired credit can never be
+spent: `open_wallets` expires what is due before any balance is read for a debit, whether or not
+the worker has come by yet.
+
+A debit (metered usage, a settled forwarded call) runs, in its transaction:
+
+    locked = await lock_wallet(session, wallet_id)        # or lock_wallets(...)
+    wallets = await open_wallets(session, [wallet_id], now)  # expire due credit; balances after
+    ... price with wallets[wallet_id].period_start, check wallets[wallet_id].available ...
+    await post(...)                                       # the debit
+    await record_debits(session, settings, wallets, {wallet_id: amount}, now)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lava_server.db.models import CreditGrant, Wallet
+from lava_server.periods import usage_period
+from lava_server.settings import Settings
+from lava_server.wallets.ledger import Posting, post, wallet_account
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class WalletState:
+    """A locked wallet as a debit sees it, after due period credit has expired."""
+
+    id: str
+    livemode: bool
+    balance: Decimal
+    held: Decimal
+    period_credit: Decimal
+    period_start: datetime  # the usage period (tier positions reset at its bounds)
+    period_end: datetime
+    autopay_enabled: bool
+    autopay_threshold: Decimal | None
+    autopay_amount: Decimal | None
+
+    @property
+    def available(self) -> Decimal:
+        return self.balance - self.held
+
+
+_STATE_COLUMNS = (
+    Wallet.id,
+    Wallet.livemode,
+    Wallet.balance,
+    Wallet.held,
+    Wallet.period_credit,
+    Wallet.period_credit_expires_at,
+    Wallet.cycle_started_at,
+    Wallet.cycle_ends_at,
+    Wallet.autopay_enabled,
+    Wallet.autopay_threshold,
+    Wallet.autopay_amount,
+)
+
+
+async def open_wallets(
+    session: AsyncSession, wallet_ids: Sequence[str], now: datetime
+) -> dict[str, WalletState]:
+    """Expire the period credit that is due in these wallets, and return their state. The
+    caller holds their locks."""
+    ids = sorted(set(wallet_ids))
+    rows = (await session.execute(select(*_STATE_COLUMNS).where(Wallet.id.in_(ids)))).all()
+    due = [
+        row.id
+        for row in rows
+        if row.period_credit_expires_at is not None and row.period_credit_expires_at <= now
+    ]
+    if due:
+        for wallet_id in due:
+            await expire_credit(session, wallet_id, now)
+        rows = (await session.execute(select(*_STATE_COLUMNS).where(Wallet.id.in_(ids)))).all()
+    states: dict[str, WalletState] = {}
+    for row in rows:
+        start, end = usage_period(now, row.cycle_started_at, row.cycle_ends_at)
+        states[row.id] = WalletState(
+            id=row.id,
+            livemode=row.livemode,
+            balance=row.balance,
+            held=row.held,
+            period_credit=row.period_credit,
+            period_start=start,
+            period_end=end,
+            autopay_enabled=row.autopay_enabled,
+            autopay_threshold=row.autopay_threshold,
+            autopay_amount=row.autopay_amount,
+        )
+    return states
+
+
+async def record_debits(
+    session: AsyncSession,
+    settings: Settings,
+    states: Mapping[str, WalletState],
+    debits: Mapping[str, Decimal],
+    now: datetime,
+) -> None:
+    """After debiting wallets (same transaction): the debits spend period credit first, and a
+    wallet whose available balance fell below its autopay threshold gets one autopay top-up
+    queued (`payments.autopay`). `states` are from `open_wallets`, before the debits."""
+    from lava_server.payments import autopay
+
+    for wallet_id, amount in sorted(debits.items()):
+        state = states[wallet_id]
+        if amount <= 0:
+            continue
+        if state.period_credit > 0:
+            await spend_credit(session, wallet_id, amount)
+        if (
+            state.autopay_enabled
+            and state.autopay_threshold is not None
+            and state.available - amount < state.autopay_threshold
+        ):
+            await autopay.queue_if_due(session, settings, wallet_id, now)
+
+
+async def spend_credit(session: AsyncSession, wallet_id: str, amount: Decimal) -> None:
+    """Take `amount` out of the wallet's period credit, earliest expiry first (as far as it
+    goes: the rest was purchased credit)."""
+    grants = (
+        (
+            await session.execute(
+                select(CreditGrant)
+                .where(CreditGrant.wallet_id == wallet_id, CreditGrant.remaining > 0)
+                .order_by(CreditGrant.expires_at.is_(None), CreditGrant.expires_at, CreditGrant.id)
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .all()
+    )
+    left = amount
+    for grant in grants:
+        if left <= 0:
+            break
+        used = min(grant.remaining, left)
+        grant.remaining -= used
+        left -= used
+    await session.flush()
+    await refresh_summary(session, wallet_id)
+
+
+async def grant_credit(
+    session: AsyncSession,
+    *,
+    wallet_id: str,
+    livemode: bool,
+    merchant_id: str,
+    active_subscription_id: str,
+    payment_id: str,
+    amount: Decimal,
+    expires_at: datetime | None,
+    now: datetime,
+) -> None:
+    """Record `amount`, already credited to the wallet, as period credit."""
+    session.add(
+        CreditGrant(
+            wallet_id=wallet_id,
+            livemode=livemode,
+            merchant_id=merchant_id,
+            active_subscription_id=active_subscription_id,
+            payment_id=payment_id,
+            amount=amount,
+            remaining=amount,
+            granted_at=now,
+            expires_at=expires_at,
+        )
+    )
+    await session.flush()
+    await refresh_summary(session, wallet_id)
+
+
+async def end_credit_at(
+    session: AsyncSession, wallet_id: str, active_subscription_id: str, ends_at: datetime
+) -> None:
+    """Make a subscription's credit expire at `ends_at` at the latest (its last period's end,
+    once it is cancelled). The caller holds the wallet's lock."""
+    grants = (
+        (
+            await session.execute(
+                select(CreditGrant)
+                .where(
+                    CreditGrant.active_subscription_id == active_subscription_id,
+                    CreditGrant.remaining > 0,
+                )
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for grant in grants:
+        if grant.expires_at is None or grant.expires_at > ends_at:
+            grant.expires_at = ends_at
+    await session.flush()
+    await refresh_summary(session, wallet_id)
+
+
+async def expire_credit(session: AsyncSession, wallet_id: str, now: datetime) -> Decimal:
+    """Move what is left of every grant expired at `now` from the wallet to its merchant's
+    account, one ledger transaction per grant; returns the total. The caller holds the lock."""
+    grants = (
+        (
+            await session.execute(
+                select(CreditGrant)
+                .where(
+                    CreditGrant.wallet_id == wallet_id,
+                    CreditGrant.remaining > 0,
+                    CreditGrant.expires_at <= now,
+                )
+                .order_by(CreditGrant.expires_at, CreditGrant.id)
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if not grants:
+        return ZERO
+    balance = (
+        await session.execute(select(Wallet.balance).where(Wallet.id == wallet_id))
+    ).scalar_one()
+    total = ZERO
+    for grant in grants:
+        # Never more than the balance: period credit is part of it, and spent first.
+        amount = min(grant.remaining, max(balance, ZERO))
+        if amount > 0:
+            await post(
+                session,
+                txn_id=f"credit_expiry:{grant.id}",
+                postings=[
+                    Posting(wallet_account(wallet_id), -amount, "credit_expiry", wallet_id),
+                    Posting(f"merchant:{grant.merchant_id}", amount, "credit_expiry"),
+                ],
+                livemode=grant.livemode,
+                now=now,
+            )
+        balance -= amount
+        total += amount
+        grant.remaining = ZERO
+        grant.expired_at = now
+    await session.flush()
+    await refresh_summary(session, wallet_id)
+    return total
+
+
+async def refresh_summary(session: AsyncSession, wallet_id: str) -> None:
+    """Recompute the wallet's `period_credit` and `period_credit_expires_at` from its grants."""
+    rows = (
+        await session.execute(
+            select(CreditGrant.remaining, CreditGrant.expires_at).where(
+                CreditGrant.wallet_id == wallet_id, CreditGrant.remaining > 0
+            )
+        )
+    ).all()
+    expiries = [row.expires_at for row in rows if row.expires_at is not None]
+    await session.execute(
+        update(Wallet)
+        .where(Wallet.id == wallet_id)
+        .values(
+            period_credit=sum((row.remaining for row in rows), ZERO),
+            period_credit_expires_at=min(expiries) if expiries else None,
+        )
+    )
