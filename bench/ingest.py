@@ -58,28 +58,34 @@ async def post_requests(
     return time.perf_counter() - started, latencies, dict(statuses)
 
 
-async def setup(port: int, headers: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
+CUSTOMERS = 100  # connections (wallets) the reports are spread over
+
+
+async def setup(port: int, headers: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     connection = HttpConnection("127.0.0.1", port)
     send = {**headers, "Content-Type": "application/json"}
     try:
         product = {"name": "Chat", "tiers": [{"start": 0, "rate": "2", "type": "tokens_1m"}]}
         _, body = await connection.request("POST", "/v1/products", send, dumps(product))
         created_product = json.loads(body)
-        _, body = await connection.request(
-            "POST", "/v1/test_helpers/connections", send, dumps({"balance": "1000000"})
-        )
-        return created_product, json.loads(body)
+        customers = []
+        for _ in range(CUSTOMERS):
+            _, body = await connection.request(
+                "POST", "/v1/test_helpers/connections", send, dumps({"balance": "1000000"})
+            )
+            customers.append(json.loads(body))
+        return created_product, customers
     finally:
         await connection.close()
 
 
-def report_bodies(prefix: str, count: int, connection: dict[str, Any], product: dict[str, Any]) -> list[bytes]:
+def report_bodies(prefix: str, count: int, customers: list[dict[str, Any]], product: dict[str, Any]) -> list[bytes]:
     rng = random.Random(1)
     return [
         dumps(
             {
                 "request_id": f"{prefix}-{index}",
-                "connection_secret": connection["connection_secret"],
+                "connection_secret": rng.choice(customers)["connection_secret"],
                 "product_secret": product["product_secret"],
                 "input_tokens": rng.randrange(10, 4000),
                 "output_tokens": rng.randrange(10, 1000),
@@ -275,13 +281,13 @@ def bench(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {merchant['secret_key']}"}
         port = free_port()
         with server(database_url, port, args.workers, {"LAVA_RATE_LIMIT_PER_MINUTE": "100000000"}):
-            product, connection = asyncio.run(setup(port, headers))
-            asyncio.run(post_requests(port, headers, report_bodies("warm", 500, connection, product), args.concurrency))
-            bodies = report_bodies("bench", args.requests, connection, product)
+            product, customers = asyncio.run(setup(port, headers))
+            asyncio.run(post_requests(port, headers, report_bodies("warm", 500, customers, product), args.concurrency))
+            bodies = report_bodies("bench", args.requests, customers, product)
             elapsed, latencies, statuses = asyncio.run(post_requests(port, headers, bodies, args.concurrency))
             assert statuses == {201: args.requests}, statuses
             rate = args.requests / elapsed
-            print(f"POST /v1/requests  {args.requests} at concurrency {args.concurrency}, {args.workers} worker(s): "
+            print(f"POST /v1/requests  {args.requests} over {CUSTOMERS} wallets at concurrency {args.concurrency}, {args.workers} worker(s): "
                   f"{rate:7.0f} req/s  {summary(latencies)}")
 
             if kind == "sqlite":

@@ -20,6 +20,8 @@ from lava_server.connections.routes import test_helpers as test_helpers_router
 from lava_server.db.engine import Database
 from lava_server.errors import install_error_handlers
 from lava_server.products.routes import router as products_router
+from lava_server.proxy.routes import ForwardProxy
+from lava_server.requests.batch import RequestBatcher
 from lava_server.requests.routes import router as requests_router
 from lava_server.settings import Settings
 from lava_server.state import AppState
@@ -35,8 +37,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     owns_database = database is None
     db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
     state = AppState(
-        settings=settings, db=db, rate_limiter=RateLimiter(settings.rate_limit_per_minute)
+        settings=settings,
+        db=db,
+        rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+        request_batcher=RequestBatcher(db, settings),
     )
+
+    forward = ForwardProxy(settings, db)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -47,6 +54,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            await forward.aclose()
             if owns_database:
                 await db.dispose()
 
@@ -57,6 +65,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=lifespan,
     )
     app.state.lava = state
+    app.state.forward = forward
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
@@ -71,6 +80,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(usage_router)
     app.include_router(test_helpers_router)
     install_checkout(app, settings, db)
+    app.router.routes.extend(forward.routes)
 
     app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=("/v1/forward",))
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from lava_server.api.ratelimit import RateLimiter
 from lava_server.db.engine import Database
+from lava_server.requests.batch import RequestBatcher
 from lava_server.settings import Settings
 
 
@@ -16,9 +17,11 @@ class AppState:
     settings: Settings
     db: Database
     rate_limiter: RateLimiter
+    request_batcher: RequestBatcher
 
 
-def get_state(request: Request) -> AppState:
-    """FastAPI dependency: the process's state."""
+async def get_state(request: Request) -> AppState:
+    """FastAPI dependency: the process's state (async: FastAPI runs plain functions in a
+    thread pool, a thread hop per request for nothing)."""
     state: AppState = request.app.state.lava
     return state

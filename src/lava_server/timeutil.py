@@ -1,12 +1,22 @@
-"""Time on the wire: ISO 8601 in UTC with a `Z`."""
+"""Time: the one clock of the server (replaceable in tests) and ISO 8601 in UTC with a `Z`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 
-def utcnow() -> datetime:
+def _system_clock() -> datetime:
     return datetime.now(timezone.utc)
+
+
+# Every reading of the time goes through here, so that tests can move through days and months.
+clock: Callable[[], datetime] = _system_clock
+
+
+def utcnow() -> datetime:
+    """The current time (UTC, timezone-aware), from `clock`."""
+    return clock()
 
 
 def iso(value: datetime) -> str:

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.api.context import state_of
 from lava_server.db.models import ApiKey
 from lava_server.errors import InvalidRequest, RateLimited, Unauthorized
-from lava_server.state import AppState
+
+if TYPE_CHECKING:
+    from lava_server.state import AppState
 
 SUPPORTED_API_VERSIONS = ("2025-04-28.v1", "2025-04-21.v1", "2025-03-27.v1")
 SECRET_KEY_PREFIXES = ("aks_live_", "aks_test_")
@@ -53,26 +58,46 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def find_key(state: AppState, secret_key: str) -> Caller | None:
-    """The active key with this secret, compared by hash in constant time."""
+def key_hash_of(secret_key: str) -> str | None:
+    """The hash a key is stored under, or None when it cannot be a secret key at all."""
     if not secret_key.startswith(SECRET_KEY_PREFIXES) or len(secret_key) > 200:
         return None
-    digest = hash_secret_key(secret_key)
-    async with state.db.read() as session:
-        row = (
-            await session.execute(
-                select(ApiKey.id, ApiKey.merchant_id, ApiKey.livemode, ApiKey.key_hash).where(
-                    ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None)
-                )
-            )
-        ).first()
-    if row is None or not hmac.compare_digest(row.key_hash, digest):
+    return hash_secret_key(secret_key)
+
+
+async def find_keys(session: AsyncSession, digests: Sequence[str]) -> dict[str, Caller]:
+    """The active keys among these hashes (compared in constant time once found)."""
+    if not digests:
+        return {}
+    rows = await session.execute(
+        select(ApiKey.id, ApiKey.merchant_id, ApiKey.livemode, ApiKey.key_hash).where(
+            ApiKey.key_hash.in_(sorted(set(digests))), ApiKey.revoked_at.is_(None)
+        )
+    )
+    return {
+        row.key_hash: Caller(merchant_id=row.merchant_id, livemode=row.livemode, key_id=row.id)
+        for row in rows
+        if any(hmac.compare_digest(row.key_hash, digest) for digest in digests)
+    }
+
+
+async def find_key(state: AppState, secret_key: str) -> Caller | None:
+    """The active key with this secret."""
+    digest = key_hash_of(secret_key)
+    if digest is None:
         return None
-    return Caller(merchant_id=row.merchant_id, livemode=row.livemode, key_id=row.id)
+    async with state.db.read() as session:
+        return (await find_keys(session, [digest])).get(digest)
 
 
-async def authenticate(request: Request) -> Caller:
-    """FastAPI dependency of every management route."""
+def invalid_key() -> Unauthorized:
+    return Unauthorized("Invalid or revoked secret key.", param="Authorization")
+
+
+async def presented_key(request: Request) -> str:
+    """FastAPI dependency: the hash of the presented secret key, after the checks that need no
+    database (API version, header shape, rate limit). `authenticate` then looks the key up; the
+    metering hot path looks it up inside its own transaction instead."""
     check_api_version(request)
     token = bearer_token(request)
     if token is None:
@@ -80,15 +105,25 @@ async def authenticate(request: Request) -> Caller:
             "Missing secret key: send `Authorization: Bearer <secret key>`.",
             param="Authorization",
         )
+    digest = key_hash_of(token)
+    if digest is None:
+        raise invalid_key()
     state: AppState = request.app.state.lava
-    caller = await find_key(state, token)
-    if caller is None:
-        raise Unauthorized("Invalid or revoked secret key.", param="Authorization")
-    decision = state.rate_limiter.hit(caller.key_id)
+    decision = state.rate_limiter.hit(digest)
     state_of(request.scope)["rate_limit"] = decision
     if not decision.allowed:
         raise RateLimited(
             f"Rate limit of {decision.limit} requests per minute exceeded; retry after the "
             "time in Retry-After."
         )
+    return digest
+
+
+async def authenticate(request: Request, digest: str = Depends(presented_key)) -> Caller:
+    """FastAPI dependency of every management route: the calling merchant key."""
+    state: AppState = request.app.state.lava
+    async with state.db.read() as session:
+        caller = (await find_keys(session, [digest])).get(digest)
+    if caller is None:
+        raise invalid_key()
     return caller

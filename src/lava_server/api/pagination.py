@@ -26,7 +26,7 @@ class PageParams:
             raise InvalidRequest("cursor is not a valid cursor for this list.", param="cursor")
 
 
-def page_params(
+async def page_params(
     cursor: str | None = Query(None, description="Id of the last item of the previous page."),
     limit: str | None = Query(None, description="Items per page, 1 to 100 (default 10)."),
 ) -> PageParams:

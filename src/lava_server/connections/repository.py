@@ -66,3 +66,12 @@ async def by_secret(session: AsyncSession, secret: str) -> Connection | None:
             select(Connection).where(Connection.secret == secret, Connection.deleted_at.is_(None))
         )
     ).scalar_one_or_none()
+
+
+async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str, Connection]:
+    if not secrets:
+        return {}
+    rows = await session.execute(
+        select(Connection).where(Connection.secret.in_(secrets), Connection.deleted_at.is_(None))
+    )
+    return {connection.secret: connection for connection in rows.scalars()}

@@ -53,7 +53,13 @@ class Database:
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+            if self.url.host in (None, "", "localhost", "127.0.0.1", "::1") and not any(
+                key in self.url.query for key in ("ssl", "sslmode")
+            ):
+                # asyncpg would otherwise try TLS ("prefer"), which costs CPU on every query for
+                # nothing on a local connection; a remote one keeps its default.
+                kwargs["connect_args"] = {"ssl": False}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)

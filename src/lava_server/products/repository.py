@@ -43,3 +43,12 @@ async def page(
         query = query.where(Product.id < cursor)
     query = query.order_by(Product.id.desc()).limit(limit + 1)
     return (await session.execute(query)).scalars().all()
+
+
+async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str, Product]:
+    if not secrets:
+        return {}
+    rows = await session.execute(
+        select(Product).where(Product.secret.in_(secrets), Product.deleted_at.is_(None))
+    )
+    return {product.secret: product for product in rows.scalars()}

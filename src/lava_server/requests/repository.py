@@ -4,12 +4,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select, type_coerce
+from sqlalchemy import ColumnElement, func, insert, select, tuple_, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.engine import upsert_insert
-from lava_server.db.models import Request, TierUsage
+from lava_server.db.models import Request, TierUsage, table_of
 
 
 async def get(
@@ -26,10 +26,13 @@ async def get(
     ).scalar_one_or_none()
 
 
+# Attribute names of `Request` whose column is named otherwise.
+_COLUMN_NAMES = {"request_metadata": "metadata"}
+
+
 async def insert_request(session: AsyncSession, values: dict[str, Any]) -> int:
-    """Insert a request row and return its `seq`."""
-    result = await session.execute(insert(Request).values(**values).returning(Request.seq))
-    return int(result.scalar_one())
+    """Insert a request row (values by attribute name) and return its `seq`."""
+    return (await insert_requests(session, [values]))[0]
 
 
 async def tier_units(
@@ -48,16 +51,28 @@ async def tier_units(
 
 
 async def add_tier_units(
-    session: AsyncSession, connection_id: str, product_id: str, period_start: datetime, units: int
+    session: AsyncSession, additions: Sequence[tuple[str, str, datetime, int]]
 ) -> None:
-    statement = upsert_insert(session)(TierUsage).values(
-        connection_id=connection_id, product_id=product_id, period_start=period_start, units=units
-    )
+    """Add units to tier positions `(connection_id, product_id, period_start, units)`, summed per
+    key and written in one global order (see `usage.rollups.add_requests`)."""
+    totals: dict[tuple[str, str, datetime], int] = {}
+    for connection_id, product_id, period_start, units in additions:
+        key = (connection_id, product_id, period_start)
+        totals[key] = totals.get(key, 0) + units
+    if not totals:
+        return
+    statement = upsert_insert(session)(table_of(TierUsage))
     statement = statement.on_conflict_do_update(
         index_elements=["connection_id", "product_id", "period_start"],
-        set_={"units": TierUsage.units + statement.excluded.units},
+        set_={"units": table_of(TierUsage).c.units + statement.excluded.units},
     )
-    await session.execute(statement)
+    await session.execute(
+        statement,
+        [
+            {"connection_id": c, "product_id": p, "period_start": start, "units": units}
+            for (c, p, start), units in sorted(totals.items())
+        ],
+    )
 
 
 def metadata_conditions(
@@ -96,3 +111,44 @@ async def page(
         query = query.where(Request.seq < before_seq)
     query = query.order_by(Request.seq.desc()).limit(limit + 1)
     return (await session.execute(query)).scalars().all()
+
+
+async def get_many(
+    session: AsyncSession, keys: Sequence[tuple[str, bool, str]]
+) -> dict[tuple[str, bool, str], Request]:
+    """Stored requests by `(merchant_id, livemode, request_id)`."""
+    if not keys:
+        return {}
+    rows = (
+        await session.execute(
+            select(Request).where(
+                tuple_(Request.merchant_id, Request.livemode, Request.request_id).in_(keys)
+            )
+        )
+    ).scalars()
+    return {(r.merchant_id, r.livemode, r.request_id): r for r in rows}
+
+
+async def tier_units_many(
+    session: AsyncSession, keys: Sequence[tuple[str, str, datetime]]
+) -> dict[tuple[str, str, datetime], int]:
+    if not keys:
+        return {}
+    rows = await session.execute(
+        select(
+            TierUsage.connection_id, TierUsage.product_id, TierUsage.period_start, TierUsage.units
+        ).where(
+            tuple_(TierUsage.connection_id, TierUsage.product_id, TierUsage.period_start).in_(keys)
+        )
+    )
+    return {(r.connection_id, r.product_id, r.period_start): int(r.units) for r in rows}
+
+
+async def insert_requests(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert request rows; their `seq`s in the order given."""
+    table = table_of(Request)
+    result = await session.execute(
+        insert(table).returning(table.c.seq, sort_by_parameter_order=True),
+        [{_COLUMN_NAMES.get(k, k): v for k, v in row.items()} for row in rows],
+    )
+    return [int(seq) for seq in result.scalars()]

@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from lava_server.api.auth import Caller, authenticate
+from lava_server.api.auth import Caller, authenticate, presented_key
 from lava_server.api.pagination import PageParams, page, page_params
 from lava_server.metadata import parse_metadata_filters
 from lava_server.requests import service
@@ -23,9 +23,9 @@ async def create_request(
     body: RequestCreate,
     response: Response,
     state: AppState = Depends(get_state),
-    caller: Caller = Depends(authenticate),
+    key_hash: str = Depends(presented_key),
 ) -> dict[str, Any]:
-    result = await service.create(state.db, state.settings, caller, body)
+    result = await state.request_batcher.submit(key_hash, body)
     if not result.created:
         response.status_code = 200
     return service.render(result.request)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from lava_server.api.auth import Caller
 from lava_server.connections import repository as connections
 from lava_server.db.engine import Database
-from lava_server.db.models import Product, Request
+from lava_server.db.models import Connection, Product, Request
 from lava_server.errors import Conflict, InsufficientBalance, InvalidRequest, NotFound, Unauthorized
 from lava_server.periods import calendar_period
 from lava_server.pricing import PricedRequest, Usage, format_money, price_request
@@ -50,9 +50,68 @@ class Created:
     created: bool  # False: the same report was already stored (answer 200, charge nothing)
 
 
-async def create(
+def prepare(
+    settings: Settings,
+    caller: Caller,
+    params: RequestCreate,
+    fingerprint: str,
+    *,
+    connection: Connection | None,
+    product: Product | None,
+    available: Decimal,
+    prior_units: int,
+    now: datetime,
+) -> tuple[Request, PricedRequest]:
+    """Check a new report against its connection and product, price it, and check the balance.
+
+    Pure: the caller has read the rows (holding the wallet's lock) and writes the result."""
+    if (
+        connection is None
+        or connection.merchant_id != caller.merchant_id
+        or connection.livemode != caller.livemode
+    ):
+        raise Unauthorized(
+            "connection_secret is not an active connection of this merchant.",
+            param="connection_secret",
+        )
+    if (
+        product is None
+        or product.merchant_id != caller.merchant_id
+        or product.livemode != caller.livemode
+    ):
+        raise NotFound("No product with this product_secret.", param="product_secret")
+    usage = Usage(
+        input_tokens=params.input_tokens,
+        output_tokens=params.output_tokens,
+        input_characters=params.input_characters,
+        output_characters=params.output_characters,
+        input_seconds=params.input_seconds,
+        output_seconds=params.output_seconds,
+    )
+    input_cost, output_cost = _model_costs(params)
+    priced = price_request(
+        check_pricing(product),
+        usage,
+        prior_units=prior_units,
+        service_charge_rate=settings.service_charge_rate,
+        input_cost=input_cost,
+        output_cost=output_cost,
+    )
+    if product.overdraft == "block" and available < priced.total_wallet_cost:
+        raise InsufficientBalance(
+            f"The wallet's available balance ({format_money(available)}) cannot pay this "
+            f"request ({format_money(priced.total_wallet_cost)}); nothing was charged."
+        )
+    request = _new_request(
+        caller, params, connection.id, connection.wallet_id, product, priced, fingerprint, now
+    )
+    return request, priced
+
+
+async def create_one(
     db: Database, settings: Settings, caller: Caller, params: RequestCreate
 ) -> Created:
+    """Store and charge one report in its own transaction (see `batch` for the usual path)."""
     fingerprint = params.fingerprint()
     try:
         async with db.write() as session:
@@ -60,73 +119,38 @@ async def create(
                 session, caller.merchant_id, caller.livemode, params.request_id
             )
             if existing is not None:
-                return _replay(existing, fingerprint)
+                return replay(existing, fingerprint)
             connection = await connections.by_secret(session, params.connection_secret)
-            if (
-                connection is None
-                or connection.merchant_id != caller.merchant_id
-                or connection.livemode != caller.livemode
-            ):
-                raise Unauthorized(
-                    "connection_secret is not an active connection of this merchant.",
-                    param="connection_secret",
-                )
             product = await products.get_by_secret(session, params.product_secret)
-            if (
-                product is None
-                or product.merchant_id != caller.merchant_id
-                or product.livemode != caller.livemode
-            ):
-                raise NotFound("No product with this product_secret.", param="product_secret")
-
-            wallet = await lock_wallet(session, connection.wallet_id)
-            assert wallet is not None
-            now = utcnow()
-            period_start = calendar_period(now)[0]
-            prior_units = await repository.tier_units(
-                session, connection.id, product.id, period_start
-            )
-            usage = Usage(
-                input_tokens=params.input_tokens,
-                output_tokens=params.output_tokens,
-                input_characters=params.input_characters,
-                output_characters=params.output_characters,
-                input_seconds=params.input_seconds,
-                output_seconds=params.output_seconds,
-            )
-            input_cost, output_cost = _model_costs(params)
-            priced = price_request(
-                check_pricing(product),
-                usage,
-                prior_units=prior_units,
-                service_charge_rate=settings.service_charge_rate,
-                input_cost=input_cost,
-                output_cost=output_cost,
-            )
-            if product.overdraft == "block" and wallet.available < priced.total_wallet_cost:
+            wallet = None
+            if connection is not None:
+                wallet = await lock_wallet(session, connection.wallet_id)
                 # A concurrent copy of this report may have been charged while we waited for
                 # the wallet's lock: then this is a retry, not a new charge.
                 existing = await repository.get(
                     session, caller.merchant_id, caller.livemode, params.request_id
                 )
                 if existing is not None:
-                    return _replay(existing, fingerprint)
-                raise InsufficientBalance(
-                    f"The wallet's available balance ({format_money(wallet.available)}) cannot "
-                    f"pay this request ({format_money(priced.total_wallet_cost)}); nothing was "
-                    "charged."
+                    return replay(existing, fingerprint)
+            now = utcnow()
+            period_start = calendar_period(now)[0]
+            prior_units = 0
+            if connection is not None and product is not None:
+                prior_units = await repository.tier_units(
+                    session, connection.id, product.id, period_start
                 )
-            request = _new_request(
+            request, priced = prepare(
+                settings,
                 caller,
                 params,
-                connection.id,
-                connection.wallet_id,
-                product,
-                priced,
                 fingerprint,
-                now,
+                connection=connection,
+                product=product,
+                available=wallet.available if wallet is not None else Decimal(0),
+                prior_units=prior_units,
+                now=now,
             )
-            request.seq = await repository.insert_request(session, _columns(request))
+            request.seq = await repository.insert_request(session, columns_of(request))
             await post(
                 session,
                 txn_id=f"req:{request.seq}",
@@ -136,7 +160,15 @@ async def create(
                 request_seq=request.seq,
             )
             await repository.add_tier_units(
-                session, connection.id, product.id, period_start, priced.units
+                session,
+                [
+                    (
+                        request.connection_id or "",
+                        request.product_id or "",
+                        period_start,
+                        priced.units,
+                    )
+                ],
             )
             await rollups.add_request(session, request)
         return Created(request, created=True)
@@ -148,10 +180,10 @@ async def create(
             )
         if existing is None:
             raise
-        return _replay(existing, fingerprint)
+        return replay(existing, fingerprint)
 
 
-def _replay(existing: Request, fingerprint: str) -> Created:
+def replay(existing: Request, fingerprint: str) -> Created:
     if existing.fingerprint != fingerprint:
         raise Conflict(
             f"request_id {existing.request_id!r} was already reported with different values; "
@@ -225,7 +257,7 @@ _COLUMNS = tuple(
 )
 
 
-def _columns(request: Request) -> dict[str, Any]:
+def columns_of(request: Request) -> dict[str, Any]:
     return {name: getattr(request, name) for name in _COLUMNS}
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.engine import upsert_insert
-from lava_server.db.models import Request, UsageBucket
+from lava_server.db.models import Request, UsageBucket, table_of
 
 BUCKET_SECONDS = 15 * 60
 ANY = ""  # connection_id / product_id of the roll-ups that sum over all of them
@@ -43,30 +44,61 @@ def amounts_of(request: Request) -> dict[str, Any]:
     }
 
 
-async def add_request(session: AsyncSession, request: Request) -> None:
-    """Add a completed request to its four roll-up series, in one statement.
+async def add_requests(session: AsyncSession, requests: Sequence[Request]) -> None:
+    """Add completed requests to their four roll-up series each, in one statement.
 
-    Rows are always written in the same order (specific to general), so that two transactions
-    never wait on each other's rows in opposite orders."""
-    amounts = amounts_of(request)
-    bucket = bucket_start(request.created_at)
-    connection = request.connection_id or ANY
-    product = request.product_id or ANY
-    keys = [(connection, product), (connection, ANY), (ANY, product), (ANY, ANY)]
-    rows = [
-        {
-            "merchant_id": request.merchant_id,
-            "livemode": request.livemode,
-            "connection_id": c,
-            "product_id": p,
-            "bucket_start": bucket,
-            **amounts,
-        }
-        for c, p in dict.fromkeys(keys)
-    ]
-    statement = upsert_insert(session)(UsageBucket).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=["merchant_id", "livemode", "connection_id", "product_id", "bucket_start"],
-        set_={name: getattr(UsageBucket, name) + statement.excluded[name] for name in SUMMED},
-    )
-    await session.execute(statement)
+    Rows are summed per key first (one statement may not update a row twice) and written in one
+    global order, so that concurrent transactions never wait on each other's rows in opposite
+    orders."""
+    rows: dict[tuple[str, bool, str, str, datetime], dict[str, Any]] = {}
+    for request in requests:
+        amounts = amounts_of(request)
+        bucket = bucket_start(request.created_at)
+        connection = request.connection_id or ANY
+        product = request.product_id or ANY
+        for c, p in {(connection, product), (connection, ANY), (ANY, product), (ANY, ANY)}:
+            key = (request.merchant_id, request.livemode, c, p, bucket)
+            row = rows.get(key)
+            if row is None:
+                rows[key] = {
+                    "merchant_id": key[0],
+                    "livemode": key[1],
+                    "connection_id": c,
+                    "product_id": p,
+                    "bucket_start": bucket,
+                    **amounts,
+                }
+            else:
+                for name in SUMMED:
+                    row[name] += amounts[name]
+    if not rows:
+        return
+    await session.execute(_upsert(session), [rows[key] for key in sorted(rows)])
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(session: AsyncSession) -> Any:
+    """One-row upsert per dialect, executed with many parameter sets: built once, and compiled
+    once by SQLAlchemy's cache."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in _UPSERTS:
+        table = table_of(UsageBucket)
+        statement = upsert_insert(session)(table)
+        _UPSERTS[dialect] = statement.on_conflict_do_update(
+            index_elements=[
+                "merchant_id",
+                "livemode",
+                "connection_id",
+                "product_id",
+                "bucket_start",
+            ],
+            set_={name: table.c[name] + statement.excluded[name] for name in SUMMED},
+        )
+    return _UPSERTS[dialect]
+
+
+async def add_request(session: AsyncSession, request: Request) -> None:
+    """Add one completed request to its roll-ups."""
+    await add_requests(session, [request])

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import LedgerEntry, Wallet
+from lava_server.db.models import LedgerEntry, Wallet, table_of
+from lava_server.db.types import Money
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,15 @@ class Posting:
 
 def wallet_account(wallet_id: str) -> str:
     return f"wallet:{wallet_id}"
+
+
+_wallets = table_of(Wallet)
+# Core statements with bound parameters: compiled once, then cached by SQLAlchemy.
+_APPLY_DELTA = (
+    update(_wallets)
+    .where(_wallets.c.id == bindparam("wallet"))
+    .values(balance=_wallets.c.balance + bindparam("delta", type_=Money()))
+)
 
 
 class UnbalancedTransaction(ValueError):
@@ -60,6 +70,52 @@ async def lock_wallet(session: AsyncSession, wallet_id: str) -> LockedWallet | N
     return None if row is None else LockedWallet(row.id, row.balance, row.held)
 
 
+@dataclass(frozen=True)
+class Movement:
+    """One balanced money movement: the postings of one transaction id."""
+
+    txn_id: str
+    postings: Sequence[Posting]
+    livemode: bool
+    request_seq: int | None = None
+
+
+async def post_movements(
+    session: AsyncSession, movements: Sequence[Movement], now: datetime
+) -> None:
+    """Write balanced movements and apply them to the wallets they touch, in as few statements
+    as possible. The caller must hold the lock of every wallet involved (`lock_wallet`)."""
+    entries: list[dict[str, object]] = []
+    deltas: dict[str, Decimal] = {}
+    for movement in movements:
+        postings = [p for p in movement.postings if p.amount != 0]
+        if sum((p.amount for p in postings), Decimal(0)) != 0:
+            raise UnbalancedTransaction(
+                f"postings of {movement.txn_id} do not sum to zero: {postings}"
+            )
+        for p in postings:
+            entries.append(
+                {
+                    "txn_id": movement.txn_id,
+                    "account": p.account,
+                    "wallet_id": p.wallet_id,
+                    "amount": p.amount,
+                    "kind": p.kind,
+                    "livemode": movement.livemode,
+                    "request_seq": movement.request_seq,
+                    "created_at": now,
+                }
+            )
+            if p.wallet_id is not None:
+                deltas[p.wallet_id] = deltas.get(p.wallet_id, Decimal(0)) + p.amount
+    if not entries:
+        return
+    await session.execute(insert(table_of(LedgerEntry)), entries)
+    changes = [{"wallet": w, "delta": d} for w, d in sorted(deltas.items()) if d != 0]
+    if changes:
+        await session.execute(_APPLY_DELTA, changes)
+
+
 async def post(
     session: AsyncSession,
     *,
@@ -72,32 +128,18 @@ async def post(
     """Write one balanced movement and apply it to the wallets it touches.
 
     The caller must hold the lock of every wallet in `postings` (`lock_wallet`)."""
-    postings = [p for p in postings if p.amount != 0]
-    if sum((p.amount for p in postings), Decimal(0)) != 0:
-        raise UnbalancedTransaction(f"postings of {txn_id} do not sum to zero: {postings}")
-    if not postings:
-        return
-    await session.execute(
-        insert(LedgerEntry),
-        [
-            {
-                "txn_id": txn_id,
-                "account": p.account,
-                "wallet_id": p.wallet_id,
-                "amount": p.amount,
-                "kind": p.kind,
-                "livemode": livemode,
-                "request_seq": request_seq,
-                "created_at": now,
-            }
-            for p in postings
-        ],
+    await post_movements(session, [Movement(txn_id, postings, livemode, request_seq)], now)
+
+
+async def lock_wallets(session: AsyncSession, wallet_ids: Sequence[str]) -> dict[str, LockedWallet]:
+    """`lock_wallet` for several wallets, locked in id order (so that two transactions never
+    wait on each other's wallets in opposite orders)."""
+    if not wallet_ids:
+        return {}
+    rows = await session.execute(
+        select(Wallet.id, Wallet.balance, Wallet.held)
+        .where(Wallet.id.in_(sorted(set(wallet_ids))))
+        .order_by(Wallet.id)
+        .with_for_update()
     )
-    deltas: dict[str, Decimal] = {}
-    for p in postings:
-        if p.wallet_id is not None:
-            deltas[p.wallet_id] = deltas.get(p.wallet_id, Decimal(0)) + p.amount
-    for wallet_id, delta in sorted(deltas.items()):
-        await session.execute(
-            update(Wallet).where(Wallet.id == wallet_id).values(balance=Wallet.balance + delta)
-        )
+    return {row.id: LockedWallet(row.id, row.balance, row.held) for row in rows}
