@@ -282,6 +282,7 @@ async def _pending(session: AsyncSession, checkout_session_id: str) -> Payment |
                 Payment.status == payments.PENDING,
             )
             .with_for_update()
+            .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
 

@@ -98,7 +98,12 @@ async def latest_method(session: AsyncSession, wallet_id: str) -> PaymentMethod 
 
 async def lock_payment(session: AsyncSession, payment_id: str) -> Payment | None:
     return (
-        await session.execute(select(Payment).where(Payment.id == payment_id).with_for_update())
+        await session.execute(
+            select(Payment)
+            .where(Payment.id == payment_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
     ).scalar_one_or_none()
 
 

@@ -189,6 +189,7 @@ async def _drop_unstarted_renewals(
                     Payment.status == PENDING,
                 )
                 .with_for_update()
+                .execution_options(populate_existing=True)
             )
         )
         .scalars()

@@ -139,6 +139,7 @@ async def spend_credit(session: AsyncSession, wallet_id: str, amount: Decimal) -
                 .where(CreditGrant.wallet_id == wallet_id, CreditGrant.remaining > 0)
                 .order_by(CreditGrant.expires_at.is_(None), CreditGrant.expires_at, CreditGrant.id)
                 .with_for_update()
+                .execution_options(populate_existing=True)
             )
         )
         .scalars()
@@ -199,6 +200,7 @@ async def end_credit_at(
                     CreditGrant.remaining > 0,
                 )
                 .with_for_update()
+                .execution_options(populate_existing=True)
             )
         )
         .scalars()
@@ -225,6 +227,7 @@ async def expire_credit(session: AsyncSession, wallet_id: str, now: datetime) ->
                 )
                 .order_by(CreditGrant.expires_at, CreditGrant.id)
                 .with_for_update()
+                .execution_options(populate_existing=True)
             )
         )
         .scalars()
