@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import Connection, Wallet
+from lava_server.db.models import Connection, Wallet, table_of
 
 
 async def get_with_wallet(
@@ -68,10 +69,27 @@ async def by_secret(session: AsyncSession, secret: str) -> Connection | None:
     ).scalar_one_or_none()
 
 
-async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str, Connection]:
+@dataclass(frozen=True)
+class ConnectionRef:
+    """What metering needs of a connection, read without the ORM."""
+
+    id: str
+    merchant_id: str
+    livemode: bool
+    wallet_id: str
+
+
+async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str, ConnectionRef]:
+    """Active connections by secret (any merchant: the caller checks ownership)."""
     if not secrets:
         return {}
+    table = table_of(Connection)
     rows = await session.execute(
-        select(Connection).where(Connection.secret.in_(secrets), Connection.deleted_at.is_(None))
+        select(
+            table.c.secret, table.c.id, table.c.merchant_id, table.c.livemode, table.c.wallet_id
+        ).where(table.c.secret.in_(secrets), table.c.deleted_at.is_(None))
     )
-    return {connection.secret: connection for connection in rows.scalars()}
+    return {
+        row.secret: ConnectionRef(row.id, row.merchant_id, row.livemode, row.wallet_id)
+        for row in rows
+    }

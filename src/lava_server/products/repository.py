@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import Product
+from lava_server.db.models import Product, table_of
+from lava_server.pricing import PricingConfig, parse_pricing_config
 
 
 async def get(
@@ -45,10 +49,84 @@ async def page(
     return (await session.execute(query)).scalars().all()
 
 
-async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str, Product]:
+@dataclass(frozen=True)
+class ProductRef:
+    """What metering needs of a product, its pricing parsed once per version."""
+
+    id: str
+    merchant_id: str
+    livemode: bool
+    overdraft: str
+    pricing: PricingConfig
+
+
+_PRICING_CACHE: dict[tuple[str, datetime], PricingConfig] = {}
+_PRICING_CACHE_SIZE = 4096
+
+
+def pricing_of(product_id: str, updated_at: datetime, fields: dict[str, Any]) -> PricingConfig:
+    """The product's `PricingConfig`, cached per (product, last update)."""
+    key = (product_id, updated_at)
+    config = _PRICING_CACHE.get(key)
+    if config is None:
+        config = parse_pricing_config(fields)
+        if len(_PRICING_CACHE) >= _PRICING_CACHE_SIZE:
+            _PRICING_CACHE.clear()
+        _PRICING_CACHE[key] = config
+    return config
+
+
+def ref_of(product: Product) -> ProductRef:
+    fields = {
+        "rate_type": product.rate_type,
+        "token_basis": product.token_basis,
+        "tiers": product.tiers,
+        "base_cost_payer": product.base_cost_payer,
+        "service_charge_payer": product.service_charge_payer,
+    }
+    return ProductRef(
+        product.id,
+        product.merchant_id,
+        product.livemode,
+        product.overdraft,
+        pricing_of(product.id, product.updated_at, fields),
+    )
+
+
+async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str, ProductRef]:
+    """Active products by secret (any merchant: the caller checks ownership)."""
     if not secrets:
         return {}
+    t = table_of(Product)
     rows = await session.execute(
-        select(Product).where(Product.secret.in_(secrets), Product.deleted_at.is_(None))
+        select(
+            t.c.secret,
+            t.c.id,
+            t.c.merchant_id,
+            t.c.livemode,
+            t.c.overdraft,
+            t.c.updated_at,
+            t.c.rate_type,
+            t.c.token_basis,
+            t.c.tiers,
+            t.c.base_cost_payer,
+            t.c.service_charge_payer,
+        ).where(t.c.secret.in_(secrets), t.c.deleted_at.is_(None))
     )
-    return {product.secret: product for product in rows.scalars()}
+    found = {}
+    for row in rows:
+        fields = {
+            "rate_type": row.rate_type,
+            "token_basis": row.token_basis,
+            "tiers": row.tiers,
+            "base_cost_payer": row.base_cost_payer,
+            "service_charge_payer": row.service_charge_payer,
+        }
+        found[row.secret] = ProductRef(
+            row.id,
+            row.merchant_id,
+            row.livemode,
+            row.overdraft,
+            pricing_of(row.id, row.updated_at, fields),
+        )
+    return found

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query
 
 from lava_server.api.auth import Caller, authenticate, presented_key
 from lava_server.api.pagination import PageParams, page, page_params
+from lava_server.api.responses import JSONBody
 from lava_server.metadata import parse_metadata_filters
 from lava_server.requests import service
 from lava_server.requests.schemas import RequestCreate
@@ -17,18 +18,17 @@ router = APIRouter(prefix="/v1/requests", tags=["requests"])
 @router.post(
     "",
     status_code=201,
+    response_model=None,
+    responses={201: {"description": "RestRequest"}, 200: {"description": "Already stored"}},
     summary="Report usage: priced and debited once per request_id (200 when already stored)",
 )
 async def create_request(
     body: RequestCreate,
-    response: Response,
     state: AppState = Depends(get_state),
     key_hash: str = Depends(presented_key),
-) -> dict[str, Any]:
+) -> JSONBody:
     result = await state.request_batcher.submit(key_hash, body)
-    if not result.created:
-        response.status_code = 200
-    return service.render(result.request)
+    return JSONBody(service.render(result.request), status_code=201 if result.created else 200)
 
 
 @router.get("", summary="List requests, newest first")

@@ -12,13 +12,14 @@ from sqlalchemy.exc import IntegrityError
 
 from lava_server.api.auth import Caller
 from lava_server.connections import repository as connections
+from lava_server.connections.repository import ConnectionRef
 from lava_server.db.engine import Database
-from lava_server.db.models import Connection, Product, Request
+from lava_server.db.models import Request
 from lava_server.errors import Conflict, InsufficientBalance, InvalidRequest, NotFound, Unauthorized
 from lava_server.periods import calendar_period
 from lava_server.pricing import PricedRequest, Usage, format_money, price_request
 from lava_server.products import repository as products
-from lava_server.products.service import check_pricing
+from lava_server.products.repository import ProductRef
 from lava_server.requests import repository
 from lava_server.requests.schemas import RequestCreate
 from lava_server.settings import Settings
@@ -56,8 +57,8 @@ def prepare(
     params: RequestCreate,
     fingerprint: str,
     *,
-    connection: Connection | None,
-    product: Product | None,
+    connection: ConnectionRef | None,
+    product: ProductRef | None,
     available: Decimal,
     prior_units: int,
     now: datetime,
@@ -90,7 +91,7 @@ def prepare(
     )
     input_cost, output_cost = _model_costs(params)
     priced = price_request(
-        check_pricing(product),
+        product.pricing,
         usage,
         prior_units=prior_units,
         service_charge_rate=settings.service_charge_rate,
@@ -120,8 +121,12 @@ async def create_one(
             )
             if existing is not None:
                 return replay(existing, fingerprint)
-            connection = await connections.by_secret(session, params.connection_secret)
-            product = await products.get_by_secret(session, params.product_secret)
+            connection = (await connections.by_secrets(session, [params.connection_secret])).get(
+                params.connection_secret
+            )
+            product = (await products.by_secrets(session, [params.product_secret])).get(
+                params.product_secret
+            )
             wallet = None
             if connection is not None:
                 wallet = await lock_wallet(session, connection.wallet_id)
@@ -205,7 +210,7 @@ def _new_request(
     params: RequestCreate,
     connection_id: str,
     wallet_id: str,
-    product: Product,
+    product: ProductRef,
     priced: PricedRequest,
     fingerprint: str,
     now: datetime,
