@@ -91,23 +91,6 @@ class RequestBatcher:
                 self._draining = False
 
     async def _write(self, batch: list[_Item]) -> None:
-        import os
-        import time as _t
-
-        _t0 = _t.perf_counter()
-        try:
-            await self._write_x(batch)
-        finally:
-            if os.environ.get("LAVA_DEBUG_BATCH"):
-                print(
-                    "batch",
-                    len(batch),
-                    round((_t.perf_counter() - _t0) * 1000, 2),
-                    "ms",
-                    flush=True,
-                )
-
-    async def _write_x(self, batch: list[_Item]) -> None:
         retry: list[_Item] = []
         try:
             retry = await self._write_together(batch)
@@ -150,7 +133,7 @@ class RequestBatcher:
             )
             wallets = await lock_wallets(session, [c.wallet_id for c in found_connections.values()])
             # Read after the wallet locks: a concurrent copy of a report is visible by now.
-            existing = await repository.get_many(session, [item.key for item in batch])
+            existing = await repository.stored_keys(session, [item.key for item in batch])
             now = utcnow()
             period_start = calendar_period(now)[0]
             tier_keys = [
@@ -173,10 +156,11 @@ class RequestBatcher:
                     retry.append(item)  # after this batch, it is a retry of the one before
                     continue
                 seen.add(item.key)
-                stored = existing.get(item.key)
                 assert item.caller is not None
                 try:
-                    if stored is not None:
+                    if item.key in existing:
+                        stored = await repository.get(session, *item.key)
+                        assert stored is not None
                         outcomes.append((item, service.replay(stored, item.fingerprint)))
                         continue
                     connection = found_connections.get(item.params.connection_secret)

@@ -113,20 +113,20 @@ async def page(
     return (await session.execute(query)).scalars().all()
 
 
-async def get_many(
+async def stored_keys(
     session: AsyncSession, keys: Sequence[tuple[str, bool, str]]
-) -> dict[tuple[str, bool, str], Request]:
-    """Stored requests by `(merchant_id, livemode, request_id)`."""
+) -> set[tuple[str, bool, str]]:
+    """Which of these `(merchant_id, livemode, request_id)` are stored (a cheap Core query; the
+    rows themselves are read only for the rare repeats)."""
     if not keys:
-        return {}
-    rows = (
-        await session.execute(
-            select(Request).where(
-                tuple_(Request.merchant_id, Request.livemode, Request.request_id).in_(keys)
-            )
+        return set()
+    t = table_of(Request)
+    rows = await session.execute(
+        select(t.c.merchant_id, t.c.livemode, t.c.request_id).where(
+            tuple_(t.c.merchant_id, t.c.livemode, t.c.request_id).in_(keys)
         )
-    ).scalars()
-    return {(r.merchant_id, r.livemode, r.request_id): r for r in rows}
+    )
+    return {(r.merchant_id, r.livemode, r.request_id) for r in rows}
 
 
 async def tier_units_many(
