@@ -8,6 +8,8 @@ Two kinds of tests live here:
 
   - ``mock``: ``FakeLavaAPI`` (an in-memory model of api.md) behind ``httpx.MockTransport``;
   - ``http``: the same fake over real HTTP on a local port;
+  - ``server``: our own ``lava_server`` over real HTTP (a session-wide server on SQLite),
+    seeded through its sandbox extensions like ``live``;
   - ``live``: any running server, when ``LAVA_SDK_TEST_BASE_URL`` and
     ``LAVA_SDK_TEST_SECRET_KEY`` are set (a sandbox merchant key). Tests that need objects the
     public API cannot create (a connection, a product, an active subscription) are skipped there
@@ -115,7 +117,8 @@ class LiveBackend:
         return answer
 
     async def create_connection(self, reference_id: str | None = None) -> tuple[str, str]:
-        body: dict[str, Any] = {"balance": "100"}
+        # A phone of its own: a top-up checkout confirms with a code sent to the wallet's phone.
+        body: dict[str, Any] = {"balance": "100", "phone": f"+1555{uuid.uuid4().int % 10**7:07d}"}
         if reference_id is not None:
             body["reference_id"] = reference_id
         connection = await self._post("test_helpers/connections", body)
@@ -134,7 +137,38 @@ class LiveBackend:
         pytest.skip("the live backend cannot create active subscriptions yet")
 
 
-BACKENDS = ["mock", "http"] + (["live"] if LIVE_BASE_URL and LIVE_SECRET_KEY else [])
+BACKENDS = ["mock", "http", "server"] + (
+    ["live"] if LIVE_BASE_URL and LIVE_SECRET_KEY else []
+)
+
+
+@pytest.fixture(scope="session")
+def our_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """Our own `lava_server` over real HTTP on a fresh SQLite database, with a sandbox merchant:
+    `(base_url, secret_key)`. The contract tests use fresh ids, so one server serves them all."""
+    import asyncio
+
+    from lava_server.app import create_app
+    from lava_server.db.engine import Database
+    from lava_server.db.migrate import upgrade
+    from lava_server.merchants import service as merchants
+    from lava_server.settings import Settings
+    from lava_server.testing.server import serve_in_thread
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('sdk-server') / 'lava.db'}"
+    upgrade(url)
+
+    async def bootstrap() -> str:
+        db = Database(url)
+        try:
+            return (await merchants.create_merchant(db, "SDK", livemode=False)).secret_key
+        finally:
+            await db.dispose()
+
+    secret_key = asyncio.run(bootstrap())
+    app = create_app(Settings(database_url=url, rate_limit_per_minute=1_000_000))
+    with serve_in_thread(app) as server:
+        yield f"{server.url}/v1/", secret_key
 
 
 @pytest.fixture(params=BACKENDS)
@@ -142,6 +176,12 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     if request.param == "live":
         assert LIVE_BASE_URL and LIVE_SECRET_KEY
         yield LiveBackend(LIVE_BASE_URL, LIVE_SECRET_KEY)
+        return
+    if request.param == "server":
+        base_url, secret_key = request.getfixturevalue("our_server")
+        server_backend = LiveBackend(base_url, secret_key)
+        server_backend.name = "server"
+        yield server_backend
         return
     api = FakeLavaAPI()
     if request.param == "mock":
