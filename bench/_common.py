@@ -109,7 +109,9 @@ def database(kind: str) -> Iterator[str]:
     from sqlalchemy.engine import make_url
 
     name = f"lava_bench_{uuid.uuid4().hex[:8]}"
-    admin = make_url(PG_ADMIN_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = (
+        make_url(PG_ADMIN_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
 
     async def run(sql: str) -> None:
         connection = await asyncpg.connect(admin)
@@ -126,11 +128,22 @@ def database(kind: str) -> Iterator[str]:
 
 
 @contextmanager
-def server(database_url: str, port: int, workers: int, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+def server(
+    database_url: str, port: int, workers: int, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
     """`lava serve` on `port`; yields the base URL; stops it afterwards."""
     env = {**clean_env(), **(extra_env or {})}
     process = subprocess.Popen(
-        [LAVA, "serve", "--port", str(port), "--database-url", database_url, "--workers", str(workers)],
+        [
+            LAVA,
+            "serve",
+            "--port",
+            str(port),
+            "--database-url",
+            database_url,
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -24,13 +24,12 @@ import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from _common import HttpConnection, database, dumps, free_port, lava, percentile, server, summary
 
 from lava_server.db.models import Request, UsageBucket
-from lava_server.usage.rollups import ANY, bucket_start
+from lava_server.usage.rollups import ANY, bucket_of
 
 
 async def post_requests(
@@ -79,7 +78,9 @@ async def setup(port: int, headers: dict[str, str]) -> tuple[dict[str, Any], lis
         await connection.close()
 
 
-def report_bodies(prefix: str, count: int, customers: list[dict[str, Any]], product: dict[str, Any]) -> list[bytes]:
+def report_bodies(
+    prefix: str, count: int, customers: list[dict[str, Any]], product: dict[str, Any]
+) -> list[bytes]:
     rng = random.Random(1)
     return [
         dumps(
@@ -136,14 +137,14 @@ async def baseline_postgres(database_url: str, count: int) -> float:
 
 def synthetic_requests(
     merchant_id: str, count: int, days: int, end: datetime
-) -> tuple[list[dict[str, Any]], dict[tuple[str, str, datetime], dict[str, Any]]]:
+) -> tuple[list[dict[str, Any]], dict[tuple[str, str, int], dict[str, Any]]]:
     """Request rows spread over `days` days before `end`, and their roll-ups (all four series)."""
     rng = random.Random(2)
     connections = [f"con_test_{uuid.uuid4().hex[:26].upper()}" for _ in range(50)]
     products = [f"prd_test_{uuid.uuid4().hex[:26].upper()}" for _ in range(3)]
     span = days * 86400
     rows: list[dict[str, Any]] = []
-    rollups: dict[tuple[str, str, datetime], dict[str, Any]] = {}
+    rollups: dict[tuple[str, str, int], dict[str, Any]] = {}
     fee_per_token = Decimal("0.000002")
     for index in range(count):
         created = end - timedelta(seconds=rng.randrange(span))
@@ -163,7 +164,7 @@ def synthetic_requests(
                 "created_at": created,
             }
         )
-        bucket = bucket_start(created)
+        bucket = bucket_of(created)
         for key in ((connection, product), (connection, ANY), (ANY, product), (ANY, ANY)):
             sums = rollups.setdefault(
                 (*key, bucket),
@@ -179,30 +180,63 @@ def synthetic_requests(
 def _request_record(merchant_id: str, row: dict[str, Any]) -> dict[str, Any]:
     total = row["fee"] + row["service"]
     return {
-        "request_id": row["request_id"], "merchant_id": merchant_id, "livemode": False,
-        "connection_id": row["connection_id"], "product_id": row["product_id"], "wallet_id": None,
-        "status": "completed", "provider": "merchant", "provider_key_type": "unmanaged",
-        "model": None, "endpoint": "POST /v1/requests", "response_id": None,
-        "input_tokens": row["input_tokens"], "output_tokens": row["output_tokens"],
-        "input_characters": 0, "output_characters": 0, "input_seconds": 0, "output_seconds": 0,
-        "input_cost": Decimal(0), "output_cost": Decimal(0), "total_cost": Decimal(0),
-        "model_payer": "wallet", "fee_amount": row["fee"], "rate_type": "fixed",
-        "token_basis": "input+output", "fee_breakdown": "[]",
-        "service_charge_amount": row["service"], "service_charge_payer": "wallet",
-        "total_request_cost": total, "total_wallet_cost": total, "total_merchant_cost": Decimal(0),
-        "hold_amount": Decimal(0), "metadata": "{}", "fingerprint": "seed",
-        "timestamp": row["created_at"], "created_at": row["created_at"],
+        "request_id": row["request_id"],
+        "merchant_id": merchant_id,
+        "livemode": False,
+        "connection_id": row["connection_id"],
+        "product_id": row["product_id"],
+        "wallet_id": None,
+        "status": "completed",
+        "provider": "merchant",
+        "provider_key_type": "unmanaged",
+        "model": None,
+        "endpoint": "POST /v1/requests",
+        "response_id": None,
+        "input_tokens": row["input_tokens"],
+        "output_tokens": row["output_tokens"],
+        "input_characters": 0,
+        "output_characters": 0,
+        "input_seconds": 0,
+        "output_seconds": 0,
+        "input_cost": Decimal(0),
+        "output_cost": Decimal(0),
+        "total_cost": Decimal(0),
+        "model_payer": "wallet",
+        "fee_amount": row["fee"],
+        "rate_type": "fixed",
+        "token_basis": "input+output",
+        "fee_breakdown": "[]",
+        "service_charge_amount": row["service"],
+        "service_charge_payer": "wallet",
+        "total_request_cost": total,
+        "total_wallet_cost": total,
+        "total_merchant_cost": Decimal(0),
+        "hold_amount": Decimal(0),
+        "metadata": "{}",
+        "fingerprint": "seed",
+        "timestamp": row["created_at"],
+        "created_at": row["created_at"],
     }
 
 
-def _bucket_record(merchant_id: str, key: tuple[str, str, datetime], sums: dict[str, Any]) -> dict[str, Any]:
+def _bucket_record(
+    merchant_id: str, key: tuple[str, str, int], sums: dict[str, Any]
+) -> dict[str, Any]:
     total = sums["fee"] + sums["service"]
     return {
-        "merchant_id": merchant_id, "livemode": False, "connection_id": key[0],
-        "product_id": key[1], "bucket_start": key[2], "total_requests": sums["requests"],
-        "total_usage_tokens": sums["tokens"], "total_usage_cost": Decimal(0),
-        "total_fee_amount": sums["fee"], "total_service_charge_amount": sums["service"],
-        "total_request_cost": total, "total_wallet_cost": total, "total_merchant_cost": Decimal(0),
+        "merchant_id": merchant_id,
+        "livemode": False,
+        "connection_id": key[0],
+        "product_id": key[1],
+        "bucket": key[2],
+        "total_requests": sums["requests"],
+        "total_usage_tokens": sums["tokens"],
+        "total_usage_cost": Decimal(0),
+        "total_fee_amount": sums["fee"],
+        "total_service_charge_amount": sums["service"],
+        "total_request_cost": total,
+        "total_wallet_cost": total,
+        "total_merchant_cost": Decimal(0),
     }
 
 
@@ -210,12 +244,16 @@ REQUEST_COLUMNS = [c.name for c in Request.__table__.columns if c.name != "seq"]
 BUCKET_COLUMNS = [c.name for c in UsageBucket.__table__.columns]
 
 
-def seed_sqlite(database_url: str, merchant_id: str, rows: list[dict[str, Any]], rollups: dict) -> None:
+def seed_sqlite(
+    database_url: str, merchant_id: str, rows: list[dict[str, Any]], rollups: dict
+) -> None:
     def encode(value: Any) -> Any:
         if isinstance(value, Decimal):
             return int(value.scaleb(10))
         if isinstance(value, datetime):
-            return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+            return (
+                value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
+            )
         return value
 
     connection = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
@@ -223,31 +261,45 @@ def seed_sqlite(database_url: str, merchant_id: str, rows: list[dict[str, Any]],
     marks = ", ".join("?" for _ in REQUEST_COLUMNS)
     connection.executemany(
         f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) VALUES ({marks})",
-        ([encode(r[c]) for c in REQUEST_COLUMNS] for r in (_request_record(merchant_id, row) for row in rows)),
+        (
+            [encode(r[c]) for c in REQUEST_COLUMNS]
+            for r in (_request_record(merchant_id, row) for row in rows)
+        ),
     )
     marks = ", ".join("?" for _ in BUCKET_COLUMNS)
     connection.executemany(
         f"INSERT INTO usage_buckets ({', '.join(BUCKET_COLUMNS)}) VALUES ({marks})",
-        ([encode(b[c]) for c in BUCKET_COLUMNS] for b in (_bucket_record(merchant_id, k, s) for k, s in rollups.items())),
+        (
+            [encode(b[c]) for c in BUCKET_COLUMNS]
+            for b in (_bucket_record(merchant_id, k, s) for k, s in rollups.items())
+        ),
     )
     connection.execute("COMMIT")
     connection.execute("ANALYZE")
     connection.close()
 
 
-async def seed_postgres(database_url: str, merchant_id: str, rows: list[dict[str, Any]], rollups: dict) -> None:
+async def seed_postgres(
+    database_url: str, merchant_id: str, rows: list[dict[str, Any]], rollups: dict
+) -> None:
     import asyncpg
 
     connection = await asyncpg.connect(database_url)
     try:
         await connection.copy_records_to_table(
             "requests",
-            records=([r[c] for c in REQUEST_COLUMNS] for r in (_request_record(merchant_id, row) for row in rows)),
+            records=(
+                [r[c] for c in REQUEST_COLUMNS]
+                for r in (_request_record(merchant_id, row) for row in rows)
+            ),
             columns=REQUEST_COLUMNS,
         )
         await connection.copy_records_to_table(
             "usage_buckets",
-            records=([b[c] for c in BUCKET_COLUMNS] for b in (_bucket_record(merchant_id, k, s) for k, s in rollups.items())),
+            records=(
+                [b[c] for c in BUCKET_COLUMNS]
+                for b in (_bucket_record(merchant_id, k, s) for k, s in rollups.items())
+            ),
             columns=BUCKET_COLUMNS,
         )
         await connection.execute("ANALYZE")
@@ -277,51 +329,78 @@ def bench(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     print(f"\n=== {kind} ===")
     with database(kind) as database_url:
         lava("ledger", "check", "--database-url", database_url)  # creates the schema
-        merchant = json.loads(lava("merchants", "create", "Bench", "--json", "--database-url", database_url))
+        merchant = json.loads(
+            lava("merchants", "create", "Bench", "--json", "--database-url", database_url)
+        )
         headers = {"Authorization": f"Bearer {merchant['secret_key']}"}
         port = free_port()
         with server(database_url, port, args.workers, {"LAVA_RATE_LIMIT_PER_MINUTE": "100000000"}):
             product, customers = asyncio.run(setup(port, headers))
-            asyncio.run(post_requests(port, headers, report_bodies("warm", 500, customers, product), args.concurrency))
+            asyncio.run(
+                post_requests(
+                    port, headers, report_bodies("warm", 500, customers, product), args.concurrency
+                )
+            )
             bodies = report_bodies("bench", args.requests, customers, product)
-            elapsed, latencies, statuses = asyncio.run(post_requests(port, headers, bodies, args.concurrency))
+            elapsed, latencies, statuses = asyncio.run(
+                post_requests(port, headers, bodies, args.concurrency)
+            )
             assert statuses == {201: args.requests}, statuses
             rate = args.requests / elapsed
-            print(f"POST /v1/requests  {args.requests} over {CUSTOMERS} wallets at concurrency {args.concurrency}, {args.workers} worker(s): "
-                  f"{rate:7.0f} req/s  {summary(latencies)}")
+            print(
+                f"POST /v1/requests  {args.requests} over {CUSTOMERS} wallets at concurrency {args.concurrency}, {args.workers} worker(s): "
+                f"{rate:7.0f} req/s  {summary(latencies)}"
+            )
 
             if kind == "sqlite":
                 base_elapsed = baseline_sqlite(database_url, args.requests)
             else:
                 base_elapsed = asyncio.run(baseline_postgres(database_url, args.requests))
             base_rate = args.requests / base_elapsed
-            print(f"baseline: {args.requests} single-row insert transactions, one process: {base_rate:7.0f} tx/s"
-                  f"  -> server/baseline = {rate / base_rate:.2f}x")
+            print(
+                f"baseline: {args.requests} single-row insert transactions, one process: {base_rate:7.0f} tx/s"
+                f"  -> server/baseline = {rate / base_rate:.2f}x"
+            )
 
-            usage_merchant = json.loads(lava("merchants", "create", "Usage", "--json", "--database-url", database_url))
+            usage_merchant = json.loads(
+                lava("merchants", "create", "Usage", "--json", "--database-url", database_url)
+            )
             end = datetime.now(timezone.utc)
             started = time.perf_counter()
-            rows, rollups = synthetic_requests(usage_merchant["merchant_id"], args.usage_requests, 90, end)
+            rows, rollups = synthetic_requests(
+                usage_merchant["merchant_id"], args.usage_requests, 90, end
+            )
             if kind == "sqlite":
                 seed_sqlite(database_url, usage_merchant["merchant_id"], rows, rollups)
             else:
-                asyncio.run(seed_postgres(database_url, usage_merchant["merchant_id"], rows, rollups))
-            print(f"stored {args.usage_requests} requests over 90 days ({len(rollups)} roll-up rows) "
-                  f"in {time.perf_counter() - started:.0f} s")
+                asyncio.run(
+                    seed_postgres(database_url, usage_merchant["merchant_id"], rows, rollups)
+                )
+            print(
+                f"stored {args.usage_requests} requests over 90 days ({len(rollups)} roll-up rows) "
+                f"in {time.perf_counter() - started:.0f} s"
+            )
             start = (end - timedelta(days=89)).strftime("%Y-%m-%dT%H:%M:%S%%2B05:30")
             usage_headers = {"Authorization": f"Bearer {usage_merchant['secret_key']}"}
             usage_latencies = asyncio.run(time_usage(port, usage_headers, start, args.usage_calls))
-            print(f"GET /v1/usage (90 days, +05:30, {args.usage_requests} requests stored): {summary(usage_latencies)}")
+            print(
+                f"GET /v1/usage (90 days, +05:30, {args.usage_requests} requests stored): {summary(usage_latencies)}"
+            )
         check = lava("ledger", "check", "--database-url", database_url)
         print(check.strip())
     return {
-        "rate": rate, "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99),
-        "baseline": base_rate, "usage_p50": percentile(usage_latencies, 0.5),
+        "rate": rate,
+        "p50": percentile(latencies, 0.5),
+        "p99": percentile(latencies, 0.99),
+        "baseline": base_rate,
+        "usage_p50": percentile(usage_latencies, 0.5),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -332,8 +411,10 @@ def main() -> None:
     results = {kind: bench(kind, args) for kind in args.databases.split(",")}
     print("\nsummary (targets: >= 1000 req/s, p99 < 50 ms, usage p50 < 20 ms)")
     for kind, r in results.items():
-        print(f"  {kind:10} {r['rate']:6.0f} req/s  p50 {r['p50']*1000:5.1f} ms  p99 {r['p99']*1000:5.1f} ms  "
-              f"baseline {r['baseline']:6.0f} tx/s ({r['rate']/r['baseline']:.2f}x)  usage p50 {r['usage_p50']*1000:5.1f} ms")
+        print(
+            f"  {kind:10} {r['rate']:6.0f} req/s  p50 {r['p50'] * 1000:5.1f} ms  p99 {r['p99'] * 1000:5.1f} ms  "
+            f"baseline {r['baseline']:6.0f} tx/s ({r['rate'] / r['baseline']:.2f}x)  usage p50 {r['usage_p50'] * 1000:5.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -52,26 +52,40 @@ async def time_async(call: object, calls: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     with database("sqlite") as url:
-        merchant = json.loads(lava("merchants", "create", "SDK bench", "--json", "--database-url", url))
+        merchant = json.loads(
+            lava("merchants", "create", "SDK bench", "--json", "--database-url", url)
+        )
         key = merchant["secret_key"]
         port = free_port()
         with server(url, port, 1, {"LAVA_RATE_LIMIT_PER_MINUTE": "100000000"}) as base:
             connection_id = asyncio.run(seed(port, key))
             path = f"{base}connections/{connection_id}"
             headers = {"Authorization": f"Bearer {key}", "X-Lava-API-Version": "2025-04-28.v1"}
-            results: dict[str, list[float]] = {"httpx": [], "Lava": [], "httpx async": [], "AsyncLava": []}
+            results: dict[str, list[float]] = {
+                "httpx": [],
+                "Lava": [],
+                "httpx async": [],
+                "AsyncLava": [],
+            }
             with httpx.Client(headers=headers) as plain, Lava(key, base_url=base) as sdk:
                 for _ in range(args.rounds):
                     results["httpx"].append(time_sync(lambda: plain.get(path).json(), args.calls))
-                    results["Lava"].append(time_sync(lambda: sdk.connections.retrieve(connection_id), args.calls))
+                    results["Lava"].append(
+                        time_sync(lambda: sdk.connections.retrieve(connection_id), args.calls)
+                    )
 
             async def run_async() -> None:
-                async with httpx.AsyncClient(headers=headers) as plain_async, AsyncLava(key, base_url=base) as sdk_async:
+                async with (
+                    httpx.AsyncClient(headers=headers) as plain_async,
+                    AsyncLava(key, base_url=base) as sdk_async,
+                ):
 
                     async def plain_call() -> object:
                         return (await plain_async.get(path)).json()
@@ -86,7 +100,9 @@ def main() -> None:
             asyncio.run(run_async())
 
     median = {name: statistics.median(values) for name, values in results.items()}
-    print(f"GET /v1/connections/{{id}} against lava serve (SQLite), {args.calls} calls x {args.rounds} rounds, median per call:")
+    print(
+        f"GET /v1/connections/{{id}} against lava serve (SQLite), {args.calls} calls x {args.rounds} rounds, median per call:"
+    )
     for name, value in median.items():
         print(f"  {name:12} {value * 1e6:8.1f} us")
     for sdk_name, plain_name in (("Lava", "httpx"), ("AsyncLava", "httpx async")):

@@ -219,7 +219,8 @@ class TierUsage(Base):
 
 
 class UsageBucket(Base):
-    """Usage roll-up per 15 minutes (every real UTC offset is a multiple of 15 minutes).
+    """Usage roll-up per 15 minutes (every real UTC offset is a multiple of 15 minutes); `bucket`
+    is the start of the quarter hour in unix seconds, so that day arithmetic is integer math.
 
     Each request adds to four rows: its connection and product, its connection for any product
     (`product_id = ''`), its product for any connection (`connection_id = ''`), and the merchant
@@ -232,7 +233,7 @@ class UsageBucket(Base):
     livemode: Mapped[bool] = mapped_column(Boolean, primary_key=True)
     connection_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    bucket_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # unix seconds, UTC
     total_requests: Mapped[int] = mapped_column(BigInteger, default=0)
     total_usage_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     total_usage_cost: Mapped[Decimal] = mapped_column(Money(), default=ZERO)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,9 +26,9 @@ SUMMED = (
 )
 
 
-def bucket_start(moment: datetime) -> datetime:
-    seconds = int(moment.timestamp()) // BUCKET_SECONDS * BUCKET_SECONDS
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+def bucket_of(moment: datetime) -> int:
+    """The quarter hour holding `moment`, as unix seconds."""
+    return int(moment.timestamp()) // BUCKET_SECONDS * BUCKET_SECONDS
 
 
 def amounts_of(request: Request) -> dict[str, Any]:
@@ -50,10 +50,10 @@ async def add_requests(session: AsyncSession, requests: Sequence[Request]) -> No
     Rows are summed per key first (one statement may not update a row twice) and written in one
     global order, so that concurrent transactions never wait on each other's rows in opposite
     orders."""
-    rows: dict[tuple[str, bool, str, str, datetime], dict[str, Any]] = {}
+    rows: dict[tuple[str, bool, str, str, int], dict[str, Any]] = {}
     for request in requests:
         amounts = amounts_of(request)
-        bucket = bucket_start(request.created_at)
+        bucket = bucket_of(request.created_at)
         connection = request.connection_id or ANY
         product = request.product_id or ANY
         for c, p in {(connection, product), (connection, ANY), (ANY, product), (ANY, ANY)}:
@@ -65,7 +65,7 @@ async def add_requests(session: AsyncSession, requests: Sequence[Request]) -> No
                     "livemode": key[1],
                     "connection_id": c,
                     "product_id": p,
-                    "bucket_start": bucket,
+                    "bucket": bucket,
                     **amounts,
                 }
             else:
@@ -92,7 +92,7 @@ def _upsert(session: AsyncSession) -> Any:
                 "livemode",
                 "connection_id",
                 "product_id",
-                "bucket_start",
+                "bucket",
             ],
             set_={name: table.c[name] + statement.excluded[name] for name in SUMMED},
         )

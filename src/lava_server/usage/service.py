@@ -113,7 +113,8 @@ async def _daily_from_rollups(
     connection_id: str | None,
     product_id: str | None,
 ) -> list[Any]:
-    day = _day_index(session, UsageBucket.bucket_start, span.start_utc).label("day")
+    start = int(span.start_utc.timestamp())
+    day = ((UsageBucket.bucket - start) // DAY).label("day")
     query = (
         select(
             day,
@@ -126,8 +127,8 @@ async def _daily_from_rollups(
             UsageBucket.livemode == caller.livemode,
             UsageBucket.connection_id == (connection_id or ANY),
             UsageBucket.product_id == (product_id or ANY),
-            UsageBucket.bucket_start >= span.start_utc,
-            UsageBucket.bucket_start < span.end_utc,
+            UsageBucket.bucket >= start,
+            UsageBucket.bucket < int(span.end_utc.timestamp()),
         )
         .group_by(day)
     )

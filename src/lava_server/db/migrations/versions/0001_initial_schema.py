@@ -81,7 +81,7 @@ def upgrade() -> None:
         sa.Column("livemode", sa.Boolean(), nullable=False),
         sa.Column("connection_id", sa.String(length=64), nullable=False),
         sa.Column("product_id", sa.String(length=64), nullable=False),
-        sa.Column("bucket_start", lava_server.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("bucket", sa.BigInteger(), nullable=False),
         sa.Column("total_requests", sa.BigInteger(), nullable=False),
         sa.Column("total_usage_tokens", sa.BigInteger(), nullable=False),
         sa.Column(
@@ -106,9 +106,7 @@ def upgrade() -> None:
             lava_server.db.types.Money(precision=38, scale=10),
             nullable=False,
         ),
-        sa.PrimaryKeyConstraint(
-            "merchant_id", "livemode", "connection_id", "product_id", "bucket_start"
-        ),
+        sa.PrimaryKeyConstraint("merchant_id", "livemode", "connection_id", "product_id", "bucket"),
     )
     op.create_table(
         "wallets",
