@@ -62,6 +62,9 @@ def format_money(value: Decimal) -> str:
     """
     if not isinstance(value, Decimal) or not value.is_finite():
         raise ValueError(f"money must be a finite Decimal, not {value!r}")
+    shape = value.as_tuple()
+    if shape.exponent == -MONEY_PLACES and not (shape.sign and value.is_zero()):
+        return f"{value:f}"  # already exactly 10 places (every amount read from the database)
     units = to_money_units(value)
     if from_money_units(units) != value:
         raise ValueError(f"money has more than {MONEY_PLACES} decimal places: {value}")
