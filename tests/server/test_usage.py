@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from lava_server.requests import service as requests_service
+from lava_server import timeutil
 from tests.server.metering import make_connection, make_product, report
 from tests.server.test_api_base import assert_error
 
@@ -27,7 +27,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr(requests_service, "utcnow", clock)
+    monkeypatch.setattr(timeutil, "clock", clock)
     return clock
 
 
