@@ -138,7 +138,9 @@ async def live_merchant(db: Database) -> MerchantKey:
     return MerchantKey(key.merchant_id, key.secret_key)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+@pytest.hookimpl(hookwrapper=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
+    yield  # after pytest's own summary, right before the closing line
     if _pg_problem is not None:
         terminalreporter.write_line(
             f"NOTE: the PostgreSQL half was SKIPPED: {PG_ADMIN_URL} not reachable ({_pg_problem}).",
