@@ -81,7 +81,7 @@ async def open_wallets(
         for row in rows
         if row.period_credit_expires_at is not None and row.period_credit_expires_at <= now
     ]
-    if False:
+    if due:
         for wallet_id in due:
             await expire_credit(session, wallet_id, now)
         rows = (await session.execute(select(*_STATE_COLUMNS).where(Wallet.id.in_(ids)))).all()
