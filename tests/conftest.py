@@ -138,11 +138,10 @@ async def live_merchant(db: Database) -> MerchantKey:
     return MerchantKey(key.merchant_id, key.secret_key)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> Iterator[None]:
-    yield  # after pytest's own summary, right before the closing line
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Say it last, after pytest's own closing line, so that nobody misses it."""
     if _pg_problem is not None:
-        terminalreporter.write_line(
-            f"NOTE: the PostgreSQL half was SKIPPED: {PG_ADMIN_URL} not reachable ({_pg_problem}).",
-            red=True,
+        print(
+            f"\nNOTE: the PostgreSQL half was SKIPPED: {PG_ADMIN_URL} not reachable "
+            f"({_pg_problem}).\nSet LAVA_TEST_POSTGRES_URL, or start PostgreSQL, to run it."
         )
