@@ -197,7 +197,7 @@ async def test_client_disconnect_midstream_is_billed_partially(billed, fake, db)
 
 async def test_settlement_is_idempotent(billed, db, proxy_settings):
     """Settling or releasing a call twice charges it once."""
-    billing = ForwardBilling(db, proxy_settings.service_charge_rate)
+    billing = ForwardBilling(db, proxy_settings)
     worst = make_usage(input_tokens=10, output_tokens=100, estimated=True)
     call = Call("req-idem", "openai", "managed", "POST /v1/chat/completions", GPT, {}, worst)
     reservation = await billing.reserve(decode_token(billed.token), call)

@@ -38,7 +38,7 @@ from lava_server.api.auth import SECRET_KEY_PREFIXES, hash_secret_key
 from lava_server.db.engine import Database
 from lava_server.db.models import Product, Request
 from lava_server.errors import Forbidden, InsufficientBalance, NotFound, Unauthorized
-from lava_server.periods import calendar_period
+from lava_server.periods import usage_period
 from lava_server.pricing import (
     PricedRequest,
     PricingConfig,
@@ -55,9 +55,11 @@ from lava_server.proxy.credentials import ForwardToken
 from lava_server.proxy.prices import provider_cost
 from lava_server.proxy.usage import ExtractedUsage
 from lava_server.requests.service import postings_for
+from lava_server.settings import Settings
 from lava_server.timeutil import utcnow
 from lava_server.usage import rollups
-from lava_server.wallets.ledger import post
+from lava_server.wallets.credit import open_wallets, record_debits
+from lava_server.wallets.ledger import lock_wallet, post
 
 log = logging.getLogger("lava_server.proxy")
 
@@ -130,9 +132,10 @@ def pricing_usage(usage: ExtractedUsage) -> Usage:
 class ForwardBilling:
     """One per server process."""
 
-    def __init__(self, db: Database, service_charge_rate: Decimal) -> None:
+    def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
-        self.service_charge_rate = service_charge_rate
+        self.settings = settings
+        self.service_charge_rate = settings.service_charge_rate
         self._configs: dict[tuple[str, datetime], PricingConfig] = {}
 
     # -- reserve ---------------------------------------------------------------------------------
@@ -142,9 +145,8 @@ class ForwardBilling:
         Raises 401/403/404 for the token and 402 when the worst case does not fit."""
         key_hash = _key_hash(token.secret_key)
         now = utcnow()
-        period_start = calendar_period(now)[0]
         if token.connection_secret is None:
-            return await self._metering_only(key_hash, call, now, period_start)
+            return await self._metering_only(key_hash, call, now)
         worst = pricing_usage(call.worst_case)
         worst_costs = provider_cost(
             call.provider, call.worst_case.model or call.model, call.worst_case
@@ -155,7 +157,6 @@ class ForwardBilling:
                 key_hash=key_hash,
                 connection_secret=token.connection_secret,
                 product_secret=token.product_secret,
-                period_start=period_start,
             )
             if payer is None:
                 await _diagnose(session, key_hash, token)
@@ -163,10 +164,16 @@ class ForwardBilling:
             _check_owner(payer)
             product = payer.product
             config = DEFAULT_PRODUCT_CONFIG if product is None else self._config(product)
+            period_start = usage_period(now, payer.cycle_started_at, payer.cycle_ends_at)[0]
+            prior_units = 0  # with one tier the position cannot change the worst case
+            if product is not None and len(config.tiers) > 1:
+                prior_units = await repository.tier_units(
+                    session, payer.connection_id, product.id, period_start
+                )
             bound = price_upper_bound(
                 config,
                 worst,
-                prior_units=payer.tier_units,
+                prior_units=prior_units,
                 service_charge_rate=self.service_charge_rate,
                 input_cost=worst_costs[0],
                 output_cost=worst_costs[1],
@@ -201,9 +208,7 @@ class ForwardBilling:
             )
         return reservation
 
-    async def _metering_only(
-        self, key_hash: str, call: Call, now: datetime, period_start: datetime
-    ) -> Reservation:
+    async def _metering_only(self, key_hash: str, call: Call, now: datetime) -> Reservation:
         async with self.db.read() as session:
             found = await repository.find_key(session, key_hash)
         if found is None:
@@ -220,7 +225,7 @@ class ForwardBilling:
             config=METERING_ONLY_CONFIG,
             hold=_ZERO,
             created_at=now,
-            period_start=period_start,
+            period_start=now,
         )
 
     def _config(self, product: Product) -> PricingConfig:
@@ -253,11 +258,16 @@ class ForwardBilling:
         for attempt in range(_SETTLE_ATTEMPTS):
             try:
                 async with self.db.write() as session:
+                    now = utcnow()
                     prior = 0
-                    if reservation.wallet_id is not None and reservation.hold:
-                        await repository.change_held(
-                            session, reservation.wallet_id, -reservation.hold
-                        )
+                    wallet_id = reservation.wallet_id
+                    if wallet_id is not None:
+                        if reservation.hold:
+                            await repository.change_held(session, wallet_id, -reservation.hold)
+                        else:
+                            await lock_wallet(session, wallet_id)
+                        # Due period credit expires before any debit (`wallets.credit`).
+                        wallets = await open_wallets(session, [wallet_id], now)
                     if reservation.product_id is not None and reservation.connection_id:
                         prior = await repository.add_tier_units(
                             session,
@@ -283,14 +293,21 @@ class ForwardBilling:
                         final = _final_values(status, usage, priced, metadata, model)
                         if not await repository.finish_request(session, reservation.seq, final):
                             raise _AlreadySettled
-                    if reservation.wallet_id is not None:
+                    if wallet_id is not None:
                         await post(
                             session,
                             txn_id=f"req:{request.seq}",
                             postings=postings_for(request, priced),
                             livemode=reservation.livemode,
-                            now=utcnow(),
+                            now=now,
                             request_seq=request.seq,
+                        )
+                        await record_debits(
+                            session,
+                            self.settings,
+                            wallets,
+                            {wallet_id: priced.total_wallet_cost},
+                            now,
                         )
                     if status == "completed":
                         await rollups.add_request(session, request)

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.engine import upsert_insert
@@ -30,7 +30,8 @@ class Payer:
     wallet_id: str
     balance: Decimal
     held: Decimal
-    tier_units: int
+    cycle_started_at: datetime | None
+    cycle_ends_at: datetime | None
     product: Product | None  # None: no product_secret in the token
 
 
@@ -55,6 +56,8 @@ _PAYER_COLUMNS = (
     Connection.wallet_id,
     Wallet.balance,
     Wallet.held,
+    Wallet.cycle_started_at,
+    Wallet.cycle_ends_at,
 )
 
 
@@ -65,18 +68,9 @@ def _payer_query(with_product: bool) -> Any:
     query = query.join(Wallet, Wallet.id == Connection.wallet_id)
     if with_product:
         query = query.add_columns(
-            *(column.label(f"product_{column.key}") for column in _PRODUCT_COLUMNS),
-            TierUsage.units,
+            *(column.label(f"product_{column.key}") for column in _PRODUCT_COLUMNS)
         )
         query = query.join(Product, Product.secret == _bind("product_secret"))
-        query = query.outerjoin(
-            TierUsage,
-            and_(
-                TierUsage.connection_id == Connection.id,
-                TierUsage.product_id == Product.id,
-                TierUsage.period_start == _bind("period_start"),
-            ),
-        )
         query = query.where(Product.deleted_at.is_(None))
     query = query.where(
         ApiKey.key_hash == _bind("key_hash"),
@@ -90,7 +84,6 @@ def _bind(name: str) -> Any:
     types = {
         "connection_secret": Connection.secret.type,
         "product_secret": Product.secret.type,
-        "period_start": TierUsage.period_start.type,
         "key_hash": ApiKey.key_hash.type,
     }
     return bindparam(name, type_=types[name])
@@ -106,7 +99,6 @@ async def lock_payer(
     key_hash: str,
     connection_secret: str,
     product_secret: str | None,
-    period_start: datetime,
 ) -> Payer | None:
     """Check the key, connection and product in one statement and lock the wallet; None when
     any of them is unknown, revoked or deleted (see `diagnose` for which)."""
@@ -115,7 +107,6 @@ async def lock_payer(
         row = (await session.execute(_PAYER_WITHOUT_PRODUCT, params)).first()
     else:
         params["product_secret"] = product_secret
-        params["period_start"] = period_start
         row = (await session.execute(_PAYER_WITH_PRODUCT, params)).first()
     if row is None:
         return None
@@ -131,9 +122,25 @@ async def lock_payer(
         wallet_id=row.wallet_id,
         balance=row.balance,
         held=row.held,
-        tier_units=int(row.units or 0) if product_secret is not None else 0,
+        cycle_started_at=row.cycle_started_at,
+        cycle_ends_at=row.cycle_ends_at,
         product=product,
     )
+
+
+async def tier_units(
+    session: AsyncSession, connection_id: str, product_id: str, period_start: datetime
+) -> int:
+    units = (
+        await session.execute(
+            select(TierUsage.units).where(
+                TierUsage.connection_id == connection_id,
+                TierUsage.product_id == product_id,
+                TierUsage.period_start == period_start,
+            )
+        )
+    ).scalar_one_or_none()
+    return int(units or 0)
 
 
 async def find_key(session: AsyncSession, key_hash: str) -> tuple[str, bool] | None:

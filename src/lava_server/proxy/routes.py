@@ -90,7 +90,7 @@ class ForwardProxy:
         self.settings = settings
         self.origins = origins_from_env(os.environ)
         self.keys = ProviderKeys(Settings.prefixed_env("PROVIDER_KEY"))
-        self.billing = ForwardBilling(db, settings.service_charge_rate)
+        self.billing = ForwardBilling(db, settings)
         self.client = UpstreamClient(
             connect_timeout=settings.upstream_connect_timeout,
             first_byte_timeout=settings.upstream_first_byte_timeout,
