@@ -332,6 +332,32 @@ def ledger_check(as_json: JsonOption = False, database_url: DatabaseUrlOption = 
         raise typer.Exit(1)
 
 
+@app.command()
+def worker(
+    database_url: DatabaseUrlOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Run one round and exit.")] = False,
+) -> None:
+    """Run subscription renewals, period credit expiry and autopay until Ctrl-C or SIGTERM.
+
+    `lava serve` runs the same loop itself unless LAVA_SEPARATE_WORKER=true."""
+    from lava_server.worker.runner import run_process
+
+    settings = _settings(database_url)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    upgrade(settings.database_url)
+    done = asyncio.run(run_process(settings, once=once))
+    if done is not None:
+        console.print(
+            f"Worker round: {done.renewals_queued} renewal(s) queued, "
+            f"{done.autopay_queued} autopay top-up(s) queued, "
+            f"{done.payments_processed} payment(s) processed, "
+            f"{done.credit_expired} wallet(s) with expired credit",
+            soft_wrap=True,
+        )
+
+
 @app.command("fake-provider")
 def fake_provider(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9100,
