@@ -131,7 +131,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
         message = f"{param} is required."
     elif kind == "extra_forbidden" and param:
         message = f"{param} is not a known field."
-    elif kind == "model_attributes_type" and not param:
+    elif kind in ("model_attributes_type", "model_type", "dict_type") and not param:
         return "The request body must be a JSON object.", None
     else:
         text = str(first.get("msg", "is not valid")).removeprefix("Value error, ")
