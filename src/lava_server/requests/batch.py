@@ -10,7 +10,7 @@ Each report is checked against the state the batch has built so far (balances af
 reports, tier positions after them), so the outcome is the same as processing them one by one in
 order. A report that repeats a `request_id` already in the batch, and every report of a batch
 whose transaction fails (a concurrent copy of a `request_id` committed by another process, a
-deadlock), are processed again one at a time by `service.create_one`.
+deadlock), are processed again one at a time, each in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -27,7 +28,6 @@ from lava_server.connections import repository as connections
 from lava_server.db.engine import Database
 from lava_server.db.models import Request
 from lava_server.errors import ApiError
-from lava_server.periods import calendar_period
 from lava_server.pricing import PricedRequest
 from lava_server.products import repository as products
 from lava_server.requests import repository, service
@@ -35,6 +35,7 @@ from lava_server.requests.schemas import RequestCreate
 from lava_server.settings import Settings
 from lava_server.timeutil import utcnow
 from lava_server.usage import rollups
+from lava_server.wallets.credit import open_wallets, record_debits
 from lava_server.wallets.ledger import Movement, lock_wallets, post_movements
 
 log = logging.getLogger("lava_server")
@@ -103,17 +104,29 @@ class RequestBatcher:
                     item.future.set_exception(error)
             raise
         for item in retry:
+            await self._write_alone(item)
+
+    async def _write_alone(self, item: _Item) -> None:
+        """One report in its own transaction. If a concurrent copy of its `request_id` commits
+        first (the insert then fails on the unique key), answer as for a retry of that one."""
+        try:
+            again = await self._write_together([item])
+            assert not again
+        except IntegrityError:
+            stored = None
+            if item.caller is not None:
+                async with self.db.read() as session:
+                    stored = await repository.get(session, *item.key)
+            if stored is None:  # another unique key failed: a bug, reported as a 500
+                item.future.set_exception(RuntimeError("a report failed on a unique key"))
+                return
             try:
-                if item.caller is None:
-                    async with self.db.read() as session:
-                        item.caller = (await find_keys(session, [item.key_hash])).get(item.key_hash)
-                    if item.caller is None:
-                        raise invalid_key()
-                result = await service.create_one(self.db, self.settings, item.caller, item.params)
-            except Exception as error:  # an ApiError for the caller, or a bug it will report
+                item.future.set_result(service.replay(stored, item.fingerprint))
+            except ApiError as error:
                 item.future.set_exception(error)
-            else:
-                item.future.set_result(result)
+        except Exception as error:  # a bug: the caller reports it as a 500
+            if not item.future.done():
+                item.future.set_exception(error)
 
     async def _write_together(self, batch: list[_Item]) -> list[_Item]:
         """Write what can go in one transaction; return the reports to redo one by one."""
@@ -131,26 +144,28 @@ class RequestBatcher:
             found_products = await products.by_secrets(
                 session, [item.params.product_secret for item in batch]
             )
-            wallets = await lock_wallets(session, [c.wallet_id for c in found_connections.values()])
+            wallet_ids = [c.wallet_id for c in found_connections.values()]
+            await lock_wallets(session, wallet_ids)
+            now = utcnow()
+            # Due period credit expires before anything is spent; each wallet's usage period.
+            wallets = await open_wallets(session, wallet_ids, now)
             # Read after the wallet locks: a concurrent copy of a report is visible by now.
             existing = await repository.stored_keys(session, [item.key for item in batch])
-            now = utcnow()
-            period_start = calendar_period(now)[0]
-            tier_keys = [
-                (
-                    found_connections[item.params.connection_secret].id,
-                    found_products[item.params.product_secret].id,
-                    period_start,
-                )
-                for item in batch
-                if item.params.connection_secret in found_connections
-                and item.params.product_secret in found_products
-            ]
-            positions = await repository.tier_units_many(session, tier_keys)
+
+            def position_of(item: _Item) -> tuple[str, str, datetime] | None:
+                connection = found_connections.get(item.params.connection_secret)
+                product = found_products.get(item.params.product_secret)
+                if connection is None or product is None:
+                    return None
+                return (connection.id, product.id, wallets[connection.wallet_id].period_start)
+
+            positions = await repository.tier_units_many(
+                session, [key for key in map(position_of, batch) if key is not None]
+            )
             available = {wallet_id: wallet.available for wallet_id, wallet in wallets.items()}
 
             seen: set[tuple[str, bool, str]] = set()
-            new: list[tuple[_Item, Request, PricedRequest]] = []
+            new: list[tuple[_Item, Request, PricedRequest, datetime]] = []
             for item in batch:
                 if item.key in seen:
                     retry.append(item)  # after this batch, it is a retry of the one before
@@ -165,11 +180,7 @@ class RequestBatcher:
                         continue
                     connection = found_connections.get(item.params.connection_secret)
                     product = found_products.get(item.params.product_secret)
-                    position = (
-                        (connection.id, product.id, period_start)
-                        if connection and product
-                        else None
-                    )
+                    position = position_of(item)
                     request, priced = service.prepare(
                         self.settings,
                         item.caller,
@@ -189,14 +200,19 @@ class RequestBatcher:
                 assert position is not None and request.wallet_id is not None
                 available[request.wallet_id] -= priced.total_wallet_cost
                 positions[position] = positions.get(position, 0) + priced.units
-                new.append((item, request, priced))
+                new.append((item, request, priced, position[2]))
 
             if new:
                 seqs = await repository.insert_requests(
-                    session, [service.columns_of(request) for _, request, _ in new]
+                    session, [service.columns_of(request) for _, request, _, _ in new]
                 )
                 movements = []
-                for seq, (_, request, priced) in zip(seqs, new, strict=True):
+                debits: dict[str, Decimal] = {}
+                for seq, (_, request, priced, _) in zip(seqs, new, strict=True):
+                    assert request.wallet_id is not None
+                    debits[request.wallet_id] = (
+                        debits.get(request.wallet_id, Decimal(0)) + priced.total_wallet_cost
+                    )
                     request.seq = seq
                     movements.append(
                         Movement(
@@ -207,20 +223,16 @@ class RequestBatcher:
                         )
                     )
                 await post_movements(session, movements, now)
+                await record_debits(session, self.settings, wallets, debits, now)
                 await repository.add_tier_units(
                     session,
                     [
-                        (
-                            request.connection_id or "",
-                            request.product_id or "",
-                            period_start,
-                            priced.units,
-                        )
-                        for _, request, priced in new
+                        (request.connection_id or "", request.product_id or "", start, priced.units)
+                        for _, request, priced, start in new
                     ],
                 )
-                await rollups.add_requests(session, [request for _, request, _ in new])
-        for item, request, _ in new:
+                await rollups.add_requests(session, [request for _, request, _, _ in new])
+        for item, request, _, _ in new:
             item.future.set_result(service.Created(request, created=True))
         for item, outcome in outcomes:
             if isinstance(outcome, ApiError):

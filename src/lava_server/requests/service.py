@@ -8,24 +8,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from lava_server.api.auth import Caller
-from lava_server.connections import repository as connections
 from lava_server.connections.repository import ConnectionRef
 from lava_server.db.engine import Database
 from lava_server.db.models import Request
 from lava_server.errors import Conflict, InsufficientBalance, InvalidRequest, NotFound, Unauthorized
-from lava_server.periods import calendar_period
 from lava_server.pricing import PricedRequest, Usage, format_money, price_request
-from lava_server.products import repository as products
 from lava_server.products.repository import ProductRef
 from lava_server.requests import repository
 from lava_server.requests.schemas import RequestCreate
 from lava_server.settings import Settings
-from lava_server.timeutil import iso, utcnow
-from lava_server.usage import rollups
-from lava_server.wallets.ledger import Posting, lock_wallet, post, wallet_account
+from lava_server.timeutil import iso
+from lava_server.wallets.ledger import Posting, wallet_account
 
 MERCHANT_ENDPOINT = "POST /v1/requests"
 
@@ -107,85 +101,6 @@ def prepare(
         caller, params, connection.id, connection.wallet_id, product, priced, fingerprint, now
     )
     return request, priced
-
-
-async def create_one(
-    db: Database, settings: Settings, caller: Caller, params: RequestCreate
-) -> Created:
-    """Store and charge one report in its own transaction (see `batch` for the usual path)."""
-    fingerprint = params.fingerprint()
-    try:
-        async with db.write() as session:
-            existing = await repository.get(
-                session, caller.merchant_id, caller.livemode, params.request_id
-            )
-            if existing is not None:
-                return replay(existing, fingerprint)
-            connection = (await connections.by_secrets(session, [params.connection_secret])).get(
-                params.connection_secret
-            )
-            product = (await products.by_secrets(session, [params.product_secret])).get(
-                params.product_secret
-            )
-            wallet = None
-            if connection is not None:
-                wallet = await lock_wallet(session, connection.wallet_id)
-                # A concurrent copy of this report may have been charged while we waited for
-                # the wallet's lock: then this is a retry, not a new charge.
-                existing = await repository.get(
-                    session, caller.merchant_id, caller.livemode, params.request_id
-                )
-                if existing is not None:
-                    return replay(existing, fingerprint)
-            now = utcnow()
-            period_start = calendar_period(now)[0]
-            prior_units = 0
-            if connection is not None and product is not None:
-                prior_units = await repository.tier_units(
-                    session, connection.id, product.id, period_start
-                )
-            request, priced = prepare(
-                settings,
-                caller,
-                params,
-                fingerprint,
-                connection=connection,
-                product=product,
-                available=wallet.available if wallet is not None else Decimal(0),
-                prior_units=prior_units,
-                now=now,
-            )
-            request.seq = await repository.insert_request(session, columns_of(request))
-            await post(
-                session,
-                txn_id=f"req:{request.seq}",
-                postings=postings_for(request, priced),
-                livemode=caller.livemode,
-                now=now,
-                request_seq=request.seq,
-            )
-            await repository.add_tier_units(
-                session,
-                [
-                    (
-                        request.connection_id or "",
-                        request.product_id or "",
-                        period_start,
-                        priced.units,
-                    )
-                ],
-            )
-            await rollups.add_request(session, request)
-        return Created(request, created=True)
-    except IntegrityError:
-        # The same request_id committed by a concurrent call: answer as for a retry.
-        async with db.read() as session:
-            existing = await repository.get(
-                session, caller.merchant_id, caller.livemode, params.request_id
-            )
-        if existing is None:
-            raise
-        return replay(existing, fingerprint)
 
 
 def replay(existing: Request, fingerprint: str) -> Created:
