@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.api.auth import SECRET_KEY_PREFIXES, hash_secret_key
 from lava_server.db.engine import Database
@@ -53,6 +54,7 @@ from lava_server.products.service import check_pricing
 from lava_server.proxy import repository
 from lava_server.proxy.credentials import ForwardToken
 from lava_server.proxy.prices import provider_cost
+from lava_server.proxy.repository import write_transaction
 from lava_server.proxy.usage import ExtractedUsage
 from lava_server.requests.service import postings_for
 from lava_server.settings import Settings
@@ -118,6 +120,10 @@ class _AlreadySettled(Exception):
     pass
 
 
+class _NeedsSession(Exception):
+    """The settlement needs an ORM session (period credit, autopay): start it again in one."""
+
+
 def pricing_usage(usage: ExtractedUsage) -> Usage:
     return Usage(
         input_tokens=usage.input_tokens,
@@ -151,7 +157,7 @@ class ForwardBilling:
         worst_costs = provider_cost(
             call.provider, call.worst_case.model or call.model, call.worst_case
         )
-        async with self.db.write() as session:
+        async with write_transaction(self.db, durable=False) as session:
             payer = await repository.lock_payer(
                 session,
                 key_hash=key_hash,
@@ -255,62 +261,29 @@ class ForwardBilling:
         metadata = call.metadata
         if usage.estimated:
             metadata = {**metadata, ESTIMATED_KEY: "true"}
+        core = True
         for attempt in range(_SETTLE_ATTEMPTS):
             try:
-                async with self.db.write() as session:
-                    now = utcnow()
-                    prior = 0
-                    wallet_id = reservation.wallet_id
-                    if wallet_id is not None:
-                        if reservation.hold:
-                            await repository.change_held(session, wallet_id, -reservation.hold)
-                        else:
-                            await lock_wallet(session, wallet_id)
-                        # Due period credit expires before any debit (`wallets.credit`).
-                        wallets = await open_wallets(session, [wallet_id], now)
-                    if reservation.product_id is not None and reservation.connection_id:
-                        prior = await repository.add_tier_units(
-                            session,
-                            reservation.connection_id,
-                            reservation.product_id,
-                            reservation.period_start,
-                            units,
-                        )
-                    priced = price_request(
-                        reservation.config,
+                # The lean Core transaction, unless the wallet has period credit to spend or
+                # autopay to check: those writers need an ORM session.
+                transaction = write_transaction(self.db) if core else self.db.write()
+                async with transaction as session:
+                    priced = await self._settle_in(
+                        session,
+                        reservation,
+                        usage,
                         counts,
-                        prior_units=prior,
-                        service_charge_rate=self.service_charge_rate,
-                        input_cost=input_cost,
-                        output_cost=output_cost,
+                        units,
+                        status,
+                        metadata,
+                        model,
+                        input_cost,
+                        output_cost,
+                        core=core,
                     )
-                    row = _row(reservation, status, usage, priced, metadata, model)
-                    request = Request(**row)
-                    if reservation.seq is None:
-                        request.seq = await repository.insert_request(session, row)
-                    else:
-                        request.seq = reservation.seq
-                        final = _final_values(status, usage, priced, metadata, model)
-                        if not await repository.finish_request(session, reservation.seq, final):
-                            raise _AlreadySettled
-                    if wallet_id is not None:
-                        await post(
-                            session,
-                            txn_id=f"req:{request.seq}",
-                            postings=postings_for(request, priced),
-                            livemode=reservation.livemode,
-                            now=now,
-                            request_seq=request.seq,
-                        )
-                        await record_debits(
-                            session,
-                            self.settings,
-                            wallets,
-                            {wallet_id: priced.total_wallet_cost},
-                            now,
-                        )
-                    if status == "completed":
-                        await rollups.add_request(session, request)
+            except _NeedsSession:
+                core = False
+                continue
             except _AlreadySettled:
                 reservation.done = True
                 return None
@@ -331,13 +304,83 @@ class ForwardBilling:
             return priced
         return None  # not reached
 
+    async def _settle_in(
+        self,
+        session: AsyncSession,
+        reservation: Reservation,
+        usage: ExtractedUsage,
+        counts: Usage,
+        units: int,
+        status: str,
+        metadata: dict[str, str],
+        model: str | None,
+        input_cost: Decimal,
+        output_cost: Decimal,
+        *,
+        core: bool,
+    ) -> PricedRequest:
+        now = utcnow()
+        prior = 0
+        wallet_id = reservation.wallet_id
+        wallets = {}
+        if wallet_id is not None:
+            if reservation.hold:
+                await repository.change_held(session, wallet_id, -reservation.hold)
+            else:
+                await lock_wallet(session, wallet_id)
+            # Due period credit expires before any debit (`wallets.credit`).
+            wallets = await open_wallets(session, [wallet_id], now)
+            state = wallets[wallet_id]
+            if core and (state.period_credit > 0 or state.autopay_enabled):
+                raise _NeedsSession
+        if reservation.product_id is not None and reservation.connection_id:
+            prior = await repository.add_tier_units(
+                session,
+                reservation.connection_id,
+                reservation.product_id,
+                reservation.period_start,
+                units,
+            )
+        priced = price_request(
+            reservation.config,
+            counts,
+            prior_units=prior,
+            service_charge_rate=self.service_charge_rate,
+            input_cost=input_cost,
+            output_cost=output_cost,
+        )
+        row = _row(reservation, status, usage, priced, metadata, model)
+        request = Request(**row)
+        if reservation.seq is None:
+            request.seq = await repository.insert_request(session, row)
+        else:
+            request.seq = reservation.seq
+            final = _final_values(status, usage, priced, metadata, model)
+            if not await repository.finish_request(session, reservation.seq, final):
+                raise _AlreadySettled
+        if wallet_id is not None:
+            await post(
+                session,
+                txn_id=f"req:{request.seq}",
+                postings=postings_for(request, priced),
+                livemode=reservation.livemode,
+                now=now,
+                request_seq=request.seq,
+            )
+            await record_debits(
+                session, self.settings, wallets, {wallet_id: priced.total_wallet_cost}, now
+            )
+        if status == "completed":
+            await rollups.add_request(session, request)
+        return priced
+
     async def release(self, reservation: Reservation) -> None:
         """Close the reservation without charging anything; the request is stored `error`."""
         if reservation.done:
             return
         for attempt in range(_SETTLE_ATTEMPTS):
             try:
-                async with self.db.write() as session:
+                async with write_transaction(self.db) as session:
                     if reservation.seq is None:
                         await repository.insert_request(
                             session, _row(reservation, "error", None, None)

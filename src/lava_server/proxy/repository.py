@@ -1,21 +1,66 @@
 """The SQL of the forward proxy's hot path: few statements, Core only, compiled once.
 
-Call these inside a `Database.write()` session. Lock order is the one of every money-moving
-transaction of the server: the wallet row first, then tier positions, then roll-ups.
+`write_transaction` is `Database.write()` on a Core connection instead of an ORM session:
+measured here, a statement costs about 0.07 ms through an `AsyncConnection` and 0.37 ms through
+an `AsyncSession` (PostgreSQL; SQLite 0.12 ms and 0.7 ms), and a forward call runs a dozen.
+`CoreSession` lets the server's shared writers (the ledger, the roll-ups, the period-credit
+checks), written against `AsyncSession`, run on that connection: they only call `execute` and
+`get_bind`. Lock order is the one of every money-moving transaction of the server: the wallet
+row first, then tier positions, then roll-ups.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection as SyncConnection
+from sqlalchemy import CursorResult, Table, bindparam, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from lava_server.db.engine import upsert_insert
+from lava_server.db.engine import Database, upsert_insert
 from lava_server.db.models import ApiKey, Connection, Product, Request, TierUsage, Wallet
+
+
+class CoreSession:
+    """The part of `AsyncSession` the shared writers use, over a Core connection."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def execute(self, statement: Any, params: Any = None) -> Any:
+        return await self.connection.execute(statement, params)
+
+    def get_bind(self) -> SyncConnection:
+        return self.connection.sync_connection  # type: ignore[return-value]
+
+
+@asynccontextmanager
+async def write_transaction(db: Database, *, durable: bool = True) -> AsyncIterator[AsyncSession]:
+    """`Database.write()` on a Core connection (same locking: SQLite's BEGIN IMMEDIATE behind the
+    process's writer lock; row locks on PostgreSQL). Committed at the end, rolled back on error.
+
+    `durable=False` (PostgreSQL) commits without waiting for the WAL flush: for a hold, whose
+    loss in a crash loses nothing charged (a later durable commit flushes it anyway)."""
+    if db.is_sqlite:
+        async with db._sqlite_writer, db.engine.connect() as connection:
+            await connection.execution_options(lava_write=True)
+            async with connection.begin():
+                yield cast(AsyncSession, CoreSession(connection))
+    else:
+        async with db.engine.begin() as connection:
+            if not durable:
+                await connection.execute(_ASYNC_COMMIT)
+            yield cast(AsyncSession, CoreSession(connection))
+
+
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,37 +224,117 @@ async def find_product(session: AsyncSession, secret: str) -> tuple[str, bool] |
     return None if row is None else (row.merchant_id, row.livemode)
 
 
+_CHANGE_HELD = (
+    update(Wallet)
+    .where(Wallet.id == bindparam("wallet_id", type_=Wallet.id.type))
+    .values(held=Wallet.held + bindparam("delta", type_=Wallet.held.type))
+)
+
+
 async def change_held(session: AsyncSession, wallet_id: str, delta: Decimal) -> None:
     """`wallets.held += delta` (a hold taken: positive; released: negative)."""
-    await session.execute(
-        update(Wallet).where(Wallet.id == wallet_id).values(held=Wallet.held + delta)
+    await session.execute(_CHANGE_HELD, {"wallet_id": wallet_id, "delta": delta})
+
+
+_REQUEST_TABLE = cast(Table, Request.__table__)
+_INSERT_REQUEST = insert(Request).returning(Request.seq)
+# Statements built once (SQLAlchemy then compiles each once): the final values of a request
+# are bound as `v_<column>`.
+_FINAL_COLUMNS = (
+    "status",
+    "model",
+    "metadata",
+    "response_id",
+    "input_tokens",
+    "output_tokens",
+    "input_characters",
+    "output_characters",
+    "input_seconds",
+    "output_seconds",
+    "input_cost",
+    "output_cost",
+    "total_cost",
+    "model_payer",
+    "fee_amount",
+    "rate_type",
+    "token_basis",
+    "fee_breakdown",
+    "service_charge_amount",
+    "service_charge_payer",
+    "total_request_cost",
+    "total_wallet_cost",
+    "total_merchant_cost",
+)
+
+
+def _finish_statement(columns: tuple[str, ...]) -> Any:
+    table = _REQUEST_TABLE
+    return (
+        update(table)
+        .where(
+            table.c.seq == bindparam("v_seq", type_=table.c.seq.type),
+            table.c.status == "pending",
+        )
+        .values({name: bindparam(f"v_{name}", type_=table.c[name].type) for name in columns})
     )
 
 
+_FINISH = _finish_statement(_FINAL_COLUMNS)
+_MARK_ERROR = _finish_statement(("status",))
+
+
+def _columns(values: dict[str, Any]) -> dict[str, Any]:
+    """ORM attribute names to column names (`request_metadata` is the column `metadata`)."""
+    if "request_metadata" in values:
+        values = dict(values)
+        values["metadata"] = values.pop("request_metadata")
+    return values
+
+
 async def insert_request(session: AsyncSession, values: dict[str, Any]) -> int:
-    result = await session.execute(insert(Request).returning(Request.seq), values)
+    result = await session.execute(_INSERT_REQUEST, _columns(values))
     return int(result.scalar_one())
 
 
 async def finish_request(session: AsyncSession, seq: int, values: dict[str, Any]) -> bool:
-    """Give a pending request its final values; False when it is not pending any more (settled
-    or released already: the caller must roll back)."""
-    result = await session.execute(
-        update(Request).where(Request.seq == seq, Request.status == "pending").values(**values)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    """Give a pending request its final values (all of `_FINAL_COLUMNS`, or only `status`);
+    False when it is not pending any more (settled or released already: roll back)."""
+    values = _columns(values)
+    statement = _MARK_ERROR if len(values) == 1 else _FINISH
+    params = {f"v_{name}": value for name, value in values.items()}
+    params["v_seq"] = seq
+    result = cast(CursorResult[Any], await session.execute(statement, params))
+    return result.rowcount == 1
+
+
+_TIER_UPSERTS: dict[str, Any] = {}
+
+
+def _tier_upsert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    statement = _TIER_UPSERTS.get(dialect)
+    if statement is None:
+        table = cast(Table, TierUsage.__table__)
+        insert_ = upsert_insert(session)(table).values(
+            {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in table.c.keys()}  # noqa: SIM118
+        )
+        statement = insert_.on_conflict_do_update(
+            index_elements=["connection_id", "product_id", "period_start"],
+            set_={"units": table.c.units + insert_.excluded.units},
+        ).returning(table.c.units)
+        _TIER_UPSERTS[dialect] = statement
+    return statement
 
 
 async def add_tier_units(
     session: AsyncSession, connection_id: str, product_id: str, period_start: datetime, units: int
 ) -> int:
     """Add `units` to the tier position; return the position before them."""
-    statement = upsert_insert(session)(TierUsage).values(
-        connection_id=connection_id, product_id=product_id, period_start=period_start, units=units
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=["connection_id", "product_id", "period_start"],
-        set_={"units": TierUsage.units + statement.excluded.units},
-    ).returning(TierUsage.units)
-    total = int((await session.execute(statement)).scalar_one())
+    params = {
+        "v_connection_id": connection_id,
+        "v_product_id": product_id,
+        "v_period_start": period_start,
+        "v_units": units,
+    }
+    total = int((await session.execute(_tier_upsert(session), params)).scalar_one())
     return total - units
