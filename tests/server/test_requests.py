@@ -453,3 +453,51 @@ async def test_ledger_check_finds_a_tampered_balance(client, db, merchant):
     assert problems[0].kind == "balance"
     assert "difference 1E-10" in problems[0].describe() or "0.0000000001" in problems[0].describe()
     assert connection
+
+
+@pytest.mark.parametrize("provider", [None, "openai"])
+async def test_model_extension_prices_the_provider_cost(client, merchant, db, provider):
+    """Our `provider`/`model` fields: priced from the model price table (gpt-4o-mini: $0.15 and
+    $0.60 per 1M tokens), here under a 10 % percentage fee (pricing.md example 4's shape)."""
+    product = await make_product(
+        client,
+        merchant.headers,
+        rate_type="percentage",
+        tiers=[{"start": 0, "rate": "10", "type": "tokens_1m"}],
+    )
+    connection = await make_connection(client, merchant.headers)
+    extra = {"model": "gpt-4o-mini", **({"provider": provider} if provider else {})}
+    body = (
+        await report(
+            client,
+            merchant.headers,
+            connection,
+            product,
+            "m",
+            input_tokens=100_000,
+            output_tokens=50_000,
+            **extra,
+        )
+    ).json()
+    usage = body["model_usage"]
+    assert (usage["input_cost"], usage["output_cost"], usage["total_cost"]) == (
+        "0.0150000000",
+        "0.0300000000",
+        "0.0450000000",
+    )
+    assert body["fee"]["amount"] == "0.0045000000"
+    assert body["service_charge"]["amount"] == "0.0000855000"
+    assert body["total_request_cost"] == "0.0495855000"
+    assert body["total_wallet_cost"] == "0.0495855000"
+    assert body["model"] == "gpt-4o-mini"
+    assert body["provider"] == (provider or "merchant")
+    assert await balance_of(client, merchant.headers, connection["connection_id"]) == Decimal(
+        10
+    ) - Decimal("0.0495855000")
+    assert (await ledger_check(db)).problems == []
+
+    unknown = await report(
+        client, merchant.headers, connection, product, "u", input_tokens=10, model="no-such-model"
+    )
+    assert unknown.status_code == 201
+    assert unknown.json()["model_usage"]["total_cost"] == "0.0000000000"

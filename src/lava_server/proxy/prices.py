@@ -46,6 +46,7 @@ changes) are resolved at the time of each call; batch/priority variants are not 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -750,3 +751,17 @@ def provider_cost(
     ``provider_name`` (our provider name), from the default price book. The input cost includes
     cache reads and writes at their prices. (0, 0) for an unknown model (logged once)."""
     return default_price_book().provider_cost(provider_name, model, usage, at=at)
+
+
+@functools.lru_cache(maxsize=1024)
+def provider_for_model(model: str) -> str | None:
+    """Our provider name for a model named without its provider (a merchant-reported request
+    with only `model`), by genai-prices' model matcher; None when nothing matches."""
+    from genai_prices.data_snapshot import get_snapshot
+
+    try:
+        provider, _ = get_snapshot().find_provider_model(model, None, None, None)
+    except Exception:  # no match (the matcher raises LookupError and friends)
+        return None
+    ours = [name for name, genai_id in GENAI_PROVIDER_IDS.items() if genai_id == provider.id]
+    return ours[0] if ours else None

@@ -15,6 +15,8 @@ from lava_server.db.models import Request
 from lava_server.errors import Conflict, InsufficientBalance, InvalidRequest, NotFound, Unauthorized
 from lava_server.pricing import PricedRequest, Usage, format_money, price_request
 from lava_server.products.repository import ProductRef
+from lava_server.proxy.prices import provider_cost, provider_for_model
+from lava_server.proxy.usage.types import ExtractedUsage
 from lava_server.requests import repository
 from lava_server.requests.schemas import RequestCreate
 from lava_server.settings import Settings
@@ -114,10 +116,23 @@ def replay(existing: Request, fingerprint: str) -> Created:
 
 
 def _model_costs(params: RequestCreate) -> tuple[Decimal, Decimal]:
-    """Provider cost of the `provider`/`model` extension (0 without a model)."""
+    """Provider cost of our `provider`/`model` extension, priced like a forwarded call (0 without
+    a model, or for a model no price table knows; `pricing.md` step 4)."""
     if params.model is None:
         return Decimal(0), Decimal(0)
-    raise InvalidRequest("Pricing by model is not available yet.", param="model")
+    provider = params.provider or provider_for_model(params.model)
+    if provider is None:
+        return Decimal(0), Decimal(0)
+    usage = ExtractedUsage(
+        input_tokens=params.input_tokens,
+        output_tokens=params.output_tokens,
+        input_characters=params.input_characters,
+        output_characters=params.output_characters,
+        input_seconds=params.input_seconds,
+        output_seconds=params.output_seconds,
+        model=params.model,
+    )
+    return provider_cost(provider, params.model, usage)
 
 
 def _new_request(
