@@ -63,23 +63,33 @@ function closeLavaCheckout() {
 </html>"""
 
 
-def merchant_site(lava_base_url: str, secret_key: str, origin: str) -> Starlette:
-    async def page(_request: Request) -> HTMLResponse:
+class MerchantSite:
+    """The merchant's backend and page; `configure` once Lava's and its own URLs are known."""
+
+    def __init__(self, secret_key: str) -> None:
+        self.secret_key = secret_key
+        self.lava_base_url = ""
+        self.origin = ""
+        self.app = Starlette(
+            routes=[
+                Route("/", self.page),
+                Route("/checkout-session", self.checkout_session, methods=["POST"]),
+            ]
+        )
+
+    def configure(self, lava_base_url: str, origin: str) -> None:
+        self.lava_base_url, self.origin = lava_base_url, origin
+
+    async def page(self, _request: Request) -> HTMLResponse:
         return HTMLResponse(PAGE)
 
-    async def checkout_session(request: Request) -> JSONResponse:
+    async def checkout_session(self, request: Request) -> JSONResponse:
+        """What a merchant's backend does: create the session with its secret key."""
         params: dict[str, Any] = await request.json()
-        async with httpx.AsyncClient(base_url=lava_base_url) as lava:
+        async with httpx.AsyncClient(base_url=self.lava_base_url) as lava:
             response = await lava.post(
                 "v1/checkout_sessions",
-                json={"origin_url": origin, **params},
-                headers={"Authorization": f"Bearer {secret_key}"},
+                json={"origin_url": self.origin, **params},
+                headers={"Authorization": f"Bearer {self.secret_key}"},
             )
         return JSONResponse(response.json(), status_code=response.status_code)
-
-    return Starlette(
-        routes=[
-            Route("/", page),
-            Route("/checkout-session", checkout_session, methods=["POST"]),
-        ]
-    )

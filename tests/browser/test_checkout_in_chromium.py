@@ -15,10 +15,9 @@ import pytest
 
 from lava_server.app import create_app
 from lava_server.settings import Settings
-from lava_server.testing.server import serve_in_thread
+from lava_server.testing.server import ServerThread
 from lava_server.wallets.service import check as ledger_check
-from tests.browser.merchant_site import merchant_site
-from tests.e2e.servers import free_port
+from tests.browser.merchant_site import MerchantSite
 
 pytestmark = pytest.mark.slow
 
@@ -80,26 +79,21 @@ class Shop:
 
 @pytest.fixture
 async def site(database_url, merchant):
-    """Lava on 127.0.0.1 and the merchant's site on localhost: two origins, two sites."""
-    lava_port, shop_port = free_port(), free_port()
-    settings = Settings(
-        database_url=database_url,
-        public_url=f"http://127.0.0.1:{lava_port}/",
-        separate_worker=True,
-    )
-    shop_origin = f"http://localhost:{shop_port}"
-    with (
-        serve_in_thread(create_app(settings), port=lava_port) as lava_server,
-        serve_in_thread(
-            merchant_site(settings.public_base, merchant.secret_key, shop_origin),
-            host="127.0.0.1",
-            port=shop_port,
-        ),
-    ):
+    """Lava on 127.0.0.1 and the merchant's site on localhost: two origins, two sites. Both
+    listen on ports picked when they bind (no race for a free port)."""
+    settings = Settings(database_url=database_url, separate_worker=True)
+    lava_app = create_app(settings)
+    shop = MerchantSite(merchant.secret_key)
+    with ServerThread(lava_app) as lava_server, ServerThread(shop.app) as shop_server:
+        public = Settings(
+            database_url=database_url, separate_worker=True, public_url=lava_server.url
+        )
+        lava_app.state.billing.settings = public  # the token's base is read per request
+        shop.configure(public.public_base, f"http://localhost:{shop_server.port}")
         async with httpx.AsyncClient(
             base_url=lava_server.url, headers={"Authorization": f"Bearer {merchant.secret_key}"}
         ) as lava:
-            yield shop_origin, lava
+            yield shop.origin, lava
 
 
 async def test_onboarding_topup_and_subscription_embedded(browser, site, artifacts, db):

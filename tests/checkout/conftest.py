@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from lava_server import timeutil
 from tests.checkout.helpers import billing_of
 
 
@@ -22,7 +23,9 @@ class Clock:
 
 
 @pytest.fixture
-def clock(client) -> Clock:
+def clock(client, monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The server's one clock (`timeutil.clock`: the API, the hot path, checkout, the worker)."""
     clock = Clock(datetime.now(timezone.utc).replace(microsecond=0))
+    monkeypatch.setattr(timeutil, "clock", clock)
     billing_of(client).clock = clock
     return clock

@@ -109,12 +109,16 @@ def step_of(response: httpx.Response) -> str:
     return found.group(1).strip()
 
 
-def error_of(response: httpx.Response) -> str:
-    found = re.search(
-        r'<div class="error-summary"[^>]*>\s*<h2>[^<]*</h2>\s*<p>(.*?)</p>', response.text, re.S
-    )
+def errors_of(response: httpx.Response) -> list[str]:
+    """The messages of the page's error summary."""
+    found = re.search(r'<div class="error-summary"[^>]*>(.*?)</div>', response.text, re.S)
     assert found, response.text
-    return re.sub(r"<[^>]+>", "", found.group(1)).strip()
+    items = re.findall(r"<li>(.*?)</li>", found.group(1), re.S)
+    return [re.sub(r"<[^>]+>", "", item).strip() for item in items]
+
+
+def error_of(response: httpx.Response) -> str:
+    return " ".join(errors_of(response))
 
 
 async def connection(

@@ -26,6 +26,7 @@ from tests.checkout.helpers import (
     create_config,
     create_session,
     error_of,
+    errors_of,
     secret_of,
     step_of,
 )
@@ -140,6 +141,28 @@ async def test_bad_details_change_nothing(client, merchant, action, fields, mess
     assert 'aria-invalid="true"' in response.text
     assert step_of(await page.get()) == "Your details"
     assert billing_of(client).sms.sent == []  # type: ignore[attr-defined]
+
+
+async def test_every_wrong_field_is_named_at_once(client, merchant):
+    page = Page(client, secret_of(await create_session(client, merchant.headers)))
+    response = await page.post("details", phone="", email="x", first_name="", last_name="Ok")
+    assert response.status_code == 400
+    assert [m.split(" ")[0:2] for m in errors_of(response)] == [
+        ["Enter", "your"],
+        ["Enter", "an"],
+        ["Enter", "your"],
+    ]
+    for field in ("phone", "email", "first_name"):
+        assert f'id="{field}-error"' in response.text
+    assert 'id="last_name-error"' not in response.text
+    assert 'value="Ok"' in response.text  # what was right is kept
+    pay = await _at_pay_step(client, merchant)
+    response = await pay.post("pay", card_number="1", card_expiry="", card_cvc="")
+    assert errors_of(response) == [
+        "Enter a valid card number.",
+        "Enter the expiry date as MM / YY.",
+        "Enter the 3 or 4 digit security code.",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
-from lava_server.connections import service as connections_service
 from lava_server.db.models import ActiveSubscription, Payment, PaymentMethod
 from lava_server.errors import InsufficientBalance
 from lava_server.wallets.service import check as ledger_check
@@ -22,13 +21,6 @@ from tests.subscriptions.helpers import grants, spend, subscribe, wallet_row
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)  # type: ignore[misc]
-
-
-@pytest.fixture
-def connection_clock(clock, monkeypatch):
-    """`GET /v1/connections` reads the same clock."""
-    monkeypatch.setattr(connections_service, "utcnow", clock)
-    return clock
 
 
 async def renewal_payments(db) -> list[Payment]:
@@ -44,10 +36,7 @@ async def renewal_payments(db) -> list[Payment]:
 
 @pytest.mark.parametrize("year", [2027, 2028])
 @pytest.mark.parametrize("rollover", ["none", "full"])
-async def test_renewals_across_month_ends(
-    client, merchant, db, settings, connection_clock, year, rollover
-):
-    clock = connection_clock
+async def test_renewals_across_month_ends(client, merchant, db, settings, clock, year, rollover):
     billing = billing_of(client)
     clock.now = utc(year, 1, 31, 10, 0)
     sub = await subscribe(client, merchant.headers, amount="20", rollover=rollover)
@@ -174,9 +163,8 @@ async def test_new_period_amount_applies_at_the_next_renewal(client, merchant, d
 
 @pytest.mark.parametrize("rollover", ["none", "full"])
 async def test_cancel_keeps_credit_until_the_period_ends(
-    client, merchant, db, settings, connection_clock, rollover
+    client, merchant, db, settings, clock, rollover
 ):
-    clock = connection_clock
     clock.now = utc(2027, 3, 3, 3)
     sub = await subscribe(client, merchant.headers, amount="20", rollover=rollover)
     wallet_id = sub["wallet_id"]

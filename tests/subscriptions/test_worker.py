@@ -32,7 +32,9 @@ async def renewals(db) -> list[Payment]:
 async def due_subscription(client, merchant, clock) -> dict:
     """A subscription started 40 days ago: its first renewal is due now."""
     clock.now = datetime.now(timezone.utc) - timedelta(days=40)
-    return await subscribe(client, merchant.headers, amount="20", rollover="full")
+    subscription = await subscribe(client, merchant.headers, amount="20", rollover="full")
+    clock.now = datetime.now(timezone.utc)  # the worker under test runs in this process
+    return subscription
 
 
 async def test_lava_worker_once(client, merchant, db, clock, database_url):

@@ -173,10 +173,15 @@ async def _send_code(billing: Billing, phone: str, code: str, merchant_name: str
 async def submit_details(
     billing: Billing, secret: str, form: Mapping[str, str], now: datetime
 ) -> None:
-    phone = forms.phone(form.get("phone", ""))
-    email = forms.email(form.get("email", ""))
-    first_name = forms.name(form.get("first_name", ""), "first_name", "first name")
-    last_name = forms.name(form.get("last_name", ""), "last_name", "last name")
+    checks = forms.Checks()
+    phone = checks.run(lambda: forms.phone(form.get("phone", "")))
+    email = checks.run(lambda: forms.email(form.get("email", "")))
+    first_name = checks.run(
+        lambda: forms.name(form.get("first_name", ""), "first_name", "first name")
+    )
+    last_name = checks.run(lambda: forms.name(form.get("last_name", ""), "last_name", "last name"))
+    checks.done()
+    assert phone is not None and email is not None
     async with billing.db.write() as session:
         checkout = await _at_step(session, secret, now, Step.DETAILS)
         code = codes.issue(checkout, now)
@@ -304,8 +309,13 @@ async def pay(billing: Billing, secret: str, form: Mapping[str, str], now: datet
     autopay: forms.Autopay | None = None
     provider = billing.provider_for(livemode)
     if not redrive:
-        card = forms.card(form, now)
-        autopay = forms.autopay(form, settings.checkout_min_amount, settings.checkout_max_amount)
+        checks = forms.Checks()
+        card = checks.run(lambda: forms.card(form, now))
+        autopay = checks.run(
+            lambda: forms.autopay(form, settings.checkout_min_amount, settings.checkout_max_amount)
+        )
+        checks.done()
+        assert card is not None
         try:
             saved = await provider.save_card(card, customer_ref=wallet_id or "")
         except CardRefused as refused:

@@ -1,23 +1,63 @@
 """What a customer types on the checkout page, checked on the server. Every refusal is a
-`FormError` naming the field, with a message written for the customer."""
+`FormError` naming the field, with a message written for the customer; a form with several
+wrong fields gets one `FormError` listing them all (`Checks`)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from lava_server.payments.interface import Card
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str | None
+    message: str
+
 
 class FormError(Exception):
-    def __init__(self, message: str, field: str | None = None, status: int = 400) -> None:
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        status: int = 400,
+        *,
+        problems: list[Problem] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.status = status
+        self.problems = problems or [Problem(field, message)]
+
+    def message_for(self, field: str) -> str | None:
+        return next((p.message for p in self.problems if p.field == field), None)
+
+
+class Checks:
+    """Runs every check of a form and refuses it once, with all its problems."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def run(self, check: Callable[[], T]) -> T | None:
+        try:
+            return check()
+        except FormError as error:
+            self.problems.extend(error.problems)
+            return None
+
+    def done(self) -> None:
+        if self.problems:
+            first = self.problems[0]
+            raise FormError(first.message, first.field, problems=self.problems)
 
 
 def dollars(amount: Decimal) -> str:
@@ -86,12 +126,24 @@ def _luhn_ok(digits: str) -> bool:
 
 
 def card(form: Mapping[str, str], now: datetime) -> Card:
-    number = re.sub(r"[\s-]", "", form.get("card_number", ""))
+    checks = Checks()
+    number = checks.run(lambda: _card_number(form.get("card_number", "")))
+    expiry = checks.run(lambda: _card_expiry(form.get("card_expiry", ""), now))
+    cvc = checks.run(lambda: _card_cvc(form.get("card_cvc", "")))
+    checks.done()
+    assert number is not None and expiry is not None and cvc is not None
+    return Card(number=number, exp_month=expiry[0], exp_year=expiry[1], cvc=cvc)
+
+
+def _card_number(text: str) -> str:
+    number = re.sub(r"[\s-]", "", text)
     if not re.fullmatch(r"[0-9]{12,19}", number) or not _luhn_ok(number):
         raise FormError("Enter a valid card number.", "card_number")
-    expiry = re.fullmatch(
-        r"\s*([0-9]{1,2})\s*/\s*([0-9]{2}|[0-9]{4})\s*", form.get("card_expiry", "")
-    )
+    return number
+
+
+def _card_expiry(text: str, now: datetime) -> tuple[int, int]:
+    expiry = re.fullmatch(r"\s*([0-9]{1,2})\s*/\s*([0-9]{2}|[0-9]{4})\s*", text)
     if expiry is None or not 1 <= int(expiry.group(1)) <= 12:
         raise FormError("Enter the expiry date as MM / YY.", "card_expiry")
     month, year = int(expiry.group(1)), int(expiry.group(2))
@@ -99,10 +151,14 @@ def card(form: Mapping[str, str], now: datetime) -> Card:
         year += 2000
     if (year, month) < (now.year, now.month):
         raise FormError("This card has expired.", "card_expiry")
-    cvc = form.get("card_cvc", "").strip()
+    return month, year
+
+
+def _card_cvc(text: str) -> str:
+    cvc = text.strip()
     if not re.fullmatch(r"[0-9]{3,4}", cvc):
         raise FormError("Enter the 3 or 4 digit security code.", "card_cvc")
-    return Card(number=number, exp_month=month, exp_year=year, cvc=cvc)
+    return cvc
 
 
 @dataclass(frozen=True)
@@ -115,6 +171,11 @@ def autopay(form: Mapping[str, str], low: Decimal, high: Decimal) -> Autopay | N
     """The optional autopay choice of the card step (`None`: not asked for)."""
     if form.get("autopay") != "on":
         return None
-    threshold = amount(form.get("autopay_threshold", ""), Decimal(0), high, "autopay_threshold")
-    top_up = amount(form.get("autopay_amount", ""), low, high, "autopay_amount")
+    checks = Checks()
+    threshold = checks.run(
+        lambda: amount(form.get("autopay_threshold", ""), Decimal(0), high, "autopay_threshold")
+    )
+    top_up = checks.run(lambda: amount(form.get("autopay_amount", ""), low, high, "autopay_amount"))
+    checks.done()
+    assert threshold is not None and top_up is not None
     return Autopay(threshold, top_up)
