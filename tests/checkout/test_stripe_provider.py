@@ -1,0 +1,97 @@
+"""The Stripe provider against a fake of Stripe's HTTP API (no network here): one idempotent
+PaymentIntent per charge, declines and unknown outcomes told apart."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import respx
+
+from lava_server.payments.interface import Card, CardRefused, Outcome
+from lava_server.payments.stripe import StripePayments
+
+INTENTS = "https://api.stripe.com/v1/payment_intents"
+
+
+async def charge(provider: StripePayments, amount: str = "20.50"):
+    return await provider.charge(
+        amount=Decimal(amount),
+        provider_method_id="cus_123 pm_456",
+        customer_ref="wal_test_1",
+        idempotency_key="as_test_1:renewal:3",
+        description="Lava wallet renewal",
+        off_session=True,
+    )
+
+
+@respx.mock
+async def test_a_charge_is_one_idempotent_payment_intent():
+    route = respx.post(INTENTS).mock(
+        return_value=httpx.Response(
+            200, json={"id": "pi_1", "object": "payment_intent", "status": "succeeded"}
+        )
+    )
+    result = await charge(StripePayments("sk_test_x"))
+    assert (result.outcome, result.provider_payment_id) == (Outcome.SUCCEEDED, "pi_1")
+    [call] = route.calls
+    assert call.request.headers["Idempotency-Key"] == "as_test_1:renewal:3"
+    assert call.request.headers["Authorization"] == "Bearer sk_test_x"
+    form = parse_qs(call.request.content.decode())
+    assert form["amount"] == ["2050"] and form["currency"] == ["usd"]
+    assert form["customer"] == ["cus_123"] and form["payment_method"] == ["pm_456"]
+    assert form["confirm"] == ["true"] and form["off_session"] == ["true"]
+    assert form["metadata[lava_wallet_id]"] == ["wal_test_1"]
+
+
+@respx.mock
+async def test_a_card_error_is_a_decline():
+    respx.post(INTENTS).mock(
+        return_value=httpx.Response(
+            402,
+            json={
+                "error": {
+                    "type": "card_error",
+                    "code": "card_declined",
+                    "decline_code": "insufficient_funds",
+                    "message": "Your card has insufficient funds.",
+                }
+            },
+        )
+    )
+    result = await charge(StripePayments("sk_test_x"))
+    assert result.outcome is Outcome.DECLINED
+    assert result.failure_code == "card_declined"
+
+
+@respx.mock
+async def test_no_answer_is_retried_later_not_a_decline():
+    respx.post(INTENTS).mock(side_effect=httpx.ConnectError("unreachable"))
+    provider = StripePayments("sk_test_x")
+    assert (await charge(provider)).outcome is Outcome.RETRY
+
+
+@respx.mock
+async def test_an_intent_needing_the_customer_is_declined():
+    respx.post(INTENTS).mock(
+        return_value=httpx.Response(
+            200,
+            json={"id": "pi_2", "object": "payment_intent", "status": "requires_action"},
+        )
+    )
+    result = await charge(StripePayments("sk_test_x"))
+    assert result.outcome is Outcome.DECLINED and result.failure_code == "requires_action"
+
+
+async def test_fractions_of_a_cent_are_refused():
+    with pytest.raises(ValueError, match="cents"):
+        await charge(StripePayments("sk_test_x"), amount="1.005")
+
+
+async def test_cards_cannot_be_typed_into_the_page_for_stripe():
+    with pytest.raises(CardRefused):
+        await StripePayments("sk_test_x").save_card(
+            Card("4242424242424242", 12, 2034, "123"), customer_ref="wal"
+        )
