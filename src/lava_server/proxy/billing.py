@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lava_server.api.auth import SECRET_KEY_PREFIXES, hash_secret_key
 from lava_server.db.engine import Database
 from lava_server.db.models import Product, Request
-from lava_server.errors import Forbidden, InsufficientBalance, NotFound, Unauthorized
+from lava_server.errors import ApiError, Forbidden, InsufficientBalance, NotFound, Unauthorized
 from lava_server.periods import usage_period
 from lava_server.pricing import (
     PricedRequest,
@@ -53,6 +53,7 @@ from lava_server.pricing import (
 from lava_server.products.service import check_pricing
 from lava_server.proxy import repository
 from lava_server.proxy.credentials import ForwardToken
+from lava_server.proxy.group_commit import GroupCommit, Job
 from lava_server.proxy.prices import provider_cost
 from lava_server.proxy.repository import write_transaction
 from lava_server.proxy.usage import ExtractedUsage
@@ -61,7 +62,7 @@ from lava_server.settings import Settings
 from lava_server.timeutil import utcnow
 from lava_server.usage import rollups
 from lava_server.wallets.credit import open_wallets, record_debits
-from lava_server.wallets.ledger import lock_wallet, post
+from lava_server.wallets.ledger import Movement, lock_wallet, lock_wallets, post, post_movements
 
 log = logging.getLogger("lava_server.proxy")
 
@@ -116,6 +117,51 @@ class Reservation:
     done: bool = field(default=False)
 
 
+@dataclass(slots=True)
+class _ReserveItem:
+    token: ForwardToken
+    key_hash: str
+    call: Call
+    worst: Usage
+    worst_costs: tuple[Decimal, Decimal]
+    now: datetime
+
+    @property
+    def payer_key(self) -> tuple[str, str, str | None]:
+        assert self.token.connection_secret is not None
+        return (self.key_hash, self.token.connection_secret, self.token.product_secret)
+
+
+@dataclass(slots=True)
+class _SettleItem:
+    reservation: Reservation
+    usage: ExtractedUsage
+    counts: Usage
+    units: int
+    status: str
+    metadata: dict[str, str]
+    model: str | None
+    input_cost: Decimal
+    output_cost: Decimal
+
+    @property
+    def seq(self) -> int:
+        assert self.reservation.seq is not None
+        return self.reservation.seq
+
+    @property
+    def wallet_id(self) -> str:
+        assert self.reservation.wallet_id is not None
+        return self.reservation.wallet_id
+
+    @property
+    def tier_key(self) -> tuple[str, str, datetime] | None:
+        r = self.reservation
+        if r.product_id is None or r.connection_id is None:
+            return None
+        return (r.connection_id, r.product_id, r.period_start)
+
+
 class _AlreadySettled(Exception):
     pass
 
@@ -143,76 +189,138 @@ class ForwardBilling:
         self.settings = settings
         self.service_charge_rate = settings.service_charge_rate
         self._configs: dict[tuple[str, datetime], PricingConfig] = {}
+        self._reserves: GroupCommit[_ReserveItem, Reservation] = GroupCommit(self._write_reserves)
+        self._settles: GroupCommit[_SettleItem, PricedRequest | None] = GroupCommit(
+            self._write_settles
+        )
 
     # -- reserve ---------------------------------------------------------------------------------
 
     async def reserve(self, token: ForwardToken, call: Call) -> Reservation:
-        """Check the token, take the hold and store the pending request (one transaction).
-        Raises 401/403/404 for the token and 402 when the worst case does not fit."""
+        """Check the token, take the hold and store the pending request (one transaction,
+        shared with the reservations that arrive meanwhile). Raises 401/403/404 for the token
+        and 402 when the worst case does not fit."""
         key_hash = _key_hash(token.secret_key)
         now = utcnow()
         if token.connection_secret is None:
             return await self._metering_only(key_hash, call, now)
-        worst = pricing_usage(call.worst_case)
-        worst_costs = provider_cost(
-            call.provider, call.worst_case.model or call.model, call.worst_case
-        )
+        costs = provider_cost(call.provider, call.worst_case.model or call.model, call.worst_case)
+        item = _ReserveItem(token, key_hash, call, pricing_usage(call.worst_case), costs, now)
+        return await self._reserves.submit(item)
+
+    async def _write_reserves(self, batch: list[Job[_ReserveItem, Reservation]]) -> None:
+        try:
+            await self._reserve_together(batch)
+        except DBAPIError as error:
+            if len(batch) == 1:
+                raise
+            # A deadlock with another process's batch, say: each call on its own.
+            log.info("a batch of %d holds failed (%s); taking them one by one", len(batch), error)
+            for job in batch:
+                if not job.future.done():
+                    try:
+                        await self._reserve_together([job])
+                    except Exception as single_error:
+                        job.fail(single_error)
+
+    async def _reserve_together(self, batch: list[Job[_ReserveItem, Reservation]]) -> None:
+        """Resolve (after the commit) or fail each job of the batch."""
+        accepted: list[tuple[Job[_ReserveItem, Reservation], Reservation]] = []
         async with write_transaction(self.db, durable=False) as session:
-            payer = await repository.lock_payer(
-                session,
-                key_hash=key_hash,
-                connection_secret=token.connection_secret,
-                product_secret=token.product_secret,
-            )
-            if payer is None:
-                await _diagnose(session, key_hash, token)
-                raise Unauthorized("The forward token's secrets are not valid.")  # unreachable
-            _check_owner(payer)
-            product = payer.product
-            config = DEFAULT_PRODUCT_CONFIG if product is None else self._config(product)
-            period_start = usage_period(now, payer.cycle_started_at, payer.cycle_ends_at)[0]
-            prior_units = 0  # with one tier the position cannot change the worst case
-            if product is not None and len(config.tiers) > 1:
-                prior_units = await repository.tier_units(
-                    session, payer.connection_id, product.id, period_start
+            payers = await self._lock_payers(session, [job.item for job in batch])
+            available: dict[str, Decimal] = {}
+            held: dict[str, Decimal] = {}
+            for job in batch:
+                try:
+                    reservation = await self._hold(session, job.item, payers, available)
+                except ApiError as error:
+                    job.fail(error)  # nothing of it was written
+                    continue
+                if reservation.hold and reservation.wallet_id is not None:
+                    wallet_id = reservation.wallet_id
+                    held[wallet_id] = held.get(wallet_id, _ZERO) + reservation.hold
+                accepted.append((job, reservation))
+            for wallet_id in sorted(held):
+                await repository.change_held(session, wallet_id, held[wallet_id])
+            if accepted:
+                seqs = await repository.insert_requests(
+                    session,
+                    [_row(reservation, "pending", None, None) for _, reservation in accepted],
                 )
-            bound = price_upper_bound(
-                config,
-                worst,
-                prior_units=prior_units,
-                service_charge_rate=self.service_charge_rate,
-                input_cost=worst_costs[0],
-                output_cost=worst_costs[1],
+                for (_, reservation), seq in zip(accepted, seqs, strict=True):
+                    reservation.seq = seq
+        for job, reservation in accepted:
+            job.resolve(reservation)
+
+    async def _lock_payers(
+        self, session: AsyncSession, items: list[_ReserveItem]
+    ) -> dict[tuple[str, str, str | None], repository.Payer | None]:
+        """Lock the batch's wallets, in wallet id order (the order of every money transaction
+        of the server, so that two batches never wait on each other in opposite orders)."""
+        keys = sorted({item.payer_key for item in items}, key=lambda key: (key[1], key[2] or ""))
+        if len({key[1] for key in keys}) > 1:
+            wallets = await repository.wallets_of(session, [key[1] for key in keys])
+            keys.sort(key=lambda key: (wallets.get(key[1], ""), key[1], key[2] or ""))
+        payers: dict[tuple[str, str, str | None], repository.Payer | None] = {}
+        for key in keys:
+            payers[key] = await repository.lock_payer(
+                session, key_hash=key[0], connection_secret=key[1], product_secret=key[2]
             )
-            hold = bound.total_wallet_cost
-            overdraft = "block" if product is None else product.overdraft
-            available = payer.balance - payer.held
-            if overdraft == "block" and available < hold:
-                raise InsufficientBalance(
-                    f"Insufficient balance: this call may cost up to {format_money(hold)} "
-                    f"(input estimated from the body plus {worst.output_tokens} output tokens at "
-                    f"most) but the wallet's available balance is {format_money(available)}. "
-                    "Nothing was forwarded; ask for fewer max tokens (max_tokens, "
-                    "max_output_tokens or max_completion_tokens) or top up the wallet."
-                )
-            reservation = Reservation(
-                call=call,
-                merchant_id=payer.merchant_id,
-                livemode=payer.livemode,
-                connection_id=payer.connection_id,
-                product_id=None if product is None else product.id,
-                wallet_id=payer.wallet_id,
-                config=config,
-                hold=hold,
-                created_at=now,
-                period_start=period_start,
+        return payers
+
+    async def _hold(
+        self,
+        session: AsyncSession,
+        item: _ReserveItem,
+        payers: dict[tuple[str, str, str | None], repository.Payer | None],
+        available: dict[str, Decimal],
+    ) -> Reservation:
+        """Price one call's worst case against its wallet as the batch has left it."""
+        payer = payers[item.payer_key]
+        if payer is None:
+            await _diagnose(session, item.key_hash, item.token)
+            raise Unauthorized("The forward token's secrets are not valid.")  # unreachable
+        _check_owner(payer)
+        product = payer.product
+        config = DEFAULT_PRODUCT_CONFIG if product is None else self._config(product)
+        period_start = usage_period(item.now, payer.cycle_started_at, payer.cycle_ends_at)[0]
+        prior_units = 0  # with one tier the position cannot change the worst case
+        if product is not None and len(config.tiers) > 1:
+            prior_units = await repository.tier_units(
+                session, payer.connection_id, product.id, period_start
             )
-            if hold:
-                await repository.change_held(session, payer.wallet_id, hold)
-            reservation.seq = await repository.insert_request(
-                session, _row(reservation, "pending", None, None)
+        bound = price_upper_bound(
+            config,
+            item.worst,
+            prior_units=prior_units,
+            service_charge_rate=self.service_charge_rate,
+            input_cost=item.worst_costs[0],
+            output_cost=item.worst_costs[1],
+        )
+        hold = bound.total_wallet_cost
+        overdraft = "block" if product is None else product.overdraft
+        free = available.get(payer.wallet_id, payer.balance - payer.held)
+        if overdraft == "block" and free < hold:
+            raise InsufficientBalance(
+                f"Insufficient balance: this call may cost up to {format_money(hold)} "
+                f"(input estimated from the body plus {item.worst.output_tokens} output tokens "
+                f"at most) but the wallet's available balance is {format_money(free)}. "
+                "Nothing was forwarded; ask for fewer max tokens (max_tokens, "
+                "max_output_tokens or max_completion_tokens) or top up the wallet."
             )
-        return reservation
+        available[payer.wallet_id] = free - hold
+        return Reservation(
+            call=item.call,
+            merchant_id=payer.merchant_id,
+            livemode=payer.livemode,
+            connection_id=payer.connection_id,
+            product_id=None if product is None else product.id,
+            wallet_id=payer.wallet_id,
+            config=config,
+            hold=hold,
+            created_at=item.now,
+            period_start=period_start,
+        )
 
     async def _metering_only(self, key_hash: str, call: Call, now: datetime) -> Reservation:
         async with self.db.read() as session:
@@ -257,10 +365,147 @@ class ForwardBilling:
         model = usage.model or call.model
         counts = pricing_usage(usage)
         input_cost, output_cost = provider_cost(call.provider, model, usage)
-        units = units_for(reservation.config, counts)
         metadata = call.metadata
         if usage.estimated:
             metadata = {**metadata, ESTIMATED_KEY: "true"}
+        item = _SettleItem(
+            reservation=reservation,
+            usage=usage,
+            counts=counts,
+            units=units_for(reservation.config, counts),
+            status=status,
+            metadata=metadata,
+            model=model,
+            input_cost=input_cost,
+            output_cost=output_cost,
+        )
+        if reservation.seq is None or reservation.wallet_id is None:
+            priced = await self._settle_alone(item)
+        else:
+            priced = await self._settles.submit(item)
+        if (
+            priced is not None
+            and reservation.wallet_id is not None
+            and priced.total_wallet_cost > reservation.hold
+        ):
+            log.warning(
+                "forward request %s cost %s, more than its hold of %s",
+                call.request_id,
+                priced.total_wallet_cost,
+                reservation.hold,
+            )
+        return priced
+
+    async def _write_settles(self, batch: list[Job[_SettleItem, PricedRequest | None]]) -> None:
+        try:
+            alone = await self._settle_together(batch)
+        except DBAPIError as error:
+            log.info(
+                "a batch of %d settlements failed (%s); settling them one by one", len(batch), error
+            )
+            alone = [job for job in batch if not job.future.done()]
+        for job in alone:
+            try:
+                job.resolve(await self._settle_alone(job.item))
+            except Exception as error:
+                job.fail(error)
+
+    async def _settle_together(
+        self, batch: list[Job[_SettleItem, PricedRequest | None]]
+    ) -> list[Job[_SettleItem, PricedRequest | None]]:
+        """Settle the batch in one transaction; return the jobs to settle on their own (their
+        wallet has period credit to spend or autopay to check)."""
+        alone: list[Job[_SettleItem, PricedRequest | None]] = []
+        done: list[tuple[Job[_SettleItem, PricedRequest | None], PricedRequest | None]] = []
+        async with write_transaction(self.db) as session:
+            now = utcnow()
+            wallet_ids = sorted({job.item.wallet_id for job in batch})
+            await lock_wallets(session, wallet_ids)
+            wallets = await open_wallets(session, wallet_ids, now)
+            live: list[Job[_SettleItem, PricedRequest | None]] = []
+            for job in batch:
+                state = wallets.get(job.item.wallet_id)
+                if state is None or state.period_credit > 0 or state.autopay_enabled:
+                    alone.append(job)
+                else:
+                    live.append(job)
+            pending = await repository.pending_requests(session, [job.item.seq for job in live])
+            tiers: dict[tuple[str, str, datetime], int] = {}
+            for job in list(live):
+                if job.item.seq not in pending:
+                    live.remove(job)
+                    done.append((job, None))  # settled or released already
+                elif job.item.tier_key is not None:
+                    tiers[job.item.tier_key] = tiers.get(job.item.tier_key, 0) + job.item.units
+            positions = {
+                key: await repository.add_tier_units(session, *key, tiers[key])
+                for key in sorted(tiers)
+            }
+            finals: list[dict[str, Any]] = []
+            movements: list[Movement] = []
+            completed: list[Request] = []
+            held: dict[str, Decimal] = {}
+            debits: dict[str, Decimal] = {}
+            for job in live:
+                item = job.item
+                reservation = item.reservation
+                prior = 0
+                if item.tier_key is not None:
+                    prior = positions[item.tier_key]
+                    positions[item.tier_key] = prior + item.units
+                priced = price_request(
+                    reservation.config,
+                    item.counts,
+                    prior_units=prior,
+                    service_charge_rate=self.service_charge_rate,
+                    input_cost=item.input_cost,
+                    output_cost=item.output_cost,
+                )
+                row = _row(reservation, item.status, item.usage, priced, item.metadata, item.model)
+                request = Request(**row)
+                request.seq = item.seq
+                finals.append(
+                    {
+                        "seq": item.seq,
+                        **_final_values(item.status, item.usage, priced, item.metadata, item.model),
+                    }
+                )
+                movements.append(
+                    Movement(
+                        f"req:{item.seq}",
+                        postings_for(request, priced),
+                        reservation.livemode,
+                        item.seq,
+                    )
+                )
+                held[item.wallet_id] = held.get(item.wallet_id, _ZERO) + reservation.hold
+                debits[item.wallet_id] = (
+                    debits.get(item.wallet_id, _ZERO) + priced.total_wallet_cost
+                )
+                if item.status == "completed":
+                    completed.append(request)
+                done.append((job, priced))
+            if finals:
+                await repository.finish_requests(session, finals)
+            for wallet_id in sorted(held):
+                if held[wallet_id]:
+                    await repository.change_held(session, wallet_id, -held[wallet_id])
+            if movements:
+                await post_movements(session, movements, now)
+                await record_debits(session, self.settings, wallets, debits, now)
+            if completed:
+                await rollups.add_requests(session, completed)
+        for job, outcome in done:
+            job.item.reservation.done = True
+            job.resolve(outcome)
+        return alone
+
+    async def _settle_alone(self, item: _SettleItem) -> PricedRequest | None:
+        """One settlement in its own transaction (an ORM session when the wallet has period
+        credit or autopay), retried on a database error: idempotent, so safe to repeat."""
+        reservation = item.reservation
+        if reservation.done:
+            return None
         core = True
         for attempt in range(_SETTLE_ATTEMPTS):
             try:
@@ -271,14 +516,14 @@ class ForwardBilling:
                     priced = await self._settle_in(
                         session,
                         reservation,
-                        usage,
-                        counts,
-                        units,
-                        status,
-                        metadata,
-                        model,
-                        input_cost,
-                        output_cost,
+                        item.usage,
+                        item.counts,
+                        item.units,
+                        item.status,
+                        item.metadata,
+                        item.model,
+                        item.input_cost,
+                        item.output_cost,
                         core=core,
                     )
             except _NeedsSession:
@@ -289,18 +534,11 @@ class ForwardBilling:
                 return None
             except DBAPIError:
                 if attempt + 1 == _SETTLE_ATTEMPTS:
-                    log.exception("settling forward request %s failed", call.request_id)
+                    log.exception("settling forward request %s failed", reservation.call.request_id)
                     raise
                 await asyncio.sleep(0.05 * (attempt + 1))
                 continue
             reservation.done = True
-            if priced.total_wallet_cost > reservation.hold and reservation.wallet_id:
-                log.warning(
-                    "forward request %s cost %s, more than its hold of %s",
-                    call.request_id,
-                    priced.total_wallet_cost,
-                    reservation.hold,
-                )
             return priced
         return None  # not reached
 

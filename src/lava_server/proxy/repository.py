@@ -296,6 +296,47 @@ async def insert_request(session: AsyncSession, values: dict[str, Any]) -> int:
     return int(result.scalar_one())
 
 
+async def insert_requests(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert request rows (one statement); their `seq`s in the order given."""
+    if len(rows) == 1:
+        return [await insert_request(session, rows[0])]
+    result = await session.execute(_INSERT_REQUESTS, [_columns(row) for row in rows])
+    return [int(seq) for seq in result.scalars()]
+
+
+_INSERT_REQUESTS = insert(Request).returning(Request.seq, sort_by_parameter_order=True)
+
+
+async def pending_requests(session: AsyncSession, seqs: list[int]) -> set[int]:
+    """Which of these requests are still pending."""
+    if not seqs:
+        return set()
+    rows = await session.execute(
+        select(Request.seq).where(Request.seq.in_(seqs), Request.status == "pending")
+    )
+    return {int(seq) for seq in rows.scalars()}
+
+
+async def finish_requests(session: AsyncSession, finals: list[dict[str, Any]]) -> None:
+    """Give pending requests their final values (each dict: `seq` and all of
+    `_FINAL_COLUMNS`), in one statement; the caller checked that they are pending."""
+    params = []
+    for values in finals:
+        values = _columns(values)
+        params.append({f"v_{name}": value for name, value in values.items()})
+    await session.execute(_FINISH, params)
+
+
+async def wallets_of(session: AsyncSession, connection_secrets: list[str]) -> dict[str, str]:
+    """Connection secret -> wallet id (no lock: to decide the order in which to lock)."""
+    rows = await session.execute(
+        select(Connection.secret, Connection.wallet_id).where(
+            Connection.secret.in_(connection_secrets)
+        )
+    )
+    return {row.secret: row.wallet_id for row in rows}
+
+
 async def finish_request(session: AsyncSession, seq: int, values: dict[str, Any]) -> bool:
     """Give a pending request its final values (all of `_FINAL_COLUMNS`, or only `status`);
     False when it is not pending any more (settled or released already: roll back)."""
