@@ -1,32 +1,22 @@
-"""Period credit through `POST /v1/requests`: usage spends period credit first, never expired
-credit, and tier positions reset with the subscription cycle.
-
-These need the metering hot path (requests/) to call `wallets.credit.open_wallets` and
-`record_debits`, which its owner is wiring in; until then they are expected to fail (strict, so
-that they must be un-marked once it is done)."""
+"""Period credit through `POST /v1/requests` (the metering hot path calls `wallets.credit`):
+usage spends period credit first, never expired credit, and tier positions reset with the
+subscription cycle."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
 
-import pytest
-
 from lava_server.wallets.service import fund
 from tests.checkout.helpers import balance
 from tests.server.metering import make_product, report
 from tests.subscriptions.helpers import subscribe, wallet_row
-
-pending_hot_path_hook = pytest.mark.xfail(
-    strict=True, reason="the metering hot path does not call wallets.credit yet"
-)
 
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)  # type: ignore[misc]
 
 
-@pending_hot_path_hook
 async def test_reported_usage_spends_period_credit_first(client, merchant, db, clock):
     clock.now = utc(2027, 5, 10, 12)
     sub = await subscribe(client, merchant.headers, amount="20", rollover="none")
@@ -47,7 +37,6 @@ async def test_reported_usage_spends_period_credit_first(client, merchant, db, c
     assert wallet.period_credit == Decimal(20) - cost
 
 
-@pending_hot_path_hook
 async def test_reported_usage_cannot_spend_expired_credit(client, merchant, db, clock):
     clock.now = utc(2027, 5, 10, 12)
     sub = await subscribe(client, merchant.headers, amount="20", rollover="none")
@@ -66,7 +55,6 @@ async def test_reported_usage_cannot_spend_expired_credit(client, merchant, db, 
     assert await balance(client, merchant.headers, sub["connection_id"]) == Decimal(3)
 
 
-@pending_hot_path_hook
 async def test_tier_positions_reset_with_the_subscription_cycle(client, merchant, db, clock):
     clock.now = utc(2027, 5, 10, 12)
     sub = await subscribe(client, merchant.headers, amount="20", rollover="full")
