@@ -9,7 +9,7 @@ Two kinds of tests live here:
   - ``mock``: ``FakeLavaAPI`` (an in-memory model of api.md) behind ``httpx.MockTransport``;
   - ``http``: the same fake over real HTTP on a local port;
   - ``server``: our own ``lava_server`` over real HTTP (a session-wide server on SQLite),
-    seeded through its sandbox extensions like ``live``;
+    seeded through its sandbox extensions like ``live`` and subscribed through its hosted page;
   - ``live``: any running server, when ``LAVA_SDK_TEST_BASE_URL`` and
     ``LAVA_SDK_TEST_SECRET_KEY`` are set (a sandbox merchant key). Tests that need objects the
     public API cannot create (a connection, a product, an active subscription) are skipped there
@@ -137,9 +137,42 @@ class LiveBackend:
         pytest.skip("the live backend cannot create active subscriptions yet")
 
 
-BACKENDS = ["mock", "http", "server"] + (
-    ["live"] if LIVE_BASE_URL and LIVE_SECRET_KEY else []
-)
+class ServerBackend(LiveBackend):
+    """Our own server: like ``live``, and it can also subscribe a connection, the way a
+    customer does, through a subscription checkout on its hosted page (sandbox card)."""
+
+    name = "server"
+
+    async def create_active_subscription(
+        self, subscription_config_id: str, connection_id: str
+    ) -> str:
+        from tests.checkout.helpers import GOOD_CARD, Page, secret_of
+
+        async with AsyncLava(self.secret_key, base_url=self.base_url) as client:
+            session = await client.checkout_sessions.create(
+                checkout_mode="subscription",
+                origin_url="https://merchant.example",
+                subscription_config_id=subscription_config_id,
+                connection_id=connection_id,
+            )
+            root = self.base_url.removesuffix("v1/")
+            async with httpx.AsyncClient(base_url=root) as browser:
+                page = Page(
+                    browser, secret_of({"checkout_session_token": session.checkout_session_token})
+                )
+                await page.post("send_code")  # to the phone on file
+                await page.verify()
+                done = await page.post("pay", **GOOD_CARD)
+                assert done.status_code == 200, done.text
+            subscriptions = await client.subscriptions.list_active_subscriptions()
+        return next(
+            s.active_subscription_id
+            for s in subscriptions
+            if s.subscription_config_id == subscription_config_id
+        )
+
+
+BACKENDS = ["mock", "http", "server"] + (["live"] if LIVE_BASE_URL and LIVE_SECRET_KEY else [])
 
 
 @pytest.fixture(scope="session")
@@ -179,9 +212,7 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
         return
     if request.param == "server":
         base_url, secret_key = request.getfixturevalue("our_server")
-        server_backend = LiveBackend(base_url, secret_key)
-        server_backend.name = "server"
-        yield server_backend
+        yield ServerBackend(base_url, secret_key)
         return
     api = FakeLavaAPI()
     if request.param == "mock":
