@@ -7,6 +7,8 @@ by uvicorn on a free port, a sandbox merchant, a funded connection and a product
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -98,11 +100,18 @@ class Billed:
             response = await http.get(f"connections/{self.connection['connection_id']}")
         return Decimal(response.json()["wallet"]["balance"])
 
-    async def request(self, request_id: str) -> dict[str, Any]:
+    async def request(self, request_id: str, *, settled: bool = True) -> dict[str, Any]:
+        """The stored request; by default once it is settled (a bill is written just after
+        the answer is complete)."""
+        deadline = time.monotonic() + 5
         async with self.api() as http:
-            response = await http.get(f"requests/{request_id}")
-        assert response.status_code == 200, response.text
-        return dict(response.json())
+            while True:
+                response = await http.get(f"requests/{request_id}")
+                assert response.status_code == 200, response.text
+                body = dict(response.json())
+                if not settled or body["status"] != "pending" or time.monotonic() > deadline:
+                    return body
+                await asyncio.sleep(0.01)
 
     async def requests(self) -> list[dict[str, Any]]:
         async with self.api() as http:

@@ -189,7 +189,7 @@ async def test_client_disconnect_midstream_is_billed_partially(billed, fake, db)
             break
         await response.aclose()
         left = time.monotonic()
-    while (await billed.request(request_id))["status"] == "pending":
+    while (await billed.request(request_id, settled=False))["status"] == "pending":
         assert time.monotonic() - left < 0.9, "settled by the idle timeout, not the disconnect"
         await asyncio.sleep(0.02)
     await broken_off(billed, request_id, db)

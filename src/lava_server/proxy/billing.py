@@ -70,6 +70,7 @@ ESTIMATED_KEY: Final = "lava_usage_estimated"
 """Metadata key set to "true" on a request whose usage was estimated, not reported."""
 FINGERPRINT: Final = "forward"
 _SETTLE_ATTEMPTS: Final = 4
+SETTLE_LINGER_SECONDS: Final = 0.003
 _ZERO: Final = Decimal(0)
 
 # The merchant's default product (a token without product_secret): no fee.
@@ -190,8 +191,10 @@ class ForwardBilling:
         self.service_charge_rate = settings.service_charge_rate
         self._configs: dict[tuple[str, datetime], PricingConfig] = {}
         self._reserves: GroupCommit[_ReserveItem, Reservation] = GroupCommit(self._write_reserves)
+        # Settlements linger a little: the client already has its answer, and its next call's
+        # hold (which it waits for) then goes first instead of queueing behind this bill.
         self._settles: GroupCommit[_SettleItem, PricedRequest | None] = GroupCommit(
-            self._write_settles
+            self._write_settles, linger=SETTLE_LINGER_SECONDS
         )
 
     # -- reserve ---------------------------------------------------------------------------------

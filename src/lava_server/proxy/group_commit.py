@@ -37,10 +37,16 @@ class GroupCommit(Generic[T, R]):
     """`write(batch)` must resolve or fail every job of the batch."""
 
     def __init__(
-        self, write: Callable[[list[Job[T, R]]], Awaitable[None]], *, max_batch: int = 64
+        self,
+        write: Callable[[list[Job[T, R]]], Awaitable[None]],
+        *,
+        max_batch: int = 64,
+        linger: float = 0.0,
     ) -> None:
+        """`linger`: seconds the writer waits before writing the first batch of a busy spell."""
         self._write = write
         self._max_batch = max_batch
+        self._linger = linger
         self._pending: list[Job[T, R]] = []
         self._writer: asyncio.Task[Any] | None = None
 
@@ -53,6 +59,8 @@ class GroupCommit(Generic[T, R]):
 
     async def _drain(self) -> None:
         try:
+            if self._linger:
+                await asyncio.sleep(self._linger)
             while self._pending:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
