@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(usage_router)
     app.include_router(test_helpers_router)
     install_checkout(app, settings, db)
-    app.router.routes.extend(forward.routes)
+    app.router.routes[:0] = forward.routes  # first: the hot path matches without a scan
 
     app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=("/v1/forward",))
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
