@@ -8,6 +8,8 @@ Two kinds of tests live here:
 
   - ``mock``: ``FakeLavaAPI`` (an in-memory model of api.md) behind ``httpx.MockTransport``;
   - ``http``: the same fake over real HTTP on a local port;
+  - ``inprocess``: our own ``lava_server`` app in this process (no network), a fresh database
+    per test;
   - ``server``: our own ``lava_server`` over real HTTP (a session-wide server on SQLite),
     seeded through its sandbox extensions like ``live`` and subscribed through its hosted page;
   - ``live``: any running server, when ``LAVA_SDK_TEST_BASE_URL`` and
@@ -28,6 +30,7 @@ import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
@@ -108,8 +111,11 @@ class LiveBackend:
     def make_http_client(self, *, asynchronous: bool) -> None:
         return None
 
+    def seed_client(self) -> AsyncLava:
+        return AsyncLava(self.secret_key, base_url=self.base_url)
+
     async def _post(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
-        async with AsyncLava(self.secret_key, base_url=self.base_url) as client:
+        async with self.seed_client() as client:
             try:
                 answer: dict[str, Any] = await client.request("POST", path, data=data)
             except NotFoundError:
@@ -148,15 +154,14 @@ class ServerBackend(LiveBackend):
     ) -> str:
         from tests.checkout.helpers import GOOD_CARD, Page, secret_of
 
-        async with AsyncLava(self.secret_key, base_url=self.base_url) as client:
+        async with self.seed_client() as client:
             session = await client.checkout_sessions.create(
                 checkout_mode="subscription",
                 origin_url="https://merchant.example",
                 subscription_config_id=subscription_config_id,
                 connection_id=connection_id,
             )
-            root = self.base_url.removesuffix("v1/")
-            async with httpx.AsyncClient(base_url=root) as browser:
+            async with self.browser() as browser:
                 page = Page(
                     browser, secret_of({"checkout_session_token": session.checkout_session_token})
                 )
@@ -171,8 +176,106 @@ class ServerBackend(LiveBackend):
             if s.subscription_config_id == subscription_config_id
         )
 
+    def browser(self) -> httpx.AsyncClient:
+        """An HTTP client for the hosted pages."""
+        return httpx.AsyncClient(base_url=self.base_url.removesuffix("v1/"))
 
-BACKENDS = ["mock", "http", "server"] + (["live"] if LIVE_BASE_URL and LIVE_SECRET_KEY else [])
+
+class _AppClient(httpx.AsyncClient):
+    """An async client for an app in this process; closing it closes the app's database."""
+
+    def __init__(self, app: Any, db: Any, base_url: str) -> None:
+        super().__init__(transport=httpx.ASGITransport(app=app), base_url=base_url)
+        self._db = db
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await self._db.dispose()
+
+
+class _ThreadedAppTransport(httpx.BaseTransport):
+    """A sync transport to an app in this process: the app runs on an event loop of its own, in
+    a thread; each request is handed to it whole and its answer read whole."""
+
+    def __init__(self, app: Any, db: Any) -> None:
+        import asyncio
+        import threading
+
+        self._db = db
+        self._inner = httpx.ASGITransport(app=app)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def _run(self, coroutine: Awaitable[T]) -> T:
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()  # type: ignore[arg-type]
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        async def call() -> tuple[int, httpx.Headers, bytes]:
+            forwarded = httpx.Request(
+                request.method, request.url, headers=request.headers, content=request.read()
+            )
+            answer = await self._inner.handle_async_request(forwarded)
+            return answer.status_code, answer.headers, await answer.aread()
+
+        status, headers, body = self._run(call())
+        return httpx.Response(status, headers=headers, content=body, request=request)
+
+    def close(self) -> None:
+        self._run(self._db.dispose())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+
+class InProcessBackend(ServerBackend):
+    """Our server's app in this process, no network: the async client through httpx's
+    ASGITransport, the sync client through a transport that runs the app on an event loop of its
+    own in a thread. A fresh database per test."""
+
+    name = "inprocess"
+    origin = "http://lava.inprocess"
+
+    def __init__(self, database_url: str, secret_key: str) -> None:
+        super().__init__(f"{self.origin}/v1/", secret_key)
+        self.database_url = database_url
+
+    def _app(self) -> tuple[Any, Any]:
+        from lava_server.app import create_app
+        from lava_server.db.engine import Database
+        from lava_server.settings import Settings
+
+        settings = Settings(database_url=self.database_url, rate_limit_per_minute=1_000_000)
+        db = Database(self.database_url)
+        return create_app(settings, db), db
+
+    def make_http_client(self, *, asynchronous: bool) -> httpx.Client | httpx.AsyncClient:
+        if asynchronous:
+            return _AppClient(*self._app(), self.origin)
+        return httpx.Client(transport=_ThreadedAppTransport(*self._app()), base_url=self.origin)
+
+    def seed_client(self) -> AsyncLava:
+        client = self.make_http_client(asynchronous=True)
+        assert isinstance(client, httpx.AsyncClient)
+        return AsyncLava(self.secret_key, base_url=self.base_url, http_client=client)
+
+    def browser(self) -> httpx.AsyncClient:
+        return _AppClient(*self._app(), self.origin)
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from lava_server.db.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("sdk-inprocess") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+BACKENDS = ["mock", "http", "server", "inprocess"] + (
+    ["live"] if LIVE_BASE_URL and LIVE_SECRET_KEY else []
+)
 
 
 @pytest.fixture(scope="session")
@@ -213,6 +316,26 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     if request.param == "server":
         base_url, secret_key = request.getfixturevalue("our_server")
         yield ServerBackend(base_url, secret_key)
+        return
+    if request.param == "inprocess":
+        import asyncio
+        import shutil
+
+        from lava_server.db.engine import Database
+        from lava_server.merchants import service as merchants
+
+        path = request.getfixturevalue("tmp_path") / "lava.db"
+        shutil.copy(request.getfixturevalue("migrated_sqlite"), path)
+        url = f"sqlite:///{path}"
+
+        async def bootstrap() -> str:
+            db = Database(url)
+            try:
+                return (await merchants.create_merchant(db, "SDK", livemode=False)).secret_key
+            finally:
+                await db.dispose()
+
+        yield InProcessBackend(url, asyncio.run(bootstrap()))
         return
     api = FakeLavaAPI()
     if request.param == "mock":
