@@ -527,3 +527,19 @@ async def test_static_files_are_served(client):
     js = await client.get("/embed/static/checkout.js")
     assert css.status_code == js.status_code == 200
     assert "lava_checkout_cancel" in js.text
+
+
+async def test_two_checkouts_of_one_new_phone_make_one_wallet(client, merchant, db):
+    pages = [
+        Page(client, secret_of(await create_session(client, merchant.headers))) for _ in range(3)
+    ]
+    for page in pages:
+        await page.post("details", **DETAILS)
+    codes = [await page.code() for page in pages]
+    await asyncio.gather(*(page.post("verify", code=c) for page, c in zip(pages, codes)))
+    await asyncio.gather(*(page.post("amount", amount="5") for page in pages))
+    await asyncio.gather(*(page.post("pay", **GOOD_CARD) for page in pages))
+    async with db.read() as session:
+        [wallet] = (await session.execute(select(Wallet))).scalars().all()
+    assert wallet.balance == Decimal(15)
+    assert (await ledger_check(db)).problems == []
