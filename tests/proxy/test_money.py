@@ -200,7 +200,10 @@ async def test_settlement_is_idempotent(billed, db, proxy_settings):
     billing = ForwardBilling(db, proxy_settings)
     worst = make_usage(input_tokens=10, output_tokens=100, estimated=True)
     call = Call("req-idem", "openai", "managed", "POST /v1/chat/completions", GPT, {}, worst)
-    reservation = await billing.reserve(decode_token(billed.token), call)
+    try:
+        reservation = await billing.reserve(decode_token(billed.token), call)
+    finally:
+        await billing.aclose()
     assert reservation.hold > 0
     usage = make_usage(input_tokens=10, output_tokens=20, model=GPT)
     first = await billing.settle(reservation, usage, status="completed")
@@ -209,6 +212,7 @@ async def test_settlement_is_idempotent(billed, db, proxy_settings):
     assert await billing.settle(reservation, usage, status="completed") is None
     reservation.done = False
     await billing.release(reservation)
+    await billing.aclose()
     want = expected_price(billed.product, "openai", GPT, input_tokens=10, output_tokens=20)
     assert format(first.total_wallet_cost, "f") == want["total_wallet_cost"]
     stored = await billed.request("req-idem")

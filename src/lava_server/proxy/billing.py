@@ -55,7 +55,7 @@ from lava_server.proxy import repository
 from lava_server.proxy.credentials import ForwardToken
 from lava_server.proxy.group_commit import GroupCommit, Job
 from lava_server.proxy.prices import provider_cost
-from lava_server.proxy.repository import write_transaction
+from lava_server.proxy.repository import WriterConnection, write_transaction
 from lava_server.proxy.usage import ExtractedUsage
 from lava_server.requests.service import postings_for
 from lava_server.settings import Settings
@@ -190,12 +190,18 @@ class ForwardBilling:
         self.settings = settings
         self.service_charge_rate = settings.service_charge_rate
         self._configs: dict[tuple[str, datetime], PricingConfig] = {}
+        self._reserve_writer = WriterConnection(db, durable=False)
+        self._settle_writer = WriterConnection(db, durable=True)
         self._reserves: GroupCommit[_ReserveItem, Reservation] = GroupCommit(self._write_reserves)
         # Settlements linger a little: the client already has its answer, and its next call's
         # hold (which it waits for) then goes first instead of queueing behind this bill.
         self._settles: GroupCommit[_SettleItem, PricedRequest | None] = GroupCommit(
             self._write_settles, linger=SETTLE_LINGER_SECONDS
         )
+
+    async def aclose(self) -> None:
+        await self._reserve_writer.close()
+        await self._settle_writer.close()
 
     # -- reserve ---------------------------------------------------------------------------------
 
@@ -229,7 +235,7 @@ class ForwardBilling:
     async def _reserve_together(self, batch: list[Job[_ReserveItem, Reservation]]) -> None:
         """Resolve (after the commit) or fail each job of the batch."""
         accepted: list[tuple[Job[_ReserveItem, Reservation], Reservation]] = []
-        async with write_transaction(self.db, durable=False) as session:
+        async with self._reserve_writer.transaction() as session:
             payers = await self._lock_payers(session, [job.item for job in batch])
             available: dict[str, Decimal] = {}
             held: dict[str, Decimal] = {}
@@ -420,7 +426,7 @@ class ForwardBilling:
         wallet has period credit to spend or autopay to check)."""
         alone: list[Job[_SettleItem, PricedRequest | None]] = []
         done: list[tuple[Job[_SettleItem, PricedRequest | None], PricedRequest | None]] = []
-        async with write_transaction(self.db) as session:
+        async with self._settle_writer.transaction() as session:
             now = utcnow()
             wallet_ids = sorted({job.item.wallet_id for job in batch})
             await lock_wallets(session, wallet_ids)

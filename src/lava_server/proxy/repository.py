@@ -63,6 +63,60 @@ async def write_transaction(db: Database, *, durable: bool = True) -> AsyncItera
 _ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 
 
+class WriterConnection:
+    """The connection of one group-commit writer (which writes one batch at a time): no pool
+    checkout, no ping and no per-transaction setup; set up once, made again after a failure.
+
+    `durable=False`: commits do not wait for the disk (PostgreSQL `synchronous_commit = off`,
+    SQLite `synchronous = NORMAL` in WAL mode), for holds only: a hold lost in a crash loses
+    nothing charged, and the next durable commit of the database flushes it anyway."""
+
+    def __init__(self, db: Database, *, durable: bool) -> None:
+        self.db = db
+        self.durable = durable
+        self._connection: AsyncConnection | None = None
+
+    async def _connect(self) -> AsyncConnection:
+        connection = self._connection
+        if connection is not None and not connection.closed and not connection.invalidated:
+            return connection
+        connection = await self.db.engine.connect()
+        try:
+            if self.db.is_sqlite:
+                if not self.durable:
+                    raw = await connection.get_raw_connection()
+                    driver: Any = raw.driver_connection  # aiosqlite's, outside any transaction
+                    await driver.execute("PRAGMA synchronous=NORMAL")
+                await connection.execution_options(lava_write=True)
+            elif not self.durable:
+                await connection.exec_driver_sql("SET synchronous_commit = off")
+                await connection.commit()
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection = connection
+        return connection
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        connection = await self._connect()
+        try:
+            if self.db.is_sqlite:
+                async with self.db._sqlite_writer, connection.begin():
+                    yield cast(AsyncSession, CoreSession(connection))
+            else:
+                async with connection.begin():
+                    yield cast(AsyncSession, CoreSession(connection))
+        except BaseException:
+            await self.close()  # whatever went wrong, the next batch starts on a new connection
+            raise
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()
+
+
 @dataclass(frozen=True, slots=True)
 class Payer:
     """Who a forward call bills, as found under the wallet's lock."""

@@ -112,6 +112,7 @@ class ForwardProxy:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.client.aclose()
+        await self.billing.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
