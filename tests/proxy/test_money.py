@@ -218,3 +218,41 @@ async def test_settlement_is_idempotent(billed, db, proxy_settings):
     stored = await billed.request("req-idem")
     assert stored["status"] == "completed"
     await assert_clean(billed, db, Decimal(10) - first.total_wallet_cost)
+
+
+async def test_concurrent_calls_are_batched_and_billed_once(lava, merchant, fake, db):
+    """40 calls at once, some streamed, against a wallet that pays for only some: holds and
+    settlements go through group commit; each answered call is billed once, the others are
+    neither forwarded nor stored, and nothing stays held."""
+    billed = await make_billed(
+        lava.url,
+        merchant,
+        balance="0.5",
+        tiers=[{"start": 0, "rate": "1000", "type": "tokens_1m"}],
+    )
+    async with httpx.AsyncClient(
+        timeout=30, limits=httpx.Limits(max_connections=40, max_keepalive_connections=40)
+    ) as http:
+
+        async def one(index: int) -> httpx.Response:
+            body = chat(f"call {index} fake-tokens-50", max_tokens=50, stream=index % 2 == 1)
+            return await http.post(
+                billed.forward_url(OPENAI_BASE + "/chat/completions"),
+                json=body,
+                headers={"Authorization": f"Bearer {billed.token}"},
+            )
+
+        responses = await asyncio.gather(*(one(i) for i in range(40)))
+    statuses = sorted(r.status_code for r in responses)
+    answered = [r for r in responses if r.status_code == 200]
+    assert set(statuses) == {200, 402} and answered, statuses
+    assert len(fake.requests) == len(answered)
+    charged = Decimal(0)
+    for response in answered:
+        stored = await billed.request(response.headers["x-lava-request-id"])
+        assert stored["status"] == "completed"
+        assert stored["model_usage"]["output_tokens"] == 50
+        charged += Decimal(stored["total_wallet_cost"])
+    assert len(await billed.requests()) == len(answered)
+    await assert_clean(billed, db, Decimal("0.5") - charged)
+    assert await billed.balance() >= 0

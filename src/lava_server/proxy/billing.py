@@ -70,7 +70,7 @@ ESTIMATED_KEY: Final = "lava_usage_estimated"
 """Metadata key set to "true" on a request whose usage was estimated, not reported."""
 FINGERPRINT: Final = "forward"
 _SETTLE_ATTEMPTS: Final = 4
-SETTLE_LINGER_SECONDS: Final = 0.003
+SETTLE_LINGER_SECONDS: Final = 0.006
 _ZERO: Final = Decimal(0)
 
 # The merchant's default product (a token without product_secret): no fee.
