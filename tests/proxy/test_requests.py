@@ -296,3 +296,50 @@ async def test_managed_key_only_reaches_metered_apis(billed, fake):
 
 def _key(new_key: merchants.NewKey) -> MerchantKey:
     return MerchantKey(new_key.merchant_id, new_key.secret_key)
+
+
+async def test_redirects_are_relayed_never_followed(
+    proxy_settings, upstream_env, merchant, monkeypatch, db
+):
+    from starlette.applications import Starlette
+    from starlette.responses import RedirectResponse
+    from starlette.routing import Route
+
+    from lava_server.app import create_app
+    from lava_server.testing import serve_in_thread
+
+    hits: list[str] = []
+
+    async def redirect(request):
+        hits.append(request.url.path)
+        return RedirectResponse("https://evil.example.com/steal", status_code=307)
+
+    upstream = Starlette(routes=[Route("/{path:path}", redirect, methods=["POST", "GET"])])
+    with serve_in_thread(upstream) as redirector:
+        monkeypatch.setenv("LAVA_UPSTREAM_OPENAI", redirector.url)
+        with serve_in_thread(create_app(proxy_settings)) as server:
+            billed = await make_billed(server.url, merchant)
+            async with httpx.AsyncClient(timeout=10) as http:
+                response = await http.post(
+                    f"{server.url}/v1/forward?u=https://api.openai.com/v1/chat/completions",
+                    json=CHAT,
+                    headers={"Authorization": f"Bearer {billed.token}"},
+                )
+            assert response.status_code == 307
+            assert response.headers["location"] == "https://evil.example.com/steal"
+            stored = await billed.request(response.headers["x-lava-request-id"])
+            assert stored["status"] == "error"
+            assert stored["total_wallet_cost"] == "0.0000000000"
+    assert hits == ["/v1/chat/completions"]
+
+
+def test_provider_keys_from_the_environment():
+    from lava_server.proxy.credentials import ProviderKeys
+
+    keys = ProviderKeys({"openai": "sk-1", "google_openai_compatible": "g-1", "xai": " x-1 "})
+    assert keys.get("openai") == "sk-1"
+    assert keys.get("googleOpenaiCompatible") == "g-1"
+    assert keys.get("xai") == "x-1"
+    assert keys.get("anthropic") is None
+    with pytest.raises(ValueError, match="OPENIA"):
+        ProviderKeys({"openia": "sk-typo"})
