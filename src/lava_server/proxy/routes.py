@@ -235,7 +235,7 @@ class ForwardProxy:
         await self.billing.settle(
             reservation, usage, status="completed" if complete and not parser.error else "error"
         )
-        if broken is not None:
+        if broken is not None and not (watch is not None and watch.disconnected):
             raise AbortConnection(broken.message)
 
     async def _relay_refusal(
