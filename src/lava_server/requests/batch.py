@@ -36,7 +36,7 @@ from lava_server.settings import Settings
 from lava_server.timeutil import utcnow
 from lava_server.usage import rollups
 from lava_server.wallets.credit import open_wallets, record_debits
-from lava_server.wallets.ledger import Movement, lock_wallets, post_movements
+from lava_server.wallets.ledger import Movement, post_movements
 
 log = logging.getLogger("lava_server")
 MAX_BATCH = 64
@@ -145,10 +145,10 @@ class RequestBatcher:
                 session, [item.params.product_secret for item in batch]
             )
             wallet_ids = [c.wallet_id for c in found_connections.values()]
-            await lock_wallets(session, wallet_ids)
             now = utcnow()
-            # Due period credit expires before anything is spent; each wallet's usage period.
-            wallets = await open_wallets(session, wallet_ids, now)
+            # Lock the wallets; due period credit expires before anything is spent; each
+            # wallet's usage period.
+            wallets = await open_wallets(session, wallet_ids, now, lock=True)
             # Read after the wallet locks: a concurrent copy of a report is visible by now.
             existing = await repository.stored_keys(session, [item.key for item in batch])
 

@@ -70,12 +70,16 @@ _STATE_COLUMNS = (
 
 
 async def open_wallets(
-    session: AsyncSession, wallet_ids: Sequence[str], now: datetime
+    session: AsyncSession, wallet_ids: Sequence[str], now: datetime, *, lock: bool = False
 ) -> dict[str, WalletState]:
     """Expire the period credit that is due in these wallets, and return their state. The
-    caller holds their locks."""
+    caller holds their locks, or passes `lock=True` to take them here (in id order, as
+    `ledger.lock_wallets` does) with the same read."""
     ids = sorted(set(wallet_ids))
-    rows = (await session.execute(select(*_STATE_COLUMNS).where(Wallet.id.in_(ids)))).all()
+    first = select(*_STATE_COLUMNS).where(Wallet.id.in_(ids))
+    if lock:
+        first = first.order_by(Wallet.id).with_for_update()
+    rows = (await session.execute(first)).all()
     due = [
         row.id
         for row in rows
