@@ -256,3 +256,29 @@ async def test_concurrent_calls_are_batched_and_billed_once(lava, merchant, fake
     assert len(await billed.requests()) == len(answered)
     await assert_clean(billed, db, Decimal("0.5") - charged)
     assert await billed.balance() >= 0
+
+
+async def test_a_changed_or_deleted_product_is_seen_at_once(billed, fake, db):
+    """Holds of a product seen before take a one-statement path on PostgreSQL; a product
+    changed or deleted since must still be priced, or refused, as it is now."""
+    first = await post_chat(billed, chat(max_tokens=20))
+    assert first.status_code == 200
+    async with billed.api() as api:
+        changed = await api.put(
+            f"products/{billed.product['product_id']}",
+            json={"tiers": [{"start": 0, "rate": "5", "type": "tokens_1m"}], "overdraft": "allow"},
+        )
+        assert changed.status_code == 200, changed.text
+    second = await post_chat(billed, chat(max_tokens=20))
+    assert second.status_code == 200
+    stored = await billed.request(second.headers["x-lava-request-id"])
+    assert stored["fee"]["breakdown"][0]["tier"]["rate"] == "5"
+    async with billed.api() as api:
+        assert (await api.delete(f"products/{billed.product['product_id']}")).status_code == 200
+    third = await post_chat(billed, chat(max_tokens=20))
+    assert third.status_code == 404
+    assert third.json()["error"]["param"] == "product_secret"
+    assert len(fake.requests) == 2
+    earlier = await billed.request(first.headers["x-lava-request-id"])
+    charged = Decimal(earlier["total_wallet_cost"]) + Decimal(stored["total_wallet_cost"])
+    await assert_clean(billed, db, Decimal(10) - charged)

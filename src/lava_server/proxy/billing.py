@@ -191,6 +191,9 @@ class ForwardBilling:
         self.service_charge_rate = settings.service_charge_rate
         self._configs: dict[tuple[str, datetime], PricingConfig] = {}
         self._reserve_writer = WriterConnection(db, durable=False)
+        self._quick_writer = WriterConnection(db, durable=False, autocommit=True)
+        # Product secret -> the product version last seen, for one-statement holds.
+        self._products: dict[str, tuple[Product, PricingConfig]] = {}
         self._settle_writer = WriterConnection(db, durable=True)
         self._reserves: GroupCommit[_ReserveItem, Reservation] = GroupCommit(self._write_reserves)
         # Settlements linger a little: the client already has its answer, and its next call's
@@ -200,6 +203,7 @@ class ForwardBilling:
         )
 
     async def aclose(self) -> None:
+        await self._quick_writer.close()
         await self._reserve_writer.close()
         await self._settle_writer.close()
 
@@ -218,6 +222,13 @@ class ForwardBilling:
         return await self._reserves.submit(item)
 
     async def _write_reserves(self, batch: list[Job[_ReserveItem, Reservation]]) -> None:
+        if len(batch) == 1 and not self.db.is_sqlite:
+            try:
+                if await self._quick_hold(batch[0]):
+                    return
+            except DBAPIError as error:
+                await self._quick_writer.close()
+                log.info("a one-statement hold failed (%s); taking the ordinary path", error)
         try:
             await self._reserve_together(batch)
         except DBAPIError as error:
@@ -231,6 +242,61 @@ class ForwardBilling:
                         await self._reserve_together([job])
                     except Exception as single_error:
                         job.fail(single_error)
+
+    async def _quick_hold(self, job: Job[_ReserveItem, Reservation]) -> bool:
+        """PostgreSQL, a batch of one (the latency path): the whole hold in one autocommit
+        statement, for a single-tier product seen before (whose hold does not depend on the
+        tier position). False when it wrote nothing: then the ordinary path decides, and says
+        why (an unknown secret, another merchant's, a changed product, 402)."""
+        item = job.item
+        product_secret = item.token.product_secret
+        known = self._products.get(product_secret) if product_secret is not None else None
+        if known is None or len(known[1].tiers) > 1 or product_secret is None:
+            return False
+        product, config = known
+        bound = price_upper_bound(
+            config,
+            item.worst,
+            prior_units=0,
+            service_charge_rate=self.service_charge_rate,
+            input_cost=item.worst_costs[0],
+            output_cost=item.worst_costs[1],
+        )
+        reservation = Reservation(
+            call=item.call,
+            merchant_id=product.merchant_id,
+            livemode=product.livemode,
+            connection_id=None,
+            product_id=product.id,
+            wallet_id=None,
+            config=config,
+            hold=bound.total_wallet_cost,
+            created_at=item.now,
+            period_start=item.now,
+        )
+        assert item.token.connection_secret is not None
+        held = await repository.quick_hold(
+            await self._quick_writer.connection(),
+            key_hash=item.key_hash,
+            connection_secret=item.token.connection_secret,
+            product_secret=product_secret,
+            product_id=product.id,
+            product_updated_at=product.updated_at,
+            hold=reservation.hold,
+            row=_row(reservation, "pending", None, None),
+        )
+        if held is None or held.seq is None:
+            return False
+        reservation.merchant_id = held.merchant_id
+        reservation.livemode = held.livemode
+        reservation.connection_id = held.connection_id
+        reservation.wallet_id = held.wallet_id
+        reservation.period_start = usage_period(
+            item.now, held.cycle_started_at, held.cycle_ends_at
+        )[0]
+        reservation.seq = held.seq
+        job.resolve(reservation)
+        return True
 
     async def _reserve_together(self, batch: list[Job[_ReserveItem, Reservation]]) -> None:
         """Resolve (after the commit) or fail each job of the batch."""
@@ -292,6 +358,10 @@ class ForwardBilling:
         _check_owner(payer)
         product = payer.product
         config = DEFAULT_PRODUCT_CONFIG if product is None else self._config(product)
+        if product is not None and item.token.product_secret is not None:
+            if len(self._products) >= 1024:
+                self._products.clear()
+            self._products[item.token.product_secret] = (product, config)
         period_start = usage_period(item.now, payer.cycle_started_at, payer.cycle_ends_at)[0]
         prior_units = 0  # with one tier the position cannot change the worst case
         if product is not None and len(config.tiers) > 1:

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import CursorResult, Table, bindparam, insert, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from lava_server.db.engine import Database, upsert_insert
@@ -71,9 +72,12 @@ class WriterConnection:
     SQLite `synchronous = NORMAL` in WAL mode), for holds only: a hold lost in a crash loses
     nothing charged, and the next durable commit of the database flushes it anyway."""
 
-    def __init__(self, db: Database, *, durable: bool) -> None:
+    def __init__(self, db: Database, *, durable: bool, autocommit: bool = False) -> None:
+        """`autocommit` (PostgreSQL): each statement is its own transaction; use `connection()`
+        rather than `transaction()`."""
         self.db = db
         self.durable = durable
+        self.autocommit = autocommit
         self._connection: AsyncConnection | None = None
 
     async def _connect(self) -> AsyncConnection:
@@ -88,9 +92,12 @@ class WriterConnection:
                     driver: Any = raw.driver_connection  # aiosqlite's, outside any transaction
                     await driver.execute("PRAGMA synchronous=NORMAL")
                 await connection.execution_options(lava_write=True)
-            elif not self.durable:
-                await connection.exec_driver_sql("SET synchronous_commit = off")
-                await connection.commit()
+            else:
+                if not self.durable:
+                    await connection.exec_driver_sql("SET synchronous_commit = off")
+                    await connection.commit()
+                if self.autocommit:
+                    await connection.execution_options(isolation_level="AUTOCOMMIT")
         except BaseException:
             await connection.close()
             raise
@@ -110,6 +117,10 @@ class WriterConnection:
         except BaseException:
             await self.close()  # whatever went wrong, the next batch starts on a new connection
             raise
+
+    async def connection(self) -> AsyncConnection:
+        """The connection itself (for `autocommit` writers)."""
+        return await self._connect()
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -433,3 +444,123 @@ async def add_tier_units(
     }
     total = int((await session.execute(_tier_upsert(session), params)).scalar_one())
     return total - units
+
+
+# -- PostgreSQL: a hold in one statement -----------------------------------------------------------
+
+_DYNAMIC_ROW = ("merchant_id", "livemode", "connection_id", "product_id", "wallet_id")
+
+
+def _quick_hold_statement() -> Any:
+    """Check the secrets, lock the wallet, check the balance, add the hold and insert the pending
+    request, all in one statement (PostgreSQL data-modifying CTEs). Nothing is written unless
+    every check passes and the product is still the version whose pricing priced the hold;
+    `seq` is then NULL and the caller takes the ordinary path, which says what is wrong."""
+    table = _REQUEST_TABLE
+    static = [name for name in table.c.keys() if name != "seq" and name not in _DYNAMIC_ROW]  # noqa: SIM118
+    columns = ", ".join(
+        ["merchant_id", "livemode", "connection_id", "product_id", "wallet_id", *static]
+    )
+    # Parameters in a SELECT list have no type of their own: each is cast to its column's.
+    pg = postgresql.dialect()  # type: ignore[no-untyped-call]
+    values = ", ".join(
+        ["ok.merchant_id", "ok.livemode", "ok.connection_id", "ok.product_id", "ok.wallet_id"]
+        + [f"CAST(:r_{name} AS {table.c[name].type.compile(dialect=pg)})" for name in static]
+    )
+    # Built from the table's own column names and types, never from input.
+    sql = f"""
+WITH payer AS (
+    SELECT k.merchant_id, k.livemode, c.id AS connection_id,
+           c.merchant_id AS connection_merchant_id, c.livemode AS connection_livemode,
+           c.wallet_id, w.balance, w.held, w.cycle_started_at, w.cycle_ends_at,
+           p.id AS product_id, p.merchant_id AS product_merchant_id,
+           p.livemode AS product_livemode, p.updated_at AS product_updated_at, p.overdraft
+    FROM api_keys k
+    JOIN connections c ON c.secret = :connection_secret
+    JOIN wallets w ON w.id = c.wallet_id
+    JOIN products p ON p.secret = :product_secret
+    WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
+      AND c.deleted_at IS NULL AND p.deleted_at IS NULL
+    FOR UPDATE OF w
+), ok AS (
+    SELECT * FROM payer
+    WHERE connection_merchant_id = merchant_id AND connection_livemode = livemode
+      AND product_merchant_id = merchant_id AND product_livemode = livemode
+      AND product_id = :product_id AND product_updated_at = :product_updated_at
+      AND (overdraft <> 'block' OR balance - held >= :hold)
+), taken AS (
+    UPDATE wallets SET held = wallets.held + :hold FROM ok WHERE wallets.id = ok.wallet_id
+), created AS (
+    INSERT INTO requests ({columns}) SELECT {values} FROM ok RETURNING seq
+)
+SELECT payer.*, (SELECT seq FROM created) AS seq FROM payer
+"""  # noqa: S608
+    binds = [
+        bindparam("connection_secret", type_=Connection.secret.type),
+        bindparam("product_secret", type_=Product.secret.type),
+        bindparam("key_hash", type_=ApiKey.key_hash.type),
+        bindparam("product_id", type_=Product.id.type),
+        bindparam("product_updated_at", type_=Product.updated_at.type),
+        bindparam("hold", type_=Wallet.held.type),
+        *(bindparam(f"r_{name}", type_=table.c[name].type) for name in static),
+    ]
+    result_columns = {
+        "cycle_started_at": Wallet.cycle_started_at.type,
+        "cycle_ends_at": Wallet.cycle_ends_at.type,
+        "product_updated_at": Product.updated_at.type,
+        "balance": Wallet.balance.type,
+        "held": Wallet.held.type,
+    }
+    return text(sql).bindparams(*binds).columns(**result_columns), tuple(static)
+
+
+_QUICK_HOLD, _QUICK_HOLD_STATIC = _quick_hold_statement()
+
+
+@dataclass(frozen=True, slots=True)
+class QuickHold:
+    seq: int | None  # None: nothing was written
+    merchant_id: str
+    livemode: bool
+    connection_id: str
+    wallet_id: str
+    cycle_started_at: datetime | None
+    cycle_ends_at: datetime | None
+
+
+async def quick_hold(
+    connection: AsyncConnection,
+    *,
+    key_hash: str,
+    connection_secret: str,
+    product_secret: str,
+    product_id: str,
+    product_updated_at: datetime,
+    hold: Decimal,
+    row: dict[str, Any],
+) -> QuickHold | None:
+    """`_quick_hold_statement` on an autocommit connection; None when the secrets match
+    nothing (the ordinary path then says why)."""
+    params: dict[str, Any] = {
+        "connection_secret": connection_secret,
+        "product_secret": product_secret,
+        "key_hash": key_hash,
+        "product_id": product_id,
+        "product_updated_at": product_updated_at,
+        "hold": hold,
+    }
+    values = _columns(row)
+    for name in _QUICK_HOLD_STATIC:
+        params[f"r_{name}"] = values[name]
+    found = (await connection.execute(_QUICK_HOLD, params)).first()
+    if found is None:
+        return None
+    return QuickHold(
+        seq=None if found.seq is None else int(found.seq),
+        merchant_id=found.merchant_id,
+        livemode=found.livemode,
+        connection_id=found.connection_id,
+        wallet_id=found.wallet_id,
+        cycle_started_at=found.cycle_started_at,
+        cycle_ends_at=found.cycle_ends_at,
+    )
