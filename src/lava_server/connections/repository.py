@@ -60,15 +60,6 @@ async def wallet_by_phone(session: AsyncSession, phone: str, *, livemode: bool) 
     ).scalar_one_or_none()
 
 
-async def by_secret(session: AsyncSession, secret: str) -> Connection | None:
-    """An active connection with this secret (any merchant: the caller checks ownership)."""
-    return (
-        await session.execute(
-            select(Connection).where(Connection.secret == secret, Connection.deleted_at.is_(None))
-        )
-    ).scalar_one_or_none()
-
-
 @dataclass(frozen=True)
 class ConnectionRef:
     """What metering needs of a connection, read without the ORM."""

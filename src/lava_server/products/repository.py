@@ -27,14 +27,6 @@ async def get(
     ).scalar_one_or_none()
 
 
-async def get_by_secret(session: AsyncSession, secret: str) -> Product | None:
-    return (
-        await session.execute(
-            select(Product).where(Product.secret == secret, Product.deleted_at.is_(None))
-        )
-    ).scalar_one_or_none()
-
-
 async def page(
     session: AsyncSession, merchant_id: str, livemode: bool, cursor: str | None, limit: int
 ) -> Sequence[Product]:
@@ -74,23 +66,6 @@ def pricing_of(product_id: str, updated_at: datetime, fields: dict[str, Any]) ->
             _PRICING_CACHE.clear()
         _PRICING_CACHE[key] = config
     return config
-
-
-def ref_of(product: Product) -> ProductRef:
-    fields = {
-        "rate_type": product.rate_type,
-        "token_basis": product.token_basis,
-        "tiers": product.tiers,
-        "base_cost_payer": product.base_cost_payer,
-        "service_charge_payer": product.service_charge_payer,
-    }
-    return ProductRef(
-        product.id,
-        product.merchant_id,
-        product.livemode,
-        product.overdraft,
-        pricing_of(product.id, product.updated_at, fields),
-    )
 
 
 async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str, ProductRef]:

@@ -30,26 +30,6 @@ async def get(
 _COLUMN_NAMES = {"request_metadata": "metadata"}
 
 
-async def insert_request(session: AsyncSession, values: dict[str, Any]) -> int:
-    """Insert a request row (values by attribute name) and return its `seq`."""
-    return (await insert_requests(session, [values]))[0]
-
-
-async def tier_units(
-    session: AsyncSession, connection_id: str, product_id: str, period_start: datetime
-) -> int:
-    units = (
-        await session.execute(
-            select(TierUsage.units).where(
-                TierUsage.connection_id == connection_id,
-                TierUsage.product_id == product_id,
-                TierUsage.period_start == period_start,
-            )
-        )
-    ).scalar_one_or_none()
-    return int(units or 0)
-
-
 async def add_tier_units(
     session: AsyncSession, additions: Sequence[tuple[str, str, datetime, int]]
 ) -> None:
