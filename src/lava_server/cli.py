@@ -92,7 +92,9 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8787].")] = None,
     database_url: DatabaseUrlOption = None,
-    workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes (PostgreSQL; SQLite serves from one).")
+    ] = 1,
 ) -> None:
     """Migrate the database and serve the API until Ctrl-C or SIGTERM."""
     import uvicorn
@@ -101,6 +103,12 @@ def serve(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        err_console.print(
+            "[yellow]SQLite takes one writer at a time: several processes would only wait for "
+            "each other. Serving from one process; use PostgreSQL to scale out.[/yellow]"
+        )
+        workers = 1
     upgrade(settings.database_url)
     new_key = asyncio.run(_bootstrap(settings))
     console.print(f"Database: {describe_url(settings.database_url)}")
