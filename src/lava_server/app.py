@@ -89,7 +89,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.router.routes[:0] = forward.routes  # first: the hot path matches without a scan
 
     app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=("/v1/forward",))
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_forward_body_bytes=settings.max_forward_body_bytes,
+    )
     return app
 
 

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted on API routes (bytes)."
     )
+    max_forward_body_bytes: int = Field(
+        33_554_432,
+        ge=1024,
+        description="Largest request body accepted on /v1/forward (bytes): provider calls carry "
+        "images and documents.",
+    )
     idempotency_ttl_hours: int = Field(
         24, ge=1, description="How long an Idempotency-Key and its first answer are kept."
     )

@@ -324,3 +324,19 @@ async def test_no_input_gives_a_500(client, merchant, body, query):
     for path in ("/v1/products", "/v1/connections"):
         response = await client.get(path, params=query, headers=merchant.headers)
         assert response.status_code < 500, response.text
+
+
+async def test_forward_calls_have_their_own_body_limit(client, settings):
+    """Provider calls carry images: a 2 MiB body passes the 1 MiB API limit on /v1/forward (and
+    fails there on the missing token instead), while past the forward limit it is 413."""
+    big = b"x" * (2 * 1024 * 1024)
+    response = await client.post(
+        "/v1/forward?u=https://api.openai.com/v1/chat/completions", content=big
+    )
+    assert response.status_code == 401, response.text
+    assert_error(await client.post("/v1/products", content=big), 413, "payload_too_large")
+    too_big = b"x" * (settings.max_forward_body_bytes + 1)
+    response = await client.post(
+        "/v1/forward?u=https://api.openai.com/v1/chat/completions", content=too_big
+    )
+    assert_error(response, 413, "payload_too_large")

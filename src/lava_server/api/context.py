@@ -18,9 +18,10 @@ def state_of(scope: Scope) -> dict[str, Any]:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_forward_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_forward_body_bytes = max_forward_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -28,7 +29,9 @@ class RequestContextMiddleware:
             return
         state = state_of(scope)
         request_id = state.setdefault("request_id", new_id("req", True))
-        limit = self.max_body_bytes
+        # Provider calls carry images and documents; management calls never need much.
+        forward = scope["path"].startswith("/v1/forward")
+        limit = self.max_forward_body_bytes if forward else self.max_body_bytes
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
