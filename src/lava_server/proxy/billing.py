@@ -57,7 +57,7 @@ from lava_server.proxy.group_commit import GroupCommit, Job
 from lava_server.proxy.prices import provider_cost
 from lava_server.proxy.repository import WriterConnection, write_transaction
 from lava_server.proxy.usage import ExtractedUsage
-from lava_server.requests.service import postings_for
+from lava_server.requests.service import postings_for, priced_columns
 from lava_server.settings import Settings
 from lava_server.timeutil import utcnow
 from lava_server.usage import rollups
@@ -804,21 +804,7 @@ def _final_values(
             output_seconds=usage.output_seconds,
         )
     if priced is not None:
-        values.update(
-            input_cost=priced.input_cost,
-            output_cost=priced.output_cost,
-            total_cost=priced.total_cost,
-            model_payer=priced.model_payer.value,
-            fee_amount=priced.fee_amount,
-            rate_type=priced.rate_type.value,
-            token_basis=priced.token_basis.value,
-            fee_breakdown=[entry.to_json() for entry in priced.breakdown],
-            service_charge_amount=priced.service_charge_amount,
-            service_charge_payer=priced.service_charge_payer.value,
-            total_request_cost=priced.total_request_cost,
-            total_wallet_cost=priced.total_wallet_cost,
-            total_merchant_cost=priced.total_merchant_cost,
-        )
+        values.update(priced_columns(priced))
     return values
 
 

@@ -135,6 +135,25 @@ def _model_costs(params: RequestCreate) -> tuple[Decimal, Decimal]:
     return provider_cost(provider, params.model, usage)
 
 
+def priced_columns(priced: PricedRequest) -> dict[str, Any]:
+    """The money columns of a request row, from its price (shared with the forward proxy)."""
+    return {
+        "input_cost": priced.input_cost,
+        "output_cost": priced.output_cost,
+        "total_cost": priced.total_cost,
+        "model_payer": priced.model_payer.value,
+        "fee_amount": priced.fee_amount,
+        "rate_type": priced.rate_type.value,
+        "token_basis": priced.token_basis.value,
+        "fee_breakdown": [entry.to_json() for entry in priced.breakdown],
+        "service_charge_amount": priced.service_charge_amount,
+        "service_charge_payer": priced.service_charge_payer.value,
+        "total_request_cost": priced.total_request_cost,
+        "total_wallet_cost": priced.total_wallet_cost,
+        "total_merchant_cost": priced.total_merchant_cost,
+    }
+
+
 def _new_request(
     caller: Caller,
     params: RequestCreate,
@@ -164,19 +183,7 @@ def _new_request(
         output_characters=params.output_characters,
         input_seconds=params.input_seconds,
         output_seconds=params.output_seconds,
-        input_cost=priced.input_cost,
-        output_cost=priced.output_cost,
-        total_cost=priced.total_cost,
-        model_payer=priced.model_payer.value,
-        fee_amount=priced.fee_amount,
-        rate_type=priced.rate_type.value,
-        token_basis=priced.token_basis.value,
-        fee_breakdown=[entry.to_json() for entry in priced.breakdown],
-        service_charge_amount=priced.service_charge_amount,
-        service_charge_payer=priced.service_charge_payer.value,
-        total_request_cost=priced.total_request_cost,
-        total_wallet_cost=priced.total_wallet_cost,
-        total_merchant_cost=priced.total_merchant_cost,
+        **priced_columns(priced),
         hold_amount=Decimal(0),
         request_metadata=params.metadata or {},
         fingerprint=fingerprint,
