@@ -23,6 +23,7 @@ from lava_server.errors import install_error_handlers
 from lava_server.products.routes import router as products_router
 from lava_server.proxy.routes import ForwardProxy
 from lava_server.requests.batch import RequestBatcher
+from lava_server.requests.routes import CreateRequestFastPath
 from lava_server.requests.routes import router as requests_router
 from lava_server.settings import Settings
 from lava_server.state import AppState
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_checkout(app, settings, db)
     app.router.routes[:0] = forward.routes  # first: the hot path matches without a scan
 
+    app.add_middleware(CreateRequestFastPath)
     app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=("/v1/forward",))
     app.add_middleware(
         RequestContextMiddleware,

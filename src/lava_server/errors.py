@@ -139,6 +139,18 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     return message, param
 
 
+def answer_for(exc: Exception) -> Response | None:
+    """The error answer for the failures a route may raise on purpose (None for a bug)."""
+    if isinstance(exc, ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.param, exc.headers)
+    if isinstance(exc, RequestValidationError):
+        message, param = _validation_message(exc)
+        return error_response(400, "invalid_request", message, param)
+    if isinstance(exc, BodyTooLarge):
+        return error_response(413, PayloadTooLarge.code, "The request body is too large.")
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every failure through the error envelope; nothing escapes as a bare 500 page."""
 
