@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from lava_server.api.auth import Caller, authenticate, presented_key
 from lava_server.api.pagination import PageParams, page, page_params
@@ -76,24 +76,14 @@ async def retrieve_request(
     return service.render(await service.retrieve(state.db, caller, request_id))
 
 
-class CreateRequestFastPath:
-    """ASGI middleware: `POST /v1/requests`, the metering hot path, goes straight to
-    `create_request` (the same handler the router has), skipping routing and FastAPI's
-    per-request machinery; every other request goes on to the app."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/v1/requests":
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope, receive)
-        try:
-            response: Response = await create_request(request)
-        except Exception as error:
-            answer = answer_for(error)
-            if answer is None:
-                raise  # a bug: the app's 500 handler answers it
-            response = answer
-        await response(scope, receive, send)
+async def create_request_asgi(scope: Scope, receive: Receive, send: Send) -> None:
+    """`create_request` as a bare ASGI app, answering its failures the way the app's error
+    handlers do (`app.HotPaths` sends the hot path here without routing)."""
+    try:
+        response: Response = await create_request(Request(scope, receive))
+    except Exception as error:
+        answer = answer_for(error)
+        if answer is None:
+            raise  # a bug: the app's 500 handler answers it
+        response = answer
+    await response(scope, receive, send)
