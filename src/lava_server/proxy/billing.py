@@ -35,7 +35,7 @@ from typing import Any, Final
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.api.auth import SECRET_KEY_PREFIXES, hash_secret_key
+from lava_server.api.auth import SECRET_KEY_PREFIXES, find_keys, hash_secret_key
 from lava_server.db.engine import Database
 from lava_server.db.models import Product, Request
 from lava_server.errors import ApiError, Forbidden, InsufficientBalance, NotFound, Unauthorized
@@ -57,6 +57,7 @@ from lava_server.proxy.group_commit import GroupCommit, Job
 from lava_server.proxy.prices import provider_cost
 from lava_server.proxy.repository import WriterConnection, write_transaction
 from lava_server.proxy.usage import ExtractedUsage
+from lava_server.requests import repository as request_rows
 from lava_server.requests.service import postings_for, priced_columns
 from lava_server.settings import Settings
 from lava_server.timeutil import utcnow
@@ -318,7 +319,7 @@ class ForwardBilling:
             for wallet_id in sorted(held):
                 await repository.change_held(session, wallet_id, held[wallet_id])
             if accepted:
-                seqs = await repository.insert_requests(
+                seqs = await request_rows.insert_requests(
                     session,
                     [_row(reservation, "pending", None, None) for _, reservation in accepted],
                 )
@@ -403,15 +404,15 @@ class ForwardBilling:
 
     async def _metering_only(self, key_hash: str, call: Call, now: datetime) -> Reservation:
         async with self.db.read() as session:
-            found = await repository.find_key(session, key_hash)
-        if found is None:
+            caller = (await find_keys(session, [key_hash])).get(key_hash)
+        if caller is None:
             raise Unauthorized(
                 "The forward token's secret_key is not an active secret key.", param="secret_key"
             )
         return Reservation(
             call=call,
-            merchant_id=found[0],
-            livemode=found[1],
+            merchant_id=caller.merchant_id,
+            livemode=caller.livemode,
             connection_id=None,
             product_id=None,
             wallet_id=None,
@@ -669,7 +670,7 @@ class ForwardBilling:
         row = _row(reservation, status, usage, priced, metadata, model)
         request = Request(**row)
         if reservation.seq is None:
-            request.seq = await repository.insert_request(session, row)
+            request.seq = await request_rows.insert_request(session, row)
         else:
             request.seq = reservation.seq
             final = _final_values(status, usage, priced, metadata, model)
@@ -699,7 +700,7 @@ class ForwardBilling:
             try:
                 async with write_transaction(self.db) as session:
                     if reservation.seq is None:
-                        await repository.insert_request(
+                        await request_rows.insert_request(
                             session, _row(reservation, "error", None, None)
                         )
                     else:
@@ -735,8 +736,8 @@ def _key_hash(secret_key: str) -> str:
 
 async def _diagnose(session: Any, key_hash: str, token: ForwardToken) -> None:
     """Say which secret of the token is wrong (the slow path of a refused call)."""
-    key = await repository.find_key(session, key_hash)
-    if key is None:
+    caller = (await find_keys(session, [key_hash])).get(key_hash)
+    if caller is None:
         raise Unauthorized(
             "The forward token's secret_key is not an active secret key.", param="secret_key"
         )
@@ -748,6 +749,7 @@ async def _diagnose(session: Any, key_hash: str, token: ForwardToken) -> None:
             "deleted).",
             param="connection_secret",
         )
+    key = (caller.merchant_id, caller.livemode)
     if connection != key:
         raise Forbidden(
             "The forward token's connection_secret belongs to another merchant or mode than its "

@@ -19,12 +19,13 @@ from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Connection as SyncConnection
-from sqlalchemy import CursorResult, Table, bindparam, insert, select, text, update
+from sqlalchemy import CursorResult, Table, bindparam, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from lava_server.db.engine import Database, upsert_insert
 from lava_server.db.models import ApiKey, Connection, Product, Request, TierUsage, Wallet
+from lava_server.requests.repository import column_values
 
 
 class CoreSession:
@@ -253,18 +254,6 @@ async def tier_units(
     return int(units or 0)
 
 
-async def find_key(session: AsyncSession, key_hash: str) -> tuple[str, bool] | None:
-    """(merchant_id, livemode) of an active secret key."""
-    row = (
-        await session.execute(
-            select(ApiKey.merchant_id, ApiKey.livemode).where(
-                ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
-            )
-        )
-    ).first()
-    return None if row is None else (row.merchant_id, row.livemode)
-
-
 async def find_connection(session: AsyncSession, secret: str) -> tuple[str, bool] | None:
     """(merchant_id, livemode) of an active connection."""
     row = (
@@ -302,7 +291,6 @@ async def change_held(session: AsyncSession, wallet_id: str, delta: Decimal) -> 
 
 
 _REQUEST_TABLE = cast(Table, Request.__table__)
-_INSERT_REQUEST = insert(Request).returning(Request.seq)
 # Statements built once (SQLAlchemy then compiles each once): the final values of a request
 # are bound as `v_<column>`.
 _FINAL_COLUMNS = (
@@ -348,30 +336,6 @@ _FINISH = _finish_statement(_FINAL_COLUMNS)
 _MARK_ERROR = _finish_statement(("status",))
 
 
-def _columns(values: dict[str, Any]) -> dict[str, Any]:
-    """ORM attribute names to column names (`request_metadata` is the column `metadata`)."""
-    if "request_metadata" in values:
-        values = dict(values)
-        values["metadata"] = values.pop("request_metadata")
-    return values
-
-
-async def insert_request(session: AsyncSession, values: dict[str, Any]) -> int:
-    result = await session.execute(_INSERT_REQUEST, _columns(values))
-    return int(result.scalar_one())
-
-
-async def insert_requests(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert request rows (one statement); their `seq`s in the order given."""
-    if len(rows) == 1:
-        return [await insert_request(session, rows[0])]
-    result = await session.execute(_INSERT_REQUESTS, [_columns(row) for row in rows])
-    return [int(seq) for seq in result.scalars()]
-
-
-_INSERT_REQUESTS = insert(Request).returning(Request.seq, sort_by_parameter_order=True)
-
-
 async def pending_requests(session: AsyncSession, seqs: list[int]) -> set[int]:
     """Which of these requests are still pending."""
     if not seqs:
@@ -387,7 +351,7 @@ async def finish_requests(session: AsyncSession, finals: list[dict[str, Any]]) -
     `_FINAL_COLUMNS`), in one statement; the caller checked that they are pending."""
     params = []
     for values in finals:
-        values = _columns(values)
+        values = column_values(values)
         params.append({f"v_{name}": value for name, value in values.items()})
     await session.execute(_FINISH, params)
 
@@ -405,7 +369,7 @@ async def wallets_of(session: AsyncSession, connection_secrets: list[str]) -> di
 async def finish_request(session: AsyncSession, seq: int, values: dict[str, Any]) -> bool:
     """Give a pending request its final values (all of `_FINAL_COLUMNS`, or only `status`);
     False when it is not pending any more (settled or released already: roll back)."""
-    values = _columns(values)
+    values = column_values(values)
     statement = _MARK_ERROR if len(values) == 1 else _FINISH
     params = {f"v_{name}": value for name, value in values.items()}
     params["v_seq"] = seq
@@ -549,7 +513,7 @@ async def quick_hold(
         "product_updated_at": product_updated_at,
         "hold": hold,
     }
-    values = _columns(row)
+    values = column_values(row)
     for name in _QUICK_HOLD_STATIC:
         params[f"r_{name}"] = values[name]
     found = (await connection.execute(_QUICK_HOLD, params)).first()

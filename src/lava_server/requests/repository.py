@@ -26,10 +26,6 @@ async def get(
     ).scalar_one_or_none()
 
 
-# Attribute names of `Request` whose column is named otherwise.
-_COLUMN_NAMES = {"request_metadata": "metadata"}
-
-
 async def add_tier_units(
     session: AsyncSession, additions: Sequence[tuple[str, str, datetime, int]]
 ) -> None:
@@ -124,11 +120,30 @@ async def tier_units_many(
     return {(r.connection_id, r.product_id, r.period_start): int(r.units) for r in rows}
 
 
+async def insert_request(session: AsyncSession, values: dict[str, Any]) -> int:
+    """Insert one request row (values by attribute name); its `seq`."""
+    result = await session.execute(_INSERT_ONE, column_values(values))
+    return int(result.scalar_one())
+
+
 async def insert_requests(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert request rows; their `seq`s in the order given."""
-    table = table_of(Request)
-    result = await session.execute(
-        insert(table).returning(table.c.seq, sort_by_parameter_order=True),
-        [{_COLUMN_NAMES.get(k, k): v for k, v in row.items()} for row in rows],
-    )
+    """Insert request rows (values by attribute name) in one statement; their `seq`s in the order
+    given. Used by both metering paths (reported usage and the forward proxy)."""
+    if len(rows) == 1:
+        return [await insert_request(session, rows[0])]
+    result = await session.execute(_INSERT_MANY, [column_values(row) for row in rows])
     return [int(seq) for seq in result.scalars()]
+
+
+def column_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Request values by attribute name → by column name (`request_metadata` is `metadata`)."""
+    if "request_metadata" not in values:
+        return values
+    renamed = dict(values)
+    renamed["metadata"] = renamed.pop("request_metadata")
+    return renamed
+
+
+_REQUESTS = table_of(Request)
+_INSERT_ONE = insert(_REQUESTS).returning(_REQUESTS.c.seq)
+_INSERT_MANY = insert(_REQUESTS).returning(_REQUESTS.c.seq, sort_by_parameter_order=True)
