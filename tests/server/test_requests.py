@@ -501,3 +501,40 @@ async def test_model_extension_prices_the_provider_cost(client, merchant, db, pr
     )
     assert unknown.status_code == 201
     assert unknown.json()["model_usage"]["total_cost"] == "0.0000000000"
+
+
+async def test_keys_are_checked_inside_the_batch(client, db, merchant):
+    """POST /v1/requests looks its secret key up in the batch's own transaction: in one burst,
+    reports sent with a revoked or unknown key get 401 and charge nothing, the others go through."""
+    from lava_server.merchants import service as merchants
+
+    product = await make_product(client, merchant.headers)
+    connection = await make_connection(client, merchant.headers)
+    revoked = await merchants.create_key(db, merchant.merchant_id, livemode=False)
+    await merchants.revoke_key(db, revoked.key_id)
+    bad_keys = [
+        {"Authorization": f"Bearer {revoked.secret_key}"},
+        {"Authorization": "Bearer aks_test_nope"},
+    ]
+    sends = []
+    for index in range(12):
+        headers = bad_keys[index % 2] if index % 3 == 0 else merchant.headers
+        sends.append(report(client, headers, connection, product, f"k{index}", input_tokens=1000))
+    responses = await asyncio.gather(*sends)
+    for index, response in enumerate(responses):
+        if index % 3 == 0:
+            assert_error(response, 401, "unauthorized", "Authorization")
+        else:
+            assert response.status_code == 201, response.text
+    listed = (
+        await client.get("/v1/requests", params={"limit": "100"}, headers=merchant.headers)
+    ).json()
+    assert sorted(r["request_id"] for r in listed["data"]) == sorted(
+        f"k{i}" for i in range(12) if i % 3
+    )
+    charged = sum(Decimal(r["total_wallet_cost"]) for r in listed["data"])
+    assert (
+        await balance_of(client, merchant.headers, connection["connection_id"])
+        == Decimal(10) - charged
+    )
+    assert (await ledger_check(db)).problems == []
