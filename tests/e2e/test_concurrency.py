@@ -60,9 +60,11 @@ async def hammer(
     requests: int,
     concurrency: int,
     duplicates: int,
+    answers: dict[str, list[Any]] | None = None,
 ) -> dict[str, list[Any]]:
     """Send `requests` reports (each id `duplicates` times, to different servers) and collect the
-    answers by request id; connection errors are recorded as None."""
+    answers by request id (into `answers`, if given, to watch them come); connection errors are
+    recorded as None."""
     rng = random.Random(42)
     jobs = []
     for index in range(requests):
@@ -70,7 +72,8 @@ async def hammer(
         for copy in range(duplicates):
             jobs.append((bases[(index + copy) % len(bases)], f"load-{index}", tokens))
     rng.shuffle(jobs)
-    answers: dict[str, list[Any]] = {}
+    if answers is None:
+        answers = {}
     queue: asyncio.Queue[tuple[str, str, int]] = asyncio.Queue()
     for job in jobs:
         queue.put_nowait(job)
@@ -168,12 +171,21 @@ def test_sigkill_mid_load_loses_nothing_answered(database_url: str, tmp_path: Pa
         product, connection = asyncio.run(fund_connection(bases[1], headers, "100000"))
 
         async def load_and_kill() -> dict[str, list[Any]]:
+            so_far: dict[str, list[Any]] = {}
             task = asyncio.create_task(
                 hammer(
-                    bases, headers, product, connection, requests=600, concurrency=16, duplicates=1
+                    bases,
+                    headers,
+                    product,
+                    connection,
+                    requests=600,
+                    concurrency=16,
+                    duplicates=1,
+                    answers=so_far,
                 )
             )
-            await asyncio.sleep(1.0)
+            while len(so_far) < 100 and not task.done():  # under way, far from done
+                await asyncio.sleep(0.005)
             doomed.send_signal(signal.SIGKILL)
             return await task
 
