@@ -12,12 +12,14 @@ import openai
 import pytest
 
 from lava_server.app import create_app
+from lava_server.merchants import service as merchants
 from lava_server.proxy.billing import Call, ForwardBilling
 from lava_server.proxy.credentials import decode_token
 from lava_server.proxy.usage import make_usage
 from lava_server.testing import serve_in_thread
 from lava_server.testing.fake_provider import MIDSTREAM_AFTER_CHUNKS, count_tokens
 from lava_server.wallets.service import check as ledger_check
+from lavapayments.forward_token import encode_forward_token
 from tests.e2e.servers import free_port
 from tests.proxy.billing_checks import expected_price
 from tests.proxy.conftest import Billed, make_billed
@@ -282,3 +284,77 @@ async def test_a_changed_or_deleted_product_is_seen_at_once(billed, fake, db):
     earlier = await billed.request(first.headers["x-lava-request-id"])
     charged = Decimal(earlier["total_wallet_cost"]) + Decimal(stored["total_wallet_cost"])
     await assert_clean(billed, db, Decimal(10) - charged)
+
+
+async def test_the_quick_hold_refuses_what_the_ordinary_path_refuses(billed, fake, db, monkeypatch):
+    """Once a product is known, a lone hold takes the quick path (one statement on PostgreSQL,
+    plain sqlite3 on SQLite). It must store what the ordinary path stores, and write nothing
+    (leaving the ordinary path to say why) for every call the ordinary path refuses."""
+    ordinary = 0
+    reserve_together = ForwardBilling._reserve_together
+
+    async def counted(self, batch):
+        nonlocal ordinary
+        ordinary += 1
+        await reserve_together(self, batch)
+
+    monkeypatch.setattr(ForwardBilling, "_reserve_together", counted)
+    first = await post_chat(billed, chat(max_tokens=20))
+    assert first.status_code == 200 and ordinary == 1
+    second = await post_chat(billed, chat(max_tokens=20))
+    assert second.status_code == 200, second.text
+    assert ordinary == 1  # the quick path
+    stored = [await billed.request(r.headers["x-lava-request-id"]) for r in (first, second)]
+    for request in stored:
+        assert request["status"] == "completed"
+        assert request["connection_id"] == billed.connection["connection_id"]
+        assert request["product_id"] == billed.product["product_id"]
+    charged = sum(Decimal(r["total_wallet_cost"]) for r in stored)
+    await assert_clean(billed, db, Decimal(10) - charged)
+
+    async def refused(headers: dict[str, str], body: dict[str, object]) -> httpx.Response:
+        before = ordinary
+        async with httpx.AsyncClient(timeout=30) as http:
+            response = await http.post(
+                billed.forward_url(OPENAI_BASE + "/chat/completions"), json=body, headers=headers
+            )
+        assert ordinary == before + 1  # the quick path wrote nothing and handed over
+        return response
+
+    token = {"Authorization": f"Bearer {billed.token}"}
+    # Worst case over the balance: 402 (ten million tokens at $2 per million, plus the model).
+    response = await refused(token, chat(max_tokens=10_000_000))
+    assert response.status_code == 402, response.text
+    assert response.json()["error"]["code"] == "insufficient_balance"
+    # Another merchant's secret key with this connection and product: 403.
+    other = await merchants.create_merchant(db, "Other", livemode=False)
+    stranger = encode_forward_token(
+        secret_key=other.secret_key,
+        connection_secret=billed.connection["connection_secret"],
+        product_secret=billed.product["product_secret"],
+    )
+    response = await refused({"Authorization": f"Bearer {stranger}"}, chat(max_tokens=20))
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["param"] == "connection_secret"
+    # A deleted connection: 401.
+    async with billed.api() as api:
+        deleted = await api.delete(f"connections/{billed.connection['connection_id']}")
+        assert deleted.status_code == 200, deleted.text
+    response = await refused(token, chat(max_tokens=20))
+    assert response.status_code == 401, response.text
+    assert response.json()["error"]["param"] == "connection_secret"
+    assert len(fake.requests) == 2
+    assert len(await billed.requests()) == 2
+    assert (await ledger_check(db)).problems == []
+
+
+async def test_the_quick_hold_lets_an_overdraft_product_go_below_zero(lava, merchant, fake, db):
+    billed = await make_billed(lava.url, merchant, balance="0.00001", overdraft="allow")
+    for _ in range(3):  # the first takes the ordinary path, the others the quick one
+        response = await post_chat(billed, chat(max_tokens=20))
+        assert response.status_code == 200, response.text
+    stored = await billed.requests()
+    assert [r["status"] for r in stored] == ["completed"] * 3
+    charged = sum(Decimal(r["total_wallet_cost"]) for r in stored)
+    await assert_clean(billed, db, Decimal("0.00001") - charged)
+    assert await billed.balance() < 0

@@ -33,6 +33,12 @@ from sqlalchemy.ext.asyncio import (
 )
 
 _WRITE_OPTION = "lava_write"
+_SQLITE_PRAGMAS = (
+    "journal_mode=WAL",
+    "synchronous=FULL",  # money: a commit survives power loss
+    "foreign_keys=ON",
+    "busy_timeout=30000",
+)
 
 
 def async_url(database_url: str) -> URL:
@@ -73,6 +79,27 @@ class Database:
             _configure_sqlite(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._sqlite_writer = asyncio.Lock()
+
+    @property
+    def sqlite_writer(self) -> asyncio.Lock:
+        """SQLite: the lock every writer of this process holds around its transaction."""
+        return self._sqlite_writer
+
+    def sqlite_connection(self, *, durable: bool = True) -> sqlite3.Connection:
+        """SQLite: a plain `sqlite3` connection set up like the engine's (WAL, foreign keys, busy
+        timeout; BEGIN issued by the caller), for the few statements of the hot path that run
+        without SQLAlchemy. `durable=False`: commits do not wait for the disk (`synchronous =
+        NORMAL`). Use it inline (never from another thread) and behind `sqlite_writer`."""
+        assert self.is_sqlite
+        connection = sqlite3.connect(
+            self.url.database or ":memory:", timeout=30, check_same_thread=False
+        )
+        connection.isolation_level = None
+        for pragma in _SQLITE_PRAGMAS:
+            connection.execute(f"PRAGMA {pragma}")
+        if not durable:
+            connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -151,12 +178,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Let us issue BEGIN ourselves (pysqlite's own transaction handling is not SQL-standard).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in (
-            "journal_mode=WAL",
-            "synchronous=FULL",  # money: a commit survives power loss
-            "foreign_keys=ON",
-            "busy_timeout=30000",
-        ):
+        for pragma in _SQLITE_PRAGMAS:
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 

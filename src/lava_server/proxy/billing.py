@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -196,6 +197,7 @@ class ForwardBilling:
         # Product secret -> the product version last seen, for one-statement holds.
         self._products: dict[str, tuple[Product, PricingConfig]] = {}
         self._settle_writer = WriterConnection(db, durable=True)
+        self._sqlite_holds = repository.SqliteHolds(db) if db.is_sqlite else None
         self._reserves: GroupCommit[_ReserveItem, Reservation] = GroupCommit(self._write_reserves)
         # Settlements linger a little: the client already has its answer, and its next call's
         # hold (which it waits for) then goes first instead of queueing behind this bill.
@@ -204,6 +206,8 @@ class ForwardBilling:
         )
 
     async def aclose(self) -> None:
+        if self._sqlite_holds is not None:
+            self._sqlite_holds.close()
         await self._quick_writer.close()
         await self._reserve_writer.close()
         await self._settle_writer.close()
@@ -220,16 +224,30 @@ class ForwardBilling:
             return await self._metering_only(key_hash, call, now)
         costs = provider_cost(call.provider, call.worst_case.model or call.model, call.worst_case)
         item = _ReserveItem(token, key_hash, call, pricing_usage(call.worst_case), costs, now)
+        if self._sqlite_holds is not None:
+            # SQLite's quick hold is short enough to run at once, without the group commit's
+            # hand-off: one transaction per hold even under load costs less than a batch.
+            try:
+                reservation = await self._quick_hold(item)
+            except sqlite3.Error as error:
+                self._sqlite_holds.close()
+                log.info("a quick hold failed (%s); taking the ordinary path", error)
+            else:
+                if reservation is not None:
+                    return reservation
         return await self._reserves.submit(item)
 
     async def _write_reserves(self, batch: list[Job[_ReserveItem, Reservation]]) -> None:
-        if len(batch) == 1 and not self.db.is_sqlite:
+        if len(batch) == 1 and self._sqlite_holds is None:
             try:
-                if await self._quick_hold(batch[0]):
-                    return
+                reservation = await self._quick_hold(batch[0].item)
             except DBAPIError as error:
                 await self._quick_writer.close()
                 log.info("a one-statement hold failed (%s); taking the ordinary path", error)
+            else:
+                if reservation is not None:
+                    batch[0].resolve(reservation)
+                    return
         try:
             await self._reserve_together(batch)
         except DBAPIError as error:
@@ -244,16 +262,16 @@ class ForwardBilling:
                     except Exception as single_error:
                         job.fail(single_error)
 
-    async def _quick_hold(self, job: Job[_ReserveItem, Reservation]) -> bool:
-        """PostgreSQL, a batch of one (the latency path): the whole hold in one autocommit
-        statement, for a single-tier product seen before (whose hold does not depend on the
-        tier position). False when it wrote nothing: then the ordinary path decides, and says
-        why (an unknown secret, another merchant's, a changed product, 402)."""
-        item = job.item
+    async def _quick_hold(self, item: _ReserveItem) -> Reservation | None:
+        """The latency path, for a single-tier product seen before (whose hold does not depend
+        on the tier position): the whole hold in one statement on PostgreSQL, in one short
+        transaction without SQLAlchemy on SQLite (`repository.SqliteHolds`). None when it wrote
+        nothing: then the ordinary path decides, and says why (an unknown secret, another
+        merchant's, a changed product, 402)."""
         product_secret = item.token.product_secret
         known = self._products.get(product_secret) if product_secret is not None else None
         if known is None or len(known[1].tiers) > 1 or product_secret is None:
-            return False
+            return None
         product, config = known
         bound = price_upper_bound(
             config,
@@ -276,18 +294,21 @@ class ForwardBilling:
             period_start=item.now,
         )
         assert item.token.connection_secret is not None
-        held = await repository.quick_hold(
-            await self._quick_writer.connection(),
-            key_hash=item.key_hash,
-            connection_secret=item.token.connection_secret,
-            product_secret=product_secret,
-            product_id=product.id,
-            product_updated_at=product.updated_at,
-            hold=reservation.hold,
-            row=_row(reservation, "pending", None, None),
-        )
+        arguments: dict[str, Any] = {
+            "key_hash": item.key_hash,
+            "connection_secret": item.token.connection_secret,
+            "product_secret": product_secret,
+            "product_id": product.id,
+            "product_updated_at": product.updated_at,
+            "hold": reservation.hold,
+            "row": _row(reservation, "pending", None, None),
+        }
+        if self._sqlite_holds is not None:
+            held = await self._sqlite_holds.hold(**arguments)
+        else:
+            held = await repository.quick_hold(await self._quick_writer.connection(), **arguments)
         if held is None or held.seq is None:
-            return False
+            return None
         reservation.merchant_id = held.merchant_id
         reservation.livemode = held.livemode
         reservation.connection_id = held.connection_id
@@ -296,8 +317,7 @@ class ForwardBilling:
             item.now, held.cycle_started_at, held.cycle_ends_at
         )[0]
         reservation.seq = held.seq
-        job.resolve(reservation)
-        return True
+        return reservation
 
     async def _reserve_together(self, batch: list[Job[_ReserveItem, Reservation]]) -> None:
         """Resolve (after the commit) or fail each job of the batch."""

@@ -11,6 +11,7 @@ row first, then tier positions, then roll-ups.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ async def write_transaction(db: Database, *, durable: bool = True) -> AsyncItera
     `durable=False` (PostgreSQL) commits without waiting for the WAL flush: for a hold, whose
     loss in a crash loses nothing charged (a later durable commit flushes it anyway)."""
     if db.is_sqlite:
-        async with db._sqlite_writer, db.engine.connect() as connection:
+        async with db.sqlite_writer, db.engine.connect() as connection:
             await connection.execution_options(lava_write=True)
             async with connection.begin():
                 yield cast(AsyncSession, CoreSession(connection))
@@ -110,7 +111,7 @@ class WriterConnection:
         connection = await self._connect()
         try:
             if self.db.is_sqlite:
-                async with self.db._sqlite_writer, connection.begin():
+                async with self.db.sqlite_writer, connection.begin():
                     yield cast(AsyncSession, CoreSession(connection))
             else:
                 async with connection.begin():
@@ -528,3 +529,123 @@ async def quick_hold(
         cycle_started_at=found.cycle_started_at,
         cycle_ends_at=found.cycle_ends_at,
     )
+
+
+# -- SQLite: a hold in three statements, without SQLAlchemy ----------------------------------------
+
+
+class SqliteHolds:
+    """SQLite: a lone hold (the one-statement hold of PostgreSQL above, same checks) run on a
+    `sqlite3` connection of its own: one transaction of three statements, executed inline with
+    the values converted by the columns' own SQLAlchemy types. About 0.1 ms against 0.8 ms for
+    the same work through SQLAlchemy's async layer, and it is on the path of every call.
+
+    Nothing is written unless every check passes (the caller then takes the ordinary path, which
+    says what is wrong). Commits do not wait for the disk, like every hold (see
+    `WriterConnection`)."""
+
+    _PAYER = """
+SELECT k.merchant_id, k.livemode, c.id, c.wallet_id, w.cycle_started_at, w.cycle_ends_at
+FROM api_keys k
+JOIN connections c ON c.secret = :connection_secret
+JOIN wallets w ON w.id = c.wallet_id
+JOIN products p ON p.secret = :product_secret
+WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
+  AND c.deleted_at IS NULL AND p.deleted_at IS NULL
+  AND c.merchant_id = k.merchant_id AND c.livemode = k.livemode
+  AND p.merchant_id = k.merchant_id AND p.livemode = k.livemode
+  AND p.id = :product_id AND p.updated_at = :product_updated_at
+  AND (p.overdraft <> 'block' OR w.balance - w.held >= :hold)
+"""
+    _TAKE = "UPDATE wallets SET held = held + :hold WHERE id = :wallet_id"
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        dialect = db.engine.dialect
+        table = _REQUEST_TABLE
+        self._columns = [name for name in table.c.keys() if name != "seq"]  # noqa: SIM118
+        quote = dialect.identifier_preparer.quote
+        self._insert = (
+            f"INSERT INTO requests ({', '.join(quote(name) for name in self._columns)}) "  # noqa: S608
+            f"VALUES ({', '.join(f':{name}' for name in self._columns)})"
+        )  # built from the table's own column names, never from input
+        self._to_db = {
+            name: processor
+            for name in self._columns
+            if (processor := table.c[name].type.bind_processor(dialect)) is not None
+        }
+        self._money_to_db = Wallet.held.type.bind_processor(dialect) or _same
+        self._time_to_db = Product.updated_at.type.bind_processor(dialect) or _same
+        self._bool_from_db = ApiKey.livemode.type.result_processor(dialect, None) or _same
+        self._time_from_db = Wallet.cycle_started_at.type.result_processor(dialect, None) or _same
+        self._connection: sqlite3.Connection | None = None
+
+    async def hold(
+        self,
+        *,
+        key_hash: str,
+        connection_secret: str,
+        product_secret: str,
+        product_id: str,
+        product_updated_at: datetime,
+        hold: Decimal,
+        row: dict[str, Any],
+    ) -> QuickHold | None:
+        """Take the hold and insert the pending request; None when nothing was written."""
+        hold_value = self._money_to_db(hold)
+        updated_at = self._time_to_db(product_updated_at)
+        values = column_values(row)
+        to_db = self._to_db
+        insert = {
+            name: (to_db[name](values[name]) if name in to_db else values[name])
+            for name in self._columns
+        }
+        async with self.db.sqlite_writer:
+            connection = self._connection
+            if connection is None:
+                connection = self._connection = self.db.sqlite_connection(durable=False)
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                found = connection.execute(
+                    self._PAYER,
+                    {
+                        "connection_secret": connection_secret,
+                        "product_secret": product_secret,
+                        "key_hash": key_hash,
+                        "product_id": product_id,
+                        "product_updated_at": updated_at,
+                        "hold": hold_value,
+                    },
+                ).fetchone()
+                if found is None:
+                    connection.execute("ROLLBACK")
+                    return None
+                merchant_id, livemode, connection_id, wallet_id, started, ends = found
+                connection.execute(self._TAKE, {"hold": hold_value, "wallet_id": wallet_id})
+                insert.update(merchant_id=merchant_id, livemode=livemode)
+                insert.update(connection_id=connection_id, wallet_id=wallet_id)
+                insert["product_id"] = product_id
+                seq = connection.execute(self._insert, insert).lastrowid
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+        return QuickHold(
+            seq=seq,
+            merchant_id=merchant_id,
+            livemode=bool(self._bool_from_db(livemode)),
+            connection_id=connection_id,
+            wallet_id=wallet_id,
+            cycle_started_at=self._time_from_db(started),
+            cycle_ends_at=self._time_from_db(ends),
+        )
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+def _same(value: Any) -> Any:
+    return value
