@@ -22,6 +22,7 @@ from lava_server.connections.routes import test_helpers as test_helpers_router
 from lava_server.db.engine import Database
 from lava_server.errors import install_error_handlers
 from lava_server.products.routes import router as products_router
+from lava_server.proxy.abandoned import ProcessHeartbeat
 from lava_server.proxy.routes import FORWARD_PATH, ForwardProxy
 from lava_server.proxy.routes import METHODS as FORWARD_METHODS
 from lava_server.requests.batch import RequestBatcher
@@ -47,7 +48,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         request_batcher=RequestBatcher(db, settings),
     )
 
-    forward = ForwardProxy(settings, db)
+    heartbeat = ProcessHeartbeat(db, settings.process_heartbeat_seconds)
+    forward = ForwardProxy(settings, db, process_id=heartbeat.id)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
+        await heartbeat.start()
         purger = asyncio.create_task(_purge_idempotency_keys(state))
         try:
             yield
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
             await forward.aclose()
+            await heartbeat.stop()
             if owns_database:
                 await db.dispose()
 

@@ -71,6 +71,20 @@ class Settings(BaseSettings):
     worker_interval_seconds: float = Field(
         5.0, gt=0, le=3600, description="Pause between two rounds of the worker."
     )
+    process_heartbeat_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="How often a `lava serve` process records that it is alive.",
+    )
+    abandoned_after_seconds: float = Field(
+        60.0,
+        gt=0,
+        description=(
+            "A forward call whose server process has not been seen alive for this long is "
+            "abandoned: the worker releases its hold, charging nothing."
+        ),
+    )
     autopay_cooldown_seconds: int = Field(
         300, ge=0, description="Least time between two autopay top-ups of one wallet."
     )

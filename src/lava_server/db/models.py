@@ -141,6 +141,13 @@ class Request(Base):
         Index("ix_requests_merchant", "merchant_id", "livemode", "seq"),
         Index("ix_requests_connection", "connection_id", "seq"),
         Index("ix_requests_product", "product_id", "seq"),
+        # The forward calls in flight, for the sweeper of abandoned ones (`proxy.abandoned`).
+        Index(
+            "ix_requests_pending",
+            "seq",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
     seq: Mapped[int] = mapped_column(SerialKey, primary_key=True, autoincrement=True)
@@ -180,6 +187,22 @@ class Request(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The server process that forwarded the call (`ServerProcess.id`), for the sweeper.
+    process_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ServerProcess(Base):
+    """A running `lava serve` process. It stamps the forward calls it has in flight with its id
+    and says it is alive every few seconds; the worker releases the holds of the calls of a
+    process that stopped saying so (`proxy.abandoned`)."""
+
+    __tablename__ = "server_processes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class LedgerEntry(Base):

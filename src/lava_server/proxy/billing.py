@@ -100,6 +100,7 @@ class Call:
     model: str | None
     metadata: dict[str, str]
     worst_case: ExtractedUsage  # the hold's usage (estimated input, maximum output)
+    process_id: str | None = None  # the server process forwarding it (`proxy.abandoned`)
 
 
 @dataclass(slots=True)
@@ -875,6 +876,7 @@ def _row(
         "fingerprint": FINGERPRINT,
         "timestamp": reservation.created_at,
         "created_at": reservation.created_at,
+        "process_id": call.process_id,
     }
     row.update(_final_values(status, usage, priced, metadata or call.metadata, model or call.model))
     return row

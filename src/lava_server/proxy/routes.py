@@ -86,8 +86,10 @@ class AbortConnection(Exception):
 class ForwardProxy:
     """The `/v1/forward` endpoint of one server process, with its upstream client."""
 
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, *, process_id: str | None = None) -> None:
+        """`process_id`: this process's `ProcessHeartbeat` id, stamped on its calls."""
         self.settings = settings
+        self.process_id = process_id
         self.origins = origins_from_env(os.environ)
         self.keys = ProviderKeys(Settings.prefixed_env("PROVIDER_KEY"))
         self.billing = ForwardBilling(db, settings)
@@ -169,6 +171,7 @@ class ForwardProxy:
             model=model[:255] if model else None,
             metadata=metadata,
             worst_case=worst,
+            process_id=self.process_id,
         )
         reservation = await self.billing.reserve(token, call)
         try:

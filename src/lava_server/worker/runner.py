@@ -26,6 +26,7 @@ from lava_server.payments import autopay
 from lava_server.payments import service as payments
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import ChargeResult
+from lava_server.proxy.abandoned import release_abandoned
 from lava_server.settings import Settings
 from lava_server.subscriptions import renewals
 from lava_server.wallets.credit import expire_credit
@@ -41,6 +42,7 @@ class Round:
     renewals_queued: int
     autopay_queued: int
     payments_processed: int
+    holds_released: int = 0  # forward calls abandoned by a server process that died
 
 
 async def run_once(billing: Billing, now: datetime | None = None) -> Round:
@@ -50,6 +52,9 @@ async def run_once(billing: Billing, now: datetime | None = None) -> Round:
         renewals_queued=await renewals.queue_due(billing, now),
         autopay_queued=await queue_autopay(billing, now),
         payments_processed=await process_due_payments(billing, now),
+        holds_released=await release_abandoned(
+            billing.db, billing.settings.abandoned_after_seconds, now
+        ),
     )
 
 
