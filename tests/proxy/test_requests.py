@@ -343,3 +343,26 @@ def test_provider_keys_from_the_environment():
     assert keys.get("anthropic") is None
     with pytest.raises(ValueError, match="OPENIA"):
         ProviderKeys({"openia": "sk-typo"})
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_resolved_targets_are_remembered_but_never_with_a_token(lava, billed, fake):
+    """The proxy remembers where each forward URL goes (an app sends the same few), but not a
+    URL that carries a forward token in its query."""
+    forward = lava.app.state.forward
+    plain = f"{billed.base}/v1/forward?u=https://api.openai.com/v1/chat/completions"
+    tagged = plain + "&metadata=" + quote('{"feature":"a"}')
+    with_key = plain + "&key=" + quote(billed.token, safe="")
+    auth = {"Authorization": f"Bearer {billed.token}"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        answers = [
+            await http.post(url, json=CHAT, headers=headers)
+            for url, headers in [(plain, auth), (tagged, auth), (with_key, None)] * 2
+        ]
+    assert [r.status_code for r in answers] == [200] * 6
+    stored = [await billed.request(r.headers["x-lava-request-id"]) for r in answers]
+    assert [r["metadata"] for r in stored] == [{}, {"feature": "a"}, {}] * 2
+    assert len(fake.requests) == 6
+    remembered = list(forward._targets.values())
+    assert len(remembered) == 2 and all(t.key is None for t in remembered)
+    assert all(billed.token not in repr(key) for key in forward._targets)

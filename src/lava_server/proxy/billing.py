@@ -33,6 +33,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
+import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,6 +73,13 @@ ESTIMATED_KEY: Final = "lava_usage_estimated"
 """Metadata key set to "true" on a request whose usage was estimated, not reported."""
 FINGERPRINT: Final = "forward"
 _SETTLE_ATTEMPTS: Final = 4
+_QUICK_FAILURES: Final = (
+    sqlite3.Error,
+    DBAPIError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+)
 SETTLE_LINGER_SECONDS: Final = 0.006
 _ZERO: Final = Decimal(0)
 
@@ -199,6 +207,8 @@ class ForwardBilling:
         self._products: dict[str, tuple[Product, PricingConfig]] = {}
         self._settle_writer = WriterConnection(db, durable=True)
         self._sqlite_holds = repository.SqliteHolds(db) if db.is_sqlite else None
+        self._postgres_holds = None if db.is_sqlite else repository.PostgresHolds(db)
+        self._quick_busy = False
         self._reserves: GroupCommit[_ReserveItem, Reservation] = GroupCommit(self._write_reserves)
         # Settlements linger a little: the client already has its answer, and its next call's
         # hold (which it waits for) then goes first instead of queueing behind this bill.
@@ -225,30 +235,21 @@ class ForwardBilling:
             return await self._metering_only(key_hash, call, now)
         costs = provider_cost(call.provider, call.worst_case.model or call.model, call.worst_case)
         item = _ReserveItem(token, key_hash, call, pricing_usage(call.worst_case), costs, now)
-        if self._sqlite_holds is not None:
-            # SQLite's quick hold is short enough to run at once, without the group commit's
-            # hand-off: one transaction per hold even under load costs less than a batch.
-            try:
-                reservation = await self._quick_hold(item)
-            except sqlite3.Error as error:
-                self._sqlite_holds.close()
-                log.info("a quick hold failed (%s); taking the ordinary path", error)
-            else:
-                if reservation is not None:
-                    return reservation
+        if self._sqlite_holds is not None or not (self._quick_busy or self._reserves.busy):
+            # A lone hold goes at once, without the group commit's hand-off. On SQLite every
+            # hold does: the quick hold is short enough that a transaction per hold costs less
+            # than a batch, even under load.
+            reservation = await self._try_quick_hold(item)
+            if reservation is not None:
+                return reservation
         return await self._reserves.submit(item)
 
     async def _write_reserves(self, batch: list[Job[_ReserveItem, Reservation]]) -> None:
-        if len(batch) == 1 and self._sqlite_holds is None:
-            try:
-                reservation = await self._quick_hold(batch[0].item)
-            except DBAPIError as error:
-                await self._quick_writer.close()
-                log.info("a one-statement hold failed (%s); taking the ordinary path", error)
-            else:
-                if reservation is not None:
-                    batch[0].resolve(reservation)
-                    return
+        if len(batch) == 1 and self._sqlite_holds is None and not self._quick_busy:
+            reservation = await self._try_quick_hold(batch[0].item)
+            if reservation is not None:
+                batch[0].resolve(reservation)
+                return
         try:
             await self._reserve_together(batch)
         except DBAPIError as error:
@@ -262,6 +263,25 @@ class ForwardBilling:
                         await self._reserve_together([job])
                     except Exception as single_error:
                         job.fail(single_error)
+
+    async def _try_quick_hold(self, item: _ReserveItem) -> Reservation | None:
+        """`_quick_hold`, with a failure of the database taken as "nothing written" (the
+        statement is atomic): the ordinary path then runs, on a connection of its own."""
+        postgres = self._sqlite_holds is None
+        if postgres:
+            self._quick_busy = True  # one statement at a time on the quick writer's connection
+        try:
+            return await self._quick_hold(item)
+        except _QUICK_FAILURES as error:
+            if self._sqlite_holds is not None:
+                self._sqlite_holds.close()
+            else:
+                await self._quick_writer.close()
+            log.info("a quick hold failed (%s); taking the ordinary path", error)
+            return None
+        finally:
+            if postgres:
+                self._quick_busy = False
 
     async def _quick_hold(self, item: _ReserveItem) -> Reservation | None:
         """The latency path, for a single-tier product seen before (whose hold does not depend
@@ -307,7 +327,10 @@ class ForwardBilling:
         if self._sqlite_holds is not None:
             held = await self._sqlite_holds.hold(**arguments)
         else:
-            held = await repository.quick_hold(await self._quick_writer.connection(), **arguments)
+            assert self._postgres_holds is not None
+            held = await self._postgres_holds.hold(
+                await self._quick_writer.connection(), **arguments
+            )
         if held is None or held.seq is None:
             return None
         reservation.merchant_id = held.merchant_id

@@ -50,6 +50,11 @@ class GroupCommit(Generic[T, R]):
         self._pending: list[Job[T, R]] = []
         self._writer: asyncio.Task[Any] | None = None
 
+    @property
+    def busy(self) -> bool:
+        """A batch is being written (or waits for its linger)."""
+        return self._writer is not None
+
     async def submit(self, item: T) -> R:
         job: Job[T, R] = Job(item)
         self._pending.append(job)

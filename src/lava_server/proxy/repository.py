@@ -493,42 +493,63 @@ class QuickHold:
     cycle_ends_at: datetime | None
 
 
-async def quick_hold(
-    connection: AsyncConnection,
-    *,
-    key_hash: str,
-    connection_secret: str,
-    product_secret: str,
-    product_id: str,
-    product_updated_at: datetime,
-    hold: Decimal,
-    row: dict[str, Any],
-) -> QuickHold | None:
-    """`_quick_hold_statement` on an autocommit connection; None when the secrets match
-    nothing (the ordinary path then says why)."""
-    params: dict[str, Any] = {
-        "connection_secret": connection_secret,
-        "product_secret": product_secret,
-        "key_hash": key_hash,
-        "product_id": product_id,
-        "product_updated_at": product_updated_at,
-        "hold": hold,
-    }
-    values = column_values(row)
-    for name in _QUICK_HOLD_STATIC:
-        params[f"r_{name}"] = values[name]
-    found = (await connection.execute(_QUICK_HOLD, params)).first()
-    if found is None:
-        return None
-    return QuickHold(
-        seq=None if found.seq is None else int(found.seq),
-        merchant_id=found.merchant_id,
-        livemode=found.livemode,
-        connection_id=found.connection_id,
-        wallet_id=found.wallet_id,
-        cycle_started_at=found.cycle_started_at,
-        cycle_ends_at=found.cycle_ends_at,
-    )
+class PostgresHolds:
+    """PostgreSQL: `_quick_hold_statement` run on the asyncpg connection itself, with the values
+    converted by the statement's own SQLAlchemy types. The statement is compiled once; each hold
+    then skips SQLAlchemy's per-statement work."""
+
+    def __init__(self, db: Database) -> None:
+        dialect = db.engine.dialect
+        compiled = _QUICK_HOLD.compile(dialect=dialect)
+        self._sql = compiled.string
+        self._names = tuple(compiled.positiontup or ())
+        self._to_db = tuple(
+            compiled.binds[name].type.bind_processor(dialect) or _same for name in self._names
+        )
+        self._time_from_db = Wallet.cycle_started_at.type.result_processor(dialect, None) or _same
+
+    async def hold(
+        self,
+        connection: AsyncConnection,
+        *,
+        key_hash: str,
+        connection_secret: str,
+        product_secret: str,
+        product_id: str,
+        product_updated_at: datetime,
+        hold: Decimal,
+        row: dict[str, Any],
+    ) -> QuickHold | None:
+        """On an autocommit connection; None when the secrets match nothing (the ordinary path
+        then says why). Raises the driver's errors (`asyncpg.PostgresError`, ...) as they are."""
+        params: dict[str, Any] = {
+            "connection_secret": connection_secret,
+            "product_secret": product_secret,
+            "key_hash": key_hash,
+            "product_id": product_id,
+            "product_updated_at": product_updated_at,
+            "hold": hold,
+        }
+        values = column_values(row)
+        for name in _QUICK_HOLD_STATIC:
+            params[f"r_{name}"] = values[name]
+        arguments = [
+            convert(params[name]) for name, convert in zip(self._names, self._to_db, strict=True)
+        ]
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection  # asyncpg's own connection
+        found = await driver.fetchrow(self._sql, *arguments)
+        if found is None:
+            return None
+        return QuickHold(
+            seq=None if found["seq"] is None else int(found["seq"]),
+            merchant_id=found["merchant_id"],
+            livemode=found["livemode"],
+            connection_id=found["connection_id"],
+            wallet_id=found["wallet_id"],
+            cycle_started_at=self._time_from_db(found["cycle_started_at"]),
+            cycle_ends_at=self._time_from_db(found["cycle_ends_at"]),
+        )
 
 
 # -- SQLite: a hold in three statements, without SQLAlchemy ----------------------------------------

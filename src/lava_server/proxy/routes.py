@@ -25,6 +25,7 @@ import logging
 import os
 from typing import Any, Final
 
+import orjson
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
@@ -56,7 +57,12 @@ from lava_server.proxy.credentials import (
 )
 from lava_server.proxy.headers import client_headers, upstream_headers
 from lava_server.proxy.prices import configure_prices
-from lava_server.proxy.upstream import UpstreamURLError, origins_from_env, resolve_forward
+from lava_server.proxy.upstream import (
+    UpstreamTarget,
+    UpstreamURLError,
+    origins_from_env,
+    resolve_forward,
+)
 from lava_server.proxy.usage import (
     ExtractedUsage,
     UsageChunkFilter,
@@ -75,6 +81,7 @@ FORWARD_PATH: Final = "/v1/forward"
 METHODS: Final = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 _PREFIX_LENGTH: Final = len(FORWARD_PATH)
 _METADATA_HEADER: Final = b"x-lava-metadata"
+_KEEP_TARGETS: Final = 4096
 _BODY_END: Final[Message] = {"type": "http.response.body", "body": b"", "more_body": False}
 
 
@@ -102,6 +109,7 @@ class ForwardProxy:
             configure_prices(settings.model_prices_file)
         warm_up()
         self._background: set[asyncio.Task[Any]] = set()
+        self._targets: dict[tuple[bytes, bytes], UpstreamTarget] = {}
 
     @property
     def routes(self) -> list[Route]:
@@ -127,14 +135,7 @@ class ForwardProxy:
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        try:
-            target = resolve_forward(
-                scope["query_string"].decode("latin-1"),
-                raw_path[_PREFIX_LENGTH:].decode("latin-1"),
-                origins=self.origins,
-            )
-        except UpstreamURLError as error:
-            raise InvalidRequest(error.message, param=error.param) from None
+        target = self._target(scope["query_string"], raw_path[_PREFIX_LENGTH:])
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         header_map = dict(headers)
         token = decode_token(find_token(header_map, target.key))
@@ -241,6 +242,24 @@ class ForwardProxy:
         if broken is not None and not (watch is not None and watch.disconnected):
             raise AbortConnection(broken.message)
 
+    def _target(self, query: bytes, path: bytes) -> UpstreamTarget:
+        """`resolve_forward`, remembered: an app sends the same few URLs over and over. Targets
+        that carry a forward token (`key=` in the query) are not kept."""
+        found = self._targets.get((query, path))
+        if found is not None:
+            return found
+        try:
+            target = resolve_forward(
+                query.decode("latin-1"), path.decode("latin-1"), origins=self.origins
+            )
+        except UpstreamURLError as error:
+            raise InvalidRequest(error.message, param=error.param) from None
+        if target.key is None:
+            if len(self._targets) >= _KEEP_TARGETS:
+                self._targets.clear()
+            self._targets[(query, path)] = target
+        return target
+
     async def _relay_refusal(
         self, response: UpstreamResponse, reservation: Reservation, send: Send
     ) -> None:
@@ -321,8 +340,8 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     if not body or body.lstrip()[:1] != b"{":
         return None
     try:
-        value = json.loads(body)
-    except ValueError:
+        value = orjson.loads(body)
+    except ValueError:  # orjson's JSONDecodeError is one
         return None
     return value if isinstance(value, dict) else None
 

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+import orjson
+
 from lava_server.proxy.usage.types import JSON
 
 __all__ = [
@@ -364,8 +366,8 @@ _DECODER: Final = json.JSONDecoder()
 def loads_object(data: bytes | str) -> JSON | None:
     """``data`` (UTF-8) decoded as a JSON object, or ``None`` (not JSON, not an object)."""
     try:
-        value = _DECODER.decode(data.decode("utf-8") if isinstance(data, bytes) else data)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        value = orjson.loads(data)  # validates UTF-8 itself
+    except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
         return None
     return value if isinstance(value, dict) else None
 
