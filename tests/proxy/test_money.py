@@ -358,3 +358,38 @@ async def test_the_quick_hold_lets_an_overdraft_product_go_below_zero(lava, merc
     charged = sum(Decimal(r["total_wallet_cost"]) for r in stored)
     await assert_clean(billed, db, Decimal("0.00001") - charged)
     assert await billed.balance() < 0
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("committed", [True, False])
+async def test_a_quick_hold_whose_answer_is_lost_is_kept_or_retaken(
+    billed, fake, db, monkeypatch, committed
+):
+    """The connection of a quick hold fails after the statement was sent. If PostgreSQL had
+    committed it, the hold and pending request it wrote are found and used (not taken twice,
+    not left held for ever); if not, the ordinary path takes the hold. Either way: one request,
+    billed once, nothing left held."""
+    from lava_server.proxy.repository import PostgresHolds
+
+    first = await post_chat(billed, chat(max_tokens=20))  # the product is known from now on
+    assert first.status_code == 200
+    hold = PostgresHolds.hold
+    failures = []
+
+    async def lost(self, connection, **arguments):
+        if not failures:
+            failures.append(arguments["row"]["request_id"])
+            if committed:
+                await hold(self, connection, **arguments)
+            raise ConnectionResetError("connection lost")
+        return await hold(self, connection, **arguments)
+
+    monkeypatch.setattr(PostgresHolds, "hold", lost)
+    second = await post_chat(billed, chat(max_tokens=20))
+    assert second.status_code == 200, second.text
+    assert failures == [second.headers["x-lava-request-id"]]
+    stored = [await billed.request(r.headers["x-lava-request-id"]) for r in (first, second)]
+    assert [r["status"] for r in stored] == ["completed", "completed"]
+    assert len(await billed.requests()) == 2
+    charged = sum(Decimal(r["total_wallet_cost"]) for r in stored)
+    await assert_clean(billed, db, Decimal(10) - charged)  # the balance: nothing still held

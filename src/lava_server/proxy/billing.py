@@ -328,9 +328,21 @@ class ForwardBilling:
             held = await self._sqlite_holds.hold(**arguments)
         else:
             assert self._postgres_holds is not None
-            held = await self._postgres_holds.hold(
-                await self._quick_writer.connection(), **arguments
-            )
+            try:
+                held = await self._postgres_holds.hold(
+                    await self._quick_writer.connection(), **arguments
+                )
+            except _QUICK_FAILURES:
+                # The connection may have failed after PostgreSQL committed the statement: a
+                # hold taken and a pending request that nothing would ever close. Keep it.
+                await self._quick_writer.close()
+                async with self.db.read() as session:
+                    held = await repository.find_pending_hold(
+                        session, product.merchant_id, product.livemode, item.call.request_id
+                    )
+                if held is None:
+                    raise
+                log.info("a quick hold's answer was lost; the hold it took is kept")
         if held is None or held.seq is None:
             return None
         reservation.merchant_id = held.merchant_id

@@ -552,6 +552,41 @@ class PostgresHolds:
         )
 
 
+async def find_pending_hold(
+    session: AsyncSession, merchant_id: str, livemode: bool, request_id: str
+) -> QuickHold | None:
+    """The pending request `request_id` with its hold, if a quick hold wrote it."""
+    row = (
+        await session.execute(
+            select(
+                Request.seq,
+                Request.connection_id,
+                Request.wallet_id,
+                Wallet.cycle_started_at,
+                Wallet.cycle_ends_at,
+            )
+            .join(Wallet, Wallet.id == Request.wallet_id)
+            .where(
+                Request.merchant_id == merchant_id,
+                Request.livemode == livemode,
+                Request.request_id == request_id,
+                Request.status == "pending",
+            )
+        )
+    ).first()
+    if row is None or row.connection_id is None or row.wallet_id is None:
+        return None
+    return QuickHold(
+        seq=int(row.seq),
+        merchant_id=merchant_id,
+        livemode=livemode,
+        connection_id=row.connection_id,
+        wallet_id=row.wallet_id,
+        cycle_started_at=row.cycle_started_at,
+        cycle_ends_at=row.cycle_ends_at,
+    )
+
+
 # -- SQLite: a hold in three statements, without SQLAlchemy ----------------------------------------
 
 
