@@ -376,13 +376,13 @@ async def test_a_quick_hold_whose_answer_is_lost_is_kept_or_retaken(
     hold = PostgresHolds.hold
     failures = []
 
-    async def lost(self, connection, **arguments):
+    async def lost(self, connection, wanted):
         if not failures:
-            failures.append(arguments["row"]["request_id"])
+            failures.append(wanted.row["request_id"])
             if committed:
-                await hold(self, connection, **arguments)
+                await hold(self, connection, wanted)
             raise ConnectionResetError("connection lost")
-        return await hold(self, connection, **arguments)
+        return await hold(self, connection, wanted)
 
     monkeypatch.setattr(PostgresHolds, "hold", lost)
     second = await post_chat(billed, chat(max_tokens=20))

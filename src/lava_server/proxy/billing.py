@@ -315,22 +315,22 @@ class ForwardBilling:
             period_start=item.now,
         )
         assert item.token.connection_secret is not None
-        arguments: dict[str, Any] = {
-            "key_hash": item.key_hash,
-            "connection_secret": item.token.connection_secret,
-            "product_secret": product_secret,
-            "product_id": product.id,
-            "product_updated_at": product.updated_at,
-            "hold": reservation.hold,
-            "row": _row(reservation, "pending", None, None),
-        }
+        wanted = repository.HoldRequest(
+            key_hash=item.key_hash,
+            connection_secret=item.token.connection_secret,
+            product_secret=product_secret,
+            product_id=product.id,
+            product_updated_at=product.updated_at,
+            hold=reservation.hold,
+            row=_row(reservation, "pending", None, None),
+        )
         if self._sqlite_holds is not None:
-            held = await self._sqlite_holds.hold(**arguments)
+            held = await self._sqlite_holds.hold(wanted)
         else:
             assert self._postgres_holds is not None
             try:
                 held = await self._postgres_holds.hold(
-                    await self._quick_writer.connection(), **arguments
+                    await self._quick_writer.connection(), wanted
                 )
             except _QUICK_FAILURES:
                 # The connection may have failed after PostgreSQL committed the statement: a

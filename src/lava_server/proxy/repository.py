@@ -493,6 +493,20 @@ class QuickHold:
     cycle_ends_at: datetime | None
 
 
+@dataclass(frozen=True, slots=True)
+class HoldRequest:
+    """A quick hold to take: the secrets to check, the product version that priced it, the hold
+    and the pending request's row (values by attribute name)."""
+
+    key_hash: str
+    connection_secret: str
+    product_secret: str
+    product_id: str
+    product_updated_at: datetime
+    hold: Decimal
+    row: dict[str, Any]
+
+
 class PostgresHolds:
     """PostgreSQL: `_quick_hold_statement` run on the asyncpg connection itself, with the values
     converted by the statement's own SQLAlchemy types. The statement is compiled once; each hold
@@ -508,29 +522,18 @@ class PostgresHolds:
         )
         self._time_from_db = Wallet.cycle_started_at.type.result_processor(dialect, None) or _same
 
-    async def hold(
-        self,
-        connection: AsyncConnection,
-        *,
-        key_hash: str,
-        connection_secret: str,
-        product_secret: str,
-        product_id: str,
-        product_updated_at: datetime,
-        hold: Decimal,
-        row: dict[str, Any],
-    ) -> QuickHold | None:
+    async def hold(self, connection: AsyncConnection, wanted: HoldRequest) -> QuickHold | None:
         """On an autocommit connection; None when the secrets match nothing (the ordinary path
         then says why). Raises the driver's errors (`asyncpg.PostgresError`, ...) as they are."""
         params: dict[str, Any] = {
-            "connection_secret": connection_secret,
-            "product_secret": product_secret,
-            "key_hash": key_hash,
-            "product_id": product_id,
-            "product_updated_at": product_updated_at,
-            "hold": hold,
+            "connection_secret": wanted.connection_secret,
+            "product_secret": wanted.product_secret,
+            "key_hash": wanted.key_hash,
+            "product_id": wanted.product_id,
+            "product_updated_at": wanted.product_updated_at,
+            "hold": wanted.hold,
         }
-        values = column_values(row)
+        values = column_values(wanted.row)
         for name in _QUICK_HOLD_STATIC:
             params[f"r_{name}"] = values[name]
         arguments = [
@@ -636,21 +639,11 @@ WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
         self._time_from_db = Wallet.cycle_started_at.type.result_processor(dialect, None) or _same
         self._connection: sqlite3.Connection | None = None
 
-    async def hold(
-        self,
-        *,
-        key_hash: str,
-        connection_secret: str,
-        product_secret: str,
-        product_id: str,
-        product_updated_at: datetime,
-        hold: Decimal,
-        row: dict[str, Any],
-    ) -> QuickHold | None:
+    async def hold(self, wanted: HoldRequest) -> QuickHold | None:
         """Take the hold and insert the pending request; None when nothing was written."""
-        hold_value = self._money_to_db(hold)
-        updated_at = self._time_to_db(product_updated_at)
-        values = column_values(row)
+        hold_value = self._money_to_db(wanted.hold)
+        updated_at = self._time_to_db(wanted.product_updated_at)
+        values = column_values(wanted.row)
         to_db = self._to_db
         insert = {
             name: (to_db[name](values[name]) if name in to_db else values[name])
@@ -665,10 +658,10 @@ WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
                 found = connection.execute(
                     self._PAYER,
                     {
-                        "connection_secret": connection_secret,
-                        "product_secret": product_secret,
-                        "key_hash": key_hash,
-                        "product_id": product_id,
+                        "connection_secret": wanted.connection_secret,
+                        "product_secret": wanted.product_secret,
+                        "key_hash": wanted.key_hash,
+                        "product_id": wanted.product_id,
                         "product_updated_at": updated_at,
                         "hold": hold_value,
                     },
@@ -680,7 +673,7 @@ WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
                 connection.execute(self._TAKE, {"hold": hold_value, "wallet_id": wallet_id})
                 insert.update(merchant_id=merchant_id, livemode=livemode)
                 insert.update(connection_id=connection_id, wallet_id=wallet_id)
-                insert["product_id"] = product_id
+                insert["product_id"] = wanted.product_id
                 seq = connection.execute(self._insert, insert).lastrowid
                 connection.execute("COMMIT")
             except BaseException:
