@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     state = AppState(
         settings=settings,
         db=db,
-        rate_limiter=RateLimiter(settings.rate_limit_per_minute),
+        rate_limiter=RateLimiter(settings.rate_limit_per_minute, redis_url=settings.redis_url),
         request_batcher=RequestBatcher(db, settings),
     )
 
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
         await heartbeat.start()
+        await state.rate_limiter.start()
         purger = asyncio.create_task(_purge_idempotency_keys(state))
         try:
             yield
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            await state.rate_limiter.stop()
             await forward.aclose()
             await heartbeat.stop()
             if owns_database:

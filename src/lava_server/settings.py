@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         1000, ge=1, description="Requests per minute per secret key on management routes."
     )
+    redis_url: str = Field(
+        "",
+        description="Redis URL (`redis://host:6379/0`) to share the rate limit across server "
+        "processes; empty: each process counts alone.",
+    )
     max_body_bytes: int = Field(
         1_048_576, ge=1024, description="Largest request body accepted on API routes (bytes)."
     )

@@ -1,14 +1,44 @@
-"""Per-key request budget for management routes: fixed one-minute windows, in memory.
+"""Per-key request budget: fixed one-minute windows, counted in memory, optionally shared.
 
-The window is per server process; with N processes behind a balancer a key gets at most N times
-the limit.
+Without Redis (`LAVA_REDIS_URL` empty) each server process counts on its own: with N processes a
+key gets at most N times the limit.
+
+With Redis the limit is shared by every process that uses it. `hit()` never waits for Redis: it
+counts in memory, and a background task (`start()`) syncs every `sync_interval` seconds. For each
+key with hits since the last sync it sends `INCRBY lava:ratelimit:<window>:<key hash> n` (with an
+`EXPIRE` of 120 s) and reads back the total of all processes. A decision uses that total, as of
+the last sync, plus this process's hits not synced yet. Redis keys hold the key's hash, never a
+secret key.
+
+The bound: a process learns the other processes' hits only at its next sync. So once a key's
+shared total reaches the limit, each process may still admit the hits it receives before its next
+sync (one sync interval, plus the round trip). Past the limit, a key gets at most what all
+processes admit in one sync interval, and never more than N times the limit.
+
+When Redis fails or cannot be reached, requests are neither failed nor slowed: each process goes
+on counting alone, on top of the last shared totals it knew. A warning is logged at most once a
+minute. Unsynced hits are kept and sent when Redis answers again (a sync whose answer was lost
+may count its hits twice).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+log = logging.getLogger("lava_server.ratelimit")
+
+WINDOW_SECONDS = 60
+_KEY_TTL_SECONDS = 120
+_WARN_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -31,25 +61,135 @@ class RateDecision:
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.time) -> None:
+    """`hit(key)` counts one request of `key` and says whether it is within the limit."""
+
+    def __init__(
+        self,
+        per_minute: int,
+        clock: Callable[[], float] = time.time,
+        *,
+        redis_url: str = "",
+        prefix: str = "lava:ratelimit:",
+        sync_interval: float = 0.2,
+        redis_timeout: float = 1.0,
+    ) -> None:
         self.per_minute = per_minute
         self.clock = clock
+        self.prefix = prefix
+        self.sync_interval = sync_interval
         self._window = 0
-        self._counts: dict[str, int] = {}
+        self._shared: dict[str, int] = {}  # totals of all processes, as of the last sync
+        self._pending: dict[str, int] = {}  # this process's hits not synced yet
+        self._redis: aioredis.Redis | None = None
+        if redis_url:
+            self._redis = aioredis.Redis.from_url(
+                redis_url,
+                socket_timeout=redis_timeout,
+                socket_connect_timeout=redis_timeout,
+                retry=Retry(NoBackoff(), 0),
+            )
+        self._task: asyncio.Task[None] | None = None
+        self._syncing = False
+        self.redis_ok = True
+        self._last_warning: float | None = None
+
+    @property
+    def shared(self) -> bool:
+        return self._redis is not None
 
     def hit(self, key: str) -> RateDecision:
         now = self.clock()
-        window = int(now // 60)
+        window = int(now // WINDOW_SECONDS)
         if window != self._window:
-            self._window, self._counts = window, {}
-        count = self._counts.get(key, 0) + 1
+            self._window, self._shared, self._pending = window, {}, {}
+        pending = self._pending.get(key, 0)
+        count = self._shared.get(key, 0) + pending + 1
         allowed = count <= self.per_minute
         if allowed:
-            self._counts[key] = count
+            self._pending[key] = pending + 1
         return RateDecision(
             allowed=allowed,
             limit=self.per_minute,
             remaining=max(0, self.per_minute - min(count, self.per_minute)),
-            reset=(window + 1) * 60,
+            reset=(window + 1) * WINDOW_SECONDS,
             now=now,
         )
+
+    def used(self, key: str) -> int:
+        """Hits of `key` this window as this process sees them (shared total + pending)."""
+        if int(self.clock() // WINDOW_SECONDS) != self._window:
+            return 0
+        return self._shared.get(key, 0) + self._pending.get(key, 0)
+
+    async def sync(self) -> bool:
+        """Send the hits since the last sync and read back the shared totals. False when Redis
+        failed (the hits stay pending). Without Redis, nothing to do."""
+        if self._redis is None or not self._pending or self._syncing:
+            return True
+        self._syncing = True
+        try:
+            return await self._sync(self._redis)
+        finally:
+            self._syncing = False
+
+    async def _sync(self, client: aioredis.Redis) -> bool:
+        # The batch stays pending until Redis has counted it: hits during the round trip see it.
+        window, batch = self._window, dict(self._pending)
+        try:
+            async with client.pipeline(transaction=True) as pipe:
+                for key, n in batch.items():
+                    name = f"{self.prefix}{window}:{key}"
+                    pipe.incrby(name, n)
+                    pipe.expire(name, _KEY_TTL_SECONDS)
+                results = await pipe.execute()
+        except Exception as exc:
+            self._failed(exc)
+            return False
+        if not self.redis_ok:
+            log.warning("rate limits: Redis answers again; limits are shared again")
+            self.redis_ok = True
+        if self._window == window:  # else these hits belong to a window that is over
+            pending = self._pending
+            for (key, n), total in zip(batch.items(), results[::2], strict=True):
+                self._shared[key] = int(total)  # includes the batch
+                left = pending.get(key, 0) - n
+                if left > 0:
+                    pending[key] = left
+                else:
+                    pending.pop(key, None)
+        return True
+
+    def _failed(self, exc: BaseException) -> None:
+        self.redis_ok = False
+        now = time.monotonic()
+        if self._last_warning is None or now - self._last_warning >= _WARN_EVERY_SECONDS:
+            self._last_warning = now
+            log.warning(
+                "rate limits: Redis failed (%s: %s); each process counts alone until it answers",
+                type(exc).__name__,
+                exc,
+            )
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.sync_interval)
+            try:
+                await self.sync()
+            except Exception:  # pragma: no cover - sync() catches Redis errors itself
+                log.exception("rate limits: sync failed")
+
+    async def start(self) -> None:
+        """Start the background sync (with Redis only)."""
+        if self._redis is not None and self._task is None:
+            self._task = asyncio.create_task(self._run(), name="lava-ratelimit-sync")
+
+    async def stop(self) -> None:
+        """Stop the background sync and close the Redis connections."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._redis is not None:
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
