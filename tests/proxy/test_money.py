@@ -393,3 +393,32 @@ async def test_a_quick_hold_whose_answer_is_lost_is_kept_or_retaken(
     assert len(await billed.requests()) == 2
     charged = sum(Decimal(r["total_wallet_cost"]) for r in stored)
     await assert_clean(billed, db, Decimal(10) - charged)  # the balance: nothing still held
+
+
+async def test_ledger_check_compares_what_is_held_with_the_calls_in_flight(billed, fake, db):
+    """`lava ledger check` also checks that each wallet holds exactly what its pending calls
+    hold: clean while a call is in flight, a `held` problem when the two disagree."""
+    from sqlalchemy import update
+
+    from lava_server.db.models import Wallet
+
+    slow = asyncio.create_task(post_chat(billed, chat(PROMPT + " fake-slow-1500ms", max_tokens=50)))
+    deadline = time.monotonic() + 5
+    while not fake.requests and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    [pending] = await billed.requests()
+    assert pending["status"] == "pending"
+    assert await billed.balance() < Decimal(10)
+    assert (await ledger_check(db)).problems == []  # the hold matches the call in flight
+    async with db.write() as session:
+        await session.execute(update(Wallet).values(held=Wallet.held + Decimal("0.5")))
+    [problem] = (await ledger_check(db)).problems
+    assert problem.kind == "held"
+    assert problem.found - problem.expected == Decimal("0.5")
+    assert "held" in problem.describe()
+    async with db.write() as session:
+        await session.execute(update(Wallet).values(held=Wallet.held - Decimal("0.5")))
+    assert (await slow).status_code == 200
+    await asyncio.sleep(0.1)
+    stored = await billed.request(pending["request_id"])
+    await assert_clean(billed, db, Decimal(10) - Decimal(stored["total_wallet_cost"]))

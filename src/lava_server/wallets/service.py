@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.engine import Database
-from lava_server.db.models import LedgerEntry, Wallet
+from lava_server.db.models import LedgerEntry, Request, Wallet
 from lava_server.errors import NotFound
 from lava_server.ids import new_id
 from lava_server.timeutil import utcnow
@@ -43,7 +43,7 @@ async def fund(
 
 @dataclass(frozen=True)
 class LedgerProblem:
-    kind: str  # "balance" or "unbalanced_txn"
+    kind: str  # "balance", "unbalanced_txn" or "held"
     subject: str
     expected: Decimal
     found: Decimal
@@ -52,6 +52,11 @@ class LedgerProblem:
         if self.kind == "balance":
             return (
                 f"wallet {self.subject}: balance {self.found} but its ledger entries sum to "
+                f"{self.expected} (difference {self.found - self.expected})"
+            )
+        if self.kind == "held":
+            return (
+                f"wallet {self.subject}: {self.found} held but its pending calls hold "
                 f"{self.expected} (difference {self.found - self.expected})"
             )
         return f"transaction {self.subject}: entries sum to {self.found}, not 0"
@@ -65,8 +70,9 @@ class LedgerReport:
 
 
 async def check(db: Database) -> LedgerReport:
-    """Recompute every wallet balance from the ledger, and check that every transaction sums to
-    zero. Read in one transaction, so the picture is consistent."""
+    """Recompute every wallet balance from the ledger, check that every transaction sums to
+    zero, and that what each wallet holds is what its pending forward calls hold. Read in one
+    transaction, so the picture is consistent."""
     async with db.read() as session:
         sums = dict(
             (
@@ -85,6 +91,20 @@ async def check(db: Database) -> LedgerReport:
                 .having(func.sum(LedgerEntry.amount) != 0)
             )
         ).all()
+        pending = (
+            select(Request.wallet_id, func.sum(Request.hold_amount).label("held"))
+            .where(Request.status == "pending", Request.wallet_id.is_not(None))
+            .group_by(Request.wallet_id)
+            .subquery()
+        )
+        pending_held = func.coalesce(pending.c.held, 0)
+        wrongly_held = (
+            await session.execute(  # one statement: one snapshot of both tables
+                select(Wallet.id, Wallet.held, pending_held)
+                .outerjoin(pending, pending.c.wallet_id == Wallet.id)
+                .where(Wallet.held != pending_held)
+            )
+        ).all()
         entries = int(
             (await session.execute(select(func.count()).select_from(LedgerEntry))).scalar_one()
         )
@@ -93,6 +113,8 @@ async def check(db: Database) -> LedgerReport:
         expected = Decimal(sums.get(wallet_id) or 0)
         if expected != balance:
             problems.append(LedgerProblem("balance", wallet_id, expected, balance))
+    for wallet_id, held, expected_held in wrongly_held:
+        problems.append(LedgerProblem("held", wallet_id, Decimal(expected_held), held))
     for txn_id, total in unbalanced:
         problems.append(LedgerProblem("unbalanced_txn", txn_id, Decimal(0), Decimal(total)))
     return LedgerReport(wallets=len(balances), entries=entries, problems=problems)
