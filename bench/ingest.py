@@ -216,6 +216,7 @@ def _request_record(merchant_id: str, row: dict[str, Any]) -> dict[str, Any]:
         "fingerprint": "seed",
         "timestamp": row["created_at"],
         "created_at": row["created_at"],
+        "process_id": None,
     }
 
 
