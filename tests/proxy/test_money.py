@@ -15,6 +15,7 @@ from lava_server.app import create_app
 from lava_server.merchants import service as merchants
 from lava_server.proxy.billing import Call, ForwardBilling
 from lava_server.proxy.credentials import decode_token
+from lava_server.proxy.repository import PostgresHolds, SqliteHolds
 from lava_server.proxy.usage import make_usage
 from lava_server.testing import serve_in_thread
 from lava_server.testing.fake_provider import MIDSTREAM_AFTER_CHUNKS, count_tokens
@@ -299,6 +300,18 @@ async def test_the_quick_hold_refuses_what_the_ordinary_path_refuses(billed, fak
         await reserve_together(self, batch)
 
     monkeypatch.setattr(ForwardBilling, "_reserve_together", counted)
+    quick = 0
+    for holds in (PostgresHolds, SqliteHolds):
+
+        def counting(original):
+            async def hold(self, *args):
+                nonlocal quick
+                quick += 1
+                return await original(self, *args)
+
+            return hold
+
+        monkeypatch.setattr(holds, "hold", counting(holds.hold))
     first = await post_chat(billed, chat(max_tokens=20))
     assert first.status_code == 200 and ordinary == 1
     second = await post_chat(billed, chat(max_tokens=20))
@@ -313,12 +326,13 @@ async def test_the_quick_hold_refuses_what_the_ordinary_path_refuses(billed, fak
     await assert_clean(billed, db, Decimal(10) - charged)
 
     async def refused(headers: dict[str, str], body: dict[str, object]) -> httpx.Response:
-        before = ordinary
+        before, quick_before = ordinary, quick
         async with httpx.AsyncClient(timeout=30) as http:
             response = await http.post(
                 billed.forward_url(OPENAI_BASE + "/chat/completions"), json=body, headers=headers
             )
         assert ordinary == before + 1  # the quick path wrote nothing and handed over
+        assert quick == quick_before + 1  # tried once, not again by the group commit
         return response
 
     token = {"Authorization": f"Bearer {billed.token}"}

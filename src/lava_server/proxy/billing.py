@@ -137,6 +137,7 @@ class _ReserveItem:
     worst: Usage
     worst_costs: tuple[Decimal, Decimal]
     now: datetime
+    quick_tried: bool = False  # the quick hold wrote nothing for it: the ordinary path decides
 
     @property
     def payer_key(self) -> tuple[str, str, str | None]:
@@ -242,10 +243,16 @@ class ForwardBilling:
             reservation = await self._try_quick_hold(item)
             if reservation is not None:
                 return reservation
+            item.quick_tried = True
         return await self._reserves.submit(item)
 
     async def _write_reserves(self, batch: list[Job[_ReserveItem, Reservation]]) -> None:
-        if len(batch) == 1 and self._sqlite_holds is None and not self._quick_busy:
+        if (
+            len(batch) == 1
+            and self._sqlite_holds is None
+            and not self._quick_busy
+            and not batch[0].item.quick_tried
+        ):
             reservation = await self._try_quick_hold(batch[0].item)
             if reservation is not None:
                 batch[0].resolve(reservation)
