@@ -122,6 +122,13 @@ class Settings(BaseSettings):
             raise ValueError("database_url must be a sqlite:/// or postgresql:// URL")
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("redis_url must be empty or a redis://, rediss:// or unix:// URL")
+        return value
+
     @model_validator(mode="after")
     def _amount_limits(self) -> Settings:
         if self.checkout_min_amount > self.checkout_max_amount:

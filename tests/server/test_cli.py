@@ -112,3 +112,19 @@ def test_bad_input_is_refused_with_a_message(url):
     )
     assert result.exit_code == 1
     assert "No merchant" in result.output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "field"),
+    [
+        ("LAVA_REDIS_URL", "localhost:6379", "redis_url"),
+        ("LAVA_ABANDONED_AFTER_SECONDS", "0", "abandoned_after_seconds"),
+        ("LAVA_PROCESS_HEARTBEAT_SECONDS", "-1", "process_heartbeat_seconds"),
+    ],
+)
+def test_a_bad_setting_is_named_not_a_traceback(monkeypatch, url, variable, value, field):
+    monkeypatch.setenv(variable, value)
+    result = runner.invoke(app, ["keys", "list", *url])
+    assert result.exit_code == 2
+    assert f"Invalid setting {field}" in result.output
+    assert "Traceback" not in result.output
