@@ -4,8 +4,6 @@ their holds, charging nothing, and leaves the calls of live processes alone."""
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -21,10 +19,9 @@ from lava_server.db.models import Request, ServerProcess
 from lava_server.proxy.abandoned import ABANDONED_KEY, release_abandoned
 from lava_server.timeutil import utcnow
 from lava_server.wallets.service import check as ledger_check
-from lavapayments.forward_token import encode_forward_token
-from tests.e2e.servers import LAVA, clean_env, free_port, lava_cli, stop_server
+from tests.e2e.servers import lava_cli, stop_server
 from tests.proxy.conftest import Billed
-from tests.proxy.test_concurrency import start, wait_for
+from tests.proxy.processes import fund, start_stack
 
 OPENAI_BASE = "https://api.openai.com/v1"
 
@@ -103,44 +100,17 @@ def test_the_holds_of_a_killed_server_are_released(database_url: str, tmp_path: 
     """Two `lava serve` processes; one is SIGKILLed with a call in flight. The other's worker
     releases that call's hold (nothing charged), while its own call in flight is billed as usual
     and the process row of the dead one is forgotten."""
-    fake_port = free_port()
-    env = {
-        **clean_env(),
-        "LAVA_UPSTREAM_OPENAI": f"http://127.0.0.1:{fake_port}",
-        "LAVA_PROVIDER_KEY_OPENAI": "sk-managed",
+    settings = {
         "LAVA_PROCESS_HEARTBEAT_SECONDS": "0.3",
         "LAVA_ABANDONED_AFTER_SECONDS": "1.5",
         "LAVA_WORKER_INTERVAL_SECONDS": "0.3",
     }
-    fake = subprocess.Popen([LAVA, "fake-provider", "--port", str(fake_port)], env=env)
-    wait_for(f"http://127.0.0.1:{fake_port}/_fake/health")
-    ports = [free_port(), free_port()]
-    doomed, survivor = (
-        start(
-            ["serve", "--port", str(port), "--database-url", database_url],
-            env,
-            "Application startup complete",
-        )
-        for port in ports
-    )
+    stack = start_stack(database_url, 2, settings)
+    doomed, survivor = stack.servers
+    bases = stack.bases
     try:
-        bases = [f"http://127.0.0.1:{port}" for port in ports]
-        created = lava_cli(
-            "merchants", "create", "Abandon", "--json", "--database-url", database_url
-        )
-        merchant = json.loads(created.stdout)
-        headers = {"Authorization": f"Bearer {merchant['secret_key']}"}
-        api = httpx.Client(base_url=bases[1] + "/v1/", headers=headers, timeout=30)
-        product = api.post(
-            "products",
-            json={"name": "Chat", "tiers": [{"start": 0, "rate": "1000", "type": "tokens_1m"}]},
-        ).json()
-        connection = api.post("test_helpers/connections", json={"balance": "5"}).json()
-        token = encode_forward_token(
-            secret_key=merchant["secret_key"],
-            connection_secret=connection["connection_secret"],
-            product_secret=product["product_secret"],
-        )
+        funded = fund(database_url, bases[1], rate="1000", balance="5")
+        api, connection, token = funded.api, funded.connection, funded.token
 
         def balance() -> Decimal:
             answer = api.get(f"connections/{connection['connection_id']}").json()
@@ -198,5 +168,5 @@ def test_the_holds_of_a_killed_server_are_released(database_url: str, tmp_path: 
         doomed.kill()
         doomed.communicate(timeout=10)
         stop_server(survivor)
-        fake.kill()  # it still holds the dead server's call
-        fake.communicate(timeout=10)
+        stack.fake.kill()  # it still holds the dead server's call
+        stack.fake.communicate(timeout=10)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,43 +16,14 @@ import asyncpg
 import httpx
 import pytest
 
-from lavapayments.forward_token import encode_forward_token
 from tests.conftest import _asyncpg_dsn
-from tests.e2e.servers import LAVA, clean_env, free_port, lava_cli, stop_server
+from tests.e2e.servers import lava_cli, stop_server
+from tests.proxy.processes import fund, start_stack
 
 pytestmark = pytest.mark.slow
 
 CALLS = 100
 MAX_TOKENS = 100
-
-
-def start(args: list[str], env: dict[str, str], ready: str) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [LAVA, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    assert process.stdout is not None
-    lines = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if ready in line:
-            return process
-    process.kill()
-    raise AssertionError("did not start:\n" + "".join(lines))
-
-
-def wait_for(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up")
 
 
 async def forward_all(bases: list[str], token: str) -> list[tuple[int, str, bool]]:
@@ -105,49 +74,19 @@ async def stored_state(database_url: str, wallet_connection: str) -> dict[str, A
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_hundred_concurrent_calls_never_overspend(database_url: str, tmp_path: Path) -> None:
-    fake_port = free_port()
-    env = {
-        **clean_env(),
-        "LAVA_UPSTREAM_OPENAI": f"http://127.0.0.1:{fake_port}",
-        "LAVA_PROVIDER_KEY_OPENAI": "sk-managed",
-    }
-    fake = subprocess.Popen(
-        [LAVA, "fake-provider", "--port", str(fake_port), "--latency-ms", "50"], env=env
-    )
-    wait_for(f"http://127.0.0.1:{fake_port}/_fake/health")
-    ports = [free_port(), free_port()]
-    servers = [
-        start(
-            ["serve", "--port", str(port), "--database-url", database_url],
-            env,
-            "Application startup complete",
-        )
-        for port in ports
-    ]
+    stack = start_stack(database_url, 2, {}, "--latency-ms", "50")
     try:
-        bases = [f"http://127.0.0.1:{port}" for port in ports]
-        created = lava_cli("merchants", "create", "Load", "--json", "--database-url", database_url)
-        merchant = json.loads(created.stdout)
-        headers = {"Authorization": f"Bearer {merchant['secret_key']}"}
-        with httpx.Client(base_url=bases[0] + "/v1/", headers=headers) as api:
-            # $1000 per 1M tokens: a call of ~110 tokens costs ~$0.11; $1 pays for about 9.
-            product = api.post(
-                "products",
-                json={"name": "Load", "tiers": [{"start": 0, "rate": "1000", "type": "tokens_1m"}]},
-            ).json()
-            connection = api.post("test_helpers/connections", json={"balance": "1"}).json()
-        token = encode_forward_token(
-            secret_key=merchant["secret_key"],
-            connection_secret=connection["connection_secret"],
-            product_secret=product["product_secret"],
-        )
-        results = asyncio.run(forward_all(bases, token))
-        forwarded = httpx.get(f"http://127.0.0.1:{fake_port}/_fake/requests").json()["data"]
+        # $1000 per 1M tokens: a call of ~110 tokens costs ~$0.11; $1 pays for about 9.
+        funded = fund(database_url, stack.bases[0], rate="1000", balance="1")
+        funded.api.close()
+        connection = funded.connection
+        results = asyncio.run(forward_all(stack.bases, funded.token))
+        forwarded = httpx.get(f"{stack.fake_url}/_fake/requests").json()["data"]
     finally:
-        for server in servers:
+        for server in stack.servers:
             stop_server(server)
-        fake.terminate()
-        fake.communicate(timeout=10)
+        stack.fake.terminate()
+        stack.fake.communicate(timeout=10)
 
     answered = {rid for status, rid, _ in results if status == 200}
     refused = {rid for status, rid, _ in results if status == 402}
