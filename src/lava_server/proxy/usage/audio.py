@@ -19,9 +19,16 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from lava_server.proxy.usage.base import Counts, Headers, SSEUsageParser, error_message, finalize
+from lava_server.proxy.usage.base import (
+    BufferedBodyParser,
+    Counts,
+    Headers,
+    SSEUsageParser,
+    error_message,
+    finalize,
+)
 from lava_server.proxy.usage.estimate import count_tokens
-from lava_server.proxy.usage.framing import DEFAULT_MAX_EVENT_BYTES, BoundedBody, loads_object
+from lava_server.proxy.usage.framing import DEFAULT_MAX_EVENT_BYTES, loads_object
 from lava_server.proxy.usage.types import (
     JSON,
     ExtractedUsage,
@@ -159,7 +166,7 @@ def _model_of(request_body: Mapping[str, Any] | None) -> str | None:
     return as_str(request_body.get("model")) if isinstance(request_body, Mapping) else None
 
 
-class TranscriptionParser(UsageParser):
+class TranscriptionParser(BufferedBodyParser):
     """A transcription answer that is not SSE: JSON, or text/srt/vtt (bounded)."""
 
     def __init__(
@@ -169,21 +176,9 @@ class TranscriptionParser(UsageParser):
         model: str | None = None,
         max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
-        super().__init__()
+        super().__init__(max_bytes)
         self.request_body = request_body
         self.model = model or _model_of(request_body)
-        self._body = BoundedBody(max_bytes)
-        self._finished: ExtractedUsage | None = None
-
-    def feed(self, chunk: bytes) -> None:
-        if self._finished is not None:
-            raise RuntimeError("feed() after finish()")
-        self._body.feed(chunk)
-
-    def finish(self, *, complete: bool = True) -> ExtractedUsage:
-        if self._finished is None:
-            self._finished = self._result()
-        return self._finished
 
     def _result(self) -> ExtractedUsage:
         frame = self._body.frame()

@@ -216,7 +216,30 @@ def _first_string(frame: Frame, keys: tuple[str, ...]) -> str | None:
 _TEXT_FIELD: Final = re.compile(rb'"(?:text|content|output_text)"\s*:\s*("(?:[^"\\]|\\.)*")')
 
 
-class JSONBodyParser(UsageParser):
+class BufferedBodyParser(UsageParser):
+    """An answer kept whole up to ``max_bytes`` (head and tail beyond) and read once, at the
+    end: subclasses give ``_result()``."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        super().__init__()
+        self._body = BoundedBody(max_bytes)
+        self._finished: ExtractedUsage | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        if self._finished is not None:
+            raise RuntimeError("feed() after finish()")
+        self._body.feed(chunk)
+
+    def finish(self, *, complete: bool = True) -> ExtractedUsage:
+        if self._finished is None:
+            self._finished = self._result()
+        return self._finished
+
+    def _result(self) -> ExtractedUsage:
+        raise NotImplementedError
+
+
+class JSONBodyParser(BufferedBodyParser):
     """A non-streamed JSON answer, kept whole up to ``max_bytes`` and parsed at the end with a
     non-streaming extractor. A larger body keeps head + tail: the usage object is dug out of the
     tail (every provider puts it after the content) and the model/id out of the head."""
@@ -234,25 +257,13 @@ class JSONBodyParser(UsageParser):
         id_key: str = "id",
         max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
-        super().__init__()
+        super().__init__(max_bytes)
         self._extract = extract
         self.request_body = request_body if isinstance(request_body, Mapping) else None
         self.headers = headers
         self.family = family
         self._usage_keys = usage_keys
         self._id_key = id_key
-        self._body = BoundedBody(max_bytes)
-        self._finished: ExtractedUsage | None = None
-
-    def feed(self, chunk: bytes) -> None:
-        if self._finished is not None:
-            raise RuntimeError("feed() after finish()")
-        self._body.feed(chunk)
-
-    def finish(self, *, complete: bool = True) -> ExtractedUsage:
-        if self._finished is None:
-            self._finished = self._result()
-        return self._finished
 
     def _result(self) -> ExtractedUsage:
         frame = self._body.frame()
