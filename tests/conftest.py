@@ -20,6 +20,7 @@ import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
+from starlette.applications import Starlette
 
 from lava_server.app import create_app
 from lava_server.db.engine import Database
@@ -27,6 +28,8 @@ from lava_server.db.migrate import upgrade
 from lava_server.db.models import Base
 from lava_server.merchants import service as merchants
 from lava_server.settings import Settings
+from lava_server.testing import ServerThread, create_fake_provider_app, serve_in_thread
+from lava_server.testing.fake_provider import FakeProvider
 
 PG_ADMIN_URL = os.environ.get("LAVA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -136,6 +139,26 @@ async def merchant(db: Database) -> MerchantKey:
 async def live_merchant(db: Database) -> MerchantKey:
     key = await merchants.create_merchant(db, "Live merchant", livemode=True)
     return MerchantKey(key.merchant_id, key.secret_key)
+
+
+@pytest.fixture(scope="module")
+def fake_app() -> Starlette:
+    """The fake AI provider (`lava fake-provider`) of a test module."""
+    return create_fake_provider_app()
+
+
+@pytest.fixture(scope="module")
+def fake_server(fake_app: Starlette) -> Iterator[ServerThread]:
+    with serve_in_thread(fake_app) as server:
+        yield server
+
+
+@pytest.fixture
+def fake(fake_app: Starlette, fake_server: ServerThread) -> FakeProvider:
+    """The fake provider over real HTTP, its record of requests emptied."""
+    provider: FakeProvider = fake_app.state.fake_provider
+    provider.clear()
+    return provider
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -16,36 +16,17 @@ from typing import Any
 
 import httpx
 import pytest
-from starlette.applications import Starlette
 
 from lava_server.app import create_app
 from lava_server.proxy.upstream import DEFAULT_REGISTRY, provider_env_suffix
 from lava_server.settings import Settings
-from lava_server.testing import ServerThread, create_fake_provider_app, serve_in_thread
+from lava_server.testing import ServerThread, serve_in_thread
 from lava_server.testing.fake_provider import FakeProvider
 from lavapayments.forward_token import encode_forward_token
 from tests.conftest import MerchantKey
 from tests.server.metering import make_connection, make_product
 
 MANAGED_OPENAI_KEY = "sk-managed-openai"
-
-
-@pytest.fixture(scope="module")
-def fake_app() -> Starlette:
-    return create_fake_provider_app()
-
-
-@pytest.fixture(scope="module")
-def fake_server(fake_app: Starlette) -> Iterator[ServerThread]:
-    with serve_in_thread(fake_app) as server:
-        yield server
-
-
-@pytest.fixture
-def fake(fake_app: Starlette, fake_server: ServerThread) -> FakeProvider:
-    provider: FakeProvider = fake_app.state.fake_provider
-    provider.clear()
-    return provider
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import anthropic
 import httpx
 import openai
 import pytest
-from starlette.applications import Starlette
 
 from lava_server.testing import ServerThread, create_fake_provider_app, serve_in_thread
 from lava_server.testing.fake_provider import (
@@ -34,21 +33,8 @@ ANSWER = answer_text(DEFAULT_OUTPUT_TOKENS)
 CLAUDE = "claude-haiku-4-5"
 
 
-@pytest.fixture(scope="module")
-def fake_app() -> Starlette:
-    return create_fake_provider_app()
-
-
-@pytest.fixture(scope="module")
-def fake_server(fake_app: Starlette) -> Iterator[ServerThread]:
-    with serve_in_thread(fake_app) as server:
-        yield server
-
-
 @pytest.fixture
-def provider(fake_app: Starlette, fake_server: ServerThread) -> FakeProvider:
-    fake: FakeProvider = fake_app.state.fake_provider
-    fake.clear()
+def provider(fake: FakeProvider) -> FakeProvider:
     return fake
 
 
