@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from lava_server import __version__
 from lava_server.api.context import RequestContextMiddleware
 from lava_server.api.idempotency import IdempotencyMiddleware, purge_expired
-from lava_server.api.ratelimit import RateLimiter
+from lava_server.api.ratelimit import AuthFailures, RateLimiter
 from lava_server.checkout.install import install as install_checkout
 from lava_server.connections.routes import router as connections_router
 from lava_server.connections.routes import test_helpers as test_helpers_router
@@ -45,6 +45,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         settings=settings,
         db=db,
         rate_limiter=RateLimiter(settings.rate_limit_per_minute, redis_url=settings.redis_url),
+        auth_failures=RateLimiter(
+            settings.auth_failures_per_minute,
+            redis_url=settings.redis_url,
+            prefix="lava:authfail:",
+        ),
         request_batcher=RequestBatcher(db, settings),
     )
 
@@ -60,6 +65,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         gc.set_threshold(50_000, 20, 20)
         await heartbeat.start()
         await state.rate_limiter.start()
+        await state.auth_failures.start()
         purger = asyncio.create_task(_purge_idempotency_keys(state))
         try:
             yield
@@ -68,6 +74,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
             await state.rate_limiter.stop()
+            await state.auth_failures.stop()
             await forward.aclose()
             await heartbeat.stop()
             if owns_database:
@@ -99,6 +106,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     app.add_middleware(HotPaths, forward=forward)
     app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=("/v1/forward",))
+    app.add_middleware(AuthFailures, limiter=state.auth_failures)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -39,6 +39,22 @@ class InvalidRequest(ApiError):
 
 class Unauthorized(ApiError):
     status, code = 401, "unauthorized"
+
+
+class InvalidCredentials(Unauthorized):
+    """The caller's own credential (a secret key, a forward token) is missing, malformed,
+    unknown or revoked: a failed authentication, which is counted per client address
+    (`api.guard`). A valid key with a wrong connection secret is a plain `Unauthorized`."""
+
+
+AUTH_FAILED = "lava_auth_failed"
+
+
+def note_failed_auth(scope: MutableMapping[str, Any], error: Exception) -> None:
+    """Mark the request of `scope` as a failed authentication when `error` says so (every place
+    that turns an error into an answer calls this; `api.guard` reads the mark)."""
+    if isinstance(error, InvalidCredentials):
+        scope.setdefault("state", {})[AUTH_FAILED] = True
 
 
 class InsufficientBalance(ApiError):
@@ -155,7 +171,8 @@ def install_error_handlers(app: FastAPI) -> None:
     """Route every failure through the error envelope; nothing escapes as a bare 500 page."""
 
     @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> Response:
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        note_failed_auth(request.scope, exc)
         return error_response(exc.status, exc.code, exc.message, exc.param, exc.headers)
 
     @app.exception_handler(RequestValidationError)

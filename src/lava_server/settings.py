@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         1000, ge=1, description="Requests per minute per secret key on management routes."
     )
+    auth_failures_per_minute: int = Field(
+        30,
+        ge=1,
+        description="Failed authentications (bad or revoked secret keys, undecodable forward "
+        "tokens) allowed per client address and minute; past it the address gets 429 until "
+        "the minute ends.",
+    )
     redis_url: str = Field(
         "",
         description="Redis URL (`redis://host:6379/0`) to share the rate limit across server "

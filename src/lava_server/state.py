@@ -17,6 +17,7 @@ class AppState:
     settings: Settings
     db: Database
     rate_limiter: RateLimiter
+    auth_failures: RateLimiter
     request_batcher: RequestBatcher
 
 

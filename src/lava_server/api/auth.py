@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import Headers
+from starlette.types import Scope
 
 from lava_server.api.context import state_of
 from lava_server.db.models import ApiKey
-from lava_server.errors import InvalidRequest, RateLimited, Unauthorized
+from lava_server.errors import InvalidCredentials, InvalidRequest, RateLimited
 
 if TYPE_CHECKING:
     from lava_server.state import AppState
@@ -90,8 +92,8 @@ async def find_key(state: AppState, secret_key: str) -> Caller | None:
         return (await find_keys(session, [digest])).get(digest)
 
 
-def invalid_key() -> Unauthorized:
-    return Unauthorized("Invalid or revoked secret key.", param="Authorization")
+def invalid_key() -> InvalidCredentials:
+    return InvalidCredentials("Invalid or revoked secret key.", param="Authorization")
 
 
 async def presented_key(request: Request) -> str:
@@ -101,7 +103,7 @@ async def presented_key(request: Request) -> str:
     check_api_version(request)
     token = bearer_token(request)
     if token is None:
-        raise Unauthorized(
+        raise InvalidCredentials(
             "Missing secret key: send `Authorization: Bearer <secret key>`.",
             param="Authorization",
         )
@@ -121,9 +123,35 @@ async def presented_key(request: Request) -> str:
 
 async def authenticate(request: Request, digest: str = Depends(presented_key)) -> Caller:
     """FastAPI dependency of every management route: the calling merchant key."""
+    known: tuple[str, Caller] | None = state_of(request.scope).get(_VERIFIED)
+    if known is not None and known[0] == digest:
+        return known[1]  # looked up a moment ago by `verified_caller`
     state: AppState = request.app.state.lava
     async with state.db.read() as session:
         caller = (await find_keys(session, [digest])).get(digest)
     if caller is None:
         raise invalid_key()
+    return caller
+
+
+_VERIFIED = "lava_verified_caller"
+
+
+async def verified_caller(state: AppState, scope: Scope) -> Caller | None:
+    """The caller of an API request when its secret key is active and within its rate limit;
+    None otherwise, without raising or counting anything: the request then goes on to its route,
+    which answers the failure. The idempotency middleware asks this before it stores anything;
+    `authenticate` reuses the answer."""
+    headers = Headers(scope=scope)
+    version = headers.get("x-lava-api-version")
+    if version is not None and version not in SUPPORTED_API_VERSIONS:
+        return None
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    digest = key_hash_of(token.strip()) if scheme.lower() == "bearer" else None
+    if digest is None or state.rate_limiter.used(digest) >= state.rate_limiter.per_minute:
+        return None
+    async with state.db.read() as session:
+        caller = (await find_keys(session, [digest])).get(digest)
+    if caller is not None:
+        state_of(scope)[_VERIFIED] = (digest, caller)
     return caller

@@ -4,7 +4,8 @@ The first request with a key claims it (a row with no answer yet), runs, and sto
 A later request with the same key and the same method, path and body gets that answer again
 (`Idempotent-Replayed: true`) without acting; with a different body, or while the first one is
 still running, it gets 409. Answers of 5xx and 429 are not kept, so the client may retry them.
-Keys are scoped to the secret key that sent them and kept `idempotency_ttl_hours`.
+Keys are scoped to the secret key that sent them and kept `idempotency_ttl_hours`. The key is
+checked first: a request without an active secret key (or past its rate limit) stores nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lava_server.api.auth import verified_caller
 from lava_server.db.models import IdempotencyKey
 from lava_server.errors import BodyTooLarge, error_body
 from lava_server.state import AppState
@@ -49,6 +51,11 @@ class IdempotencyMiddleware:
                 "Idempotency-Key must be 1 to 255 printable characters.",
                 "Idempotency-Key",
             )
+            return
+        if await verified_caller(self.state, scope) is None:
+            # Authentication first: a request without an active key (or past its rate limit)
+            # stores nothing; its route answers why.
+            await self.app(scope, receive, send)
             return
         authorization = headers.get(b"authorization", b"")
         scope_id = hashlib.sha256(authorization).hexdigest()

@@ -33,6 +33,9 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from lava_server.errors import AUTH_FAILED, RateLimited, error_body
 
 log = logging.getLogger("lava_server.ratelimit")
 
@@ -193,3 +196,69 @@ class RateLimiter:
         if self._redis is not None:
             with contextlib.suppress(Exception):
                 await self._redis.aclose()
+
+
+class AuthFailures:
+    """Failed authentications per client address (`errors.InvalidCredentials`: a missing,
+    malformed, unknown or revoked secret key or forward token), as an ASGI middleware around the
+    API. Past `per_minute` failures in a window, every API request from that address gets 429
+    until the window ends, before anything reads the database; each address is logged once per
+    window, not once per request. Counted like `RateLimiter` (shared through Redis when set)."""
+
+    def __init__(self, app: ASGIApp, *, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+        self._logged: tuple[int, set[str]] = (0, set())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        limiter = self.limiter
+        if limiter.used(address) >= limiter.per_minute:
+            await self._refuse(address, send)
+            return
+        await self.app(scope, receive, send)
+        if scope.get("state", {}).get(AUTH_FAILED):
+            limiter.hit(address)
+            self._log_once(address)
+
+    async def _refuse(self, address: str, send: Send) -> None:
+        now = self.limiter.clock()
+        retry_after = max(1, WINDOW_SECONDS - int(now) % WINDOW_SECONDS)
+        body = error_body(
+            429,
+            RateLimited.code,
+            f"Too many failed authentications from {address}: more than "
+            f"{self.limiter.per_minute} a minute. Check the secret key, then retry after "
+            f"{retry_after} s.",
+            "Authorization",
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(retry_after).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _log_once(self, address: str) -> None:
+        window = int(self.limiter.clock() // WINDOW_SECONDS)
+        if self._logged[0] != window:
+            self._logged = (window, set())
+        logged = self._logged[1]
+        if address not in logged:
+            logged.add(address)
+            log.warning(
+                "failed authentication from %s (further ones from it are not logged this "
+                "minute; past %d a minute it gets 429)",
+                address,
+                self.limiter.per_minute,
+            )

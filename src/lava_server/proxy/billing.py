@@ -40,7 +40,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lava_server.api.auth import SECRET_KEY_PREFIXES, find_keys, hash_secret_key
 from lava_server.db.engine import Database
 from lava_server.db.models import Product, Request
-from lava_server.errors import ApiError, Forbidden, InsufficientBalance, NotFound, Unauthorized
+from lava_server.errors import (
+    ApiError,
+    Forbidden,
+    InsufficientBalance,
+    InvalidCredentials,
+    NotFound,
+    Unauthorized,
+)
 from lava_server.periods import usage_period
 from lava_server.pricing import (
     PricedRequest,
@@ -469,7 +476,7 @@ class ForwardBilling:
         async with self.db.read() as session:
             caller = (await find_keys(session, [key_hash])).get(key_hash)
         if caller is None:
-            raise Unauthorized(
+            raise InvalidCredentials(
                 "The forward token's secret_key is not an active secret key.", param="secret_key"
             )
         return Reservation(
@@ -791,7 +798,7 @@ class ForwardBilling:
 
 def _key_hash(secret_key: str) -> str:
     if not secret_key.startswith(SECRET_KEY_PREFIXES) or len(secret_key) > 200:
-        raise Unauthorized(
+        raise InvalidCredentials(
             "The forward token's secret_key is not an active secret key.", param="secret_key"
         )
     return hash_secret_key(secret_key)
@@ -801,7 +808,7 @@ async def _diagnose(session: Any, key_hash: str, token: ForwardToken) -> None:
     """Say which secret of the token is wrong (the slow path of a refused call)."""
     caller = (await find_keys(session, [key_hash])).get(key_hash)
     if caller is None:
-        raise Unauthorized(
+        raise InvalidCredentials(
             "The forward token's secret_key is not an active secret key.", param="secret_key"
         )
     assert token.connection_secret is not None

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from lava_server.errors import InvalidRequest, Unauthorized
+from lava_server.errors import InvalidCredentials, InvalidRequest
 from lava_server.proxy.upstream import DEFAULT_REGISTRY, Provider, provider_env_suffix
 
 MAX_TOKEN_LENGTH: Final = 8192
@@ -78,7 +78,7 @@ def find_token(headers: Mapping[bytes, bytes], query_key: str | None) -> str:
             return value
     if query_key:
         return query_key.strip()
-    raise Unauthorized(
+    raise InvalidCredentials(
         "Missing forward token: send it as the provider SDK's API key (Authorization: Bearer, "
         "x-api-key, x-goog-api-key, ?key= or xi-api-key).",
         param="Authorization",
@@ -90,7 +90,7 @@ def _optional_str(data: Mapping[str, object], field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise Unauthorized(
+        raise InvalidCredentials(
             f"The forward token's {field} must be a non-empty string or null.", param=field
         )
     return value
@@ -98,7 +98,7 @@ def _optional_str(data: Mapping[str, object], field: str) -> str | None:
 
 def decode_token(raw: str) -> ForwardToken:
     """Decode a forward token (standard base64, URL-safe and missing padding tolerated)."""
-    problem = Unauthorized(
+    problem = InvalidCredentials(
         "The forward token could not be decoded: it must be the base64 of a JSON object "
         "(made by generate_forward_token).",
         param="Authorization",
@@ -118,7 +118,7 @@ def decode_token(raw: str) -> ForwardToken:
         raise problem
     secret_key = data.get("secret_key")
     if not isinstance(secret_key, str) or not secret_key:
-        raise Unauthorized("The forward token has no secret_key.", param="secret_key")
+        raise InvalidCredentials("The forward token has no secret_key.", param="secret_key")
     token = ForwardToken(
         secret_key=secret_key,
         connection_secret=_optional_str(data, "connection_secret"),
@@ -127,18 +127,18 @@ def decode_token(raw: str) -> ForwardToken:
     )
     key = token.provider_key
     if key is not None and not (key.isascii() and key.isprintable() and key == key.strip()):
-        raise Unauthorized(
+        raise InvalidCredentials(
             "The forward token's provider_key must be printable ASCII without spaces around it.",
             param="provider_key",
         )
     if token.connection_secret is None:
         if token.product_secret is not None:
-            raise Unauthorized(
+            raise InvalidCredentials(
                 "The forward token has a product_secret but no connection_secret.",
                 param="connection_secret",
             )
         if token.provider_key is None:
-            raise Unauthorized(
+            raise InvalidCredentials(
                 "A forward token without connection_secret is metering-only and needs a "
                 "provider_key.",
                 param="provider_key",

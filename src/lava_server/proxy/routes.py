@@ -37,6 +37,7 @@ from lava_server.errors import (
     UpstreamError,
     UpstreamTimeout,
     error_response,
+    note_failed_auth,
 )
 from lava_server.metadata import check_metadata
 from lava_server.proxy.billing import Call, ForwardBilling, Reservation
@@ -128,6 +129,7 @@ class ForwardProxy:
         try:
             await self._forward(scope, receive, send)
         except ApiError as error:
+            note_failed_auth(scope, error)
             response = error_response(
                 error.status, error.code, error.message, error.param, error.headers
             )

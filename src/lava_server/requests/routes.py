@@ -11,7 +11,7 @@ from starlette.types import Receive, Scope, Send
 from lava_server.api.auth import Caller, authenticate, presented_key
 from lava_server.api.pagination import PageParams, page, page_params
 from lava_server.api.responses import JSONBody
-from lava_server.errors import answer_for
+from lava_server.errors import answer_for, note_failed_auth
 from lava_server.metadata import parse_metadata_filters
 from lava_server.requests import service
 from lava_server.requests.schemas import RequestCreate
@@ -82,6 +82,7 @@ async def create_request_asgi(scope: Scope, receive: Receive, send: Send) -> Non
     try:
         response: Response = await create_request(Request(scope, receive))
     except Exception as error:
+        note_failed_auth(scope, error)
         answer = answer_for(error)
         if answer is None:
             raise  # a bug: the app's 500 handler answers it
