@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lava_server import __version__
 from lava_server.api.context import RequestContextMiddleware
+from lava_server.api.guard import InputGuard
 from lava_server.api.idempotency import IdempotencyMiddleware, purge_expired
 from lava_server.api.ratelimit import AuthFailures, RateLimiter
 from lava_server.checkout.install import install as install_checkout
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     app.add_middleware(HotPaths, forward=forward)
     app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=("/v1/forward",))
+    app.add_middleware(InputGuard, skip_body_prefixes=(FORWARD_PATH,))
     app.add_middleware(AuthFailures, limiter=state.auth_failures)
     app.add_middleware(
         RequestContextMiddleware,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -102,6 +102,30 @@ def error_body(status: int, code: str, message: str, param: str | None = None) -
     if param is not None:
         error["param"] = param
     return json.dumps({"error": error}).encode()
+
+
+async def send_error(
+    send: Callable[[dict[str, Any]], Awaitable[None]],
+    status: int,
+    code: str,
+    message: str,
+    param: str | None = None,
+    headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """Send an error answer from ASGI middleware (which runs outside the app's handlers)."""
+    body = error_body(status, code, message, param)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def error_response(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated
 
 from pydantic import AfterValidator
 
 from lava_server.errors import InvalidRequest
+from lava_server.untrusted import NUL, UntrustedJSONError, parse_json
 
 MAX_PAIRS = 100
 _KEY = re.compile(r"[A-Za-z0-9_]{1,255}")
@@ -22,6 +22,8 @@ def check_metadata(value: dict[str, str]) -> dict[str, str]:
             raise ValueError(f"key {key[:40]!r} must be 1 to 255 of A-Z, a-z, 0-9 and _")
         if not (1 <= len(item) <= 255):
             raise ValueError(f"value of {key!r} must be 1 to 255 characters")
+        if NUL in item:
+            raise ValueError(f"value of {key!r} must not contain NUL characters (\\u0000)")
     return value
 
 
@@ -38,7 +40,9 @@ def parse_metadata_filters(raw: str | None) -> dict[str, str]:
         param="metadata_filters",
     )
     try:
-        parsed = json.loads(raw)
+        parsed = parse_json(raw)
+    except UntrustedJSONError as error:
+        raise InvalidRequest(f"metadata_filters: {error}.", param="metadata_filters") from None
     except ValueError:
         raise problem from None
     pairs: list[tuple[str, str]] = []

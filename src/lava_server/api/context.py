@@ -6,10 +6,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lava_server.errors import BodyTooLarge, error_body
+from lava_server.errors import BodyTooLarge, send_error
 from lava_server.ids import new_id
 
 REQUEST_ID_HEADER = b"x-lava-request-id"
+_TOO_LARGE = "The request body is too large."
 
 
 def state_of(scope: Scope) -> dict[str, Any]:
@@ -49,7 +50,12 @@ class RequestContextMiddleware:
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 if not value.isdigit() or int(value) > limit:
-                    await _too_large(send_with_headers)
+                    await send_error(
+                        send_with_headers,
+                        413,
+                        "payload_too_large",
+                        "The request body is too large.",
+                    )
                     return
                 break
 
@@ -65,18 +71,3 @@ class RequestContextMiddleware:
             return message
 
         await self.app(scope, limited_receive, send_with_headers)
-
-
-async def _too_large(send: Send) -> None:
-    body = error_body(413, "payload_too_large", "The request body is too large.")
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lava_server.api.auth import verified_caller
 from lava_server.db.models import IdempotencyKey
-from lava_server.errors import BodyTooLarge, error_body
+from lava_server.errors import BodyTooLarge, send_error
 from lava_server.state import AppState
 
 HEADER = b"idempotency-key"
@@ -44,7 +44,7 @@ class IdempotencyMiddleware:
             return
         key = raw_key.decode("latin-1")
         if not (0 < len(key) <= MAX_KEY_LENGTH) or not key.isprintable():
-            await _send_error(
+            await send_error(
                 send,
                 400,
                 "invalid_request",
@@ -63,7 +63,7 @@ class IdempotencyMiddleware:
         try:
             body = await _read_body(receive)
         except BodyTooLarge:
-            await _send_error(send, 413, "payload_too_large", "The request body is too large.")
+            await send_error(send, 413, "payload_too_large", "The request body is too large.")
             return
         request_hash = hashlib.sha256(
             b"\0".join([path.encode(), scope.get("query_string", b""), body])
@@ -86,7 +86,7 @@ class IdempotencyMiddleware:
             await send({"type": "http.response.body", "body": stored})
             return
         if outcome is not None:
-            await _send_error(send, 409, "conflict", outcome, "Idempotency-Key")
+            await send_error(send, 409, "conflict", outcome, "Idempotency-Key")
             return
 
         replayed = False
@@ -179,23 +179,6 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
-
-
-async def _send_error(
-    send: Send, status: int, code: str, message: str, param: str | None = None
-) -> None:
-    body = error_body(status, code, message, param)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 async def purge_expired(state: AppState) -> int:

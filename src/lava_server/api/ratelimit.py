@@ -35,7 +35,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lava_server.errors import AUTH_FAILED, RateLimited, error_body
+from lava_server.errors import AUTH_FAILED, RateLimited, send_error
 
 log = logging.getLogger("lava_server.ratelimit")
 
@@ -228,26 +228,16 @@ class AuthFailures:
     async def _refuse(self, address: str, send: Send) -> None:
         now = self.limiter.clock()
         retry_after = max(1, WINDOW_SECONDS - int(now) % WINDOW_SECONDS)
-        body = error_body(
+        await send_error(
+            send,
             429,
             RateLimited.code,
             f"Too many failed authentications from {address}: more than "
             f"{self.limiter.per_minute} a minute. Check the secret key, then retry after "
             f"{retry_after} s.",
             "Authorization",
+            [(b"retry-after", str(retry_after).encode())],
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 429,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"retry-after", str(retry_after).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
     def _log_once(self, address: str) -> None:
         window = int(self.limiter.clock() // WINDOW_SECONDS)

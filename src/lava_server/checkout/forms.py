@@ -66,7 +66,7 @@ def dollars(amount: Decimal) -> str:
 
 
 _PHONE_JUNK = re.compile(r"[\s().-]")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
 _AMOUNT = re.compile(r"[0-9]{1,7}(\.[0-9]{1,2})?")
 
 
@@ -95,6 +95,8 @@ def name(text: str, field: str, label: str) -> str:
         raise FormError(f"Enter your {label}.", field)
     if len(value) > 255:
         raise FormError(f"Your {label} can be at most 255 characters.", field)
+    if not value.isprintable():
+        raise FormError(f"Your {label} can only hold letters, digits and punctuation.", field)
     return value
 
 

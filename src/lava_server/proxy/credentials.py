@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from lava_server.errors import InvalidCredentials, InvalidRequest
 from lava_server.proxy.upstream import DEFAULT_REGISTRY, Provider, provider_env_suffix
+from lava_server.untrusted import parse_json
 
 MAX_TOKEN_LENGTH: Final = 8192
 MANAGED: Final = "managed"
@@ -111,7 +111,7 @@ def decode_token(raw: str) -> ForwardToken:
             decoded = base64.urlsafe_b64decode(padded)
         else:
             decoded = base64.b64decode(padded, validate=True)
-        data = json.loads(decoded)
+        data = parse_json(decoded)  # depth-limited: anyone can send a token
     except (binascii.Error, ValueError):
         raise problem from None
     if not isinstance(data, dict):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
 import os
 from typing import Any, Final
@@ -75,6 +74,7 @@ from lava_server.proxy.usage import (
     warm_up,
 )
 from lava_server.settings import Settings
+from lava_server.untrusted import NUL, UntrustedJSONError, parse_json
 
 log = logging.getLogger("lava_server.proxy")
 
@@ -157,6 +157,8 @@ class ForwardProxy:
                 param="u",
             )
         model = body_json.get("model") if body_json is not None else None
+        if isinstance(model, str) and NUL in model:
+            raise InvalidRequest("model must not contain NUL characters (\\u0000).", param="model")
         if not isinstance(model, str) or not model:
             model = gemini_model_from_path(target.path) if api == "gemini_generate" else None
         usage_filter: UsageChunkFilter | None = None
@@ -362,7 +364,9 @@ def _metadata(header: bytes | None, query: str | None) -> dict[str, str]:
         return {}
     problem = f"{param} must be a JSON object of string keys and string values"
     try:
-        value = json.loads(raw)
+        value = parse_json(raw)
+    except UntrustedJSONError as error:
+        raise InvalidRequest(f"{param}: {error}.", param=param) from None
     except ValueError:
         raise InvalidRequest(f"{problem}.", param=param) from None
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
