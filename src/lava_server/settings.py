@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lava_server.pricing import MAX_AMOUNT
+
 DEFAULT_DATABASE_URL = "sqlite:///./lava.db"
 
 
@@ -69,7 +71,10 @@ class Settings(BaseSettings):
         Decimal("1.00"), gt=0, description="Smallest amount (USD) a checkout or autopay adds."
     )
     checkout_max_amount: Decimal = Field(
-        Decimal("10000.00"), gt=0, description="Largest amount (USD) a checkout or autopay adds."
+        Decimal("10000.00"),
+        gt=0,
+        le=MAX_AMOUNT,
+        description="Largest amount (USD) a checkout or autopay adds.",
     )
     payment_provider: Literal["sandbox", "stripe"] = Field(
         "sandbox",

@@ -6,16 +6,19 @@ to find each unit's tier and prices with exact `Fraction`s, rounding half-even o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given, reject, settings
 from hypothesis import strategies as st
 
 from lava_server.pricing import (
+    MAX_AMOUNT,
+    OutOfRange,
     Payer,
     PricedRequest,
     PricingConfig,
@@ -38,6 +41,7 @@ from lava_server.pricing import (
 )
 
 SERVICE_CHARGE_RATE = Decimal("0.019")
+T = TypeVar("T")
 TEN_PLACES = Fraction(1, 10**10)
 
 
@@ -49,6 +53,16 @@ def config(
     return PricingConfig(
         tiers=tuple(Tier(start, Decimal(rate), tier_type) for start, rate in tiers), **options
     )
+
+
+def in_range(priced: Callable[[], T]) -> T:
+    """Property tests draw requests past the range of money too: those raise `OutOfRange`
+    (tested on its own) and are discarded."""
+    try:
+        return priced()
+    except OutOfRange:
+        reject()
+        raise
 
 
 def price(
@@ -286,14 +300,37 @@ def test_cost_at_price() -> None:
     assert error.value.field == "per"
 
 
-def test_amounts_at_any_magnitude_are_exact() -> None:
-    cfg = config((0, "123456789012345678.9999999999"), tier_type=TierType.REQUESTS)
-    priced = price(cfg, Usage(), input_cost=Decimal("99999999999999999999.00000000005"))
-    assert format_money(priced.fee_amount) == "123456789012345678.9999999999"
-    assert format_money(priced.input_cost) == "99999999999999999999.0000000000"
-    # Decimal's default 28-digit context would round this sum; the engine's sums are exact.
+def test_amounts_up_to_the_limit_are_exact() -> None:
+    cfg = config((0, "59999999.9999999999"), tier_type=TierType.REQUESTS)
+    priced = price(cfg, Usage(), input_cost=Decimal("38000000.00000000005"))
+    assert format_money(priced.fee_amount) == "59999999.9999999999"
+    assert format_money(priced.input_cost) == "38000000.0000000000"
     parts = [priced.total_cost, priced.fee_amount, priced.service_charge_amount]
     assert Fraction(priced.total_request_cost) == sum(Fraction(part) for part in parts)
+    assert priced.total_request_cost <= MAX_AMOUNT
+
+
+@pytest.mark.parametrize(
+    ("usage", "input_cost", "field"),
+    [
+        (Usage(), Decimal("100000000.0000000001"), "input_tokens"),
+        (Usage(output_tokens=10**15 + 1), Decimal(0), "output_tokens"),
+        (Usage(input_seconds=10**12), Decimal("100000000.5"), "input_seconds"),
+    ],
+)
+def test_a_request_past_the_range_is_refused(usage: Usage, input_cost: Decimal, field: str) -> None:
+    cfg = config((0, "0"), tier_type=TierType.REQUESTS)
+    with pytest.raises(OutOfRange) as error:
+        price(cfg, usage, input_cost=input_cost)
+    assert error.value.field == field
+    with pytest.raises(OutOfRange):
+        price_upper_bound(
+            cfg,
+            usage,
+            prior_units=0,
+            service_charge_rate=SERVICE_CHARGE_RATE,
+            input_cost=input_cost,
+        )
 
 
 @pytest.mark.parametrize(
@@ -415,7 +452,8 @@ def test_quantize_money_is_half_even_and_exact_beyond_28_digits() -> None:
         ("12", "12.0000000000"),
         ("0.5", "0.5000000000"),
         ("0.0000000001", "0.0000000001"),
-        ("999999999999999999.9999999999", "999999999999999999.9999999999"),
+        ("100000000", "100000000.0000000000"),
+        ("99999999.9999999999", "99999999.9999999999"),
     ],
 )
 def test_parse_money(text: str, expected: str) -> None:
@@ -453,6 +491,8 @@ def test_parse_money(text: str, expected: str) -> None:
         "0x10",
         "\u0661",  # ARABIC-INDIC DIGIT ONE: Decimal() would accept it
         "1" * 19,
+        "100000000.0000000001",
+        "100000001",
         1.5,
         1,
         None,
@@ -469,7 +509,7 @@ def test_parse_decimal_keeps_the_scale_given() -> None:
     assert str(parse_decimal("2.50", field="rate")) == "2.50"
 
 
-@given(st.decimals(min_value=-(10**18) + 1, max_value=10**18 - 1, places=10))
+@given(st.decimals(min_value=-MAX_AMOUNT, max_value=MAX_AMOUNT, places=10))
 def test_money_strings_round_trip(amount: Decimal) -> None:
     text = format_money(amount)
     assert Decimal(text) == amount
@@ -692,13 +732,15 @@ def test_totals_are_the_sums_of_their_parts(
     output_cost: Decimal,
     service_charge_rate: Decimal,
 ) -> None:
-    priced = price_request(
-        cfg,
-        usage,
-        prior_units=prior_units,
-        service_charge_rate=service_charge_rate,
-        input_cost=input_cost,
-        output_cost=output_cost,
+    priced = in_range(
+        lambda: price_request(
+            cfg,
+            usage,
+            prior_units=prior_units,
+            service_charge_rate=service_charge_rate,
+            input_cost=input_cost,
+            output_cost=output_cost,
+        )
     )
     amounts = [
         priced.fee_amount,
@@ -917,8 +959,12 @@ def test_the_upper_bound_is_tight_up_to_rounding_when_the_tier_cannot_change(
     cfg: PricingConfig, usage: Usage, past_last_start: int
 ) -> None:
     prior_units = cfg.tiers[-1].start + past_last_start  # only the last tier is reachable
-    bound = price_upper_bound(cfg, usage, prior_units=prior_units, service_charge_rate=Decimal(0))
-    priced = price(cfg, usage, prior_units)
+    bound = in_range(
+        lambda: price_upper_bound(
+            cfg, usage, prior_units=prior_units, service_charge_rate=Decimal(0)
+        )
+    )
+    priced = in_range(lambda: price(cfg, usage, prior_units))
     assert 0 <= bound.fee_amount - priced.fee_amount <= Decimal("1E-10")
 
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lava_server.errors import send_error
+from lava_server.errors import BodyTooLarge, PayloadTooLarge, send_error
 from lava_server.untrusted import NUL, UntrustedJSONError, may_break_rules, parse_json
 
 _WITH_BODY = frozenset(("POST", "PUT", "PATCH", "DELETE"))
@@ -53,7 +53,11 @@ class InputGuard:
         ):
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        try:
+            body = await _read_body(receive)
+        except BodyTooLarge:
+            await send_error(send, 413, PayloadTooLarge.code, "The request body is too large.")
+            return
         if body is None:
             return  # the client left before sending its request
         if may_break_rules(body):

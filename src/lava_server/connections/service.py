@@ -117,7 +117,12 @@ async def create_test_connection(
         if params.balance > 0:
             await lock_wallet(session, wallet.id)
             await fund_in_session(
-                session, wallet.id, params.balance, livemode=False, source="test_helper"
+                session,
+                wallet.id,
+                params.balance,
+                livemode=False,
+                source="test_helper",
+                field="balance",
             )
         await session.refresh(wallet)
     return connection, wallet

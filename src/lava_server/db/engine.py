@@ -32,6 +32,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from lava_server.db.types import register_sqlite_functions
+
 _WRITE_OPTION = "lava_write"
 _SQLITE_PRAGMAS = (
     "journal_mode=WAL",
@@ -163,9 +165,12 @@ class _RunNow:
 
 
 async def _connect_inline(path: str) -> _InlineSqlite:
-    connection = _InlineSqlite(
-        lambda: sqlite3.connect(path, timeout=30, check_same_thread=False), iter_chunk_size=64
-    )
+    def connect() -> sqlite3.Connection:
+        connection = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        register_sqlite_functions(connection)
+        return connection
+
+    connection = _InlineSqlite(connect, iter_chunk_size=64)
     await connection._connect()
     return connection
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from lava_server.db.types import Money, UTCDateTime
+from lava_server.db.types import Money, UTCDateTime, WideCount, WideMoney
 
 # An auto-incrementing 64-bit key (SQLite only auto-increments an INTEGER PRIMARY KEY).
 SerialKey = BigInteger().with_variant(Integer(), "sqlite")
@@ -247,7 +247,8 @@ class UsageBucket(Base):
 
     Each request adds to four rows: its connection and product, its connection for any product
     (`product_id = ''`), its product for any connection (`connection_id = ''`), and the merchant
-    as a whole; so every `GET /v1/usage` without metadata filters reads one series.
+    as a whole; so every `GET /v1/usage` without metadata filters reads one series. Its sums
+    are wide (`WideMoney`, `WideCount`): many requests add up past what one amount may be.
     """
 
     __tablename__ = "usage_buckets"
@@ -258,13 +259,13 @@ class UsageBucket(Base):
     product_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # unix seconds, UTC
     total_requests: Mapped[int] = mapped_column(BigInteger, default=0)
-    total_usage_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    total_usage_cost: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
-    total_fee_amount: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
-    total_service_charge_amount: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
-    total_request_cost: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
-    total_wallet_cost: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
-    total_merchant_cost: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    total_usage_tokens: Mapped[int] = mapped_column(WideCount(), default=0)
+    total_usage_cost: Mapped[Decimal] = mapped_column(WideMoney(), default=ZERO)
+    total_fee_amount: Mapped[Decimal] = mapped_column(WideMoney(), default=ZERO)
+    total_service_charge_amount: Mapped[Decimal] = mapped_column(WideMoney(), default=ZERO)
+    total_request_cost: Mapped[Decimal] = mapped_column(WideMoney(), default=ZERO)
+    total_wallet_cost: Mapped[Decimal] = mapped_column(WideMoney(), default=ZERO)
+    total_merchant_cost: Mapped[Decimal] = mapped_column(WideMoney(), default=ZERO)
 
 
 class IdempotencyKey(Base):

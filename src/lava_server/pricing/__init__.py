@@ -17,8 +17,10 @@ from lava_server.pricing.config import (
     parse_pricing_config,
 )
 from lava_server.pricing.engine import (
+    MAX_COUNT,
     BreakdownEntry,
     CostBound,
+    OutOfRange,
     PricedRequest,
     Usage,
     cost_at_price,
@@ -28,6 +30,7 @@ from lava_server.pricing.engine import (
 )
 from lava_server.pricing.errors import PricingConfigError, PricingError
 from lava_server.pricing.money import (
+    MAX_AMOUNT,
     MONEY_PLACES,
     ZERO,
     format_money,
@@ -37,10 +40,13 @@ from lava_server.pricing.money import (
 )
 
 __all__ = [
+    "MAX_AMOUNT",
+    "MAX_COUNT",
     "MONEY_PLACES",
     "ZERO",
     "BreakdownEntry",
     "CostBound",
+    "OutOfRange",
     "Payer",
     "PricedRequest",
     "PricingConfig",

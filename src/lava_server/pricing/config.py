@@ -11,6 +11,13 @@ from typing import TypeVar
 from lava_server.pricing.errors import PricingConfigError, PricingError
 from lava_server.pricing.money import parse_decimal
 
+MAX_TIER_START = 10**18
+"""The last tier a product may define starts at most here: a connection's tier position is kept
+exactly up to `TIER_POSITION_CAP` (far above), so every tier stays reachable."""
+TIER_POSITION_CAP = 2**62
+"""Where a tier position stops counting (a 64-bit integer on both databases): past the last
+tier start, the position no longer changes any price."""
+
 
 class RateType(str, Enum):
     """`fixed`: a price per unit; `percentage`: a share of the provider cost."""
@@ -104,6 +111,11 @@ def _check_enum(field: str, value: object, enum_type: type[Enum]) -> None:
         raise PricingConfigError(field, f"must be one of: {_allowed(enum_type)}")
 
 
+def _check_start(field: str, start: object) -> None:
+    if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start <= MAX_TIER_START:
+        raise PricingConfigError(field, f"must be an integer from 0 to {MAX_TIER_START}")
+
+
 def _check_tiers(tiers: object) -> None:
     if not isinstance(tiers, tuple) or not tiers:
         raise PricingConfigError("tiers", "must be a list of at least one tier")
@@ -114,8 +126,7 @@ def _check_tiers(tiers: object) -> None:
             raise PricingConfigError(at, "must be a tier {start, rate, type}")
         _check_enum(f"{at}.type", tier.type, TierType)
         start = tier.start
-        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
-            raise PricingConfigError(f"{at}.start", "must be an integer >= 0")
+        _check_start(f"{at}.start", start)
         if index == 0 and start != 0:
             raise PricingConfigError(f"{at}.start", "the first tier must start at 0")
         if start <= previous_start:
@@ -180,8 +191,7 @@ def _parse_tier(raw: object, index: int) -> Tier:
         if key not in raw:
             raise PricingConfigError(f"{at}.{key}", "is required")
     start = raw["start"]
-    if isinstance(start, bool) or not isinstance(start, int) or start < 0:
-        raise PricingConfigError(f"{at}.start", "must be an integer >= 0")
+    _check_start(f"{at}.start", start)
     try:
         rate = parse_decimal(raw["rate"], field=f"{at}.rate")
     except PricingError as error:

@@ -14,6 +14,8 @@ from decimal import Decimal
 from lava_server.pricing.config import Payer, PricingConfig, RateType, Tier, TierType, TokenBasis
 from lava_server.pricing.errors import PricingError
 from lava_server.pricing.money import (
+    MAX_AMOUNT,
+    MAX_AMOUNT_UNITS,
     MONEY_PLACES,
     ZERO,
     ceil_div,
@@ -32,6 +34,27 @@ _FIXED_RATE_PER = {
     TierType.REQUESTS: 1,
 }
 _MONEY_SCALE = 10**MONEY_PLACES
+
+MAX_COUNT = 10**15
+"""The largest count (tokens, characters, seconds) of one kind that one request may carry."""
+
+
+class OutOfRange(PricingError):
+    """A request whose counts or cost leave the range of money (`MAX_AMOUNT`) or of counts
+    (`MAX_COUNT`). `field` is the count that weighs most (`input_tokens`...)."""
+
+
+def _check_range(usage: Usage, total_request_units: int, what: str) -> None:
+    counts = {field.name: getattr(usage, field.name) for field in fields(usage)}
+    heaviest = max(counts, key=lambda name: counts[name])
+    if counts[heaviest] > MAX_COUNT:
+        raise OutOfRange(heaviest, f"must be at most {MAX_COUNT}")
+    if total_request_units > MAX_AMOUNT_UNITS:
+        raise OutOfRange(
+            heaviest,
+            f"{what} cost {format_money(from_money_units(total_request_units))}, more than the "
+            f"most one request may cost ({format_money(MAX_AMOUNT)})",
+        )
 
 
 def _check_count(field: str, value: object) -> None:
@@ -237,7 +260,8 @@ def price_request(
     breakdown is one entry of 0 units and cost 0 at the tier the connection is in, and its fee is
     0 (a percentage product then charges the provider cost only).
 
-    Raises `PricingError` for a negative count, or a negative, non-finite or non-Decimal amount.
+    Raises `PricingError` for a negative count, or a negative, non-finite or non-Decimal amount,
+    and `OutOfRange` past `MAX_COUNT` or `MAX_AMOUNT`.
     """
     _check_count("prior_units", prior_units)
     _check_decimal("service_charge_rate", service_charge_rate)
@@ -253,6 +277,7 @@ def price_request(
     fee = sum(cost for _, _, cost in costs)
     service = _service_charge(fee, service_charge_rate)
     total_request, total_wallet, total_merchant = _totals(config, fee, total_cost, service)
+    _check_range(usage, total_request, "this request would")
     return PricedRequest(
         rate_type=config.rate_type,
         token_basis=config.token_basis,
@@ -290,6 +315,7 @@ def price_upper_bound(
     tier. So the fee is priced at the highest rate among the tiers from the current one on,
     rounded up, plus 1e-10 per further tier the request may touch (each part of a real request is
     rounded half-even on its own, so k parts may exceed the rounded whole by k - 1 units of 1e-10).
+    Raises `OutOfRange` when that bound passes `MAX_AMOUNT` (or a count `MAX_COUNT`).
     """
     _check_count("prior_units", prior_units)
     _check_decimal("service_charge_rate", service_charge_rate)
@@ -313,6 +339,7 @@ def price_upper_bound(
         fee = ceil_div(*exact_fee) + min(len(reachable), units) - 1
     service = _service_charge(fee, service_charge_rate)
     total_request, total_wallet, total_merchant = _totals(config, fee, total_cost, service)
+    _check_range(usage, total_request, "this call could")
     return CostBound(
         fee_amount=from_money_units(fee),
         total_cost=from_money_units(total_cost),

@@ -15,10 +15,14 @@ MONEY_PLACES = 10
 _SCALE = 10**MONEY_PLACES
 ZERO = Decimal(0).scaleb(-MONEY_PLACES)
 
+MAX_AMOUNT = Decimal(100_000_000)
+"""The range of money, the same on both databases: every amount the API accepts (a payment, a
+rate, a price), what one request may cost, and a wallet's balance stay within +/- $100,000,000.
+SQLite keeps an amount as a 64-bit count of 1e-10 dollars (up to about $922M), so any single
+amount, and any sum of two, is exact; sums of many (roll-ups, the ledger check) are wide."""
+MAX_AMOUNT_UNITS = int(MAX_AMOUNT) * 10**MONEY_PLACES
+
 # Plain decimal strings only: ASCII digits, no exponent, no "NaN"/"Infinity", no "+", no spaces.
-# 18 integer digits keep every amount inside NUMERIC(38, 10) and inside Decimal's default
-# 28-digit precision once it has 10 places.
-MAX_INTEGER_DIGITS = 18
 _DECIMAL_STRING = re.compile(r"(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?")
 
 
@@ -76,10 +80,10 @@ def format_money(value: Decimal) -> str:
 def parse_decimal(value: object, *, field: str) -> Decimal:
     """Parse a non-negative plain decimal string (a tier rate, an amount) as given.
 
-    Accepts `"12"`, `"0.5"`, `"2.50"`: ASCII digits without leading zeros, at most 18 before the
-    point, and an optional point followed by 1 to 10 digits (the grammar of `lava_server.money`).
-    Rejects anything else (numbers, signs, exponents, spaces, NaN, Infinity, more than 10 places)
-    with a `PricingError` naming `field`.
+    Accepts `"12"`, `"0.5"`, `"2.50"`: ASCII digits without leading zeros, and an optional point
+    followed by 1 to 10 digits (the grammar of `lava_server.money`), at most `MAX_AMOUNT`.
+    Rejects anything else (numbers, signs, exponents, spaces, NaN, Infinity, more than 10 places,
+    more than `MAX_AMOUNT`) with a `PricingError` naming `field`.
     """
     if not isinstance(value, str):
         raise PricingError(field, 'must be a decimal string such as "12.5"')
@@ -92,10 +96,10 @@ def parse_decimal(value: object, *, field: str) -> Decimal:
     sign, whole, fraction = match.groups()
     if sign:
         raise PricingError(field, "must be >= 0")
-    if len(whole) > MAX_INTEGER_DIGITS:
-        raise PricingError(field, f"must have at most {MAX_INTEGER_DIGITS} digits before the point")
     if fraction is not None and len(fraction) > MONEY_PLACES:
         raise PricingError(field, f"must have at most {MONEY_PLACES} decimal places")
+    if len(whole) > len(str(MAX_AMOUNT)) or Decimal(value) > MAX_AMOUNT:
+        raise PricingError(field, f"must be at most {MAX_AMOUNT}")
     return Decimal(value)
 
 

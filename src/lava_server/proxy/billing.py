@@ -26,6 +26,7 @@ lost debit is worse than a wallet a little below zero, and the warning is logged
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import sqlite3
 from dataclasses import dataclass, field
@@ -45,11 +46,15 @@ from lava_server.errors import (
     Forbidden,
     InsufficientBalance,
     InvalidCredentials,
+    InvalidRequest,
     NotFound,
     Unauthorized,
 )
 from lava_server.periods import usage_period
 from lava_server.pricing import (
+    MAX_AMOUNT,
+    CostBound,
+    OutOfRange,
     PricedRequest,
     PricingConfig,
     Usage,
@@ -77,6 +82,7 @@ from lava_server.wallets.ledger import Movement, lock_wallet, lock_wallets, post
 log = logging.getLogger("lava_server.proxy")
 
 ESTIMATED_KEY: Final = "lava_usage_estimated"
+OUT_OF_RANGE_KEY: Final = "lava_usage_out_of_range"
 """Metadata key set to "true" on a request whose usage was estimated, not reported."""
 FINGERPRINT: Final = "forward"
 _SETTLE_ATTEMPTS: Final = 4
@@ -308,14 +314,7 @@ class ForwardBilling:
         if known is None or len(known[1].tiers) > 1 or product_secret is None:
             return None
         product, config = known
-        bound = price_upper_bound(
-            config,
-            item.worst,
-            prior_units=0,
-            service_charge_rate=self.service_charge_rate,
-            input_cost=item.worst_costs[0],
-            output_cost=item.worst_costs[1],
-        )
+        bound = self._bound(config, item, prior_units=0)
         reservation = Reservation(
             call=item.call,
             merchant_id=product.merchant_id,
@@ -439,17 +438,15 @@ class ForwardBilling:
             prior_units = await repository.tier_units(
                 session, payer.connection_id, product.id, period_start
             )
-        bound = price_upper_bound(
-            config,
-            item.worst,
-            prior_units=prior_units,
-            service_charge_rate=self.service_charge_rate,
-            input_cost=item.worst_costs[0],
-            output_cost=item.worst_costs[1],
-        )
+        bound = self._bound(config, item, prior_units=prior_units)
         hold = bound.total_wallet_cost
         overdraft = "block" if product is None else product.overdraft
         free = available.get(payer.wallet_id, payer.balance - payer.held)
+        if free - hold < -MAX_AMOUNT:  # even an overdraft stops at the floor of money
+            raise InsufficientBalance(
+                f"Insufficient balance: this call may cost up to {format_money(hold)}, which would "
+                f"take the wallet below -{format_money(MAX_AMOUNT)}. Nothing was forwarded."
+            )
         if overdraft == "block" and free < hold:
             raise InsufficientBalance(
                 f"Insufficient balance: this call may cost up to {format_money(hold)} "
@@ -492,6 +489,43 @@ class ForwardBilling:
             period_start=now,
         )
 
+    def _bound(self, config: PricingConfig, item: _ReserveItem, *, prior_units: int) -> CostBound:
+        """The hold of a call: its worst case priced (`price_upper_bound`); 400 before anything
+        is sent when even that leaves the range of money."""
+        try:
+            return price_upper_bound(
+                config,
+                item.worst,
+                prior_units=prior_units,
+                service_charge_rate=self.service_charge_rate,
+                input_cost=item.worst_costs[0],
+                output_cost=item.worst_costs[1],
+            )
+        except OutOfRange as error:
+            output = error.field == "output_tokens"
+            raise InvalidRequest(
+                f"{error.message}. Nothing was forwarded"
+                + ("; ask for fewer output tokens." if output else "."),
+                param="max_tokens" if output else "body",
+            ) from None
+
+    def _in_range(
+        self, config: PricingConfig, counts: Usage, input_cost: Decimal, output_cost: Decimal
+    ) -> bool:
+        """Whether a call's usage can be priced within the range of money at any tier position."""
+        try:
+            price_upper_bound(
+                config,
+                counts,
+                prior_units=0,
+                service_charge_rate=self.service_charge_rate,
+                input_cost=input_cost,
+                output_cost=output_cost,
+            )
+        except OutOfRange:
+            return False
+        return True
+
     def _config(self, product: Product) -> PricingConfig:
         key = (product.id, product.updated_at)
         config = self._configs.get(key)
@@ -516,6 +550,14 @@ class ForwardBilling:
         counts = pricing_usage(usage)
         input_cost, output_cost = provider_cost(call.provider, model, usage)
         metadata = call.metadata
+        if not self._in_range(reservation.config, counts, input_cost, output_cost):
+            # A provider that reports more than one request may cost or count: bill the worst
+            # case its hold was priced for (within range), and say so.
+            usage = dataclasses.replace(call.worst_case, model=model, estimated=True)
+            counts = pricing_usage(usage)
+            input_cost, output_cost = provider_cost(call.provider, model, usage)
+            metadata = {**metadata, OUT_OF_RANGE_KEY: "true"}
+            status = "error"
         if usage.estimated:
             metadata = {**metadata, ESTIMATED_KEY: "true"}
         item = _SettleItem(

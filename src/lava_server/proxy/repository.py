@@ -26,6 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from lava_server.db.engine import Database, upsert_insert
 from lava_server.db.models import ApiKey, Connection, Product, Request, TierUsage, Wallet
+from lava_server.db.types import capped_add
+from lava_server.pricing import MAX_AMOUNT
+from lava_server.pricing.config import TIER_POSITION_CAP
 from lava_server.requests.repository import column_values
 
 
@@ -391,7 +394,7 @@ def _tier_upsert(session: AsyncSession) -> Any:
         )
         statement = insert_.on_conflict_do_update(
             index_elements=["connection_id", "product_id", "period_start"],
-            set_={"units": table.c.units + insert_.excluded.units},
+            set_={"units": capped_add(table.c.units, insert_.excluded.units, TIER_POSITION_CAP)},
         ).returning(table.c.units)
         _TIER_UPSERTS[dialect] = statement
     return statement
@@ -453,6 +456,7 @@ WITH payer AS (
       AND product_merchant_id = merchant_id AND product_livemode = livemode
       AND product_id = :product_id AND product_updated_at = :product_updated_at
       AND (overdraft <> 'block' OR balance - held >= :hold)
+      AND balance - held - :hold >= :floor
 ), taken AS (
     UPDATE wallets SET held = wallets.held + :hold FROM ok WHERE wallets.id = ok.wallet_id
 ), created AS (
@@ -467,6 +471,7 @@ SELECT payer.*, (SELECT seq FROM created) AS seq FROM payer
         bindparam("product_id", type_=Product.id.type),
         bindparam("product_updated_at", type_=Product.updated_at.type),
         bindparam("hold", type_=Wallet.held.type),
+        bindparam("floor", type_=Wallet.held.type),
         *(bindparam(f"r_{name}", type_=table.c[name].type) for name in static),
     ]
     result_columns = {
@@ -532,6 +537,7 @@ class PostgresHolds:
             "product_id": wanted.product_id,
             "product_updated_at": wanted.product_updated_at,
             "hold": wanted.hold,
+            "floor": -MAX_AMOUNT,
         }
         values = column_values(wanted.row)
         for name in _QUICK_HOLD_STATIC:
@@ -615,6 +621,7 @@ WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
   AND p.merchant_id = k.merchant_id AND p.livemode = k.livemode
   AND p.id = :product_id AND p.updated_at = :product_updated_at
   AND (p.overdraft <> 'block' OR w.balance - w.held >= :hold)
+  AND w.balance - w.held - :hold >= :floor
 """
     _TAKE = "UPDATE wallets SET held = held + :hold WHERE id = :wallet_id"
 
@@ -634,6 +641,7 @@ WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
             if (processor := table.c[name].type.bind_processor(dialect)) is not None
         }
         self._money_to_db = Wallet.held.type.bind_processor(dialect) or _same
+        self._floor = self._money_to_db(-MAX_AMOUNT)
         self._time_to_db = Product.updated_at.type.bind_processor(dialect) or _same
         self._bool_from_db = ApiKey.livemode.type.result_processor(dialect, None) or _same
         self._time_from_db = Wallet.cycle_started_at.type.result_processor(dialect, None) or _same
@@ -664,6 +672,7 @@ WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
                         "product_id": wanted.product_id,
                         "product_updated_at": updated_at,
                         "hold": hold_value,
+                        "floor": self._floor,
                     },
                 ).fetchone()
                 if found is None:

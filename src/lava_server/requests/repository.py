@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.engine import upsert_insert
 from lava_server.db.models import Request, TierUsage, table_of
+from lava_server.db.types import capped_add
+from lava_server.pricing.config import TIER_POSITION_CAP
 
 
 async def get(
@@ -30,17 +32,22 @@ async def add_tier_units(
     session: AsyncSession, additions: Sequence[tuple[str, str, datetime, int]]
 ) -> None:
     """Add units to tier positions `(connection_id, product_id, period_start, units)`, summed per
-    key and written in one global order (see `usage.rollups.add_requests`)."""
+    key and written in one global order (see `usage.rollups.add_requests`). A position stops at
+    `TIER_POSITION_CAP`, past every tier start."""
     totals: dict[tuple[str, str, datetime], int] = {}
     for connection_id, product_id, period_start, units in additions:
         key = (connection_id, product_id, period_start)
-        totals[key] = totals.get(key, 0) + units
+        totals[key] = min(totals.get(key, 0) + units, TIER_POSITION_CAP)
     if not totals:
         return
     statement = upsert_insert(session)(table_of(TierUsage))
     statement = statement.on_conflict_do_update(
         index_elements=["connection_id", "product_id", "period_start"],
-        set_={"units": table_of(TierUsage).c.units + statement.excluded.units},
+        set_={
+            "units": capped_add(
+                table_of(TierUsage).c.units, statement.excluded.units, TIER_POSITION_CAP
+            )
+        },
     )
     await session.execute(
         statement,

@@ -13,7 +13,14 @@ from lava_server.connections.repository import ConnectionRef
 from lava_server.db.engine import Database
 from lava_server.db.models import Request
 from lava_server.errors import Conflict, InsufficientBalance, InvalidRequest, NotFound, Unauthorized
-from lava_server.pricing import PricedRequest, Usage, format_money, price_request
+from lava_server.pricing import (
+    MAX_AMOUNT,
+    OutOfRange,
+    PricedRequest,
+    Usage,
+    format_money,
+    price_request,
+)
 from lava_server.products.repository import ProductRef
 from lava_server.proxy.prices import provider_cost, provider_for_model
 from lava_server.proxy.usage.types import ExtractedUsage
@@ -86,14 +93,22 @@ def prepare(
         output_seconds=params.output_seconds,
     )
     input_cost, output_cost = _model_costs(params)
-    priced = price_request(
-        product.pricing,
-        usage,
-        prior_units=prior_units,
-        service_charge_rate=settings.service_charge_rate,
-        input_cost=input_cost,
-        output_cost=output_cost,
-    )
+    try:
+        priced = price_request(
+            product.pricing,
+            usage,
+            prior_units=prior_units,
+            service_charge_rate=settings.service_charge_rate,
+            input_cost=input_cost,
+            output_cost=output_cost,
+        )
+    except OutOfRange as error:
+        raise InvalidRequest(f"{error.field}: {error.message}.", param=error.field) from None
+    if available - priced.total_wallet_cost < -MAX_AMOUNT:  # even an overdraft stops there
+        raise InsufficientBalance(
+            f"This request ({format_money(priced.total_wallet_cost)}) would take the wallet "
+            f"below -{format_money(MAX_AMOUNT)}; nothing was charged."
+        )
     if product.overdraft == "block" and available < priced.total_wallet_cost:
         raise InsufficientBalance(
             f"The wallet's available balance ({format_money(available)}) cannot pay this "

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.engine import upsert_insert
 from lava_server.db.models import Request, UsageBucket, table_of
+from lava_server.db.types import wide_add
 
 BUCKET_SECONDS = 15 * 60
 ANY = ""  # connection_id / product_id of the roll-ups that sum over all of them
@@ -94,7 +95,9 @@ def _upsert(session: AsyncSession) -> Any:
                 "product_id",
                 "bucket",
             ],
-            set_={name: table.c[name] + statement.excluded[name] for name in SUMMED},
+            set_={
+                name: wide_add(dialect, table.c[name], statement.excluded[name]) for name in SUMMED
+            },
         )
     return _UPSERTS[dialect]
 

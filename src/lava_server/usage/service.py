@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lava_server.api.auth import Caller
 from lava_server.db.engine import Database
 from lava_server.db.models import Request, UsageBucket
+from lava_server.db.types import exact_sum
 from lava_server.errors import InvalidRequest
 from lava_server.pricing import format_money
 from lava_server.requests.repository import metadata_conditions
@@ -115,12 +116,13 @@ async def _daily_from_rollups(
 ) -> list[Any]:
     start = int(span.start_utc.timestamp())
     day = ((UsageBucket.bucket - start) // DAY).label("day")
+    dialect = session.get_bind().dialect.name
     query = (
         select(
             day,
-            func.sum(UsageBucket.total_requests),
-            func.sum(UsageBucket.total_usage_tokens),
-            *(func.sum(getattr(UsageBucket, name)) for name in MONEY_FIELDS),
+            exact_sum(dialect, UsageBucket.total_requests),
+            exact_sum(dialect, UsageBucket.total_usage_tokens),
+            *(exact_sum(dialect, getattr(UsageBucket, name)) for name in MONEY_FIELDS),
         )
         .where(
             UsageBucket.merchant_id == caller.merchant_id,
@@ -152,11 +154,12 @@ async def _daily_from_requests(
         Request.total_wallet_cost,
         Request.total_merchant_cost,
     )
+    dialect = session.get_bind().dialect.name
     query = select(
         day,
         func.count(),
-        func.sum(Request.input_tokens + Request.output_tokens),
-        *(func.sum(column) for column in request_money),
+        exact_sum(dialect, Request.input_tokens + Request.output_tokens),
+        *(exact_sum(dialect, column) for column in request_money),
     ).where(
         Request.merchant_id == caller.merchant_id,
         Request.livemode == caller.livemode,
@@ -185,7 +188,7 @@ def _sums(row: Any | None) -> dict[str, Any]:
         "total_usage_tokens": int(values[1] or 0),
     }
     for name, value in zip(MONEY_FIELDS, values[2:], strict=True):
-        sums[name] = Decimal(value or 0)
+        sums[name] = value if value is not None else Decimal(0)
     return sums
 
 

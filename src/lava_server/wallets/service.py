@@ -10,16 +10,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.engine import Database
 from lava_server.db.models import LedgerEntry, Request, Wallet
-from lava_server.errors import NotFound
+from lava_server.db.types import exact_sum
+from lava_server.errors import InvalidRequest, NotFound
 from lava_server.ids import new_id
+from lava_server.pricing import MAX_AMOUNT, format_money
 from lava_server.timeutil import utcnow
 from lava_server.wallets.ledger import Posting, lock_wallet, post, wallet_account
 
 
 async def fund_in_session(
-    session: AsyncSession, wallet_id: str, amount: Decimal, *, livemode: bool, source: str
+    session: AsyncSession,
+    wallet_id: str,
+    amount: Decimal,
+    *,
+    livemode: bool,
+    source: str,
+    field: str = "amount",
 ) -> None:
-    """Credit `amount` from `funding:<source>`; the caller's transaction holds the wallet lock."""
+    """Credit `amount` from `funding:<source>`; the caller's transaction holds the wallet lock.
+    A credit that would take the balance past `MAX_AMOUNT` is a 400 naming `field`."""
+    balance = (
+        await session.execute(select(Wallet.balance).where(Wallet.id == wallet_id))
+    ).scalar_one()
+    if balance + amount > MAX_AMOUNT:
+        raise InvalidRequest(
+            f"{field}: a wallet holds at most {format_money(MAX_AMOUNT)}; this one holds "
+            f"{format_money(balance)}, so it can take at most {format_money(MAX_AMOUNT - balance)}"
+            " more.",
+            param=field,
+        )
     await post(
         session,
         txn_id=new_id("fund", livemode),
@@ -74,10 +93,12 @@ async def check(db: Database) -> LedgerReport:
     zero, and that what each wallet holds is what its pending forward calls hold. Read in one
     transaction, so the picture is consistent."""
     async with db.read() as session:
-        sums = dict(
+        dialect = session.get_bind().dialect.name
+        total = exact_sum(dialect, LedgerEntry.amount)  # sums of many entries pass 64 bits
+        sums: dict[str, Decimal] = dict(
             (
                 await session.execute(
-                    select(LedgerEntry.wallet_id, func.sum(LedgerEntry.amount))
+                    select(LedgerEntry.wallet_id, total)
                     .where(LedgerEntry.wallet_id.is_not(None))
                     .group_by(LedgerEntry.wallet_id)
                 )
@@ -86,13 +107,11 @@ async def check(db: Database) -> LedgerReport:
         balances = (await session.execute(select(Wallet.id, Wallet.balance))).all()
         unbalanced = (
             await session.execute(
-                select(LedgerEntry.txn_id, func.sum(LedgerEntry.amount))
-                .group_by(LedgerEntry.txn_id)
-                .having(func.sum(LedgerEntry.amount) != 0)
+                select(LedgerEntry.txn_id, total).group_by(LedgerEntry.txn_id).having(total != 0)
             )
         ).all()
         pending = (
-            select(Request.wallet_id, func.sum(Request.hold_amount).label("held"))
+            select(Request.wallet_id, exact_sum(dialect, Request.hold_amount).label("held"))
             .where(Request.status == "pending", Request.wallet_id.is_not(None))
             .group_by(Request.wallet_id)
             .subquery()
