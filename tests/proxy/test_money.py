@@ -436,3 +436,38 @@ async def test_ledger_check_compares_what_is_held_with_the_calls_in_flight(bille
     await asyncio.sleep(0.1)
     stored = await billed.request(pending["request_id"])
     await assert_clean(billed, db, Decimal(10) - Decimal(stored["total_wallet_cost"]))
+
+
+async def test_a_worst_case_past_the_range_of_money_is_400_before_forwarding(
+    lava, merchant, fake, db
+):
+    """$100,000,000 per million tokens: a million tokens would cost more than one request may."""
+    billed = await make_billed(
+        lava.url,
+        merchant,
+        balance="100000000",
+        overdraft="allow",
+        tiers=[{"start": 0, "rate": "100000000", "type": "tokens_1m"}],
+    )
+    response = await post_chat(billed, chat(max_tokens=1_000_000))
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == "max_tokens"
+    assert "100000000.0000000000" in error["message"]
+    assert fake.requests == []
+    assert await billed.requests() == []
+    await assert_clean(billed, db, Decimal("100000000"))
+
+
+async def test_a_provider_claiming_usage_past_the_range_is_billed_its_hold(billed, fake, db):
+    """A provider whose usage block claims 10^21 output tokens (more than any request may count
+    or cost): the call is billed the worst case its hold was priced for, and marked."""
+    response = await post_chat(
+        billed, chat(PROMPT + " fake-claim-1000000000000000000000", max_tokens=50)
+    )
+    assert response.status_code == 200, response.text
+    stored = await billed.request(response.headers["x-lava-request-id"])
+    assert stored["status"] == "error"
+    assert stored["metadata"]["lava_usage_out_of_range"] == "true"
+    assert stored["model_usage"]["output_tokens"] == 50
+    await assert_clean(billed, db, Decimal(10) - Decimal(stored["total_wallet_cost"]))

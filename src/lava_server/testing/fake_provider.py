@@ -69,6 +69,8 @@ model name such as ``gpt-4o-mini`` can still be used. Controls combine.
                               finish reason) whether or not ``stream_options.include_usage`` is
                               set, as several OpenAI-compatible providers do; no usage chunk
 ``fake-tokens-<N>``           generate N output tokens (still capped by the max tokens field)
+``fake-claim-<N>``            OpenAI chat: the usage block claims N output tokens whatever was
+                              sent (a provider whose accounting runs wild)
 ``fake-cache-read``           half of the input tokens are cache reads (OpenAI and Responses
                               ``cached_tokens``, Anthropic ``cache_read_input_tokens``, Gemini
                               ``cachedContentTokenCount``)
@@ -269,6 +271,7 @@ class Controls:
     output_tokens: int | None = None
     cache_read: bool = False
     cache_write: bool = False
+    claimed_output_tokens: int | None = None
 
     @property
     def midstream(self) -> bool:
@@ -278,6 +281,7 @@ class Controls:
 _NO_CONTROLS = Controls()
 _CONTROL_RE = re.compile(
     r"fake-(?:error-(?P<status>[45]\d\d)(?!\d)|slow-(?P<slow_ms>\d+)ms|tokens-(?P<tokens>\d+)"
+    r"|claim-(?P<claim>\d+)"
     r"|(?P<flag>error-midstream|hang-midstream|drop-midstream|no-usage|usage-on-last-chunk"
     r"|cache-read|cache-write|slow))"
 )
@@ -305,6 +309,8 @@ def parse_controls(*sources: str) -> Controls:
                 found["slow_seconds"] = int(match["slow_ms"]) / 1000
             elif match["tokens"] is not None:
                 found["output_tokens"] = min(int(match["tokens"]), MAX_OUTPUT_TOKENS)
+            elif match["claim"] is not None:
+                found["claimed_output_tokens"] = int(match["claim"])
             elif match["flag"] == "slow":
                 found.setdefault("slow_seconds", SLOW_SECONDS)
             else:
@@ -327,6 +333,7 @@ class _Plan:
     pieces: tuple[str, ...]  # visible output, one token per piece
     reasoning: int
     truncated: bool  # stopped by the caller's max tokens
+    claimed_output_tokens: int | None = None  # what the usage block says instead (fake-claim-N)
 
     @property
     def text(self) -> str:
@@ -363,6 +370,7 @@ def _plan(
         pieces=_answer_pieces(wanted),
         reasoning=reasoning,
         truncated=truncated,
+        claimed_output_tokens=controls.claimed_output_tokens,
     )
 
 
@@ -1255,6 +1263,8 @@ _GEMINI_STREAM_ERROR_ARRAY = b"\n,\r\n" + _google(_gemini_error_body(500)).encod
 
 def _openai_chat_usage(plan: _Plan) -> JSON:
     output = plan.output_tokens
+    if plan.claimed_output_tokens is not None:
+        output = plan.claimed_output_tokens
     return {
         "prompt_tokens": plan.input_tokens,
         "completion_tokens": output,
