@@ -1208,3 +1208,11 @@ async def test_fake_provider_usage_on_last_chunk_and_no_usage() -> None:
         make_response_parser("chat_completions", body, {"content-type": content_type}), [data]
     )
     assert usage.estimated and usage.output_tokens == count_tokens("Hello from the Lava fake")
+
+
+def test_a_truncated_tail_nested_past_the_recursion_limit_is_skipped() -> None:
+    """A provider's broken tail is read by Python's decoder: deep nesting is no crash."""
+    from lava_server.proxy.usage.framing import find_last_object
+
+    tail = b'{"usage": {"prompt_tokens": 3}, "x": {"usage": {"a": ' + b"[" * 100_000
+    assert find_last_object(tail, "usage") == {"prompt_tokens": 3}

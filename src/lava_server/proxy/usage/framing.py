@@ -384,7 +384,7 @@ def find_last_object(text: bytes, key: str, *, require: tuple[str, ...] = ()) ->
     for start in reversed(starts):
         try:
             value, _ = _DECODER.raw_decode(text[start:].decode("utf-8", "replace"))
-        except ValueError:
+        except (ValueError, RecursionError):  # a provider's tail nested past Python's limit
             continue
         if isinstance(value, dict) and (not require or any(k in value for k in require)):
             return value
