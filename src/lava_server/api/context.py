@@ -50,12 +50,7 @@ class RequestContextMiddleware:
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 if not value.isdigit() or int(value) > limit:
-                    await send_error(
-                        send_with_headers,
-                        413,
-                        "payload_too_large",
-                        "The request body is too large.",
-                    )
+                    await send_error(send_with_headers, 413, "payload_too_large", _TOO_LARGE)
                     return
                 break
 
