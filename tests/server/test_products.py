@@ -126,3 +126,17 @@ async def test_every_tier_type_is_accepted(client, merchant):
         assert (
             await client.post("/v1/products", json=body, headers=merchant.headers)
         ).status_code == 201
+
+
+async def test_small_rates_keep_their_plain_form(client, merchant):
+    """str(Decimal("0.0000001")) is "1E-7": the rate used to be stored so, and refused."""
+    tiers = [{"start": 0, "rate": "0.0000001", "type": "tokens_1m"}]
+    response = await client.post(
+        "/v1/products", json={"name": "Cheap", "tiers": tiers}, headers=merchant.headers
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["tiers"] == tiers
+    again = await client.get(
+        f"/v1/products/{response.json()['product_id']}", headers=merchant.headers
+    )
+    assert again.json()["tiers"] == tiers

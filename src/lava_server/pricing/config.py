@@ -11,7 +11,7 @@ from typing import TypeVar
 from lava_server.pricing.errors import PricingConfigError, PricingError
 from lava_server.pricing.money import parse_decimal
 
-MAX_TIER_START = 10**18
+MAX_TIER_START = 10**15
 """The last tier a product may define starts at most here: a connection's tier position is kept
 exactly up to `TIER_POSITION_CAP` (far above), so every tier stays reachable."""
 TIER_POSITION_CAP = 2**62

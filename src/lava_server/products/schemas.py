@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from lava_server.money import DecimalString
+from lava_server.pricing.config import MAX_TIER_START
 
 RateType = Literal["fixed", "percentage"]
 TokenBasis = Literal["input+output", "output"]
@@ -17,7 +18,7 @@ Name = Annotated[str, Field(min_length=1, max_length=255)]
 class TierIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: Annotated[StrictInt, Field(ge=0, le=10**15)]
+    start: Annotated[StrictInt, Field(ge=0, le=MAX_TIER_START)]
     rate: DecimalString
     type: TierType
 
@@ -52,4 +53,5 @@ class ProductUpdate(BaseModel):
 
 
 def tiers_to_json(tiers: list[TierIn]) -> list[dict[str, Any]]:
-    return [{"start": t.start, "rate": str(t.rate), "type": t.type} for t in tiers]
+    # `:f`, not str(): str(Decimal("0.0000001")) is "1E-7", which is no plain decimal string
+    return [{"start": t.start, "rate": f"{t.rate:f}", "type": t.type} for t in tiers]
