@@ -141,7 +141,12 @@ async def balance(
 
 
 async def old_live_session(
-    db: Database, merchant_id: str, *, at_pay: bool = False, mode: str = "onboarding"
+    db: Database,
+    merchant_id: str,
+    *,
+    at_pay: bool = False,
+    mode: str = "onboarding",
+    origin_url: str = ORIGIN,
 ) -> CheckoutSession:
     """A live checkout session as servers made them before live mode needed real providers
     (they ran live sessions on the sandbox ones); `at_pay`: its customer is at the card step,
@@ -152,7 +157,7 @@ async def old_live_session(
         merchant_id=merchant_id,
         livemode=True,
         mode=mode,
-        origin_url=ORIGIN,
+        origin_url=origin_url,
         secret=new_secret("css", True),
         created_at=now,
         expires_at=now + timedelta(hours=24),
