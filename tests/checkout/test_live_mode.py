@@ -255,6 +255,9 @@ async def test_sandbox_cards_never_fund_a_live_wallet(client, live_merchant, db,
         for card in SANDBOX_CARDS:
             refused = await page.post("pay", **card)
             assert refused.status_code == 409, refused.text
+            assert ("accepted on test checkouts only" if ready else "not set up") in error_of(
+                refused
+            )
             assert "Nothing was charged" in error_of(refused)
             assert CARD_FORM not in refused.text
         assert not stripe_calls.called

@@ -70,6 +70,10 @@ class Step(enum.Enum):
     UNAVAILABLE = "unavailable"  # a live session while live mode is not configured
 
 
+# The steps at which a session can still take something.
+_OPEN = (Step.DETAILS, Step.CODE, Step.AMOUNT, Step.PAY)
+
+
 class StaleStep(Exception):
     """The action belongs to a step the session is no longer at: nothing was done."""
 
@@ -152,7 +156,7 @@ async def load(billing: Billing, secret: str, now: datetime) -> View | None:
     step = step_of(checkout, now)
     if step is Step.EXPIRED and processing:
         step = Step.PAY  # a payment started in time still finishes
-    if step is not Step.DONE and checkout.livemode and billing.live_mode_missing():
+    if step in _OPEN and checkout.livemode and billing.live_mode_missing():
         step = Step.UNAVAILABLE
     return View(
         checkout=checkout,
@@ -331,8 +335,8 @@ async def pay(billing: Billing, secret: str, form: Mapping[str, str], now: datet
             raise StaleStep()
         _live_ready(billing, checkout)
         if checkout.livemode:
-            raise FormError(TYPED_CARDS_MESSAGE, "card_number", status=409)
-        wallet_id = checkout.wallet_id
+            raise FormError(TYPED_CARDS_MESSAGE, status=409)
+        livemode, wallet_id = checkout.livemode, checkout.wallet_id
         redrive = any(
             p.status == payments.PENDING for p in await repository.payments(session, checkout.id)
         )
@@ -348,7 +352,7 @@ async def pay(billing: Billing, secret: str, form: Mapping[str, str], now: datet
         checks.done()
         assert card is not None
         try:
-            saved = await provider.save_card(card, customer_ref=wallet_id or "", livemode=False)
+            saved = await provider.save_card(card, customer_ref=wallet_id or "", livemode=livemode)
         except CardRefused as refused:
             raise FormError(refused.message, "card_number") from None
 
