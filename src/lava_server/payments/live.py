@@ -53,6 +53,6 @@ def describe(missing: list[Missing]) -> str:
     needs = " and ".join(f"{item.what} ({item.why})" for item in missing)
     return (
         f"Live mode is not configured on this server: it needs {needs}. Live checkouts, "
-        "autopay and renewals are refused until then; sandbox (aks_test_) keys work as usual. "
+        "autopay and renewals are refused until then; sandbox keys work as usual. "
         'See "Live mode" in the README.'
     )
