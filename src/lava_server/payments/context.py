@@ -40,7 +40,10 @@ class Billing:
         """Raises `LiveModeNotConfigured`, naming what is missing, unless live mode is ready."""
         missing = self.live_mode_missing()
         if missing:
-            raise LiveModeNotConfigured(live_mode.describe(missing))
+            # Lava's SDKs retry a 409 unless told not to; retrying cannot configure the server.
+            raise LiveModeNotConfigured(
+                live_mode.describe(missing), headers={"x-should-retry": "false"}
+            )
 
     def sms_for(self, livemode: bool) -> SmsSender:
         if not livemode:
