@@ -20,6 +20,7 @@ from lava_server.db.engine import Database, describe_url
 from lava_server.db.migrate import upgrade
 from lava_server.errors import ApiError, field_path
 from lava_server.merchants import service as merchants
+from lava_server.payments import live
 from lava_server.products import service as products
 from lava_server.products.schemas import ProductCreate
 from lava_server.settings import Settings
@@ -117,6 +118,9 @@ def serve(
         console.print("Secret key (shown once):", new_key.secret_key, soft_wrap=True)
         console.print("Base URL for clients:   ", settings.base_url, soft_wrap=True)
     console.print(f"Lava API on {settings.base_url}  (docs: {settings.public_base}docs)")
+    missing = live.missing(*live.configured(settings))
+    if missing:
+        console.print(f"[yellow]{live.describe(missing)}[/yellow]", soft_wrap=True)
     os.environ["LAVA_DATABASE_URL"] = settings.database_url
     os.environ["LAVA_HOST"] = settings.host
     os.environ["LAVA_PORT"] = str(settings.port)

@@ -77,6 +77,10 @@ class Conflict(ApiError):
     status, code = 409, "conflict"
 
 
+class LiveModeNotConfigured(ApiError):
+    status, code = 409, "live_mode_not_configured"
+
+
 class PayloadTooLarge(ApiError):
     status, code = 413, "payload_too_large"
 

@@ -78,9 +78,14 @@ class Settings(BaseSettings):
     )
     payment_provider: Literal["sandbox", "stripe"] = Field(
         "sandbox",
-        description="Payment provider of live merchants (sandbox merchants always use sandbox).",
+        description="Payment provider of live objects (sandbox ones always use sandbox): "
+        "`sandbox` means none, and live mode is not configured.",
     )
-    stripe_secret_key: str = Field("", description="Stripe secret key (payment_provider=stripe).")
+    stripe_secret_key: str = Field(
+        "",
+        description="Stripe secret key (payment_provider=stripe); only a live key (sk_live_, "
+        "rk_live_) serves live objects.",
+    )
     separate_worker: bool = Field(
         False,
         description="True when `lava worker` runs renewals and autopay; else `lava serve` does.",

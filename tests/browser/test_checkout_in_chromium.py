@@ -7,6 +7,8 @@ then the balances and the ledger. Screenshots of every step go to test-artifacts
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from lava_server.settings import Settings
 from lava_server.testing.server import ServerThread
 from lava_server.wallets.service import check as ledger_check
 from tests.browser.merchant_site import MerchantSite
+from tests.checkout.helpers import old_live_session
 
 pytestmark = pytest.mark.slow
 
@@ -278,4 +281,36 @@ async def test_phone_sized_screen(browser, site, artifacts):
     await shop.press("Send code")  # everything empty: one clear message, nothing sent
     assert "international format" in await shop.error()
     await shop.shot("phone-error")
+    await context.close()
+
+
+async def test_live_page_has_no_card_form_and_sandbox_page_shows_test_mode(
+    browser, site, artifacts, db, merchant
+):
+    """A sandbox checkout shows a visible "Test mode" banner. A live one (made before live mode
+    needed real providers, its customer at the card step) shows neither the banner nor the
+    page's card form, which posts card numbers to this server: it says it takes nothing."""
+    shop_origin, lava = site
+    context = await browser.new_context(viewport={"width": 1000, "height": 900})
+    page = await context.new_page()
+    await page.goto(shop_origin + "/")
+    shop = Shop(page, lava, artifacts)
+    await shop.open(checkout_mode="onboarding")
+    banner = shop.frame.locator("#test-mode")
+    assert await banner.is_visible()
+    assert (await banner.inner_text()).startswith("Test mode")
+    await shop.shot("sandbox-test-mode")
+
+    checkout = await old_live_session(db, merchant.merchant_id, at_pay=True, origin_url=shop_origin)
+    base = str(lava.base_url).rstrip("/") + "/"
+    token = base64.b64encode(json.dumps({"secret": checkout.secret, "base": base}).encode())
+    await page.evaluate("token => openLavaCheckout(token)", token.decode())
+    await shop.frame.locator("h1#title").wait_for()
+    assert await shop.heading() == "Payments are not available"
+    assert "Nothing was charged" in await shop.frame.locator("main").inner_text()
+    assert await shop.frame.locator("input[name=card_number]").count() == 0
+    assert await shop.frame.locator("input:not([type=hidden])").count() == 0
+    assert await shop.frame.locator("#test-mode").count() == 0
+    assert "Test mode" not in await shop.frame.locator("body").inner_text()
+    await shop.shot("live-unavailable")
     await context.close()

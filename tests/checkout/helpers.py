@@ -6,12 +6,17 @@ import base64
 import json
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from lava_server.db.engine import Database
+from lava_server.db.models import Base, CheckoutSession, Wallet
+from lava_server.ids import new_id, new_secret
 from lava_server.payments.context import Billing
+from lava_server.timeutil import utcnow
 
 ORIGIN = "https://shop.example"
 GOOD_CARD = {"card_number": "4242 4242 4242 4242", "card_expiry": "12 / 34", "card_cvc": "123"}
@@ -133,3 +138,58 @@ async def balance(
     client: httpx.AsyncClient, headers: dict[str, str], connection_id: str
 ) -> Decimal:
     return Decimal((await connection(client, headers, connection_id))["wallet"]["balance"])
+
+
+async def old_live_session(
+    db: Database,
+    merchant_id: str,
+    *,
+    at_pay: bool = False,
+    mode: str = "onboarding",
+    origin_url: str = ORIGIN,
+) -> CheckoutSession:
+    """A live checkout session as servers made them before live mode needed real providers
+    (they ran live sessions on the sandbox ones); `at_pay`: its customer is at the card step,
+    with a live wallet."""
+    now = utcnow()
+    checkout = CheckoutSession(
+        id=new_id("cs", True),
+        merchant_id=merchant_id,
+        livemode=True,
+        mode=mode,
+        origin_url=origin_url,
+        secret=new_secret("css", True),
+        created_at=now,
+        expires_at=now + timedelta(hours=24),
+        code_attempts=0,
+        codes_sent=0,
+        payment_attempts=0,
+    )
+    async with db.write() as session:
+        if at_pay:
+            wallet = Wallet(
+                id=new_id("wal", True),
+                livemode=True,
+                phone="+14155550100",
+                balance=Decimal(0),
+                held=Decimal(0),
+                autopay_enabled=False,
+                period_credit=Decimal(0),
+                created_at=now,
+            )
+            session.add(wallet)
+            checkout.phone, checkout.email = wallet.phone, "ada@example.com"
+            checkout.first_name, checkout.last_name = "Ada", "Lovelace"
+            checkout.verified_at, checkout.wallet_id = now, wallet.id
+            checkout.amount = Decimal(25)
+        session.add(checkout)
+    return checkout
+
+
+async def make_live(db: Database) -> None:
+    """Turn everything in the database live: what live checkouts on the sandbox provider left
+    behind before live mode needed real providers."""
+    async with db.write() as session:
+        for table in Base.metadata.sorted_tables:
+            if "livemode" in table.c:
+                await session.execute(table.update().values(livemode=True))

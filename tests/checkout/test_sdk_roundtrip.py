@@ -6,8 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import httpx
+import pytest
 
-from lavapayments import AsyncLava
+from lavapayments import AsyncLava, ConflictError
 from tests.checkout.helpers import billing_of, secret_of
 from tests.subscriptions.helpers import subscribe
 
@@ -49,3 +50,24 @@ async def test_sdk_round_trip(client, merchant):
     assert deleted.success is True
     assert len(billing_of(client).sandbox.succeeded_charges()) == 1
     await lava.close()
+
+
+async def test_sdk_gets_live_mode_not_configured_at_once(client, live_merchant):
+    """The SDK retries a 409 unless the server says not to: this one it must not retry."""
+    app = client._transport.app  # type: ignore[attr-defined]
+    sent: list[httpx.Request] = []
+
+    async def record(request: httpx.Request) -> None:
+        sent.append(request)
+
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), event_hooks={"request": [record]}
+    )
+    lava = AsyncLava(live_merchant.secret_key, base_url="http://lava.test/v1/", http_client=http)
+    with pytest.raises(ConflictError) as refused:
+        await lava.checkout_sessions.create(
+            checkout_mode="onboarding", origin_url="https://shop.example"
+        )
+    assert refused.value.code == "live_mode_not_configured"
+    assert "code sender" in refused.value.message
+    assert len(sent) == 1

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.checkout.helpers import ORIGIN, create_config, create_session
+from tests.checkout.helpers import ORIGIN, create_config, create_session, old_live_session
 from tests.server.metering import make_connection
 from tests.server.test_api_base import assert_error
 
@@ -136,12 +136,12 @@ async def test_missing_origin_url(client, merchant):
     assert_error(response, 400, "invalid_request", "origin_url")
 
 
-async def test_list_filter_paginate_and_retrieve(client, merchant, live_merchant):
+async def test_list_filter_paginate_and_retrieve(client, merchant, live_merchant, db):
     made = [
         await create_session(client, merchant.headers, reference_id="a" if i % 2 else "b")
         for i in range(5)
     ]
-    await create_session(client, live_merchant.headers)
+    await old_live_session(db, live_merchant.merchant_id)  # live keys can no longer create one
     page = (await client.get("/v1/checkout_sessions?limit=2", headers=merchant.headers)).json()
     assert [s["checkout_session_id"] for s in page["data"]] == [
         made[4]["checkout_session_id"],

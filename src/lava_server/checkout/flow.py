@@ -14,6 +14,10 @@ number, charges it with that key, and settles it in one transaction that credits
 creates the connection (and the subscription), and completes the session, only if the payment was
 still pending. A repeated submit re-drives the same pending payment, so it is charged and credited
 once; only a declined payment lets the next submit start a new attempt.
+
+A live session takes nothing while live mode is not configured (`Billing.live_mode_missing`):
+its page says so and every action is refused. Its page never takes typed card details either:
+those are for sandbox test cards, and a live card is collected in the provider's own fields.
 """
 
 from __future__ import annotations
@@ -63,10 +67,30 @@ class Step(enum.Enum):
     PAY = "pay"
     DONE = "done"
     EXPIRED = "expired"
+    UNAVAILABLE = "unavailable"  # a live session while live mode is not configured
+
+
+# The steps at which a session can still take something.
+_OPEN = (Step.DETAILS, Step.CODE, Step.AMOUNT, Step.PAY)
 
 
 class StaleStep(Exception):
     """The action belongs to a step the session is no longer at: nothing was done."""
+
+
+UNAVAILABLE_MESSAGE = (
+    "This checkout cannot take payments: live payments are not set up on this server yet. "
+    "Nothing was charged."
+)
+TYPED_CARDS_MESSAGE = (
+    "Card details typed into this page are accepted on test checkouts only. Nothing was charged."
+)
+
+
+def _live_ready(billing: Billing, checkout: CheckoutSession) -> None:
+    """Refuse any action of a live session while live mode is not configured."""
+    if checkout.livemode and billing.live_mode_missing():
+        raise FormError(UNAVAILABLE_MESSAGE, status=409)
 
 
 def step_of(checkout: CheckoutSession, now: datetime) -> Step:
@@ -132,6 +156,8 @@ async def load(billing: Billing, secret: str, now: datetime) -> View | None:
     step = step_of(checkout, now)
     if step is Step.EXPIRED and processing:
         step = Step.PAY  # a payment started in time still finishes
+    if step in _OPEN and checkout.livemode and billing.live_mode_missing():
+        step = Step.UNAVAILABLE
     return View(
         checkout=checkout,
         step=step,
@@ -145,11 +171,12 @@ async def load(billing: Billing, secret: str, now: datetime) -> View | None:
 
 
 async def _at_step(
-    session: AsyncSession, secret: str, now: datetime, expected: Step
+    billing: Billing, session: AsyncSession, secret: str, now: datetime, expected: Step
 ) -> CheckoutSession:
     checkout = await repository.by_secret(session, secret, lock=True)
     if checkout is None:
         raise StaleStep()
+    _live_ready(billing, checkout)
     step = step_of(checkout, now)
     if step is Step.EXPIRED:
         raise FormError("This checkout has expired. Nothing was charged.", status=410)
@@ -163,10 +190,13 @@ async def _merchant_name(session: AsyncSession, merchant_id: str) -> str:
     return merchant.name if merchant is not None else "Lava"
 
 
-async def _send_code(billing: Billing, phone: str, code: str, merchant_name: str) -> None:
-    await billing.sms.send(
+async def _send_code(
+    billing: Billing, livemode: bool, phone: str, code: str, merchant_name: str
+) -> None:
+    await billing.sms_for(livemode).send(
         phone,
         f"{code} is your {merchant_name} verification code. It expires in 10 minutes.",
+        livemode=livemode,
     )
 
 
@@ -183,27 +213,29 @@ async def submit_details(
     checks.done()
     assert phone is not None and email is not None
     async with billing.db.write() as session:
-        checkout = await _at_step(session, secret, now, Step.DETAILS)
+        checkout = await _at_step(billing, session, secret, now, Step.DETAILS)
         code = codes.issue(checkout, now)
         checkout.phone, checkout.email = phone, email
         checkout.first_name, checkout.last_name = first_name, last_name
         merchant_name = await _merchant_name(session, checkout.merchant_id)
-    await _send_code(billing, phone, code, merchant_name)
+        livemode = checkout.livemode
+    await _send_code(billing, livemode, phone, code, merchant_name)
 
 
 async def send_code(billing: Billing, secret: str, now: datetime) -> None:
     async with billing.db.write() as session:
-        checkout = await _at_step(session, secret, now, Step.CODE)
+        checkout = await _at_step(billing, session, secret, now, Step.CODE)
         code = codes.issue(checkout, now)
         assert checkout.phone is not None
         phone = checkout.phone
         merchant_name = await _merchant_name(session, checkout.merchant_id)
-    await _send_code(billing, phone, code, merchant_name)
+        livemode = checkout.livemode
+    await _send_code(billing, livemode, phone, code, merchant_name)
 
 
 async def change_phone(billing: Billing, secret: str, now: datetime) -> None:
     async with billing.db.write() as session:
-        checkout = await _at_step(session, secret, now, Step.CODE)
+        checkout = await _at_step(billing, session, secret, now, Step.CODE)
         if checkout.connection_id is not None:
             raise StaleStep()  # the phone on file is the connection's
         checkout.phone = checkout.email = checkout.first_name = checkout.last_name = None
@@ -215,7 +247,7 @@ async def verify(billing: Billing, secret: str, form: Mapping[str, str], now: da
     for attempt in range(2):
         try:
             async with billing.db.write() as session:
-                checkout = await _at_step(session, secret, now, Step.CODE)
+                checkout = await _at_step(billing, session, secret, now, Step.CODE)
                 problem = codes.check(checkout, code, now)
                 if problem is None:
                     checkout.verified_at = now
@@ -266,13 +298,13 @@ async def choose_amount(
         form.get("amount", ""), settings.checkout_min_amount, settings.checkout_max_amount
     )
     async with billing.db.write() as session:
-        checkout = await _at_step(session, secret, now, Step.AMOUNT)
+        checkout = await _at_step(billing, session, secret, now, Step.AMOUNT)
         checkout.amount = amount
 
 
 async def change_amount(billing: Billing, secret: str, now: datetime) -> None:
     async with billing.db.write() as session:
-        checkout = await _at_step(session, secret, now, Step.PAY)
+        checkout = await _at_step(billing, session, secret, now, Step.PAY)
         if checkout.mode == "subscription" or await _pending(session, checkout.id) is not None:
             raise StaleStep()
         checkout.amount = None
@@ -301,13 +333,16 @@ async def pay(billing: Billing, secret: str, form: Mapping[str, str], now: datet
         checkout = await repository.by_secret(session, secret)
         if checkout is None:
             raise StaleStep()
+        _live_ready(billing, checkout)
+        if checkout.livemode:
+            raise FormError(TYPED_CARDS_MESSAGE, status=409)
         livemode, wallet_id = checkout.livemode, checkout.wallet_id
         redrive = any(
             p.status == payments.PENDING for p in await repository.payments(session, checkout.id)
         )
     saved: SavedCard | None = None
     autopay: forms.Autopay | None = None
-    provider = billing.provider_for(livemode)
+    provider = billing.sandbox
     if not redrive:
         checks = forms.Checks()
         card = checks.run(lambda: forms.card(form, now))
@@ -317,7 +352,7 @@ async def pay(billing: Billing, secret: str, form: Mapping[str, str], now: datet
         checks.done()
         assert card is not None
         try:
-            saved = await provider.save_card(card, customer_ref=wallet_id or "")
+            saved = await provider.save_card(card, customer_ref=wallet_id or "", livemode=livemode)
         except CardRefused as refused:
             raise FormError(refused.message, "card_number") from None
 

@@ -41,6 +41,9 @@ _ECHOED = (
     "autopay",
 )
 
+# Pages that cannot be used: an expired session, a live one while live mode is not configured.
+_STATUS = {Step.EXPIRED: 410, Step.UNAVAILABLE: 409}
+
 Action = Callable[[Billing, str, Mapping[str, str], datetime], Awaitable[None]]
 
 
@@ -183,6 +186,6 @@ async def _render(
         "max_amount": dollars(settings.checkout_max_amount),
         "dollars": dollars,
     }
-    status = error.status if error is not None else (410 if view.step is Step.EXPIRED else 200)
+    status = error.status if error is not None else _STATUS.get(view.step, 200)
     html = templates.get_template(f"{view.step.value}.html").render(context)
     return HTMLResponse(html, status_code=status, headers=security_headers(origin))

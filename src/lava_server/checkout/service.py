@@ -1,4 +1,5 @@
-"""The checkout sessions API: create (with each mode's rules), list, retrieve."""
+"""The checkout sessions API: create (with each mode's rules; live sessions only once live mode
+is configured), list, retrieve."""
 
 from __future__ import annotations
 
@@ -74,6 +75,8 @@ async def create(
     billing: Billing, caller: Caller, params: CheckoutSessionCreate, now: datetime
 ) -> CheckoutSession:
     _check_mode(params)
+    if caller.livemode:
+        billing.check_live_mode()  # a live session must never take test cards or fake codes
     checkout = CheckoutSession(
         id=new_id("cs", caller.livemode),
         merchant_id=caller.merchant_id,

@@ -1,3 +1,3 @@
 """Payments: the provider interface (`interface`), the sandbox provider (test cards of
-`checkout.md`), the SMS interface for one-time codes, and the payment records that make every
-charge happen at most once (`service`)."""
+`checkout.md`), the SMS interface for one-time codes, what live mode needs before it takes real
+money (`live`), and the payment records that make every charge happen at most once (`service`)."""

@@ -1,5 +1,5 @@
 """What checkout, subscriptions, autopay and the worker share: settings, database, payment
-providers, the SMS sender and the clock (replaceable, so tests can move through months)."""
+providers, the SMS senders and the clock (replaceable, so tests can move through months)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from datetime import datetime
 from fastapi import Request
 
 from lava_server.db.engine import Database
+from lava_server.errors import LiveModeNotConfigured
+from lava_server.payments import live as live_mode
 from lava_server.payments.interface import PaymentProvider
 from lava_server.payments.sandbox import SandboxPayments
 from lava_server.payments.sms import SandboxSms, SmsSender
@@ -22,28 +24,38 @@ class Billing:
     settings: Settings
     db: Database
     sandbox: SandboxPayments = field(default_factory=SandboxPayments)
-    live: PaymentProvider | None = None
     sms: SmsSender = field(default_factory=SandboxSms)
     clock: Callable[[], datetime] = utcnow
+    # What live objects use (None: nothing configured); see `payments.live`.
+    live: PaymentProvider | None = field(init=False)
+    live_sms: SmsSender | None = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.live is None:
-            self.live = self.sandbox
-            if self.settings.payment_provider == "stripe":
-                from lava_server.payments.stripe import StripePayments
+        self.live, self.live_sms = live_mode.configured(self.settings)
 
-                self.live = StripePayments(self.settings.stripe_secret_key)
+    def live_mode_missing(self) -> list[live_mode.Missing]:
+        return live_mode.missing(self.live, self.live_sms)
 
-    def provider_for(self, livemode: bool) -> PaymentProvider:
-        """Sandbox objects always pay through the sandbox."""
-        assert self.live is not None
-        return self.live if livemode else self.sandbox
+    def check_live_mode(self) -> None:
+        """Raises `LiveModeNotConfigured`, naming what is missing, unless live mode is ready."""
+        missing = self.live_mode_missing()
+        if missing:
+            # Lava's SDKs retry a 409 unless told not to; retrying cannot configure the server.
+            raise LiveModeNotConfigured(
+                live_mode.describe(missing), headers={"x-should-retry": "false"}
+            )
+
+    def sms_for(self, livemode: bool) -> SmsSender:
+        if not livemode:
+            return self.sms
+        self.check_live_mode()
+        assert self.live_sms is not None
+        return self.live_sms
 
     def provider_named(self, name: str) -> PaymentProvider:
-        assert self.live is not None
         if name == self.sandbox.name:
             return self.sandbox
-        if name == self.live.name:
+        if self.live is not None and name == self.live.name:
             return self.live
         raise LookupError(f"payment provider {name!r} is not configured")
 

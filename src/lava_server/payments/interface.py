@@ -1,5 +1,6 @@
 """What a payment provider does for us: save a card, and charge a saved card with an
-idempotency key (the same key never charges twice)."""
+idempotency key (the same key never charges twice). A provider serves the objects of one mode
+only: `live` ones move real money, the others never do."""
 
 from __future__ import annotations
 
@@ -53,11 +54,19 @@ class CardRefused(Exception):
         self.message = message
 
 
+class WrongMode(Exception):
+    """A provider was handed an object of the mode it does not serve (a live wallet to the
+    sandbox, say): nothing was charged or saved."""
+
+
 class PaymentProvider(Protocol):
     name: str
+    live: bool  # serves live objects (real money), and only those
+    collects_cards: bool  # can collect a live session's card on the hosted page
 
-    async def save_card(self, card: Card, *, customer_ref: str) -> SavedCard:
-        """Keep the card for later charges (raises `CardRefused`)."""
+    async def save_card(self, card: Card, *, customer_ref: str, livemode: bool) -> SavedCard:
+        """Keep the card for later charges (raises `CardRefused`; `WrongMode` when `livemode`
+        is not the provider's)."""
         ...
 
     async def charge(
@@ -69,9 +78,11 @@ class PaymentProvider(Protocol):
         idempotency_key: str,
         description: str,
         off_session: bool,
+        livemode: bool,
     ) -> ChargeResult:
         """Charge `amount` USD (whole cents). Never raises for a refused or failed charge: the
-        result says so; `Outcome.RETRY` when the outcome is unknown."""
+        result says so; `Outcome.RETRY` when the outcome is unknown. Raises `WrongMode` when
+        `livemode` is not the provider's, before asking anyone."""
         ...
 
 

@@ -4,6 +4,9 @@
 - 4000 0000 0000 0002 is declined,
 - 4000 0000 0000 9995 fails for insufficient funds.
 
+It serves sandbox objects only: a live wallet's card or charge raises `WrongMode`, so a test
+card can never fund a live wallet, whatever called it.
+
 Like a real provider it answers a repeated idempotency key with the first result, so `charges`
 holds each charge once however often it was retried; tests read it as the card network's view.
 """
@@ -20,6 +23,7 @@ from lava_server.payments.interface import (
     ChargeResult,
     Outcome,
     SavedCard,
+    WrongMode,
     to_cents,
 )
 
@@ -38,13 +42,21 @@ class SandboxCharge:
     result: ChargeResult
 
 
+def _refuse_live(livemode: bool) -> None:
+    if livemode:
+        raise WrongMode("the sandbox payment provider serves sandbox objects only")
+
+
 class SandboxPayments:
     name = "sandbox"
+    live = False
+    collects_cards = False  # only sandbox sessions' test cards
 
     def __init__(self) -> None:
         self.charges: dict[str, SandboxCharge] = {}
 
-    async def save_card(self, card: Card, *, customer_ref: str) -> SavedCard:
+    async def save_card(self, card: Card, *, customer_ref: str, livemode: bool) -> SavedCard:
+        _refuse_live(livemode)
         behaviour = _BEHAVIOUR.get(card.number)
         if behaviour is None:
             raise CardRefused(
@@ -68,7 +80,9 @@ class SandboxPayments:
         idempotency_key: str,
         description: str,
         off_session: bool,
+        livemode: bool,
     ) -> ChargeResult:
+        _refuse_live(livemode)
         earlier = self.charges.get(idempotency_key)
         if earlier is not None:
             return earlier.result

@@ -2,7 +2,11 @@
 logical charge, then charged with that key, then settled in one transaction that holds the
 wallet's lock and credits the wallet only if the row was still pending. A retry, a double
 submit or a second worker reuses the row and its key, so the provider charges once and the
-wallet is credited once."""
+wallet is credited once.
+
+A live payment is only ever sent to a provider that serves live objects: otherwise it fails at
+once (a final decline, `live_mode_not_configured`): a checkout shows it, a renewal ends its
+subscription and an autopay top-up turns autopay off, as for any declined card."""
 
 from __future__ import annotations
 
@@ -15,9 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import Payment, PaymentMethod
+from lava_server.errors import LiveModeNotConfigured
 from lava_server.ids import new_id
 from lava_server.payments.context import Billing
-from lava_server.payments.interface import ChargeResult, Outcome, SavedCard
+from lava_server.payments.interface import ChargeResult, Outcome, SavedCard, WrongMode
 from lava_server.wallets.ledger import Posting, post, wallet_account
 
 log = logging.getLogger("lava_server.payments")
@@ -113,6 +118,7 @@ class ChargeRequest:
 
     payment_id: str
     purpose: str
+    livemode: bool
     provider: str
     amount: Decimal
     provider_method_id: str
@@ -128,6 +134,7 @@ async def charge_request(session: AsyncSession, payment: Payment) -> ChargeReque
     return ChargeRequest(
         payment_id=payment.id,
         purpose=payment.purpose,
+        livemode=payment.livemode,
         provider=payment.provider,
         amount=payment.amount,
         provider_method_id=method.provider_method_id,
@@ -139,9 +146,12 @@ async def charge_request(session: AsyncSession, payment: Payment) -> ChargeReque
 
 
 async def charge(billing: Billing, request: ChargeRequest) -> ChargeResult:
-    """Ask the provider; any failure to get an answer is `Outcome.RETRY` (same key next time)."""
+    """Ask the provider; any failure to get an answer is `Outcome.RETRY` (same key next time).
+    A live payment whose provider does not serve live objects is declined without asking it."""
     try:
         provider = billing.provider_named(request.provider)
+        if request.livemode and not provider.live:
+            raise WrongMode(f"the {provider.name} payment provider does not serve live objects")
         return await provider.charge(
             amount=request.amount,
             provider_method_id=request.provider_method_id,
@@ -149,6 +159,14 @@ async def charge(billing: Billing, request: ChargeRequest) -> ChargeResult:
             idempotency_key=request.idempotency_key,
             description=request.description,
             off_session=request.off_session,
+            livemode=request.livemode,
+        )
+    except WrongMode as refused:
+        log.warning("payment %s refused, nothing charged: %s", request.payment_id, refused)
+        return ChargeResult(
+            Outcome.DECLINED,
+            failure_code=LiveModeNotConfigured.code,
+            message="Live payments are not configured on this server.",
         )
     except Exception:
         log.exception("charging payment %s failed; it will be retried", request.payment_id)

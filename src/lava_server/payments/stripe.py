@@ -3,8 +3,9 @@ confirmed at once on the saved payment method, with our idempotency key as Strip
 
 A saved method is `"<customer id> <payment method id>"`. Collecting a card needs Stripe's own
 card fields (Stripe.js) on the page, which the hosted page does not include yet: `save_card`
-refuses, so live checkouts need `payment_provider=sandbox` until it does; charging saved methods
-(renewals, autopay) works.
+refuses, and live mode counts as not configured (`payments.live`) until it does; charging saved
+methods (renewals, autopay) works. Only a live secret key (`sk_live_`, `rk_live_`) serves live
+objects: with a test key Stripe's test cards succeed, which must never fund a live wallet.
 """
 
 from __future__ import annotations
@@ -19,19 +20,22 @@ from lava_server.payments.interface import (
     ChargeResult,
     Outcome,
     SavedCard,
+    WrongMode,
     to_cents,
 )
 
 
 class StripePayments:
     name = "stripe"
+    collects_cards = False  # the page has no Stripe card fields yet
 
     def __init__(self, secret_key: str, *, client: stripe_sdk.StripeClient | None = None) -> None:
+        self.live = secret_key.startswith(("sk_live_", "rk_live_"))
         self.client = client or stripe_sdk.StripeClient(
             secret_key, http_client=stripe_sdk.HTTPXClient(allow_sync_methods=False)
         )
 
-    async def save_card(self, card: Card, *, customer_ref: str) -> SavedCard:
+    async def save_card(self, card: Card, *, customer_ref: str, livemode: bool) -> SavedCard:
         raise CardRefused(
             "Card payments are not available on this checkout yet. Please contact the shop."
         )
@@ -45,7 +49,11 @@ class StripePayments:
         idempotency_key: str,
         description: str,
         off_session: bool,
+        livemode: bool,
     ) -> ChargeResult:
+        if livemode != self.live:
+            mode = "live" if self.live else "test"
+            raise WrongMode(f"the stripe provider has a {mode} key and serves {mode} objects only")
         customer, _, method = provider_method_id.partition(" ")
         try:
             intent = await self.client.v1.payment_intents.create_async(
