@@ -546,3 +546,22 @@ async def test_two_checkouts_of_one_new_phone_make_one_wallet(client, merchant, 
         [wallet] = (await session.execute(select(Wallet))).scalars().all()
     assert wallet.balance == Decimal(15)
     assert (await ledger_check(db)).problems == []
+
+
+async def test_a_top_up_past_the_range_of_money_charges_nothing(client, merchant, db):
+    con = await make_connection(client, merchant.headers, balance="99999995", phone="+14155550198")
+    session = await create_session(
+        client, merchant.headers, "topup", connection_id=con["connection_id"]
+    )
+    page = Page(client, secret_of(session))
+    await page.post("send_code")
+    await page.verify()
+    await page.post("amount", amount="7")
+    refused = await page.post("pay", **GOOD_CARD)
+    assert refused.status_code == 409
+    assert "at most $100,000,000.00" in error_of(refused)
+    assert await balance(client, merchant.headers, con["connection_id"]) == Decimal(99999995)
+    assert billing_of(client).sandbox.charges == {}  # type: ignore[attr-defined]
+    async with db.read() as session:
+        assert (await session.execute(select(func.count()).select_from(Payment))).scalar_one() == 0
+    assert (await ledger_check(db)).problems == []

@@ -49,6 +49,7 @@ from lava_server.ids import new_id, new_secret
 from lava_server.payments import service as payments
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import CardRefused, ChargeResult, SavedCard
+from lava_server.pricing import MAX_AMOUNT
 from lava_server.subscriptions import repository as subscriptions
 from lava_server.subscriptions import service as subscription_service
 from lava_server.wallets.ledger import lock_wallet
@@ -370,11 +371,17 @@ async def pay(billing: Billing, secret: str, form: Mapping[str, str], now: datet
             if step is not Step.PAY or saved is None:
                 raise StaleStep()
             assert checkout.wallet_id is not None
-            await lock_wallet(session, checkout.wallet_id)
+            wallet = await lock_wallet(session, checkout.wallet_id)
             amount = checkout.amount
             if checkout.mode == "subscription":
                 amount = await _subscription_amount(session, checkout)
-            assert amount is not None
+            assert amount is not None and wallet is not None
+            if wallet.balance + amount > MAX_AMOUNT:  # the range of money: checked before charging
+                raise FormError(
+                    f"This wallet can hold at most {forms.dollars(MAX_AMOUNT)}; it holds "
+                    f"{forms.dollars(wallet.balance)} already. Nothing was charged.",
+                    status=409,
+                )
             method = payments.save_method(
                 checkout.wallet_id, checkout.livemode, provider.name, saved, now
             )
