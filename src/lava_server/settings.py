@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     model_prices_file: str = Field(
         "",
         description="Forward proxy: operator file of model prices (TOML or JSON) for models the "
-        "price library lacks or prices differently; see lava_server/proxy/prices.py.",
+        "price library lacks or prices differently; see lava_server/model_prices/book.py.",
     )
 
     @field_validator("database_url")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from genai_prices import Usage, calc_price
 
-from lava_server.proxy import prices
-from lava_server.proxy.prices import (
+from lava_server.model_prices import book as prices
+from lava_server.model_prices.book import (
     GENAI_PROVIDER_IDS,
     ModelLimits,
     PriceBook,
@@ -192,7 +192,7 @@ def test_unknown_model_is_free_and_warned_once(
     book: PriceBook, caplog: pytest.LogCaptureFixture
 ) -> None:
     usage = make_usage(input_tokens=1000, output_tokens=1000)
-    with caplog.at_level(logging.WARNING, logger="lava_server.proxy.prices"):
+    with caplog.at_level(logging.WARNING, logger="lava_server.model_prices.book"):
         for _ in range(3):
             assert book.provider_cost("openai", "gpt-unknown-9000", usage) == (D(0), D(0))
         book.clear_cache()

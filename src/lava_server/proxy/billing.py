@@ -50,6 +50,7 @@ from lava_server.errors import (
     NotFound,
     Unauthorized,
 )
+from lava_server.model_prices.book import provider_cost
 from lava_server.periods import usage_period
 from lava_server.pricing import (
     MAX_AMOUNT,
@@ -68,7 +69,6 @@ from lava_server.products.service import check_pricing
 from lava_server.proxy import repository
 from lava_server.proxy.credentials import ForwardToken
 from lava_server.proxy.group_commit import GroupCommit, Job
-from lava_server.proxy.prices import provider_cost
 from lava_server.proxy.repository import WriterConnection, write_transaction
 from lava_server.proxy.usage import ExtractedUsage
 from lava_server.requests import repository as request_rows

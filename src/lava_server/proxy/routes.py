@@ -39,6 +39,7 @@ from lava_server.errors import (
     note_failed_auth,
 )
 from lava_server.metadata import check_metadata
+from lava_server.model_prices.book import configure_prices
 from lava_server.proxy.billing import Call, ForwardBilling, Reservation
 from lava_server.proxy.client import (
     UpstreamBroken,
@@ -56,7 +57,6 @@ from lava_server.proxy.credentials import (
     provider_key_for,
 )
 from lava_server.proxy.headers import client_headers, upstream_headers
-from lava_server.proxy.prices import configure_prices
 from lava_server.proxy.upstream import (
     UpstreamTarget,
     UpstreamURLError,

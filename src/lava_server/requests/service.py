@@ -13,6 +13,7 @@ from lava_server.connections.repository import ConnectionRef
 from lava_server.db.engine import Database
 from lava_server.db.models import Request
 from lava_server.errors import Conflict, InsufficientBalance, InvalidRequest, NotFound, Unauthorized
+from lava_server.model_prices.book import provider_cost, provider_for_model
 from lava_server.pricing import (
     MAX_AMOUNT,
     OutOfRange,
@@ -22,7 +23,6 @@ from lava_server.pricing import (
     price_request,
 )
 from lava_server.products.repository import ProductRef
-from lava_server.proxy.prices import provider_cost, provider_for_model
 from lava_server.proxy.usage.types import ExtractedUsage
 from lava_server.requests import repository
 from lava_server.requests.schemas import RequestCreate

@@ -16,9 +16,10 @@ relayed. This module picks the right one::
         send(relay_filter.feed(chunk) if relay_filter else chunk)
     tail = relay_filter.close() if relay_filter else b""
     usage = parser.finish(complete=stream_ended_normally)     # usage.estimated -> metadata
-    input_cost, output_cost = provider_cost(name, usage.model or model, usage)  # ..proxy.prices
+    input_cost, output_cost = provider_cost(name, usage.model or model, usage)  # model_prices
 
-At start-up, ``warm_up()`` (tokenizer) and ``prices.warm_up_prices()`` load their data once.
+At start-up, ``warm_up()`` (tokenizer) and ``warm_up_prices()`` (model_prices) load their data
+once.
 
 See :mod:`.types` for what the counts mean (``input_tokens`` includes cached tokens, etc.).
 """
