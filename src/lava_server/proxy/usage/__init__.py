@@ -18,8 +18,8 @@ relayed. This module picks the right one::
     usage = parser.finish(complete=stream_ended_normally)     # usage.estimated -> metadata
     input_cost, output_cost = provider_cost(name, usage.model or model, usage)  # model_prices
 
-At start-up, ``warm_up()`` (tokenizer) and ``warm_up_prices()`` (model_prices) load their data
-once.
+At start-up, ``warm_up()`` (the tokenizer) and the server's ``PriceBook.warm_up()`` load their
+data once.
 
 See :mod:`.types` for what the counts mean (``input_tokens`` includes cached tokens, etc.).
 """
