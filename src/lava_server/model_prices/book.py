@@ -124,10 +124,10 @@ GENAI_PROVIDER_IDS: Final[Mapping[str, str]] = {
     # SambaNova's own deployments as Hugging Face's router lists them, at SambaNova's prices.
     "sambanova": "huggingface_sambanova",
 }
-"""Our provider names -> genai-prices provider ids. The registry's other providers (kluster,
-inference, vercel, hyperbolic, deepinfra, parasail, nebius, targon, gmicloud, chutes) have no
-prices there: their models need prices from the operator (another provider's price for the same
-open model would be a guess, not a bill)."""
+"""Our provider names -> genai-prices provider ids. The registry's other providers have no prices
+there (deepinfra, kluster, chutes, inference, vercel, parasail, targon, gmicloud), or only in its
+Hugging Face router listings (hyperbolic, nebius): their models need prices from the operator
+(another provider's price for the same open model would be a guess, not a bill)."""
 
 
 def _own_name(provider: str, genai_id: str) -> str:
