@@ -354,3 +354,23 @@ def test_prices_add_refuses_bad_prices(database_url):
         assert message in " ".join((done.stdout + done.stderr).split()), (args, done.stderr)
     listed = lava_cli("prices", "list", "--provider", "deepinfra", "--json", *url)
     assert json.loads(listed.stdout) == []
+
+
+async def test_a_transcription_is_held_to_the_model_of_its_upload(billed, fake, db):
+    """A transcription names its model in a multipart field: read before forwarding."""
+
+    async def upload(model: str) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=30) as http:
+            return await http.post(
+                billed.forward_url("https://api.openai.com/v1/audio/transcriptions"),
+                files={"file": ("a.mp3", b"\0" * 1000, "audio/mpeg")},
+                data={"model": model},
+                headers={"Authorization": f"Bearer {billed.token}"},
+            )
+
+    assert_refused(await upload("whisper-from-the-future"), "whisper-from-the-future", "openai")
+    assert fake.requests == []
+    sent = await upload("whisper-1")
+    assert len(fake.requests) == 1
+    stored = await billed.request(sent.headers["x-lava-request-id"])
+    assert stored["model"] == "whisper-1"

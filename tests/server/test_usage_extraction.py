@@ -1208,3 +1208,28 @@ async def test_fake_provider_usage_on_last_chunk_and_no_usage() -> None:
         make_response_parser("chat_completions", body, {"content-type": content_type}), [data]
     )
     assert usage.estimated and usage.output_tokens == count_tokens("Hello from the Lava fake")
+
+
+def test_multipart_field_reads_the_model_of_an_upload() -> None:
+    """A transcription is a multipart upload: its model is read before forwarding (to price it),
+    wherever the field sits, without mistaking the file's bytes for a field."""
+    import httpx
+
+    from lava_server.proxy.usage import multipart_field
+
+    lookalike = b'\r\n--x\r\nContent-Disposition: form-data; name="model"\r\n\r\nfake\r\n'
+    for data_first in (True, False):
+        files = {"file": ("a.mp3", lookalike * 1000, "audio/mpeg")}
+        fields = {"model": "whisper-1", "language": "en"}
+        request = (
+            httpx.Request("POST", "http://x/", data=fields, files=files)
+            if data_first
+            else httpx.Request("POST", "http://x/", files={**files, "model": (None, "whisper-1")})
+        )
+        body, content_type = request.read(), request.headers["content-type"]
+        assert multipart_field(body, content_type, "model") == "whisper-1"
+        assert multipart_field(body, content_type, "prompt") is None
+    assert multipart_field(body, "application/json", "model") is None
+    assert multipart_field(body, None, "model") is None
+    assert multipart_field(b"not multipart", content_type, "model") is None
+    assert multipart_field(body[: len(body) // 2], content_type, "model") in (None, "whisper-1")

@@ -943,8 +943,8 @@ def _unknown_message(provider: str, model: str | None, rule: UnknownModelRule) -
     else:
         what = (
             f"This {provider} call names no model that the server can read before forwarding "
-            "it (a multipart upload, or an ElevenLabs call without model_id), so its price is "
-            "not known"
+            "it (an ElevenLabs call without model_id, an upload without a model field), so its "
+            "price is not known"
         )
     if rule == "estimate" and provider != "*":
         what += f", nor for any other model of {provider!r} to estimate it by"

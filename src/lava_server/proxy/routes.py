@@ -71,6 +71,7 @@ from lava_server.proxy.usage import (
     estimate_hold_usage,
     gemini_model_from_path,
     make_response_parser,
+    multipart_field,
     warm_up,
 )
 from lava_server.settings import Settings
@@ -165,6 +166,9 @@ class ForwardProxy:
         model = body_json.get("model") if body_json is not None else None
         if api == "elevenlabs_tts" and body_json is not None:
             model = body_json.get("model_id")
+        elif api == "openai_transcription" and body_json is None:
+            content_type = header_map.get(b"content-type", b"").decode("latin-1")
+            model = multipart_field(body, content_type, "model")
         if isinstance(model, str) and NUL in model:
             raise InvalidRequest("model must not contain NUL characters (\\u0000).", param="model")
         if not isinstance(model, str) or not model:

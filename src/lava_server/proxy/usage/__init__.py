@@ -39,6 +39,7 @@ from lava_server.proxy.usage.audio import (
     extract_elevenlabs_tts,
     extract_openai_speech,
     extract_transcription,
+    multipart_field,
 )
 from lava_server.proxy.usage.base import Headers, JSONBodyParser, SSEUsageParser
 from lava_server.proxy.usage.estimate import (
@@ -132,6 +133,7 @@ __all__ = [
     "make_usage",
     "max_output_tokens",
     "model_output_ceiling",
+    "multipart_field",
     "request_output_cap",
     "set_tokenizer",
     "tokenizer_name",
