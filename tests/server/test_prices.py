@@ -382,6 +382,33 @@ def test_override_file_toml(tmp_path: Path) -> None:
     assert isinstance(local.rates.output_mtok, Decimal)
 
 
+def test_database_prices_win_over_the_file_and_can_be_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "prices.toml"
+    path.write_text(OVERRIDES_TOML)
+    book = PriceBook.from_file(path)
+    usage = make_usage(input_tokens=10**6, output_tokens=10**6)
+    assert book.provider_cost("openai", "gpt-4o-mini", usage) == (D("0.10"), D("0.40"))  # file
+    book.set_database_prices(
+        database_overrides(
+            [
+                ("openai", "gpt-4o-mini", {"input_mtok": "0.12", "output_mtok": "0.48"}),
+                ("deepinfra", "qwen/*", {"input_mtok": "0.05", "output_mtok": "0.1"}),
+            ]
+        )
+    )
+    assert book.provider_cost("openai", "GPT-4o-mini", usage) == (D("0.12"), D("0.48"))
+    assert book.lookup("deepinfra", "Qwen/Qwen3-32B").matched == "qwen/*"
+    assert book.lookup("openai", "ft:gpt-4o-mini:acme:x").source == "override"  # file, kept
+    listed = [(e.provider, e.model, e.source) for e in book.entries("openai", "gpt-4o-mini")]
+    assert ("openai", "gpt-4o-mini", "database") in listed
+    assert ("openai", "gpt-4o-mini", "file") in listed
+    assert ("openai", "gpt-4o-mini", "genai-prices") in listed
+    assert all("gpt-4o-mini" in model for _, model, _ in listed)
+    book.set_database_prices({})  # removed: the file's price again
+    assert book.provider_cost("openai", "gpt-4o-mini", usage) == (D("0.10"), D("0.40"))
+    assert not book.lookup("deepinfra", "Qwen/Qwen3-32B").known
+
+
 def test_override_file_json(tmp_path: Path) -> None:
     path = tmp_path / "prices.json"
     path.write_text(

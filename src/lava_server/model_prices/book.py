@@ -706,7 +706,7 @@ class PriceBook:
             self._warn_once(
                 provider,
                 model or "",
-                f"{unknown} of provider {provider!r}: provider cost 0 (LAVA_UNKNOWN_MODEL=free)",
+                f"{unknown} of provider {provider!r}: provider cost 0",
             )
             return pricing
         if rule == "estimate":
