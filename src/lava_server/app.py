@@ -22,6 +22,8 @@ from lava_server.connections.routes import router as connections_router
 from lava_server.connections.routes import test_helpers as test_helpers_router
 from lava_server.db.engine import Database
 from lava_server.errors import install_error_handlers
+from lava_server.model_prices.book import PriceBook
+from lava_server.model_prices.service import PriceRefresher
 from lava_server.products.routes import router as products_router
 from lava_server.proxy.abandoned import ProcessHeartbeat
 from lava_server.proxy.routes import FORWARD_PATH, ForwardProxy
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings = settings or Settings()
     owns_database = database is None
     db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
+    prices = PriceBook.from_file(settings.model_prices_file)
     state = AppState(
         settings=settings,
         db=db,
@@ -51,11 +54,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             redis_url=settings.redis_url,
             prefix="lava:authfail:",
         ),
-        request_batcher=RequestBatcher(db, settings),
+        request_batcher=RequestBatcher(db, settings, prices),
     )
 
     heartbeat = ProcessHeartbeat(db, settings.process_heartbeat_seconds)
-    forward = ForwardProxy(settings, db, process_id=heartbeat.id)
+    forward = ForwardProxy(settings, db, prices, process_id=heartbeat.id)
+    price_refresher = PriceRefresher(db, prices, settings.model_prices_refresh_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -65,6 +69,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
         await heartbeat.start()
+        await price_refresher.start()
         await state.rate_limiter.start()
         await state.auth_failures.start()
         purger = asyncio.create_task(_purge_idempotency_keys(state))
@@ -76,6 +81,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
                 await purger
             await state.rate_limiter.stop()
             await state.auth_failures.stop()
+            await price_refresher.stop()
             await forward.aclose()
             await heartbeat.stop()
             if owns_database:

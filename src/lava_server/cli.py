@@ -20,6 +20,7 @@ from lava_server.db.engine import Database, describe_url
 from lava_server.db.migrate import upgrade
 from lava_server.errors import ApiError, field_path
 from lava_server.merchants import service as merchants
+from lava_server.model_prices import service as model_prices
 from lava_server.payments import live
 from lava_server.products import service as products
 from lava_server.products.schemas import ProductCreate
@@ -40,6 +41,11 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(products_app, name="products")
 ledger_app = typer.Typer(help="Check the ledger.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
+prices_app = typer.Typer(
+    help="The provider prices of models: list them, add and remove the operator's.",
+    no_args_is_help=True,
+)
+app.add_typer(prices_app, name="prices")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -342,6 +348,133 @@ def ledger_check(as_json: JsonOption = False, database_url: DatabaseUrlOption = 
         console.print(f"Ledger: {report.entries} entries, {report.wallets} wallets: {verdict}")
     if report.problems:
         raise typer.Exit(1)
+
+
+def _price(help_text: str) -> Any:
+    return typer.Option(help=help_text, show_default=False)
+
+
+PerMillionTokens = Annotated[str | None, _price("$ per million tokens.")]
+PerMillionCharacters = Annotated[str | None, _price("$ per million characters.")]
+PerHour = Annotated[str | None, _price("$ per hour of audio.")]
+ProviderArgument = Annotated[
+    str, typer.Argument(help="Provider (openai, deepinfra, googleOpenaiCompatible...), or '*'.")
+]
+ModelArgument = Annotated[
+    str,
+    typer.Argument(help="The model as the provider's API names it; a trailing '*': a prefix."),
+]
+
+
+def _provider_names() -> list[str]:
+    from lava_server.proxy.upstream import DEFAULT_REGISTRY
+
+    return [provider.name for provider in DEFAULT_REGISTRY]
+
+
+@prices_app.command("add")
+def prices_add(
+    provider: ProviderArgument,
+    model: ModelArgument,
+    input_mtok: PerMillionTokens = None,
+    output_mtok: PerMillionTokens = None,
+    cache_read_mtok: Annotated[
+        str | None, _price("$ per million cached input tokens read (default: --input-mtok).")
+    ] = None,
+    cache_write_mtok: Annotated[
+        str | None, _price("$ per million input tokens written to the cache (5 minutes).")
+    ] = None,
+    cache_write_1h_mtok: Annotated[
+        str | None, _price("$ per million input tokens written to the cache for 1 hour.")
+    ] = None,
+    input_audio_mtok: PerMillionTokens = None,
+    output_audio_mtok: PerMillionTokens = None,
+    input_mchars: PerMillionCharacters = None,
+    output_mchars: PerMillionCharacters = None,
+    input_audio_hours: PerHour = None,
+    output_audio_hours: PerHour = None,
+    context_window: Annotated[int | None, typer.Option(min=1, help="Tokens.")] = None,
+    max_output_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Tokens; the output ceiling of holds.")
+    ] = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Add the price of a model, or replace the one added before. It replaces the price
+    library's and the price file's for that model, and every server uses it within
+    LAVA_MODEL_PRICES_REFRESH_SECONDS."""
+    given = {
+        "input_mtok": input_mtok,
+        "output_mtok": output_mtok,
+        "cache_read_mtok": cache_read_mtok,
+        "cache_write_mtok": cache_write_mtok,
+        "cache_write_1h_mtok": cache_write_1h_mtok,
+        "input_audio_mtok": input_audio_mtok,
+        "output_audio_mtok": output_audio_mtok,
+        "input_mchars": input_mchars,
+        "output_mchars": output_mchars,
+        "input_audio_hours": input_audio_hours,
+        "output_audio_hours": output_audio_hours,
+        "context_window": context_window,
+        "max_output_tokens": max_output_tokens,
+    }
+    prices = {key: value for key, value in given.items() if value is not None}
+    settings = _settings(database_url)
+    stored = _with_database(
+        settings,
+        lambda db: model_prices.add_price(db, provider, model, prices, _provider_names()),
+    )
+    console.print(f"Price of {stored[1]} at {stored[0]} saved.")
+
+
+@prices_app.command("remove")
+def prices_remove(
+    provider: ProviderArgument, model: ModelArgument, database_url: DatabaseUrlOption = None
+) -> None:
+    """Remove a price added with `lava prices add` (servers drop it within
+    LAVA_MODEL_PRICES_REFRESH_SECONDS)."""
+    settings = _settings(database_url)
+    stored = _with_database(
+        settings, lambda db: model_prices.remove_price(db, provider, model, _provider_names())
+    )
+    console.print(f"Price of {stored[1]} at {stored[0]} removed.")
+
+
+@prices_app.command("list")
+def prices_list(
+    provider: Annotated[
+        str | None, typer.Option(help="Only this provider's prices (and those for any, '*').")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Only models whose name contains this (any case).")
+    ] = None,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """List the model prices known: the price library's, the price file's
+    (LAVA_MODEL_PRICES_FILE) and those added with `lava prices add`."""
+    settings = _settings(database_url)
+    rows = _with_database(
+        settings, lambda db: model_prices.list_prices(db, settings, provider, model)
+    )
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("provider", "model", "source", "input $/M", "output $/M", "other")
+    for row in rows:
+        prices = dict(row["prices"])
+        others = [f"{key}={prices.pop(key)}" for key in list(prices)[2:]]
+        if row["tiers"]:
+            others.append(f"{len(row['tiers'])} long-context tier(s)")
+        table.add_row(
+            row["provider"],
+            row["model"],
+            row["source"],
+            prices.get("input_mtok", ""),
+            prices.get("output_mtok", ""),
+            ", ".join(others),
+        )
+    console.print(table)
+    console.print(f"{len(rows)} price(s)")
 
 
 @app.command()

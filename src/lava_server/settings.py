@@ -129,7 +129,20 @@ class Settings(BaseSettings):
     model_prices_file: str = Field(
         "",
         description="Forward proxy: operator file of model prices (TOML or JSON) for models the "
-        "price library lacks or prices differently; see lava_server/proxy/prices.py.",
+        "price library lacks or prices differently; see lava_server/model_prices/book.py.",
+    )
+    model_prices_refresh_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="How often each server process reloads the model prices added with "
+        "`lava prices add` (a new price is in force everywhere within this time).",
+    )
+    unknown_model: Literal["refuse", "estimate", "free"] = Field(
+        "refuse",
+        description="A billed call of a model without a price: refuse (400 before anything is "
+        "sent or stored), estimate (priced like the dearest known model of its provider, "
+        "marked lava_price_estimated) or free (provider cost 0, logged once).",
     )
 
     @field_validator("database_url")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from lava_server.model_prices.book import provider_cost
 from lava_server.pricing import Usage, format_money, parse_pricing_config, price_request
-from lava_server.proxy.prices import provider_cost
 from lava_server.proxy.usage import make_usage
 
 SERVICE_CHARGE_RATE = Decimal("0.019")

@@ -13,6 +13,7 @@ import pytest
 
 from lava_server.app import create_app
 from lava_server.merchants import service as merchants
+from lava_server.model_prices.book import PriceBook
 from lava_server.proxy.billing import Call, ForwardBilling
 from lava_server.proxy.credentials import decode_token
 from lava_server.proxy.repository import PostgresHolds, SqliteHolds
@@ -200,9 +201,13 @@ async def test_client_disconnect_midstream_is_billed_partially(billed, fake, db)
 
 async def test_settlement_is_idempotent(billed, db, proxy_settings):
     """Settling or releasing a call twice charges it once."""
-    billing = ForwardBilling(db, proxy_settings)
+    prices = PriceBook()
+    billing = ForwardBilling(db, proxy_settings, prices)
     worst = make_usage(input_tokens=10, output_tokens=100, estimated=True)
-    call = Call("req-idem", "openai", "managed", "POST /v1/chat/completions", GPT, {}, worst)
+    pricing = prices.lookup("openai", GPT)
+    call = Call(
+        "req-idem", "openai", "managed", "POST /v1/chat/completions", GPT, pricing, {}, worst
+    )
     try:
         reservation = await billing.reserve(decode_token(billed.token), call)
     finally:

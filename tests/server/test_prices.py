@@ -13,16 +13,14 @@ from pathlib import Path
 import pytest
 from genai_prices import Usage, calc_price
 
-from lava_server.proxy import prices
-from lava_server.proxy.prices import (
+from lava_server.errors import InvalidRequest
+from lava_server.model_prices.book import (
     GENAI_PROVIDER_IDS,
     ModelLimits,
     PriceBook,
     PriceOverrideError,
     Rates,
-    configure_prices,
-    default_price_book,
-    lookup_price,
+    database_overrides,
     provider_cost,
 )
 from lava_server.proxy.usage import ExtractedUsage, make_usage, max_output_tokens
@@ -188,28 +186,119 @@ def test_audio_prices(book: PriceBook) -> None:
 # ------------------------------------------------------------------------------ unknowns
 
 
-def test_unknown_model_is_free_and_warned_once(
-    book: PriceBook, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_an_unknown_model_costs_nothing_by_itself(book: PriceBook) -> None:
     usage = make_usage(input_tokens=1000, output_tokens=1000)
-    with caplog.at_level(logging.WARNING, logger="lava_server.proxy.prices"):
-        for _ in range(3):
-            assert book.provider_cost("openai", "gpt-unknown-9000", usage) == (D(0), D(0))
-        book.clear_cache()
-        assert book.provider_cost("openai", "gpt-unknown-9000", usage) == (D(0), D(0))
-    warnings = [r for r in caplog.records if "gpt-unknown-9000" in r.getMessage()]
-    assert len(warnings) == 1
+    assert book.provider_cost("openai", "gpt-unknown-9000", usage) == (D(0), D(0))
     assert book.lookup("openai", "gpt-unknown-9000").source == "unknown"
     assert book.limits("openai", "gpt-unknown-9000") is None
     assert book.provider_cost("openai", None, usage) == (D(0), D(0))
 
 
-@pytest.mark.parametrize("provider", ["deepinfra", "sambanova", "kluster", "chutes"])
-def test_providers_without_genai_prices_need_the_override_file(
-    book: PriceBook, provider: str
+def test_unknown_model_refused(book: PriceBook) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        book.billed_price("openai", "gpt-unknown-9000", "refuse")
+    assert refused.value.param == "model"
+    message = refused.value.message
+    assert "'gpt-unknown-9000'" in message and "'openai'" in message
+    assert "lava prices add openai gpt-unknown-9000 --input-mtok N --output-mtok N" in message
+    assert "LAVA_MODEL_PRICES_FILE" in message
+    with pytest.raises(InvalidRequest, match="names no model"):
+        book.billed_price("openai", None, "refuse")
+    # A known model is never refused.
+    assert book.billed_price("openai", "gpt-4o-mini", "refuse").source == "genai-prices"
+
+
+def test_unknown_model_free_is_warned_once(
+    book: PriceBook, caplog: pytest.LogCaptureFixture
 ) -> None:
+    usage = make_usage(input_tokens=1000, output_tokens=1000)
+    with caplog.at_level(logging.WARNING, logger="lava_server.model_prices.book"):
+        for _ in range(3):
+            pricing = book.billed_price("openai", "gpt-unknown-9000", "free")
+            assert pricing.cost(usage) == (D(0), D(0))
+        book.clear_cache()
+        book.billed_price("openai", "gpt-unknown-9000", "free")
+    warnings = [r for r in caplog.records if "gpt-unknown-9000" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "provider cost 0" in warnings[0].getMessage()
+
+
+def test_unknown_model_estimated_like_the_dearest_of_its_provider(book: PriceBook) -> None:
+    """The dearest by output price per million tokens, then input: o1-pro at OpenAI ($150 in,
+    $600 out), computed here from the library's own data rather than written down."""
+    from genai_prices.data_snapshot import find_provider_by_id, get_snapshot
+
+    models = find_provider_by_id(get_snapshot().providers, "anthropic").models
+    now = datetime.now(tz=timezone.utc)
+
+    def base(info: object) -> tuple[Decimal, Decimal]:
+        price = info.get_prices(now) if isinstance(info.prices, list) else info.prices  # type: ignore[attr-defined]
+        output = price.output_mtok.base if hasattr(price.output_mtok, "base") else price.output_mtok
+        input_ = price.input_mtok.base if hasattr(price.input_mtok, "base") else price.input_mtok
+        return (output or D(0), input_ or D(0))
+
+    dearest = min(models, key=lambda info: (*(-price for price in base(info)), info.id.lower()))
+    pricing = book.billed_price("anthropic", "claude-from-the-future", "estimate")
+    assert pricing.source == "estimated" and pricing.known
+    assert pricing.model == "claude-from-the-future"
+    assert pricing.matched == dearest.id
+    assert (pricing.rates.output_mtok, pricing.rates.input_mtok) == base(dearest)
+    usage = make_usage(input_tokens=1000, output_tokens=1000)
+    assert pricing.cost(usage) == book.provider_cost("anthropic", dearest.id, usage)
+
+    openai = book.billed_price("openai", "gpt-from-the-future", "estimate")
+    assert (openai.matched, openai.rates.input_mtok, openai.rates.output_mtok) == (
+        "o1-pro",
+        D(150),
+        D(600),
+    )
+    # An operator price dearer than the library's counts too, and a cheaper one does not.
+    book.set_database_prices(
+        database_overrides(
+            [
+                ("openai", "house-dear", {"input_mtok": "1", "output_mtok": "700"}),
+                ("openai", "house-cheap", {"input_mtok": "900", "output_mtok": "1"}),
+            ]
+        )
+    )
+    assert book.billed_price("openai", "gpt-x", "estimate").matched == "house-dear"
+    # Known models keep their own prices.
+    assert book.billed_price("openai", "gpt-4o-mini", "estimate").source == "genai-prices"
+
+
+@pytest.mark.parametrize("provider", ["deepinfra", "kluster", "chutes"])
+def test_providers_without_library_prices(book: PriceBook, provider: str) -> None:
+    """genai-prices has no prices of these providers (nor of their models under another id):
+    their models need the operator's, and the unknown-model rule applies."""
     assert provider not in GENAI_PROVIDER_IDS
     assert book.lookup(provider, "meta-llama/Llama-3.3-70B-Instruct").source == "unknown"
+    assert book.entries(provider) == []
+    with pytest.raises(InvalidRequest, match="nor for any other model"):
+        book.billed_price(provider, "meta-llama/Llama-3.3-70B-Instruct", "estimate")
+
+
+@pytest.mark.parametrize(
+    ("model", "prices"),
+    [
+        ("Meta-Llama-3.3-70B-Instruct", ("0.6", "1.2")),
+        ("Meta-Llama-3.1-8B-Instruct", ("0.1", "0.2")),
+        ("DeepSeek-R1-0528", ("5", "7")),
+        ("DeepSeek-V3-0324", ("3", "4.5")),
+        ("Qwen3-32B", ("0.4", "0.8")),
+        ("gpt-oss-120b", ("0.22", "0.59")),
+        ("Llama-3.3-Swallow-70B-Instruct-v0.4", ("0.6", "1.2")),
+    ],
+)
+def test_sambanova_is_priced_from_its_hugging_face_listing(
+    book: PriceBook, model: str, prices: tuple[str, str]
+) -> None:
+    """SambaNova's own model names, at the prices of the router listing of its deployments."""
+    pricing = book.lookup("sambanova", model)
+    assert pricing.source == "genai-prices"
+    assert (pricing.rates.input_mtok, pricing.rates.output_mtok) == (D(prices[0]), D(prices[1]))
+    assert book.lookup("sambanova", model.upper()).known
+    listed = {entry.model for entry in book.entries("sambanova")}
+    assert model in listed
 
 
 def test_every_mapped_provider_exists_in_genai_prices() -> None:
@@ -293,6 +382,33 @@ def test_override_file_toml(tmp_path: Path) -> None:
     assert isinstance(local.rates.output_mtok, Decimal)
 
 
+def test_database_prices_win_over_the_file_and_can_be_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "prices.toml"
+    path.write_text(OVERRIDES_TOML)
+    book = PriceBook.from_file(path)
+    usage = make_usage(input_tokens=10**6, output_tokens=10**6)
+    assert book.provider_cost("openai", "gpt-4o-mini", usage) == (D("0.10"), D("0.40"))  # file
+    book.set_database_prices(
+        database_overrides(
+            [
+                ("openai", "gpt-4o-mini", {"input_mtok": "0.12", "output_mtok": "0.48"}),
+                ("deepinfra", "qwen/*", {"input_mtok": "0.05", "output_mtok": "0.1"}),
+            ]
+        )
+    )
+    assert book.provider_cost("openai", "GPT-4o-mini", usage) == (D("0.12"), D("0.48"))
+    assert book.lookup("deepinfra", "Qwen/Qwen3-32B").matched == "qwen/*"
+    assert book.lookup("openai", "ft:gpt-4o-mini:acme:x").source == "override"  # file, kept
+    listed = [(e.provider, e.model, e.source) for e in book.entries("openai", "gpt-4o-mini")]
+    assert ("openai", "gpt-4o-mini", "database") in listed
+    assert ("openai", "gpt-4o-mini", "file") in listed
+    assert ("openai", "gpt-4o-mini", "genai-prices") in listed
+    assert all("gpt-4o-mini" in model for _, model, _ in listed)
+    book.set_database_prices({})  # removed: the file's price again
+    assert book.provider_cost("openai", "gpt-4o-mini", usage) == (D("0.10"), D("0.40"))
+    assert not book.lookup("deepinfra", "Qwen/Qwen3-32B").known
+
+
 def test_override_file_json(tmp_path: Path) -> None:
     path = tmp_path / "prices.json"
     path.write_text(
@@ -329,7 +445,9 @@ def test_override_file_json(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ('[openai."m"]\ninput_mtok = "-1"\n', ">= 0"),
+        ('[openai."m"]\ninput_mtok = "-1"\n', "from 0 to 10000"),
+        ('[openai."m"]\ninput_mtok = "10000.01"\n', "from 0 to 10000"),
+        ('[openai."m"]\ninput_mtok = "0.00000000001"\n', "at most 10 decimal places"),
         ('[openai."m"]\ninput_mtoks = "1"\n', "unknown key"),
         ('[openai."m"]\ninput_mtok = "abc"\n', "not a decimal"),
         ('[openai."m"]\ninput_mtok = true\n', "decimal number"),
@@ -355,22 +473,6 @@ def test_override_file_missing_or_bad_json(tmp_path: Path) -> None:
     with pytest.raises(PriceOverrideError, match="invalid JSON"):
         PriceBook.from_file(path)
     assert PriceBook.from_file(None).lookup("openai", "gpt-4o-mini").source == "genai-prices"
-
-
-def test_configure_prices_installs_the_default_book(tmp_path: Path) -> None:
-    path = tmp_path / "prices.toml"
-    path.write_text('["*"."house-model"]\ninput_mtok = "1"\noutput_mtok = "2"\n')
-    previous = default_price_book()
-    try:
-        book = configure_prices(path)
-        assert default_price_book() is book
-        assert lookup_price("openai", "house-model").source == "override"
-        assert provider_cost("openai", "house-model", make_usage(output_tokens=10**6)) == (
-            D(0),
-            D(2),
-        )
-    finally:
-        prices._default = previous
 
 
 # ----------------------------------------------------------------------------- hot path

@@ -1216,3 +1216,28 @@ def test_a_truncated_tail_nested_past_the_recursion_limit_is_skipped() -> None:
 
     tail = b'{"usage": {"prompt_tokens": 3}, "x": {"usage": {"a": ' + b"[" * 100_000
     assert find_last_object(tail, "usage") == {"prompt_tokens": 3}
+
+
+def test_multipart_field_reads_the_model_of_an_upload() -> None:
+    """A transcription is a multipart upload: its model is read before forwarding (to price it),
+    wherever the field sits, without mistaking the file's bytes for a field."""
+    import httpx
+
+    from lava_server.proxy.usage import multipart_field
+
+    lookalike = b'\r\n--x\r\nContent-Disposition: form-data; name="model"\r\n\r\nfake\r\n'
+    for data_first in (True, False):
+        files = {"file": ("a.mp3", lookalike * 1000, "audio/mpeg")}
+        fields = {"model": "whisper-1", "language": "en"}
+        request = (
+            httpx.Request("POST", "http://x/", data=fields, files=files)
+            if data_first
+            else httpx.Request("POST", "http://x/", files={**files, "model": (None, "whisper-1")})
+        )
+        body, content_type = request.read(), request.headers["content-type"]
+        assert multipart_field(body, content_type, "model") == "whisper-1"
+        assert multipart_field(body, content_type, "prompt") is None
+    assert multipart_field(body, "application/json", "model") is None
+    assert multipart_field(body, None, "model") is None
+    assert multipart_field(b"not multipart", content_type, "model") is None
+    assert multipart_field(body[: len(body) // 2], content_type, "model") in (None, "whisper-1")

@@ -205,6 +205,19 @@ class ServerProcess(Base):
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ModelPrice(Base):
+    """A model's provider price added with `lava prices add`. Every server process loads them
+    all every `LAVA_MODEL_PRICES_REFRESH_SECONDS` (`model_prices.service`)."""
+
+    __tablename__ = "model_prices"
+
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)  # ours, or "*"
+    model: Mapped[str] = mapped_column(String(255), primary_key=True)  # lower case; "x*": prefix
+    # The price file's keys, prices as decimal strings (`model_prices.book.check_price`).
+    prices: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class LedgerEntry(Base):
     """One side of a money movement. Append-only; the entries of one `txn_id` sum to zero.
 

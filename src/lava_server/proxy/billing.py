@@ -50,6 +50,7 @@ from lava_server.errors import (
     NotFound,
     Unauthorized,
 )
+from lava_server.model_prices.book import PRICE_ESTIMATED_KEY, ModelPricing, PriceBook
 from lava_server.periods import usage_period
 from lava_server.pricing import (
     MAX_AMOUNT,
@@ -68,7 +69,6 @@ from lava_server.products.service import check_pricing
 from lava_server.proxy import repository
 from lava_server.proxy.credentials import ForwardToken
 from lava_server.proxy.group_commit import GroupCommit, Job
-from lava_server.proxy.prices import provider_cost
 from lava_server.proxy.repository import WriterConnection, write_transaction
 from lava_server.proxy.usage import ExtractedUsage
 from lava_server.requests import repository as request_rows
@@ -119,6 +119,7 @@ class Call:
     provider_key_type: str
     endpoint: str
     model: str | None
+    pricing: ModelPricing  # the model's, or as the unknown-model rule says (`billed_price`)
     metadata: dict[str, str]
     worst_case: ExtractedUsage  # the hold's usage (estimated input, maximum output)
     process_id: str | None = None  # the server process forwarding it (`proxy.abandoned`)
@@ -210,9 +211,10 @@ def pricing_usage(usage: ExtractedUsage) -> Usage:
 class ForwardBilling:
     """One per server process."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, prices: PriceBook) -> None:
         self.db = db
         self.settings = settings
+        self.prices = prices
         self.service_charge_rate = settings.service_charge_rate
         self._configs: dict[tuple[str, datetime], PricingConfig] = {}
         self._reserve_writer = WriterConnection(db, durable=False)
@@ -247,7 +249,7 @@ class ForwardBilling:
         now = utcnow()
         if token.connection_secret is None:
             return await self._metering_only(key_hash, call, now)
-        costs = provider_cost(call.provider, call.worst_case.model or call.model, call.worst_case)
+        costs = call.pricing.cost(call.worst_case)
         item = _ReserveItem(token, key_hash, call, pricing_usage(call.worst_case), costs, now)
         if self._sqlite_holds is not None or not (self._quick_busy or self._reserves.busy):
             # A lone hold goes at once, without the group commit's hand-off. On SQLite every
@@ -548,18 +550,26 @@ class ForwardBilling:
         call = reservation.call
         model = usage.model or call.model
         counts = pricing_usage(usage)
-        input_cost, output_cost = provider_cost(call.provider, model, usage)
+        pricing = call.pricing
+        if model and model != call.model:  # the answer names the model more precisely
+            answered = self.prices.lookup(call.provider, model)
+            if answered.known:
+                pricing = answered
+        input_cost, output_cost = pricing.cost(usage)
         metadata = call.metadata
         if not self._in_range(reservation.config, counts, input_cost, output_cost):
             # A provider that reports more than one request may cost or count: bill the worst
             # case its hold was priced for (within range), and say so.
             usage = dataclasses.replace(call.worst_case, model=model, estimated=True)
             counts = pricing_usage(usage)
-            input_cost, output_cost = provider_cost(call.provider, model, usage)
+            pricing = call.pricing
+            input_cost, output_cost = pricing.cost(usage)
             metadata = {**metadata, OUT_OF_RANGE_KEY: "true"}
             status = "error"
         if usage.estimated:
             metadata = {**metadata, ESTIMATED_KEY: "true"}
+        if pricing.source == "estimated":
+            metadata = {**metadata, PRICE_ESTIMATED_KEY: "true"}
         item = _SettleItem(
             reservation=reservation,
             usage=usage,

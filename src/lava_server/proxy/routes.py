@@ -39,6 +39,7 @@ from lava_server.errors import (
     note_failed_auth,
 )
 from lava_server.metadata import check_metadata
+from lava_server.model_prices.book import ModelPricing, PriceBook
 from lava_server.proxy.billing import Call, ForwardBilling, Reservation
 from lava_server.proxy.client import (
     UpstreamBroken,
@@ -56,7 +57,6 @@ from lava_server.proxy.credentials import (
     provider_key_for,
 )
 from lava_server.proxy.headers import client_headers, upstream_headers
-from lava_server.proxy.prices import configure_prices
 from lava_server.proxy.upstream import (
     UpstreamTarget,
     UpstreamURLError,
@@ -71,6 +71,7 @@ from lava_server.proxy.usage import (
     estimate_hold_usage,
     gemini_model_from_path,
     make_response_parser,
+    multipart_field,
     warm_up,
 )
 from lava_server.settings import Settings
@@ -94,20 +95,26 @@ class AbortConnection(Exception):
 class ForwardProxy:
     """The `/v1/forward` endpoint of one server process, with its upstream client."""
 
-    def __init__(self, settings: Settings, db: Database, *, process_id: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        prices: PriceBook,
+        *,
+        process_id: str | None = None,
+    ) -> None:
         """`process_id`: this process's `ProcessHeartbeat` id, stamped on its calls."""
         self.settings = settings
+        self.prices = prices
         self.process_id = process_id
         self.origins = origins_from_env(os.environ)
         self.keys = ProviderKeys(Settings.prefixed_env("PROVIDER_KEY"))
-        self.billing = ForwardBilling(db, settings)
+        self.billing = ForwardBilling(db, settings, prices)
         self.client = UpstreamClient(
             connect_timeout=settings.upstream_connect_timeout,
             first_byte_timeout=settings.upstream_first_byte_timeout,
             idle_timeout=settings.upstream_idle_timeout,
         )
-        if settings.model_prices_file:
-            configure_prices(settings.model_prices_file)
         warm_up()
         self._background: set[asyncio.Task[Any]] = set()
         self._targets: dict[tuple[bytes, bytes], UpstreamTarget] = {}
@@ -157,16 +164,24 @@ class ForwardProxy:
                 param="u",
             )
         model = body_json.get("model") if body_json is not None else None
+        if api == "elevenlabs_tts" and body_json is not None:
+            model = body_json.get("model_id")
+        elif api == "openai_transcription" and body_json is None:
+            content_type = header_map.get(b"content-type", b"").decode("latin-1")
+            model = multipart_field(body, content_type, "model")
         if isinstance(model, str) and NUL in model:
             raise InvalidRequest("model must not contain NUL characters (\\u0000).", param="model")
         if not isinstance(model, str) or not model:
             model = gemini_model_from_path(target.path) if api == "gemini_generate" else None
+        pricing = self._pricing(api, method, provider.name, model, token.connection_secret)
         usage_filter: UsageChunkFilter | None = None
         if api == "chat_completions" and body_json is not None:
             rewritten = add_stream_usage_option(body, body_json, provider=provider.name)
             if rewritten is not None:
                 body, usage_filter = rewritten, UsageChunkFilter()
-        worst = estimate_hold_usage(api, provider.family, body_json, model, provider=provider.name)
+        worst = estimate_hold_usage(
+            api, provider.family, body_json, model, provider=provider.name, price_book=self.prices
+        )
         request_id: str = state_of(scope)["request_id"]
         call = Call(
             request_id=request_id,
@@ -174,6 +189,7 @@ class ForwardProxy:
             provider_key_type=key_type,
             endpoint=f"{method} {target.path}"[:512],
             model=model[:255] if model else None,
+            pricing=pricing,
             metadata=metadata,
             worst_case=worst,
             process_id=self.process_id,
@@ -245,6 +261,25 @@ class ForwardProxy:
         )
         if broken is not None and not (watch is not None and watch.disconnected):
             raise AbortConnection(broken.message)
+
+    def _pricing(
+        self,
+        api: str,
+        method: str,
+        provider: str,
+        model: str | None,
+        connection_secret: str | None,
+    ) -> ModelPricing:
+        """The model's prices, or what `LAVA_UNKNOWN_MODEL` says for a model without one (a 400
+        before anything is held or sent under `refuse`). Only the calls that can be billed, POSTs
+        to a metered API, are held to the rule; a metering-only token (no wallet is billed, the
+        merchant's own key pays the provider) is never refused."""
+        if api == "unknown" or method != "POST":
+            return ModelPricing(provider, model or "", "unknown")
+        rule = self.settings.unknown_model
+        if connection_secret is None and rule == "refuse":
+            rule = "free"
+        return self.prices.billed_price(provider, model, rule)
 
     def _target(self, query: bytes, path: bytes) -> UpstreamTarget:
         """`resolve_forward`, remembered: an app sends the same few URLs over and over. Targets

@@ -28,6 +28,7 @@ from lava_server.connections import repository as connections
 from lava_server.db.engine import Database
 from lava_server.db.models import Request
 from lava_server.errors import ApiError
+from lava_server.model_prices.book import PriceBook
 from lava_server.pricing import PricedRequest
 from lava_server.products import repository as products
 from lava_server.requests import repository, service
@@ -62,9 +63,10 @@ class _Item:
 class RequestBatcher:
     """One per server process. `submit` is all a route needs."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, prices: PriceBook) -> None:
         self.db = db
         self.settings = settings
+        self.prices = prices
         self._pending: list[_Item] = []
         self._draining = False
 
@@ -183,6 +185,7 @@ class RequestBatcher:
                     position = position_of(item)
                     request, priced = service.prepare(
                         self.settings,
+                        self.prices,
                         item.caller,
                         item.params,
                         item.fingerprint,

@@ -13,6 +13,12 @@ from lava_server.connections.repository import ConnectionRef
 from lava_server.db.engine import Database
 from lava_server.db.models import Request
 from lava_server.errors import Conflict, InsufficientBalance, InvalidRequest, NotFound, Unauthorized
+from lava_server.model_prices.book import (
+    PRICE_ESTIMATED_KEY,
+    ModelPricing,
+    PriceBook,
+    provider_for_model,
+)
 from lava_server.pricing import (
     MAX_AMOUNT,
     OutOfRange,
@@ -22,7 +28,6 @@ from lava_server.pricing import (
     price_request,
 )
 from lava_server.products.repository import ProductRef
-from lava_server.proxy.prices import provider_cost, provider_for_model
 from lava_server.proxy.usage.types import ExtractedUsage
 from lava_server.requests import repository
 from lava_server.requests.schemas import RequestCreate
@@ -31,6 +36,7 @@ from lava_server.timeutil import iso
 from lava_server.wallets.ledger import Posting, wallet_account
 
 MERCHANT_ENDPOINT = "POST /v1/requests"
+ZERO = Decimal(0)
 
 
 def postings_for(request: Request, priced: PricedRequest) -> list[Posting]:
@@ -56,6 +62,7 @@ class Created:
 
 def prepare(
     settings: Settings,
+    prices: PriceBook,
     caller: Caller,
     params: RequestCreate,
     fingerprint: str,
@@ -92,7 +99,8 @@ def prepare(
         input_seconds=params.input_seconds,
         output_seconds=params.output_seconds,
     )
-    input_cost, output_cost = _model_costs(params)
+    pricing = _model_pricing(prices, settings, params)
+    input_cost, output_cost = pricing.cost(_usage_of(params)) if pricing else (ZERO, ZERO)
     try:
         priced = price_request(
             product.pricing,
@@ -117,6 +125,8 @@ def prepare(
     request = _new_request(
         caller, params, connection.id, connection.wallet_id, product, priced, fingerprint, now
     )
+    if pricing is not None and pricing.source == "estimated":
+        request.request_metadata = {**request.request_metadata, PRICE_ESTIMATED_KEY: "true"}
     return request, priced
 
 
@@ -130,15 +140,21 @@ def replay(existing: Request, fingerprint: str) -> Created:
     return Created(existing, created=False)
 
 
-def _model_costs(params: RequestCreate) -> tuple[Decimal, Decimal]:
-    """Provider cost of our `provider`/`model` extension, priced like a forwarded call (0 without
-    a model, or for a model no price table knows; `pricing.md` step 4)."""
+def _model_pricing(
+    prices: PriceBook, settings: Settings, params: RequestCreate
+) -> ModelPricing | None:
+    """The prices of our `provider`/`model` extension, as for a forwarded call, with the same
+    unknown-model rule (`LAVA_UNKNOWN_MODEL`; a 400 naming `model` under `refuse`). None for a
+    report without `model`: it bills the product's fee and no provider cost (`pricing.md`)."""
     if params.model is None:
-        return Decimal(0), Decimal(0)
-    provider = params.provider or provider_for_model(params.model)
-    if provider is None:
-        return Decimal(0), Decimal(0)
-    usage = ExtractedUsage(
+        return None
+    # Without a provider: the one the price library knows the model at, else "*" entries only.
+    provider = params.provider or provider_for_model(params.model) or "*"
+    return prices.billed_price(provider, params.model, settings.unknown_model)
+
+
+def _usage_of(params: RequestCreate) -> ExtractedUsage:
+    return ExtractedUsage(
         input_tokens=params.input_tokens,
         output_tokens=params.output_tokens,
         input_characters=params.input_characters,
@@ -147,7 +163,6 @@ def _model_costs(params: RequestCreate) -> tuple[Decimal, Decimal]:
         output_seconds=params.output_seconds,
         model=params.model,
     )
-    return provider_cost(provider, params.model, usage)
 
 
 def priced_columns(priced: PricedRequest) -> dict[str, Any]:

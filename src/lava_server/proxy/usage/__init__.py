@@ -16,9 +16,10 @@ relayed. This module picks the right one::
         send(relay_filter.feed(chunk) if relay_filter else chunk)
     tail = relay_filter.close() if relay_filter else b""
     usage = parser.finish(complete=stream_ended_normally)     # usage.estimated -> metadata
-    input_cost, output_cost = provider_cost(name, usage.model or model, usage)  # ..proxy.prices
+    input_cost, output_cost = provider_cost(name, usage.model or model, usage)  # model_prices
 
-At start-up, ``warm_up()`` (tokenizer) and ``prices.warm_up_prices()`` load their data once.
+At start-up, ``warm_up()`` (the tokenizer) and the server's ``PriceBook.warm_up()`` load their
+data once.
 
 See :mod:`.types` for what the counts mean (``input_tokens`` includes cached tokens, etc.).
 """
@@ -38,6 +39,7 @@ from lava_server.proxy.usage.audio import (
     extract_elevenlabs_tts,
     extract_openai_speech,
     extract_transcription,
+    multipart_field,
 )
 from lava_server.proxy.usage.base import Headers, JSONBodyParser, SSEUsageParser
 from lava_server.proxy.usage.estimate import (
@@ -131,6 +133,7 @@ __all__ = [
     "make_usage",
     "max_output_tokens",
     "model_output_ceiling",
+    "multipart_field",
     "request_output_cap",
     "set_tokenizer",
     "tokenizer_name",

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from lava_server.proxy.prices import PriceBook, default_price_book
+from lava_server.model_prices.book import PriceBook, default_price_book
 from lava_server.proxy.usage.types import ApiKind, ExtractedUsage, as_count, make_usage
 
 __all__ = [

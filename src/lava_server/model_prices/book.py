@@ -1,20 +1,29 @@
 """Provider prices of models: what a forwarded call cost at the provider (``pricing.md`` step 4).
 
-Prices come from ``genai-prices`` (a maintained price library) using only the snapshot bundled in
-the installed package: nothing here ever starts its updater or touches the network. An operator
-override file adds models it lacks or replaces its prices. A model known to neither is priced at
-0 and logged once.
+Three sources, the first that knows a model wins:
 
-Typical use (the server wires the override file from its settings at start-up)::
+1. prices added with ``lava prices add`` (the ``model_prices`` table, shared by every server
+   process; each process reloads them every ``LAVA_MODEL_PRICES_REFRESH_SECONDS``);
+2. the operator's price file (``LAVA_MODEL_PRICES_FILE``, read at start);
+3. ``genai-prices`` (a maintained price library), using only the snapshot bundled in the
+   installed package: nothing here ever starts its updater or touches the network.
 
-    configure_prices(settings.model_prices_file)        # LAVA_MODEL_PRICES_FILE, may be None
-    input_cost, output_cost = provider_cost("openai", "gpt-4o-mini-2024-07-18", usage)
+A model none of them knows is handled by the unknown-model rule (``LAVA_UNKNOWN_MODEL``, see
+:meth:`PriceBook.billed_price`): ``refuse`` (400 before anything is sent or stored),
+``estimate`` (priced like the dearest known model of its provider, and marked) or ``free``
+(provider cost 0, logged once).
+
+Typical use (the server builds one book per process from its settings)::
+
+    book = PriceBook.from_file(settings.model_prices_file)   # may be ""
+    pricing = book.billed_price("openai", "gpt-4o-mini-2024-07-18", settings.unknown_model)
+    input_cost, output_cost = pricing.cost(usage)
 
 Costs are unrounded ``Decimal`` dollars; ``pricing.md`` rounds each to 10 places. The input cost
 includes cache reads and writes at their own prices; usage follows the conventions of
 :mod:`lava_server.proxy.usage.types` (``input_tokens`` includes the cached parts).
 
-Override file (TOML or JSON, chosen by the file extension; ``.json`` is JSON, anything else
+Price file (TOML or JSON, chosen by the file extension; ``.json`` is JSON, anything else
 TOML). Top-level keys are our provider names (``openai``, ``groq``, ``googleOpenaiCompatible``...)
 or ``"*"`` for any provider; under each, model names (case-insensitive; a trailing ``*`` makes a
 prefix pattern) map to prices. Numbers are read as ``Decimal`` (write them as strings in JSON to
@@ -34,10 +43,12 @@ Price keys: ``input_mtok``, ``output_mtok``, ``cache_read_mtok``, ``cache_write_
 writes, and all writes without ``cache_write_1h_mtok``), ``cache_write_1h_mtok``,
 ``input_audio_mtok``, ``output_audio_mtok`` ($ per million tokens), ``input_mchars``,
 ``output_mchars`` ($ per million characters), ``input_audio_hours``, ``output_audio_hours``
-($ per hour of audio, metered in seconds); plus ``context_window`` and ``max_output_tokens``
-(tokens), and ``tiers``: a list of ``{start = N, <price keys>}`` applied when a request's input
-tokens exceed ``start`` (long-context prices; keys not given keep the base price). An override
-replaces the library's entry for that model as a whole. Unknown keys are an error.
+($ per hour of audio, metered in seconds); each from 0 to 10,000 with at most 10 decimal places;
+plus ``context_window`` and ``max_output_tokens`` (tokens), and ``tiers``: a list of
+``{start = N, <price keys>}`` applied when a request's input tokens exceed ``start``
+(long-context prices; keys not given keep the base price). An entry replaces the library's entry
+for that model as a whole, and a ``lava prices add`` entry replaces the file's for the same
+provider and model name. Unknown keys are an error.
 
 Judgement calls: genai-prices' per-request, search, image-token and page prices are not used
 (the proxy meters none of those units); time-dependent prices (off-peak discounts, scheduled
@@ -50,28 +61,33 @@ import functools
 import importlib
 import json
 import logging
+import shlex
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
+from lava_server.errors import InvalidRequest
+
 __all__ = [
     "GENAI_PROVIDER_IDS",
+    "PRICE_ESTIMATED_KEY",
     "ModelLimits",
     "ModelPricing",
     "PriceBook",
+    "PriceEntry",
     "PriceOverrideError",
     "Rates",
+    "UnknownModelRule",
     "UsageCounts",
-    "configure_prices",
+    "check_price",
+    "database_overrides",
     "default_price_book",
     "load_overrides",
-    "lookup_price",
     "provider_cost",
-    "warm_up_prices",
 ]
 
 logger = logging.getLogger(__name__)
@@ -79,6 +95,15 @@ logger = logging.getLogger(__name__)
 ZERO: Final = Decimal(0)
 _MILLION: Final = Decimal(1_000_000)
 _HOUR: Final = Decimal(3600)
+MAX_PRICE: Final = Decimal(10_000)
+"""The highest price accepted ($ per million units or per hour): the dearest model of the price
+library costs $600 per million output tokens, so anything above this is a slip of the hand."""
+PRICE_PLACES: Final = 10
+
+UnknownModelRule = Literal["refuse", "estimate", "free"]
+PRICE_ESTIMATED_KEY: Final = "lava_price_estimated"
+"""Metadata key set to "true" on a request whose model had no price and was priced like the
+dearest known model of its provider (``LAVA_UNKNOWN_MODEL=estimate``)."""
 
 GENAI_PROVIDER_IDS: Final[Mapping[str, str]] = {
     "openai": "openai",
@@ -96,11 +121,23 @@ GENAI_PROVIDER_IDS: Final[Mapping[str, str]] = {
     "cohere": "cohere",
     "baseten": "baseten",
     "elevenlabs": "elevenlabs",
+    # SambaNova's own deployments as Hugging Face's router lists them, at SambaNova's prices.
+    "sambanova": "huggingface_sambanova",
 }
-"""Our provider names -> genai-prices provider ids. The registry's other providers (kluster,
-inference, vercel, hyperbolic, sambanova, deepinfra, parasail, nebius, targon, gmicloud, chutes)
-have no prices there: their models need the override file (another provider's price for the same
-open model would be a guess, not a bill)."""
+"""Our provider names -> genai-prices provider ids. The registry's other providers have no prices
+there (deepinfra, kluster, chutes, inference, vercel, parasail, targon, gmicloud), or only in its
+Hugging Face router listings (hyperbolic, nebius): their models need prices from the operator
+(another provider's price for the same open model would be a guess, not a bill)."""
+
+
+def _own_name(provider: str, genai_id: str) -> str:
+    """The name ``provider``'s API takes for a model genai-prices lists under another name.
+    SambaNova takes the Hugging Face name without its organisation, and Meta's Llama models with
+    ``Meta-`` in front (``meta-llama/Llama-3.3-70B-Instruct``: ``Meta-Llama-3.3-70B-Instruct``)."""
+    if provider == "sambanova":
+        organisation, _, name = genai_id.rpartition("/")
+        return f"Meta-{name}" if organisation == "meta-llama" else name
+    return genai_id
 
 
 class UsageCounts(Protocol):
@@ -260,7 +297,7 @@ class ModelLimits:
     max_output_tokens: int | None = None
 
 
-PriceSource = Literal["genai-prices", "override", "unknown"]
+PriceSource = Literal["genai-prices", "override", "estimated", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,7 +311,9 @@ class ModelPricing:
     provider: str
     model: str
     source: PriceSource
-    matched: str | None = None  # the genai-prices model id or the override's model key
+    # The genai-prices model id or the override's model key; for an estimate, the model's whose
+    # prices these are.
+    matched: str | None = None
     rates: Rates = _NO_RATES
     tiers: tuple[tuple[int, Rates], ...] = ()
     limits: ModelLimits = ModelLimits()
@@ -306,12 +345,17 @@ class PriceOverrideError(ValueError):
     """The override file cannot be read or holds something invalid (the server must not start)."""
 
 
+Origin = Literal["file", "database"]
+
+
 @dataclass(frozen=True, slots=True)
 class _Override:
     key: str
     rates: Rates
     tiers: tuple[tuple[int, Rates], ...]
     limits: ModelLimits
+    origin: Origin = "file"
+    provider: str = "*"  # as the operator spelt it
 
 
 def _decimal(value: object, where: str) -> Decimal:
@@ -321,8 +365,10 @@ def _decimal(value: object, where: str) -> Decimal:
         number = Decimal(value.strip() if isinstance(value, str) else value)
     except InvalidOperation:
         raise PriceOverrideError(f"{where}: {value!r} is not a decimal number") from None
-    if not number.is_finite() or number < 0:
-        raise PriceOverrideError(f"{where}: must be a finite number >= 0")
+    if not number.is_finite() or not ZERO <= number <= MAX_PRICE:
+        raise PriceOverrideError(f"{where}: must be a number from 0 to {MAX_PRICE}")
+    if number != number.quantize(Decimal(1).scaleb(-PRICE_PLACES)):
+        raise PriceOverrideError(f"{where}: at most {PRICE_PLACES} decimal places")
     return number
 
 
@@ -348,7 +394,7 @@ def _rates(entry: Mapping[str, Any], where: str, base: Rates | None = None) -> R
     return Rates(**values)  # type: ignore[arg-type]
 
 
-def _parse_entry(key: str, entry: object, where: str) -> _Override:
+def _parse_entry(key: str, entry: object, where: str, origin: Origin = "file") -> _Override:
     if not isinstance(entry, Mapping):
         raise PriceOverrideError(f"{where}: expected a table of prices")
     allowed = {*_RATE_KEYS, "tiers", "context_window", "max_output_tokens"}
@@ -387,14 +433,14 @@ def _parse_entry(key: str, entry: object, where: str) -> _Override:
             else None
         ),
     )
-    return _Override(key=key, rates=rates, tiers=tuple(tiers), limits=limits)
+    return _Override(key=key, rates=rates, tiers=tuple(tiers), limits=limits, origin=origin)
 
 
 _Overrides = dict[str, tuple[dict[str, _Override], tuple[tuple[str, _Override], ...]]]
 """provider (lower case, or "*") -> (exact model -> entry, (prefix, entry) longest first)."""
 
 
-def _parse_overrides(data: object, source: str) -> _Overrides:
+def _parse_overrides(data: object, source: str, origin: Origin = "file") -> _Overrides:
     if not isinstance(data, Mapping):
         raise PriceOverrideError(f"{source}: expected a table of providers")
     result: _Overrides = {}
@@ -409,7 +455,10 @@ def _parse_overrides(data: object, source: str) -> _Overrides:
             if not isinstance(model, str) or not model.strip():
                 raise PriceOverrideError(f"{source}: {provider}: model names must be strings")
             name = _normalize(model)
-            parsed = _parse_entry(model, entry, f"{source}: {provider}.{model}")
+            parsed = replace(
+                _parse_entry(model, entry, f"{source}: {provider}.{model}", origin),
+                provider=provider.strip(),
+            )
             if name.endswith("*"):
                 prefixes.append((name[:-1], parsed))
             else:
@@ -451,6 +500,28 @@ def load_overrides(path: str | Path) -> _Overrides:
         except (ValueError, UnicodeDecodeError) as exc:
             raise PriceOverrideError(f"{file}: invalid TOML: {exc}") from None
     return _parse_overrides(data, str(file))
+
+
+def check_price(provider: str, model: str, prices: Mapping[str, object]) -> dict[str, object]:
+    """Validate the prices of one model given to ``lava prices add`` (the price file's keys;
+    prices as decimal strings) and return them as they are stored. Raises
+    :class:`PriceOverrideError` naming what is wrong."""
+    where = f"{provider} {model}"
+    if not any(key in prices for key in _RATE_KEYS):
+        raise PriceOverrideError(f"{where}: give at least one price (--input-mtok, ...)")
+    _parse_entry(model, prices, where)
+    return {
+        key: value.strip() if isinstance(value, str) else value for key, value in prices.items()
+    }
+
+
+def database_overrides(rows: Iterable[tuple[str, str, Mapping[str, object]]]) -> _Overrides:
+    """The prices stored with ``lava prices add``, as (provider, model, prices) rows, for
+    :meth:`PriceBook.set_database_prices`."""
+    data: dict[str, dict[str, Mapping[str, object]]] = {}
+    for provider, model, prices in rows:
+        data.setdefault(provider, {})[model] = prices
+    return _parse_overrides(data, "lava prices add", origin="database")
 
 
 # ------------------------------------------------------------------------------ genai-prices
@@ -505,8 +576,21 @@ class _Entry:
 # -------------------------------------------------------------------------------- price book
 
 
+@dataclass(frozen=True, slots=True)
+class PriceEntry:
+    """One model price that the book knows, for ``lava prices list``."""
+
+    provider: str  # our provider name, or "*" for any provider
+    model: str  # as the provider's API names it (a trailing "*": a prefix pattern)
+    source: Literal["genai-prices", "file", "database"]
+    rates: Rates
+    tiers: tuple[tuple[int, Rates], ...] = ()
+    limits: ModelLimits = ModelLimits()
+
+
 class PriceBook:
-    """Model prices: the override file first, then genai-prices' bundled snapshot, else 0.
+    """Model prices: the operator's (``lava prices add``, then the price file), then
+    genai-prices' bundled snapshot; an unknown model is left to the caller's rule.
 
     Lookups are cached per (provider, model) (bounded: model names come from clients).
     """
@@ -519,10 +603,13 @@ class PriceBook:
         max_cache: int = 4096,
         max_warned: int = 10_000,
     ) -> None:
-        self._overrides: _Overrides = overrides or {}
+        self._file: _Overrides = overrides or {}
+        self._database: _Overrides = {}
+        self._overrides: _Overrides = self._file
         self._use_genai = use_genai_prices
         self._max_cache = max_cache
         self._cache: dict[tuple[str, str], _Entry] = {}
+        self._dearest: dict[str, ModelPricing | None] = {}
         self._lock = threading.Lock()
         self._warned: set[tuple[str, str]] = set()
         self._max_warned = max_warned
@@ -545,6 +632,27 @@ class PriceBook:
         with self._lock:
             self._cache.clear()
             self._converted.clear()
+            self._dearest.clear()
+
+    def set_database_prices(self, prices: _Overrides) -> None:
+        """Put the prices stored with ``lava prices add`` (see :func:`database_overrides`) in
+        force, in place of the ones set before. They win over the file's for the same provider
+        and model name."""
+        merged: _Overrides = {}
+        for provider in {*self._file, *prices}:
+            exact: dict[str, _Override] = {}
+            prefixes: dict[str, _Override] = {}
+            for layer in (self._file, prices):
+                if provider in layer:
+                    exact.update(layer[provider][0])
+                    prefixes.update(layer[provider][1])
+            longest_first = sorted(prefixes.items(), key=lambda item: len(item[0]), reverse=True)
+            merged[provider] = (exact, tuple(longest_first))
+        with self._lock:
+            self._database = prices
+            self._overrides = merged
+            self._cache.clear()
+            self._dearest.clear()
 
     # -- lookups -----------------------------------------------------------------------------------
 
@@ -576,6 +684,84 @@ class PriceBook:
         if not model:
             return ZERO, ZERO
         return self.lookup(provider, model, at=at).cost(usage)
+
+    def billed_price(
+        self, provider: str, model: str | None, rule: UnknownModelRule
+    ) -> ModelPricing:
+        """The prices a billed call of ``model`` (``None``: the call names none) is charged at:
+        the model's own, else by ``rule`` (``LAVA_UNKNOWN_MODEL``):
+
+        - ``refuse``: :class:`InvalidRequest` (400, ``param`` ``model``) saying how to add a price;
+        - ``estimate``: the prices of the dearest model known for ``provider`` (the highest output
+          price per million tokens, then input; then the first name in alphabetical order), with
+          ``source`` ``"estimated"`` and that model in ``matched``; refused as above when no model
+          of ``provider`` has a price;
+        - ``free``: provider cost 0 (logged once per model).
+        """
+        pricing = self.lookup(provider, model) if model else ModelPricing(provider, "", "unknown")
+        if pricing.known:
+            return pricing
+        unknown = f"no price for model {model[:200]!r}" if model else "no model named"
+        if rule == "free":
+            self._warn_once(
+                provider,
+                model or "",
+                f"{unknown} of provider {provider!r}: provider cost 0",
+            )
+            return pricing
+        if rule == "estimate":
+            like = self._dearest_of(provider)
+            if like is not None:
+                self._warn_once(
+                    provider,
+                    model or "",
+                    f"{unknown} of provider {provider!r}: priced like its dearest model, "
+                    f"{like.matched!r} (LAVA_UNKNOWN_MODEL=estimate)",
+                )
+                return replace(like, model=model or "", source="estimated")
+        raise InvalidRequest(_unknown_message(provider, model, rule), param="model")
+
+    def entries(self, provider: str | None = None, model: str | None = None) -> list[PriceEntry]:
+        """Every price known (the library's for each of our providers, the file's, the
+        database's), sorted by provider and model; ``provider``: only its own (and ``"*"``)
+        entries; ``model``: only names containing it (case-insensitive)."""
+        found: list[PriceEntry] = []
+        for overrides in (self._file, self._database):
+            for exact, prefixes in overrides.values():
+                for entry in [*exact.values(), *(e for _, e in prefixes)]:
+                    found.append(
+                        PriceEntry(
+                            entry.provider,
+                            entry.key,
+                            entry.origin,
+                            entry.rates,
+                            entry.tiers,
+                            entry.limits,
+                        )
+                    )
+        if self._use_genai:
+            for ours in GENAI_PROVIDER_IDS:
+                for info, rates, tiers in self._genai_models(ours):
+                    found.append(
+                        PriceEntry(
+                            ours,
+                            _own_name(ours, info.id),
+                            "genai-prices",
+                            rates,
+                            tiers,
+                            ModelLimits(context_window=info.context_window),
+                        )
+                    )
+        wanted = model.lower() if model else None
+        return sorted(
+            (
+                entry
+                for entry in found
+                if (provider is None or entry.provider.lower() in (provider.lower(), "*"))
+                and (wanted is None or wanted in entry.model.lower())
+            ),
+            key=lambda entry: (entry.provider, entry.model.lower(), entry.source),
+        )
 
     # -- resolution --------------------------------------------------------------------------------
 
@@ -614,7 +800,6 @@ class PriceBook:
                         limits=limits,
                     )
                 )
-        self._warn_unknown(provider, model)
         return _Entry(ModelPricing(provider=provider, model=model, source="unknown"))
 
     def _find_override(self, provider: str, name: str) -> _Override | None:
@@ -631,25 +816,71 @@ class PriceBook:
                     return entry
         return None
 
+    def _dearest_of(self, provider: str) -> ModelPricing | None:
+        """The dearest model with a price of its own at ``provider`` (library or operator, not
+        ``"*"`` entries): by output price per million tokens, then input, then name."""
+        if provider == "*":
+            return None  # a report that names no provider: there is no "same provider"
+        if provider in self._dearest:
+            return self._dearest[provider]
+        candidates: list[tuple[str, Rates, tuple[tuple[int, Rates], ...]]] = []
+        table = self._overrides.get(provider.lower())
+        if table is not None:
+            exact, prefixes = table
+            for entry in [*exact.values(), *(e for _, e in prefixes)]:
+                candidates.append((entry.key, entry.rates, entry.tiers))
+        if self._use_genai:
+            for info, rates, tiers in self._genai_models(provider):
+                candidates.append((info.id, rates, tiers))
+        dearest = None
+        if candidates:
+            name, rates, tiers = min(
+                candidates, key=lambda c: (-c[1].output_mtok, -c[1].input_mtok, c[0].lower())
+            )
+            dearest = ModelPricing(provider, name, "estimated", name, rates, tiers)
+        with self._lock:
+            self._dearest[provider] = dearest
+        return dearest
+
+    def _genai_models(
+        self, provider: str
+    ) -> Iterable[tuple[Any, Rates, tuple[tuple[int, Rates], ...]]]:
+        """The library's models of ``provider``, with their prices now."""
+        found = self._genai_provider(provider)
+        if found is None or found[0] is None:
+            return
+        now = datetime.now(tz=timezone.utc)
+        for info in found[0].models:
+            price = info.get_prices(now) if isinstance(info.prices, list) else info.prices
+            rates, tiers = self._convert(price)
+            yield info, rates, tiers
+
     def _genai_provider(self, provider: str) -> Any:
+        """(genai-prices provider, all its providers, {our own name of a model: model}) of
+        ``provider``, or None when the library has no prices for it."""
         provider_id = GENAI_PROVIDER_IDS.get(provider)
         if provider_id is None:
             return None
-        if provider_id not in self._genai_providers:
+        if provider not in self._genai_providers:
             from genai_prices.data_snapshot import find_provider_by_id, get_snapshot
 
             snapshot = get_snapshot()
-            self._genai_providers[provider_id] = (
-                find_provider_by_id(snapshot.providers, provider_id),
-                snapshot.providers,
-            )
-        return self._genai_providers[provider_id]
+            genai_provider = find_provider_by_id(snapshot.providers, provider_id)
+            own_names = {
+                _own_name(provider, info.id).lower(): info
+                for info in (genai_provider.models if genai_provider is not None else ())
+                if _own_name(provider, info.id) != info.id
+            }
+            self._genai_providers[provider] = (genai_provider, snapshot.providers, own_names)
+        return self._genai_providers[provider]
 
     def _find_genai(self, provider: str, name: str) -> Any:
         found = self._genai_provider(provider)
         if found is None or found[0] is None:
             return None
-        genai_provider, all_providers = found
+        genai_provider, all_providers, own_names = found
+        if name in own_names:
+            return own_names[name]
         candidates = [name]
         if "/" in name:
             candidates.append(name.rsplit("/", 1)[-1])
@@ -687,7 +918,7 @@ class PriceBook:
             limits=base.limits,
         )
 
-    def _warn_unknown(self, provider: str, model: str) -> None:
+    def _warn_once(self, provider: str, model: str, message: str) -> None:
         key = (provider, model)
         with self._lock:
             if key in self._warned:
@@ -696,14 +927,33 @@ class PriceBook:
                 return
             self._warned.add(key)
             last = len(self._warned) == self._max_warned
-        logger.warning(
-            "no price for model %r of provider %r: provider cost 0 (add it to the model price "
-            "file, LAVA_MODEL_PRICES_FILE)",
-            model[:200],
-            provider,
-        )
+        logger.warning("%s", message)
         if last:
             logger.warning("too many unpriced models: no more warnings about them")
+
+
+def _unknown_message(provider: str, model: str | None, rule: UnknownModelRule) -> str:
+    if provider == "*":
+        what = (
+            f"No price is known for model {model!r}, and the report names no provider "
+            "(`provider`) at which to look it up"
+        )
+    elif model:
+        what = f"No price is known for model {model[:200]!r} of provider {provider!r}"
+    else:
+        what = (
+            f"This {provider} call names no model that the server can read before forwarding "
+            "it (an ElevenLabs call without model_id, an upload without a model field), so its "
+            "price is not known"
+        )
+    if rule == "estimate" and provider != "*":
+        what += f", nor for any other model of {provider!r} to estimate it by"
+    names = f"{shlex.quote(provider)} {shlex.quote(model or 'MODEL')}"
+    example = f"lava prices add {names} --input-mtok N --output-mtok N"
+    return (
+        f"{what}: refused before anything was sent or charged (LAVA_UNKNOWN_MODEL={rule}). "
+        f"The operator can add its price with `{example}` or in LAVA_MODEL_PRICES_FILE."
+    )
 
 
 # ------------------------------------------------------------------------ the default book
@@ -713,7 +963,8 @@ _default_lock = threading.Lock()
 
 
 def default_price_book() -> PriceBook:
-    """The process-wide price book (no overrides until :func:`configure_prices`)."""
+    """A process-wide price book of the library alone (a server has its own, built from its
+    settings: this one is for code without a server, such as tests and benchmarks)."""
     global _default
     book = _default
     if book is None:
@@ -722,26 +973,6 @@ def default_price_book() -> PriceBook:
                 _default = PriceBook()
             book = _default
     return book
-
-
-def configure_prices(path: str | Path | None = None, **kwargs: Any) -> PriceBook:
-    """Install the process-wide price book with the override file at ``path`` (validated now:
-    a bad file raises :class:`PriceOverrideError`) and return it."""
-    global _default
-    book = PriceBook.from_file(path, **kwargs)
-    with _default_lock:
-        _default = book
-    return book
-
-
-def warm_up_prices() -> None:
-    """:meth:`PriceBook.warm_up` on the default price book (call it at server start)."""
-    default_price_book().warm_up()
-
-
-def lookup_price(provider: str, model: str, *, at: datetime | None = None) -> ModelPricing:
-    """:meth:`PriceBook.lookup` on the default price book."""
-    return default_price_book().lookup(provider, model, at=at)
 
 
 def provider_cost(
