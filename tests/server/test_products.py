@@ -126,3 +126,18 @@ async def test_every_tier_type_is_accepted(client, merchant):
         assert (
             await client.post("/v1/products", json=body, headers=merchant.headers)
         ).status_code == 201
+
+
+@pytest.mark.parametrize("rate", ["0.0000001", "0.00000010", "0.0000000001", "12.50"])
+async def test_a_rate_is_kept_as_given_however_small(client, merchant, rate):
+    """Up to 10 decimal places are valid, and come back as they were written (a rate below one
+    millionth used to become "1E-7" on the way in, and be refused as not a plain decimal)."""
+    tiers = [{"start": 0, "rate": rate, "type": "tokens_1m"}]
+    created = await client.post(
+        "/v1/products", json={"name": "Cheap", "tiers": tiers}, headers=merchant.headers
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["tiers"] == tiers
+    path = f"/v1/products/{created.json()['product_id']}"
+    updated = await client.put(path, json={"tiers": tiers}, headers=merchant.headers)
+    assert updated.json()["tiers"] == tiers

@@ -52,4 +52,5 @@ class ProductUpdate(BaseModel):
 
 
 def tiers_to_json(tiers: list[TierIn]) -> list[dict[str, Any]]:
-    return [{"start": t.start, "rate": str(t.rate), "type": t.type} for t in tiers]
+    # `:f`: a rate of 0.0000001 stays "0.0000001" (str() gives "1E-7", which is no plain decimal).
+    return [{"start": t.start, "rate": f"{t.rate:f}", "type": t.type} for t in tiers]
