@@ -16,6 +16,7 @@ from lava_server import __version__
 from lava_server.api.context import RequestContextMiddleware
 from lava_server.api.idempotency import IdempotencyMiddleware, purge_expired
 from lava_server.api.ratelimit import RateLimiter
+from lava_server.api.schemas import Health
 from lava_server.checkout.install import install as install_checkout
 from lava_server.connections.routes import router as connections_router
 from lava_server.connections.routes import test_helpers as test_helpers_router
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
-    async def healthz() -> dict[str, str]:
+    async def healthz() -> Health:
         async with db.read() as session:
             await session.connection()
         return {"status": "ok"}
