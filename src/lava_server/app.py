@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lava_server import __version__
+from lava_server.api import openapi
 from lava_server.api.context import RequestContextMiddleware
 from lava_server.api.idempotency import IdempotencyMiddleware, purge_expired
 from lava_server.api.ratelimit import RateLimiter
@@ -26,6 +27,8 @@ from lava_server.products.routes import router as products_router
 from lava_server.proxy.abandoned import ProcessHeartbeat
 from lava_server.proxy.routes import FORWARD_PATH, ForwardProxy
 from lava_server.proxy.routes import METHODS as FORWARD_METHODS
+from lava_server.proxy.schemas import SECURITY_SCHEMES as FORWARD_SECURITY
+from lava_server.proxy.schemas import forward_paths
 from lava_server.requests.batch import RequestBatcher
 from lava_server.requests.routes import create_request_asgi
 from lava_server.requests.routes import router as requests_router
@@ -97,6 +100,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(test_helpers_router)
     install_checkout(app, settings, db)
     app.router.routes[:0] = forward.routes  # first: the hot path matches without a scan
+    openapi.install(app, paths=forward_paths(), security_schemes=FORWARD_SECURITY)
 
     app.add_middleware(HotPaths, forward=forward)
     app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=("/v1/forward",))
