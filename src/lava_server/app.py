@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lava_server import __version__
-from lava_server.api import openapi
+from lava_server.api import docs, openapi
 from lava_server.api.context import RequestContextMiddleware
 from lava_server.api.idempotency import IdempotencyMiddleware, purge_expired
 from lava_server.api.ratelimit import RateLimiter
@@ -82,6 +82,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version=__version__,
         description="Lava-compatible usage-based billing API, version 2025-04-28.v1.",
         lifespan=lifespan,
+        docs_url=None,  # `api.docs` serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
     app.state.lava = state
     app.state.forward = forward
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_checkout(app, settings, db)
     app.router.routes[:0] = forward.routes  # first: the hot path matches without a scan
     openapi.install(app, paths=forward_paths(), security_schemes=FORWARD_SECURITY)
+    docs.install(app)
 
     app.add_middleware(HotPaths, forward=forward)
     app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=("/v1/forward",))
