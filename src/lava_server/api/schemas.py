@@ -3,9 +3,10 @@
 
 Answers are built as plain dicts typed by `TypedDict`s (so mypy checks every key) declared in each
 domain's `schemas.py`. FastAPI turns them into the response schemas through pydantic, and checks
-the answers of the routes that return them; the two hot paths (`POST /v1/requests`,
-`/v1/forward`) only document theirs, so that no answer is validated twice. Every answer object is
-`closed`: a key that its schema does not name fails validation.
+the answers of the routes that return them. The routes that write their answers' bytes themselves
+(`POST /v1/requests` and `/v1/forward`, the hot paths, and `GET /v1/usage`) only document theirs:
+no work is added per call; tests/server/test_openapi.py checks their real answers. Every answer
+object is `closed`: a key that its schema does not name fails validation.
 """
 
 from __future__ import annotations
