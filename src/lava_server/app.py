@@ -13,10 +13,12 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lava_server import __version__
+from lava_server.api import docs, openapi
 from lava_server.api.context import RequestContextMiddleware
 from lava_server.api.guard import InputGuard
 from lava_server.api.idempotency import IdempotencyMiddleware, purge_expired
 from lava_server.api.ratelimit import AuthFailures, RateLimiter
+from lava_server.api.schemas import Health
 from lava_server.checkout.install import install as install_checkout
 from lava_server.connections.routes import router as connections_router
 from lava_server.connections.routes import test_helpers as test_helpers_router
@@ -28,6 +30,8 @@ from lava_server.products.routes import router as products_router
 from lava_server.proxy.abandoned import ProcessHeartbeat
 from lava_server.proxy.routes import FORWARD_PATH, ForwardProxy
 from lava_server.proxy.routes import METHODS as FORWARD_METHODS
+from lava_server.proxy.schemas import SECURITY_SCHEMES as FORWARD_SECURITY
+from lava_server.proxy.schemas import forward_paths
 from lava_server.requests.batch import RequestBatcher
 from lava_server.requests.routes import create_request_asgi
 from lava_server.requests.routes import router as requests_router
@@ -92,13 +96,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version=__version__,
         description="Lava-compatible usage-based billing API, version 2025-04-28.v1.",
         lifespan=lifespan,
+        docs_url=None,  # `api.docs` serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
     app.state.lava = state
     app.state.forward = forward
     install_error_handlers(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
-    async def healthz() -> dict[str, str]:
+    async def healthz() -> Health:
         async with db.read() as session:
             await session.connection()
         return {"status": "ok"}
@@ -110,6 +116,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(test_helpers_router)
     install_checkout(app, settings, db)
     app.router.routes[:0] = forward.routes  # first: the hot path matches without a scan
+    openapi.install(app, paths=forward_paths(), security_schemes=FORWARD_SECURITY)
+    docs.install(app)
 
     app.add_middleware(HotPaths, forward=forward)
     app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=("/v1/forward",))

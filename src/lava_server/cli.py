@@ -23,7 +23,7 @@ from lava_server.merchants import service as merchants
 from lava_server.model_prices import service as model_prices
 from lava_server.payments import live
 from lava_server.products import service as products
-from lava_server.products.schemas import ProductCreate
+from lava_server.products.schemas import ProductCreate, RestProduct
 from lava_server.settings import Settings
 from lava_server.timeutil import iso, iso_or_none
 from lava_server.wallets import service as wallets
@@ -279,7 +279,7 @@ def products_create(
     settings = _settings(database_url)
     caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
 
-    async def work(db: Database) -> dict[str, Any]:
+    async def work(db: Database) -> RestProduct:
         await merchants.require_merchant(db, merchant)
         return products.render(await products.create(db, caller, params))
 
@@ -303,8 +303,8 @@ def products_list(
     settings = _settings(database_url)
     caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
 
-    async def work(db: Database) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
+    async def work(db: Database) -> list[RestProduct]:
+        found: list[RestProduct] = []
         cursor: str | None = None
         while True:
             rows = await products.list_page(db, caller, cursor, 100)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import ConfigDict, Field, with_config
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from typing_extensions import NotRequired, TypedDict
 
 log = logging.getLogger("lava_server")
 
@@ -101,8 +103,23 @@ class BodyTooLarge(Exception):
     """Raised while reading a request body that grows past the limit."""
 
 
+@with_config(ConfigDict(extra="forbid"))
+class ErrorDetail(TypedDict):
+    message: str
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z_]*$")]
+    status: Annotated[int, Field(ge=400, le=599, description="The HTTP status of the answer.")]
+    param: NotRequired[Annotated[str, Field(description="The field or header at fault.")]]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class ErrorEnvelope(TypedDict):
+    """The body of every error answer (its schema in /openapi.json)."""
+
+    error: ErrorDetail
+
+
 def error_body(status: int, code: str, message: str, param: str | None = None) -> bytes:
-    error: dict[str, Any] = {"message": message, "code": code, "status": status}
+    error: ErrorDetail = {"message": message, "code": code, "status": status}
     if param is not None:
         error["param"] = param
     return json.dumps({"error": error}).encode()

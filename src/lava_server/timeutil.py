@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Annotated
+
+from pydantic import Field
 
 
 def _system_clock() -> datetime:
@@ -22,6 +25,17 @@ def utcnow() -> datetime:
 def iso(value: datetime) -> str:
     """`2026-11-27T00:37:23.123Z`."""
     return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+Timestamp = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$",
+        json_schema_extra={"format": "date-time"},
+        examples=["2026-11-27T00:37:23.123Z"],
+    ),
+]
+"""A moment in an answer (the schema of `iso`'s strings)."""
 
 
 def iso_or_none(value: datetime | None) -> str | None:

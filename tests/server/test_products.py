@@ -128,15 +128,16 @@ async def test_every_tier_type_is_accepted(client, merchant):
         ).status_code == 201
 
 
-async def test_small_rates_keep_their_plain_form(client, merchant):
-    """str(Decimal("0.0000001")) is "1E-7": the rate used to be stored so, and refused."""
-    tiers = [{"start": 0, "rate": "0.0000001", "type": "tokens_1m"}]
-    response = await client.post(
+@pytest.mark.parametrize("rate", ["0.0000001", "0.00000010", "0.0000000001", "12.50"])
+async def test_a_rate_is_kept_as_given_however_small(client, merchant, rate):
+    """Up to 10 decimal places are valid, and come back as they were written (a rate below one
+    millionth used to become "1E-7" on the way in, and be refused as not a plain decimal)."""
+    tiers = [{"start": 0, "rate": rate, "type": "tokens_1m"}]
+    created = await client.post(
         "/v1/products", json={"name": "Cheap", "tiers": tiers}, headers=merchant.headers
     )
-    assert response.status_code == 201, response.text
-    assert response.json()["tiers"] == tiers
-    again = await client.get(
-        f"/v1/products/{response.json()['product_id']}", headers=merchant.headers
-    )
-    assert again.json()["tiers"] == tiers
+    assert created.status_code == 201, created.text
+    assert created.json()["tiers"] == tiers
+    path = f"/v1/products/{created.json()['product_id']}"
+    updated = await client.put(path, json={"tiers": tiers}, headers=merchant.headers)
+    assert updated.json()["tiers"] == tiers

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
@@ -24,6 +25,16 @@ if TYPE_CHECKING:
 
 SUPPORTED_API_VERSIONS = ("2025-04-28.v1", "2025-04-21.v1", "2025-03-27.v1")
 SECRET_KEY_PREFIXES = ("aks_live_", "aks_test_")
+
+# The routers' `dependencies=[secret_key]`: declares `Authorization: Bearer` in /openapi.json
+# (`authenticate` does the checking; this one never refuses anything).
+secret_key = Security(
+    HTTPBearer(
+        scheme_name="secretKey",
+        description="A merchant secret key: `aks_test_...` (sandbox) or `aks_live_...`.",
+        auto_error=False,
+    )
+)
 
 
 @dataclass(frozen=True)

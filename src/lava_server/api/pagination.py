@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fastapi import Query
 
+from lava_server.api.schemas import Page
 from lava_server.errors import InvalidRequest
 
-T = TypeVar("T")
+Row = TypeVar("Row")
+Item = TypeVar("Item")
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 10
 
@@ -41,15 +43,15 @@ async def page_params(
 
 
 def page(
-    rows: Sequence[T],
+    rows: Sequence[Row],
     limit: int,
-    render: Callable[[T], dict[str, Any]],
-    cursor_of: Callable[[T], str],
-) -> dict[str, Any]:
+    render: Callable[[Row], Item],
+    cursor_of: Callable[[Row], str],
+) -> Page[Item]:
     """The list envelope from up to `limit + 1` rows fetched newest first."""
     has_more = len(rows) > limit
     items = rows[:limit]
-    body: dict[str, Any] = {"data": [render(row) for row in items], "has_more": has_more}
+    body: Page[Item] = {"data": [render(row) for row in items], "has_more": has_more}
     if has_more:
         body["next_cursor"] = cursor_of(items[-1])
     return body

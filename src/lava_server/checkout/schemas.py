@@ -5,6 +5,10 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing_extensions import NotRequired, TypedDict
+
+from lava_server.api.schemas import closed
+from lava_server.timeutil import Timestamp
 
 Mode = Literal["onboarding", "topup", "subscription"]
 Text = Annotated[str, Field(min_length=1, max_length=255)]
@@ -44,7 +48,9 @@ class CheckoutSessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     checkout_mode: Mode
-    origin_url: Annotated[str, Field(min_length=1, max_length=2048)]
+    origin_url: Annotated[
+        str, Field(min_length=1, max_length=2048, examples=["https://shop.example"])
+    ]
     reference_id: Text | None = None
     connection_id: ObjectId | None = None
     subscription_config_id: ObjectId | None = None
@@ -54,3 +60,21 @@ class CheckoutSessionCreate(BaseModel):
     def _origin(cls, value: str) -> str:
         origin_of(value)
         return value
+
+
+@closed
+class RestCheckoutSession(TypedDict):
+    """A checkout session. `checkout_session_token` is what the merchant's front end opens
+    (standard base64 of `{"secret", "base"}`); `completed_at` and `connection_id` appear once
+    the customer has finished."""
+
+    checkout_session_id: str
+    checkout_session_token: str
+    checkout_mode: Mode
+    origin_url: str
+    created_at: Timestamp
+    expires_at: Timestamp
+    connection_id: NotRequired[str]
+    reference_id: NotRequired[str]
+    subscription_config_id: NotRequired[str]
+    completed_at: NotRequired[Timestamp]

@@ -7,11 +7,11 @@ import base64
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import cast
 
 from lava_server.api.auth import Caller
 from lava_server.checkout import repository
-from lava_server.checkout.schemas import CheckoutSessionCreate
+from lava_server.checkout.schemas import CheckoutSessionCreate, Mode, RestCheckoutSession
 from lava_server.connections import repository as connections
 from lava_server.db.engine import Database
 from lava_server.db.models import CheckoutSession
@@ -28,20 +28,22 @@ def token(secret: str, public_base: str) -> str:
     return base64.b64encode(payload.encode()).decode()
 
 
-def render(session: CheckoutSession, public_base: str) -> dict[str, Any]:
+def render(session: CheckoutSession, public_base: str) -> RestCheckoutSession:
     """The seed's `RestCheckoutSession`, plus `expires_at`."""
-    body: dict[str, Any] = {
+    body: RestCheckoutSession = {
         "checkout_session_id": session.id,
         "checkout_session_token": token(session.secret, public_base),
-        "checkout_mode": session.mode,
+        "checkout_mode": cast(Mode, session.mode),
         "origin_url": session.origin_url,
         "created_at": iso(session.created_at),
         "expires_at": iso(session.expires_at),
     }
-    for name in ("connection_id", "reference_id", "subscription_config_id"):
-        value = getattr(session, name)
-        if value is not None:
-            body[name] = value
+    if session.connection_id is not None:
+        body["connection_id"] = session.connection_id
+    if session.reference_id is not None:
+        body["reference_id"] = session.reference_id
+    if session.subscription_config_id is not None:
+        body["subscription_config_id"] = session.subscription_config_id
     if session.completed_at is not None:
         body["completed_at"] = iso(session.completed_at)
     return body

@@ -4,8 +4,11 @@ from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing_extensions import NotRequired, TypedDict
 
-from lava_server.money import DecimalString
+from lava_server.api.schemas import closed
+from lava_server.money import DecimalString, MoneyString
+from lava_server.timeutil import Timestamp
 
 Text = Annotated[str, Field(min_length=1, max_length=255)]
 
@@ -34,3 +37,32 @@ class TestFund(BaseModel):
         if value <= 0:
             raise ValueError("must be > 0")
         return value
+
+
+@closed
+class ConnectionWallet(TypedDict):
+    """The customer's wallet; `balance` is what it can spend now (holds of calls in flight
+    taken out). Customer details the wallet lacks are empty strings."""
+
+    balance: MoneyString
+    phone: str
+    email: str
+    first_name: str
+    last_name: str
+    autopay_enabled: bool
+    autopay_threshold: NotRequired[MoneyString]
+    autopay_amount: NotRequired[MoneyString]
+
+
+@closed
+class RestConnection(TypedDict):
+    """A connection, with its secret and wallet. The usage period (`previous_usage_reset` to
+    `next_usage_reset`) follows the wallet's subscription while one runs."""
+
+    connection_id: str
+    connection_secret: str
+    wallet: ConnectionWallet
+    next_usage_reset: Timestamp
+    previous_usage_reset: Timestamp
+    created_at: Timestamp
+    reference_id: NotRequired[str]

@@ -3,11 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from lava_server.api.auth import Caller
 from lava_server.connections import repository
-from lava_server.connections.schemas import TestConnectionCreate, TestFund
+from lava_server.connections.schemas import RestConnection, TestConnectionCreate, TestFund
 from lava_server.db.engine import Database
 from lava_server.db.models import Connection, Wallet
 from lava_server.errors import Forbidden, NotFound
@@ -19,12 +18,12 @@ from lava_server.wallets.ledger import lock_wallet
 from lava_server.wallets.service import fund_in_session
 
 
-def render(connection: Connection, wallet: Wallet, now: datetime | None = None) -> dict[str, Any]:
+def render(connection: Connection, wallet: Wallet, now: datetime | None = None) -> RestConnection:
     """The seed's `RestConnection`; the usage period follows the wallet's subscription cycle."""
     previous_reset, next_reset = usage_period(
         now or utcnow(), wallet.cycle_started_at, wallet.cycle_ends_at
     )
-    body: dict[str, Any] = {
+    body: RestConnection = {
         "connection_id": connection.id,
         "connection_secret": connection.secret,
         "wallet": {

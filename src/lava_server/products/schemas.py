@@ -3,9 +3,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from typing_extensions import TypedDict
 
-from lava_server.money import DecimalString
+from lava_server.api.schemas import closed
+from lava_server.money import DECIMAL_PATTERN, DecimalString
 from lava_server.pricing.config import MAX_TIER_START
+from lava_server.timeutil import Timestamp
 
 RateType = Literal["fixed", "percentage"]
 TokenBasis = Literal["input+output", "output"]
@@ -52,6 +55,34 @@ class ProductUpdate(BaseModel):
     overdraft: Overdraft | None = None
 
 
+@closed
+class Tier(TypedDict):
+    """A tier of a product's pricing, as stored and as answered."""
+
+    start: Annotated[int, Field(ge=0)]
+    rate: Annotated[str, Field(pattern=DECIMAL_PATTERN, description="As it was given.")]
+    type: TierType
+
+
 def tiers_to_json(tiers: list[TierIn]) -> list[dict[str, Any]]:
-    # `:f`, not str(): str(Decimal("0.0000001")) is "1E-7", which is no plain decimal string
+    """The stored form of tiers, which `RestProduct.tiers` answers as it is (`Tier`)."""
+    # `:f`: a rate of 0.0000001 stays "0.0000001" (str() gives "1E-7", which is no plain decimal).
     return [{"start": t.start, "rate": f"{t.rate:f}", "type": t.type} for t in tiers]
+
+
+@closed
+class RestProduct(TypedDict):
+    """A pricing product (our extension): what `POST /v1/requests` and forward tokens name by
+    its `product_secret`."""
+
+    product_id: str
+    product_secret: str
+    name: str
+    rate_type: RateType
+    token_basis: TokenBasis
+    tiers: list[Tier]
+    base_cost_payer: Payer
+    service_charge_payer: Payer
+    overdraft: Overdraft
+    created_at: Timestamp
+    updated_at: Timestamp

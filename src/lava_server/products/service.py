@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import cast
 
 from lava_server.api.auth import Caller
 from lava_server.db.engine import Database
@@ -10,7 +10,17 @@ from lava_server.errors import InvalidRequest, NotFound
 from lava_server.ids import new_id, new_secret
 from lava_server.pricing import PricingConfig, PricingConfigError, parse_pricing_config
 from lava_server.products import repository
-from lava_server.products.schemas import ProductCreate, ProductUpdate, tiers_to_json
+from lava_server.products.schemas import (
+    Overdraft,
+    Payer,
+    ProductCreate,
+    ProductUpdate,
+    RateType,
+    RestProduct,
+    Tier,
+    TokenBasis,
+    tiers_to_json,
+)
 from lava_server.timeutil import iso, utcnow
 
 
@@ -30,17 +40,17 @@ def check_pricing(product: Product) -> PricingConfig:
         raise InvalidRequest(f"{error.field} {error.message}.", param=error.field) from None
 
 
-def render(product: Product) -> dict[str, Any]:
+def render(product: Product) -> RestProduct:
     return {
         "product_id": product.id,
         "product_secret": product.secret,
         "name": product.name,
-        "rate_type": product.rate_type,
-        "token_basis": product.token_basis,
-        "tiers": product.tiers,
-        "base_cost_payer": product.base_cost_payer,
-        "service_charge_payer": product.service_charge_payer,
-        "overdraft": product.overdraft,
+        "rate_type": cast(RateType, product.rate_type),
+        "token_basis": cast(TokenBasis, product.token_basis),
+        "tiers": cast(list[Tier], product.tiers),
+        "base_cost_payer": cast(Payer, product.base_cost_payer),
+        "service_charge_payer": cast(Payer, product.service_charge_payer),
+        "overdraft": cast(Overdraft, product.overdraft),
         "created_at": iso(product.created_at),
         "updated_at": iso(product.updated_at),
     }

@@ -1,30 +1,39 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from lava_server.api.auth import Caller, authenticate, presented_key
+from lava_server.api.auth import Caller, authenticate, presented_key, secret_key
 from lava_server.api.pagination import PageParams, page, page_params
 from lava_server.api.responses import JSONBody
+from lava_server.api.schemas import Page, errors
 from lava_server.errors import answer_for, note_failed_auth
 from lava_server.metadata import parse_metadata_filters
 from lava_server.requests import service
-from lava_server.requests.schemas import RequestCreate
+from lava_server.requests.schemas import RequestCreate, RestRequest
 from lava_server.state import AppState, get_state
 
-router = APIRouter(prefix="/v1/requests", tags=["requests"])
+router = APIRouter(
+    prefix="/v1/requests",
+    tags=["requests"],
+    dependencies=[secret_key],
+    responses=errors(400, 401, 429),
+)
 
 
 @router.post(
     "",
     status_code=201,
+    # Documented, not validated: the hot path writes its answer straight to bytes.
     response_model=None,
-    responses={201: {"description": "RestRequest"}, 200: {"description": "Already stored"}},
+    responses={
+        201: {"model": RestRequest, "description": "Stored, priced and charged."},
+        200: {"model": RestRequest, "description": "Already stored: the first answer again."},
+        **errors(402, 404, 409, 413),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -56,7 +65,7 @@ async def list_requests(
     state: AppState = Depends(get_state),
     caller: Caller = Depends(authenticate),
     params: PageParams = Depends(page_params),
-) -> dict[str, Any]:
+) -> Page[RestRequest]:
     rows = await service.list_page(
         state.db,
         caller,
@@ -69,10 +78,12 @@ async def list_requests(
     return page(rows, params.limit, service.render, lambda request: request.request_id)
 
 
-@router.get("/{request_id:path}", summary="Retrieve a request by its request_id")
+@router.get(
+    "/{request_id:path}", summary="Retrieve a request by its request_id", responses=errors(404)
+)
 async def retrieve_request(
     request_id: str, state: AppState = Depends(get_state), caller: Caller = Depends(authenticate)
-) -> dict[str, Any]:
+) -> RestRequest:
     return service.render(await service.retrieve(state.db, caller, request_id))
 
 

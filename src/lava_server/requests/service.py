@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from lava_server.api.auth import Caller
 from lava_server.connections.repository import ConnectionRef
@@ -28,9 +28,16 @@ from lava_server.pricing import (
     price_request,
 )
 from lava_server.products.repository import ProductRef
+from lava_server.products.schemas import Payer, RateType, TokenBasis
 from lava_server.proxy.usage.types import ExtractedUsage
 from lava_server.requests import repository
-from lava_server.requests.schemas import RequestCreate
+from lava_server.requests.schemas import (
+    FeeBreakdown,
+    KeyType,
+    RequestCreate,
+    RequestStatus,
+    RestRequest,
+)
 from lava_server.settings import Settings
 from lava_server.timeutil import iso
 from lava_server.wallets.ledger import Posting, wallet_account
@@ -233,13 +240,13 @@ def columns_of(request: Request) -> dict[str, Any]:
     return {name: getattr(request, name) for name in _COLUMNS}
 
 
-def render(request: Request) -> dict[str, Any]:
+def render(request: Request) -> RestRequest:
     """The seed's `RestRequest`."""
-    body: dict[str, Any] = {
+    body: RestRequest = {
         "request_id": request.request_id,
-        "status": request.status,
+        "status": cast(RequestStatus, request.status),
         "provider": request.provider,
-        "provider_key_type": request.provider_key_type,
+        "provider_key_type": cast(KeyType, request.provider_key_type),
         "endpoint": request.endpoint,
         "model_usage": {
             "input_tokens": request.input_tokens,
@@ -254,17 +261,17 @@ def render(request: Request) -> dict[str, Any]:
             "input_cost": format_money(request.input_cost),
             "output_cost": format_money(request.output_cost),
             "total_cost": format_money(request.total_cost),
-            "payer": request.model_payer,
+            "payer": cast(Payer, request.model_payer),
         },
         "fee": {
             "amount": format_money(request.fee_amount),
-            "rate_type": request.rate_type,
-            "token_basis": request.token_basis,
-            "breakdown": request.fee_breakdown,
+            "rate_type": cast(RateType, request.rate_type),
+            "token_basis": cast(TokenBasis, request.token_basis),
+            "breakdown": cast(list[FeeBreakdown], request.fee_breakdown),
         },
         "service_charge": {
             "amount": format_money(request.service_charge_amount),
-            "payer": request.service_charge_payer,
+            "payer": cast(Payer, request.service_charge_payer),
         },
         "total_request_cost": format_money(request.total_request_cost),
         "total_wallet_cost": format_money(request.total_wallet_cost),
@@ -272,10 +279,14 @@ def render(request: Request) -> dict[str, Any]:
         "metadata": request.request_metadata,
         "created_at": iso(request.created_at),
     }
-    for name in ("connection_id", "product_id", "model", "response_id"):
-        value = getattr(request, name)
-        if value is not None:
-            body[name] = value
+    if request.connection_id is not None:
+        body["connection_id"] = request.connection_id
+    if request.product_id is not None:
+        body["product_id"] = request.product_id
+    if request.model is not None:
+        body["model"] = request.model
+    if request.response_id is not None:
+        body["response_id"] = request.response_id
     if request.timestamp is not None:
         body["timestamp"] = iso(request.timestamp)
     return body

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +24,15 @@ from lava_server.periods import cycle_start
 from lava_server.pricing import format_money
 from lava_server.subscriptions import repository
 from lava_server.subscriptions.repository import ACTIVE, CANCELLED
-from lava_server.subscriptions.schemas import SubscriptionConfigCreate, SubscriptionConfigUpdate
+from lava_server.subscriptions.schemas import (
+    RestActiveSubscription,
+    RestSubscriptionConfig,
+    RolloverType,
+    SubscriptionConfigCreate,
+    SubscriptionConfigUpdate,
+    SubscriptionStatus,
+    SubscriptionWallet,
+)
 from lava_server.timeutil import iso
 from lava_server.wallets.credit import end_credit_at, expire_credit, grant_credit
 from lava_server.wallets.ledger import lock_wallet
@@ -33,39 +41,41 @@ CANCELLED_BY_MERCHANT = "cancelled"
 PAYMENT_FAILED = "payment_failed"
 
 
-def render_config(config: SubscriptionConfig) -> dict[str, Any]:
+def render_config(config: SubscriptionConfig) -> RestSubscriptionConfig:
     """The seed's `RestSubscriptionConfig`."""
     return {
         "subscription_config_id": config.id,
         "merchant_id": config.merchant_id,
         "name": config.name,
         "period_amount": format_money(config.period_amount),
-        "rollover_type": config.rollover_type,
+        "rollover_type": cast(RolloverType, config.rollover_type),
         "created_at": iso(config.created_at),
     }
 
 
 def render_subscription(
     subscription: ActiveSubscription, config: SubscriptionConfig, wallet: Wallet
-) -> dict[str, Any]:
+) -> RestActiveSubscription:
     """The seed's `RestActiveSubscription`, plus `connection_id` and the current period."""
-    wallet_body: dict[str, Any] = {
+    wallet_body: SubscriptionWallet = {
         "wallet_id": wallet.id,
         "phone": wallet.phone or "",
         "active_balance": format_money(wallet.balance - wallet.held),
         "created_at": iso(wallet.created_at),
     }
-    for name in ("email", "first_name", "last_name"):
-        value = getattr(wallet, name)
-        if value is not None:
-            wallet_body[name] = value
-    body: dict[str, Any] = {
+    if wallet.email is not None:
+        wallet_body["email"] = wallet.email
+    if wallet.first_name is not None:
+        wallet_body["first_name"] = wallet.first_name
+    if wallet.last_name is not None:
+        wallet_body["last_name"] = wallet.last_name
+    body: RestActiveSubscription = {
         "active_subscription_id": subscription.id,
         "wallet_id": subscription.wallet_id,
         "subscription_config_id": subscription.subscription_config_id,
         "started_at": iso(subscription.started_at),
         "billing_anchor": subscription.billing_anchor,
-        "status": subscription.status,
+        "status": cast(SubscriptionStatus, subscription.status),
         "created_at": iso(subscription.created_at),
         "subscription_config": render_config(config),
         "wallet": wallet_body,
@@ -132,7 +142,7 @@ async def delete_config(db: Database, caller: Caller, config_id: str, now: datet
         config.deleted_at = now
 
 
-async def list_subscriptions(db: Database, caller: Caller) -> list[dict[str, Any]]:
+async def list_subscriptions(db: Database, caller: Caller) -> list[RestActiveSubscription]:
     async with db.read() as session:
         rows = await repository.list_subscriptions(session, caller.merchant_id, caller.livemode)
     return [render_subscription(*row) for row in rows]

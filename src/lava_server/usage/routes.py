@@ -2,24 +2,42 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 
-from lava_server.api.auth import Caller, authenticate
+from lava_server.api.auth import Caller, authenticate, secret_key
 from lava_server.api.responses import JSONBody
+from lava_server.api.schemas import errors
 from lava_server.metadata import parse_metadata_filters
 from lava_server.state import AppState, get_state
 from lava_server.usage import service
+from lava_server.usage.schemas import RestUsage
 
-router = APIRouter(prefix="/v1/usage", tags=["usage"])
+router = APIRouter(
+    prefix="/v1/usage",
+    tags=["usage"],
+    dependencies=[secret_key],
+    responses=errors(400, 401, 429),
+)
 
 
 @router.get(
     "",
+    # Documented, not validated: a year of days is written straight to bytes.
     response_model=None,
-    responses={200: {"description": "RestUsage"}},
+    responses={200: {"model": RestUsage, "description": "Daily usage."}},
     summary="Daily usage in the time zone of start's UTC offset",
 )
 async def retrieve_usage(
-    start: str = Query(..., max_length=64, description="ISO 8601; its offset sets the zone."),
-    end: str | None = Query(None, max_length=64, description="Inclusive; default now."),
+    start: str = Query(
+        ...,
+        max_length=64,
+        description="ISO 8601; its offset sets the zone.",
+        examples=["2025-05-01T00:00:00+05:30"],
+    ),
+    end: str | None = Query(
+        None,
+        max_length=64,
+        description="Inclusive; default now.",
+        examples=["2025-05-31T23:59:59+05:30"],
+    ),
     connection_id: str | None = Query(None, max_length=64),
     product_id: str | None = Query(None, max_length=64),
     metadata_filters: str | None = Query(None, description='JSON [["key","value"], ...]'),

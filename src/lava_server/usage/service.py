@@ -27,6 +27,7 @@ from lava_server.pricing import format_money
 from lava_server.requests.repository import metadata_conditions
 from lava_server.timeutil import iso, utcnow
 from lava_server.usage.rollups import ANY
+from lava_server.usage.schemas import RestUsage, UsageDay, UsageSums
 
 MAX_DAYS = 366
 DAY = 86400
@@ -192,16 +193,19 @@ def _sums(row: Any | None) -> dict[str, Any]:
     return sums
 
 
-def _render_sums(sums: dict[str, Any]) -> dict[str, Any]:
-    body: dict[str, Any] = {
+def _render_sums(sums: dict[str, Any]) -> UsageSums:
+    return {
         "total_requests": sums["total_requests"],
         "total_usage_tokens": sums["total_usage_tokens"],
+        "total_usage_cost": format_money(sums["total_usage_cost"]),
+        "total_fee_amount": format_money(sums["total_fee_amount"]),
+        "total_service_charge_amount": format_money(sums["total_service_charge_amount"]),
+        "total_request_cost": format_money(sums["total_request_cost"]),
+        "total_wallet_cost": format_money(sums["total_wallet_cost"]),
+        "total_merchant_cost": format_money(sums["total_merchant_cost"]),
+        "total_gross_volume": format_money(sums["total_request_cost"]),
+        "total_net_volume": format_money(sums["total_fee_amount"] - sums["total_merchant_cost"]),
     }
-    for name in MONEY_FIELDS:
-        body[name] = format_money(sums[name])
-    body["total_gross_volume"] = format_money(sums["total_request_cost"])
-    body["total_net_volume"] = format_money(sums["total_fee_amount"] - sums["total_merchant_cost"])
-    return body
 
 
 async def retrieve(
@@ -213,7 +217,7 @@ async def retrieve(
     connection_id: str | None,
     product_id: str | None,
     metadata_filters: dict[str, str],
-) -> dict[str, Any]:
+) -> RestUsage:
     span = window(start, end)
     async with db.read() as session:
         if metadata_filters:
@@ -223,7 +227,7 @@ async def retrieve(
         else:
             rows = await _daily_from_rollups(session, caller, span, connection_id, product_id)
     by_day = {int(row[0]): row for row in rows}
-    items = []
+    items: list[UsageDay] = []
     totals = _sums(None)
     for index in range(span.days):
         sums = _sums(by_day.get(index))

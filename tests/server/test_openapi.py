@@ -1,0 +1,340 @@
+"""/openapi.json tells the truth: every documented operation is driven with real requests (on
+SQLite and on PostgreSQL), and every answer the test receives, successes and the usual errors, must
+be one that the published document allows: its status, media type, body schema and headers, judged
+by schemathesis' own checks. An operation that is documented but was never exercised (or never
+gave the success or error answers it documents) fails the test too."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from pydantic import TypeAdapter
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from lava_server.errors import ErrorEnvelope
+from lava_server.testing import ServerThread
+from lavapayments.forward_token import encode_forward_token
+from tests.conftest import MerchantKey
+from tests.server.metering import make_connection, make_product, report
+from tests.subscriptions.helpers import subscribe
+
+CHECKS = [
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
+OPENAI = "https://api.openai.com/v1"
+LAVA_ERROR = TypeAdapter(ErrorEnvelope)
+
+
+class PublishedSchema:
+    """Checks each answer of the client against /openapi.json and records it by operation."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+        self.schema = schemathesis.openapi.from_dict(document)
+        self.statuses: dict[str, set[int]] = defaultdict(set)
+
+    async def check(self, response: httpx.Response) -> None:
+        path = response.request.url.path
+        if not (path.startswith("/v1/") or path == "/healthz"):
+            return  # the checkout page and the docs are not API operations
+        await response.aread()
+        method = response.request.method
+        operation = self.schema.find_operation_by_path(method, path)
+        assert operation is not None, f"{method} {path} is not in /openapi.json"
+        case = operation.Case(path_parameters={p.name: "x" for p in operation.path_parameters})
+        case.validate_response(response, checks=CHECKS)
+        self.statuses[operation.label].add(response.status_code)
+
+    def unexercised(self) -> list[str]:
+        """Operations never called, or that never gave a success (error) they document."""
+        missing = []
+        for path, item in self.document["paths"].items():
+            for method, operation in item.items():
+                label = f"{method.upper()} {path}"
+                seen = self.statuses.get(label, set())
+                documented = operation["responses"]
+                if not seen:
+                    missing.append(f"{label}: never called")
+                if any(s.startswith("2") for s in documented) and not any(
+                    200 <= s < 300 for s in seen
+                ):
+                    missing.append(f"{label}: no success answer")
+                if any(s.startswith("4") for s in documented) and not any(
+                    400 <= s < 500 for s in seen
+                ):
+                    missing.append(f"{label}: no error answer")
+        return missing
+
+
+@pytest.fixture
+def forward_env(monkeypatch: pytest.MonkeyPatch, fake_server: ServerThread) -> None:
+    """OpenAI's calls go to the fake provider, with a managed key (set before the app exists)."""
+    monkeypatch.setenv("LAVA_UPSTREAM_OPENAI", fake_server.url)
+    monkeypatch.setenv("LAVA_PROVIDER_KEY_OPENAI", "sk-managed")
+
+
+@pytest.fixture
+async def published(forward_env: None, client: httpx.AsyncClient) -> PublishedSchema:
+    response = await client.get("/openapi.json")
+    assert response.status_code == 200
+    published = PublishedSchema(response.json())
+    client.event_hooks["response"].append(published.check)
+    return published
+
+
+async def test_every_answer_is_one_the_published_schema_allows(
+    published: PublishedSchema,
+    client: httpx.AsyncClient,
+    merchant: MerchantKey,
+    live_merchant: MerchantKey,
+    fake,
+):
+    h = merchant.headers
+    assert (await client.get("/healthz")).status_code == 200
+
+    product = await _products(client, h)
+    connection = await _connections(client, h, live_merchant.headers)
+    await _requests(client, h, product, connection)
+    await _usage(client, h)
+    await _checkout_and_subscriptions(client, h)
+    await _forward(client, merchant, product, connection)
+
+    assert published.unexercised() == []
+
+
+async def _expect(response_or_call: Any, status: int) -> dict[str, Any]:
+    response = await response_or_call
+    assert response.status_code == status, response.text
+    return response.json() if response.content else {}
+
+
+async def _products(client: httpx.AsyncClient, h: dict[str, str]) -> dict[str, Any]:
+    # A rate below 1e-6 once came back as "1E-7", which the Tier schema does not allow.
+    tiers = [{"start": 0, "rate": "0.0000001", "type": "tokens_1m"}]
+    product = await make_product(client, h, tiers=tiers)
+    assert product["tiers"][0]["rate"] == "0.0000001"
+    product = await make_product(client, h)
+    await _expect(client.post("/v1/products", json={"name": "", "tiers": []}, headers=h), 400)
+    await _expect(client.post("/v1/products", json={"name": "x", "tiers": tiers}), 401)
+    too_big = b'{"name": "' + b"x" * 1_100_000 + b'"}'
+    await _expect(
+        client.post(
+            "/v1/products", content=too_big, headers={**h, "content-type": "application/json"}
+        ),
+        413,
+    )
+    key = {**h, "Idempotency-Key": "create-chat"}
+    await _expect(client.post("/v1/products", json={"name": "A", "tiers": tiers}, headers=key), 201)
+    await _expect(client.post("/v1/products", json={"name": "B", "tiers": tiers}, headers=key), 409)
+
+    listed = await _expect(client.get("/v1/products", params={"limit": "1"}, headers=h), 200)
+    assert listed["has_more"] and listed["next_cursor"]
+    await _expect(client.get("/v1/products", params={"limit": "0"}, headers=h), 400)
+    product_url = f"/v1/products/{product['product_id']}"
+    await _expect(client.get(product_url, headers=h), 200)
+    await _expect(client.get("/v1/products/prd_test_missing", headers=h), 404)
+    await _expect(client.put(product_url, json={"overdraft": "allow"}, headers=h), 200)
+    await _expect(client.put(product_url, json={"overdraft": "maybe"}, headers=h), 400)
+    await _expect(client.put("/v1/products/prd_test_missing", json={}, headers=h), 404)
+    spare = await make_product(client, h)
+    await _expect(client.delete(f"/v1/products/{spare['product_id']}", headers=h), 200)
+    await _expect(client.delete("/v1/products/prd_test_missing", headers=h), 404)
+    # Usage on this product is blocked by an empty wallet (402 below).
+    await _expect(client.put(product_url, json={"overdraft": "block"}, headers=h), 200)
+    return product
+
+
+async def _connections(
+    client: httpx.AsyncClient, h: dict[str, str], live: dict[str, str]
+) -> dict[str, Any]:
+    helpers = "/v1/test_helpers/connections"
+    connection = await make_connection(
+        client, h, balance="10", reference_id="user-1", phone="+14155550199", email="a@b.example"
+    )
+    await _expect(client.post(helpers, json={"balance": "-1"}, headers=h), 400)
+    await _expect(client.post(helpers, json={}, headers=live), 403)
+    fund = f"{helpers}/{connection['connection_id']}/fund"
+    await _expect(client.post(fund, json={"amount": "5"}, headers=h), 200)
+    await _expect(client.post(fund, json={"amount": "0"}, headers=h), 400)
+    missing = f"{helpers}/con_test_missing/fund"
+    await _expect(client.post(missing, json={"amount": "5"}, headers=h), 404)
+
+    spare = await make_connection(client, h)
+    listed = await _expect(client.get("/v1/connections", params={"limit": "1"}, headers=h), 200)
+    assert listed["has_more"]
+    await _expect(client.get("/v1/connections", params={"cursor": "nope"}, headers=h), 400)
+    await _expect(client.get(f"/v1/connections/{connection['connection_id']}", headers=h), 200)
+    await _expect(client.get("/v1/connections/con_test_missing", headers=h), 404)
+    await _expect(client.delete(f"/v1/connections/{spare['connection_id']}", headers=h), 200)
+    await _expect(client.delete("/v1/connections/con_test_missing", headers=h), 404)
+    return connection
+
+
+async def _requests(
+    client: httpx.AsyncClient,
+    h: dict[str, str],
+    product: dict[str, Any],
+    connection: dict[str, Any],
+) -> None:
+    metadata = {"metadata": {"user_id": "u1"}}
+    await _expect(report(client, h, connection, product, "r-1", input_tokens=10, **metadata), 201)
+    await _expect(report(client, h, connection, product, "r-1", input_tokens=10, **metadata), 200)
+    await _expect(report(client, h, connection, product, "r-1", input_tokens=11), 409)
+    await _expect(report(client, h, connection, {"product_secret": "ps_test_x"}, "r-2"), 404)
+    await _expect(report(client, h, {"connection_secret": "cons_test_x"}, product, "r-3"), 401)
+    await _expect(report(client, h, connection, product, "r-4", input_tokens=-1), 400)
+    empty = await make_connection(client, h, balance="0")
+    await _expect(report(client, h, empty, product, "r-5", input_tokens=10**9), 402)
+
+    listed = await _expect(client.get("/v1/requests", headers=h), 200)
+    assert listed["data"][0]["request_id"] == "r-1"
+    filters = {"metadata_filters": json.dumps([["user_id", "u1"]])}
+    await _expect(client.get("/v1/requests", params=filters, headers=h), 200)
+    await _expect(client.get("/v1/requests", params={"metadata_filters": "[1]"}, headers=h), 400)
+    await _expect(client.get("/v1/requests/r-1", headers=h), 200)
+    await _expect(client.get("/v1/requests/r-missing", headers=h), 404)
+
+
+async def _usage(client: httpx.AsyncClient, h: dict[str, str]) -> None:
+    days = {"start": "2020-01-01T00:00:00+05:30", "end": "2020-01-03T00:00:00+05:30"}
+    await _expect(client.get("/v1/usage", params=days, headers=h), 200)
+    backwards = {**days, "end": "2019-12-31"}
+    await _expect(client.get("/v1/usage", params=backwards, headers=h), 400)
+    filtered = {"start": "2000-01-01", "end": "2000-12-31", "metadata_filters": '{"user_id": "u1"}'}
+    await _expect(client.get("/v1/usage", params=filtered, headers=h), 200)
+    await _expect(client.get("/v1/usage", params={"start": "yesterday"}, headers=h), 400)
+
+
+async def _checkout_and_subscriptions(client: httpx.AsyncClient, h: dict[str, str]) -> None:
+    sessions = "/v1/checkout_sessions"
+    origin = {"origin_url": "https://shop.example"}
+    session = await _expect(
+        client.post(
+            sessions, json={"checkout_mode": "onboarding", "reference_id": "u", **origin}, headers=h
+        ),
+        201,
+    )
+    await _expect(client.post(sessions, json={"checkout_mode": "topup", **origin}, headers=h), 400)
+    missing = {"checkout_mode": "topup", "connection_id": "con_test_missing", **origin}
+    await _expect(client.post(sessions, json=missing, headers=h), 404)
+    await _expect(client.get(sessions, params={"reference_id": "u"}, headers=h), 200)
+    await _expect(client.get(sessions, params={"limit": "101"}, headers=h), 400)
+    await _expect(client.get(f"{sessions}/{session['checkout_session_id']}", headers=h), 200)
+    await _expect(client.get(f"{sessions}/cs_test_missing", headers=h), 404)
+
+    configs = "/v1/subscription-configs"
+    plan = {"name": "Pro", "period_amount": "20", "rollover_type": "none"}
+    config = await _expect(client.post(configs, json=plan, headers=h), 201)
+    await _expect(client.post(configs, json={**plan, "period_amount": "0.001"}, headers=h), 400)
+    await _expect(client.get(configs, headers=h), 200)
+    await _expect(client.get(configs, headers={**h, "X-Lava-API-Version": "1999"}), 400)
+    config_url = f"{configs}/{config['subscription_config_id']}"
+    await _expect(client.put(config_url, json={"name": "Pro plus"}, headers=h), 200)
+    await _expect(client.put(f"{configs}/sc_test_missing", json={"name": "x"}, headers=h), 404)
+    active = await subscribe(client, h, config=config)
+    await _expect(client.delete(config_url, headers=h), 409)
+    await _expect(client.delete(f"{configs}/sc_test_missing", headers=h), 404)
+    subscriptions = await _expect(client.get("/v1/active-subscriptions", headers=h), 200)
+    assert subscriptions[0]["active_subscription_id"] == active["active_subscription_id"]
+    await _expect(client.get("/v1/active-subscriptions", headers={}), 401)
+    cancel = f"/v1/active-subscriptions/{active['active_subscription_id']}"
+    await _expect(client.delete(cancel, headers=h), 200)
+    await _expect(client.delete("/v1/active-subscriptions/as_test_missing", headers=h), 404)
+    await _expect(client.get("/v1/active-subscriptions", headers=h), 200)  # with cancelled_at
+    spare = await _expect(client.post(configs, json=plan, headers=h), 201)
+    await _expect(client.delete(f"{configs}/{spare['subscription_config_id']}", headers=h), 200)
+
+
+async def _forward(
+    client: httpx.AsyncClient,
+    merchant: MerchantKey,
+    product: dict[str, Any],
+    connection: dict[str, Any],
+) -> None:
+    """Answers of the provider (relayed, any shape) and Lava's own refusals, which must also be
+    Lava's error envelope (the documented schema admits either, as a provider's error can have
+    the same status)."""
+    token = encode_forward_token(
+        secret_key=merchant.secret_key,
+        connection_secret=connection["connection_secret"],
+        product_secret=product["product_secret"],
+    )
+    unmanaged = encode_forward_token(
+        secret_key=merchant.secret_key,
+        connection_secret=connection["connection_secret"],
+        product_secret=product["product_secret"],
+        provider_key="sk-own",
+    )
+    bearer = {"Authorization": f"Bearer {token}"}
+    chat = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]}
+
+    async def lava_refuses(call: Any, status: int) -> None:
+        LAVA_ERROR.validate_python(await _expect(call, status))
+
+    for base in ("/v1/forward", "/v1/forward/models"):
+        u = f"{OPENAI}/models" if base == "/v1/forward" else OPENAI
+        await _expect(client.get(base, params={"u": u}, headers=bearer), 200)
+        await lava_refuses(client.get(base, params={"u": "https://evil.example/v1"}), 400)
+        await lava_refuses(client.get(base, params={"u": u}), 401)
+        for method in ("PUT", "PATCH", "DELETE"):
+            # Not a metered API: refused with the managed key, relayed with the token's own key.
+            await lava_refuses(client.request(method, base, params={"u": u}, headers=bearer), 400)
+            own = {"Authorization": f"Bearer {unmanaged}"}
+            response = await client.request(method, base, params={"u": u}, headers=own)
+            assert response.status_code == 405  # the fake provider's answer
+        await lava_refuses(client.post(base, params={"u": u}, json=chat), 401)
+
+    url = {"u": f"{OPENAI}/chat/completions"}
+    await _expect(client.post("/v1/forward", params=url, json=chat, headers=bearer), 200)
+    streamed = await client.post(
+        "/v1/forward", params=url, json={**chat, "stream": True}, headers=bearer
+    )
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    provider_error = {**chat, "model": "fake-error-400"}
+    relayed = await _expect(
+        client.post("/v1/forward", params=url, json=provider_error, headers=bearer), 400
+    )
+    assert "status" not in relayed["error"]  # the provider's own shape, relayed as it is
+    embeddings = {"model": "text-embedding-3-small", "input": "hi"}
+    await _expect(
+        client.post(
+            "/v1/forward/embeddings", params={"u": OPENAI}, json=embeddings, headers=bearer
+        ),
+        200,
+    )
+    bad_metadata = {"x-lava-metadata": "[]", **bearer}
+    await lava_refuses(client.post("/v1/forward", params=url, json=chat, headers=bad_metadata), 400)
+    empty = await make_connection(client, merchant.headers, balance="0")
+    broke = encode_forward_token(
+        secret_key=merchant.secret_key,
+        connection_secret=empty["connection_secret"],
+        product_secret=product["product_secret"],
+    )
+    await lava_refuses(
+        client.post(
+            "/v1/forward", params=url, json=chat, headers={"Authorization": f"Bearer {broke}"}
+        ),
+        402,
+    )
+    await lava_refuses(
+        client.post(
+            "/v1/forward/responses",
+            params={"u": OPENAI},
+            json={"model": "gpt-4o-mini", "input": "Hi"},
+            headers={"Authorization": f"Bearer {broke}"},
+        ),
+        402,
+    )
