@@ -25,6 +25,7 @@ from lavapayments.forward_token import encode_forward_token
 from tests.e2e.servers import free_port
 from tests.proxy.billing_checks import expected_price
 from tests.proxy.conftest import Billed, make_billed
+from tests.server.metering import make_product
 
 GPT = "gpt-4o-mini"
 PROMPT = "Hello there, how are you today?"
@@ -476,3 +477,34 @@ async def test_a_provider_claiming_usage_past_the_range_is_billed_its_hold(bille
     assert stored["metadata"]["lava_usage_out_of_range"] == "true"
     assert stored["model_usage"]["output_tokens"] == 50
     await assert_clean(billed, db, Decimal(10) - Decimal(stored["total_wallet_cost"]))
+
+
+async def test_a_subscribed_wallet_pays_forward_calls_from_its_period_credit(
+    lava, merchant, fake, db
+):
+    """Its usage period is the subscription's cycle, read back on the quick hold's own
+    connection (SQLite answered its timestamps as text there: the second call was a 500)."""
+    from tests.subscriptions.helpers import subscribe
+
+    async with httpx.AsyncClient(base_url=lava.url, timeout=30) as http:
+        subscription = await subscribe(http, merchant.headers, amount="20")
+        product = await make_product(http, merchant.headers)
+        connection = (
+            await http.get(
+                f"/v1/connections/{subscription['connection_id']}", headers=merchant.headers
+            )
+        ).json()
+    token = encode_forward_token(
+        secret_key=merchant.secret_key,
+        connection_secret=connection["connection_secret"],
+        product_secret=product["product_secret"],
+    )
+    billed = Billed(merchant, product, connection, token, lava.url)
+    costs = Decimal(0)
+    for _ in range(3):
+        response = await post_chat(billed, chat(max_tokens=50))
+        assert response.status_code == 200, response.text
+        stored = await billed.request(response.headers["x-lava-request-id"])
+        assert stored["status"] == "completed"
+        costs += Decimal(stored["total_wallet_cost"])
+    await assert_clean(billed, db, Decimal(20) - costs)

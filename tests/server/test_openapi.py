@@ -303,7 +303,7 @@ async def _forward(
         "/v1/forward", params=url, json={**chat, "stream": True}, headers=bearer
     )
     assert streamed.headers["content-type"].startswith("text/event-stream")
-    provider_error = {**chat, "model": "fake-error-400"}
+    provider_error = {**chat, "messages": [{"role": "user", "content": "fake-error-400"}]}
     relayed = await _expect(
         client.post("/v1/forward", params=url, json=provider_error, headers=bearer), 400
     )

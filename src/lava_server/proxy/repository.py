@@ -523,9 +523,9 @@ class PostgresHolds:
         self._sql = compiled.string
         self._names = tuple(compiled.positiontup or ())
         self._to_db = tuple(
-            compiled.binds[name].type.bind_processor(dialect) or _same for name in self._names
+            _to_db(compiled.binds[name].type, dialect) for name in self._names
         )
-        self._time_from_db = Wallet.cycle_started_at.type.result_processor(dialect, None) or _same
+        self._time_from_db = _from_db(Wallet.cycle_started_at.type, dialect)
 
     async def hold(self, connection: AsyncConnection, wanted: HoldRequest) -> QuickHold | None:
         """On an autocommit connection; None when the secrets match nothing (the ordinary path
@@ -638,13 +638,13 @@ WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
         self._to_db = {
             name: processor
             for name in self._columns
-            if (processor := table.c[name].type.bind_processor(dialect)) is not None
+            if (processor := _to_db(table.c[name].type, dialect)) is not _same
         }
-        self._money_to_db = Wallet.held.type.bind_processor(dialect) or _same
+        self._money_to_db = _to_db(Wallet.held.type, dialect)
         self._floor = self._money_to_db(-MAX_AMOUNT)
-        self._time_to_db = Product.updated_at.type.bind_processor(dialect) or _same
-        self._bool_from_db = ApiKey.livemode.type.result_processor(dialect, None) or _same
-        self._time_from_db = Wallet.cycle_started_at.type.result_processor(dialect, None) or _same
+        self._time_to_db = _to_db(Product.updated_at.type, dialect)
+        self._bool_from_db = _from_db(ApiKey.livemode.type, dialect)
+        self._time_from_db = _from_db(Wallet.cycle_started_at.type, dialect)
         self._connection: sqlite3.Connection | None = None
 
     async def hold(self, wanted: HoldRequest) -> QuickHold | None:
@@ -707,3 +707,14 @@ WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _to_db(type_: Any, dialect: Any) -> Any:
+    """What the engine does to a value of `type_` on its way in, for statements run on the
+    driver itself (the dialect's own implementation: SQLite's, say, stores timestamps as text)."""
+    return type_.dialect_impl(dialect).bind_processor(dialect) or _same
+
+
+def _from_db(type_: Any, dialect: Any) -> Any:
+    """What the engine does to a value of `type_` on its way out (see `_to_db`)."""
+    return type_.dialect_impl(dialect).result_processor(dialect, None) or _same
