@@ -6,7 +6,6 @@ Every non-2xx answer has the body `{"error": {"message", "code", "status", "para
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Annotated, Any
 
@@ -16,8 +15,6 @@ from pydantic import ConfigDict, Field, with_config
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from typing_extensions import NotRequired, TypedDict
-
-log = logging.getLogger("lava_server")
 
 
 class ApiError(Exception):
@@ -213,7 +210,8 @@ def answer_for(exc: Exception) -> Response | None:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every failure through the error envelope; nothing escapes as a bare 500 page."""
+    """Route every failure a route raises on purpose through the error envelope (a bug, a 500,
+    is answered by `api.context`, with its request id)."""
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -232,7 +230,12 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             return error_response(404, "not_found", "No such route.")
         if exc.status_code == 405:
-            return error_response(405, MethodNotAllowed.code, "Method not allowed on this route.")
+            return error_response(
+                405,
+                MethodNotAllowed.code,
+                "Method not allowed on this route.",
+                headers=exc.headers,  # Allow: the methods it takes
+            )
         if exc.status_code == 400:
             return error_response(400, "invalid_request", "The request body could not be read.")
         return error_response(exc.status_code, "error", str(exc.detail))
@@ -240,8 +243,3 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(BodyTooLarge)
     async def _too_large(_request: Request, _exc: BodyTooLarge) -> Response:
         return error_response(413, PayloadTooLarge.code, "The request body is too large.")
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal_error", "Internal server error.")

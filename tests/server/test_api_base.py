@@ -112,6 +112,7 @@ async def test_unknown_route_and_method(client, merchant):
     assert_error(await client.get("/v1/nothing", headers=merchant.headers), 404, "not_found")
     response = await client.patch("/v1/connections", headers=merchant.headers)
     assert_error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == "GET"
 
 
 @pytest.mark.parametrize(
@@ -340,3 +341,20 @@ async def test_forward_calls_have_their_own_body_limit(client, settings):
         "/v1/forward?u=https://api.openai.com/v1/chat/completions", content=too_big
     )
     assert_error(response, 413, "payload_too_large")
+
+
+async def test_a_bug_is_a_500_with_its_request_id_in_the_answer_and_the_log(
+    client, merchant, monkeypatch, caplog
+):
+    from lava_server.products import service
+
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(service, "list_page", broken)
+    response = await client.get("/v1/products", headers=merchant.headers)
+    error = assert_error(response, 500, "internal_error")
+    assert error["message"] == "Internal server error."
+    request_id = response.headers["x-lava-request-id"]
+    logged = [r for r in caplog.records if request_id in r.getMessage()]
+    assert len(logged) == 1 and "RuntimeError: a bug" in (logged[0].exc_text or "")

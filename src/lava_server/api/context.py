@@ -1,13 +1,17 @@
-"""Outermost ASGI middleware: a request id on every answer, rate-limit headers, body limits."""
+"""Outermost ASGI middleware: a request id on every answer (a 500 too: a bug is answered here and
+logged with it), rate-limit headers, body limits."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lava_server.errors import BodyTooLarge, send_error
 from lava_server.ids import new_id
+
+log = logging.getLogger("lava_server")
 
 REQUEST_ID_HEADER = b"x-lava-request-id"
 _TOO_LARGE = "The request body is too large."
@@ -34,8 +38,12 @@ class RequestContextMiddleware:
         forward = scope["path"].startswith("/v1/forward")
         limit = self.max_forward_body_bytes if forward else self.max_body_bytes
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER, request_id.encode()))
                 rate = state.get("rate_limit")
@@ -65,4 +73,13 @@ class RequestContextMiddleware:
                     raise BodyTooLarge()
             return message
 
-        await self.app(scope, limited_receive, send_with_headers)
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except Exception:
+            if started:
+                raise  # the answer has begun: only dropping the connection can say so
+            # A bug: answered here, so that the 500 carries its request id, which the log names.
+            log.exception(
+                "unhandled error on %s %s (request %s)", scope["method"], scope["path"], request_id
+            )
+            await send_error(send_with_headers, 500, "internal_error", "Internal server error.")

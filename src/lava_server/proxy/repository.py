@@ -522,9 +522,7 @@ class PostgresHolds:
         compiled = _QUICK_HOLD.compile(dialect=dialect)
         self._sql = compiled.string
         self._names = tuple(compiled.positiontup or ())
-        self._to_db = tuple(
-            _to_db(compiled.binds[name].type, dialect) for name in self._names
-        )
+        self._to_db = tuple(_to_db(compiled.binds[name].type, dialect) for name in self._names)
         self._time_from_db = _from_db(Wallet.cycle_started_at.type, dialect)
 
     async def hold(self, connection: AsyncConnection, wanted: HoldRequest) -> QuickHold | None:
