@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 from typing import Any, Final
 
 import orjson
@@ -98,7 +97,7 @@ class ForwardProxy:
         """`process_id`: this process's `ProcessHeartbeat` id, stamped on its calls."""
         self.settings = settings
         self.process_id = process_id
-        self.origins = origins_from_env(os.environ)
+        self.origins = origins_from_env(Settings.family_env())
         self.keys = ProviderKeys(Settings.prefixed_env("PROVIDER_KEY"))
         self.billing = ForwardBilling(db, settings)
         self.client = UpstreamClient(
