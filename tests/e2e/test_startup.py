@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import selectors
 import shutil
 import socket
 import subprocess
@@ -225,6 +226,9 @@ def test_the_fake_provider_says_where_it_listens_and_names_a_busy_port() -> None
     )
     try:
         assert process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            assert selector.select(timeout=20), "lava fake-provider printed nothing"
         first = process.stdout.readline()
         assert f"Fake provider on http://127.0.0.1:{port}" in first
         assert f"LAVA_UPSTREAM_OPENAI=http://127.0.0.1:{port}" in first
