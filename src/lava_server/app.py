@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.lava = state
     app.state.forward = forward
-    install_error_handlers(app)
+    install_error_handlers(app, base_url=settings.base_url)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
     async def healthz() -> Health:

@@ -14,10 +14,12 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
 
+from lava_server import startup
 from lava_server.api.auth import Caller
 from lava_server.db.engine import Database, describe_url
-from lava_server.db.migrate import upgrade
 from lava_server.errors import ApiError, field_path
 from lava_server.merchants import service as merchants
 from lava_server.model_prices import service as model_prices
@@ -30,8 +32,23 @@ from lava_server.wallets import service as wallets
 
 T = TypeVar("T")
 
+
+class _Commands(TyperGroup):
+    """Every command runs through here: a reason it cannot start is printed in its one or two
+    lines (what is wrong, how to fix it) with exit status 2, instead of a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # a typer.Context, typed by typer's own copy of click
+        try:
+            return super().invoke(ctx)
+        except startup.StartupError as error:
+            err_console.print(Text(str(error), style="red"), soft_wrap=True)
+            raise typer.Exit(2) from None
+
+
 app = typer.Typer(
-    help="Self-hosted Lava: usage-based billing for AI products.", no_args_is_help=True
+    cls=_Commands,
+    help="Self-hosted Lava: usage-based billing for AI products.",
+    no_args_is_help=True,
 )
 merchants_app = typer.Typer(help="Create merchants.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke merchant secret keys.", no_args_is_help=True)
@@ -62,21 +79,26 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.
 LiveOption = Annotated[bool, typer.Option("--live", help="Live mode (default: sandbox).")]
 
 
-def _settings(database_url: str | None, **overrides: Any) -> Settings:
+def _settings(database_url: str | None, *, serving: bool = False, **overrides: Any) -> Settings:
+    """The settings, after a warning for each `LAVA_*` variable that nothing reads (`serving`:
+    a per-provider variable of an unknown provider stops the command instead)."""
+    unknown = startup.unknown_variables(os.environ)
+    if serving:
+        startup.refuse_unknown_providers(unknown)
+    for variable in unknown:
+        err_console.print(Text(f"Warning: {variable.describe()}", style="yellow"), soft_wrap=True)
     values = {key: value for key, value in overrides.items() if value is not None}
     if database_url:
         values["database_url"] = database_url
-    try:
-        return Settings(**values)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        err_console.print(f"[red]Invalid setting {field_path(first['loc'])}: {first['msg']}[/red]")
-        raise typer.Exit(2) from exc
+    settings = startup.load_settings(**values)
+    if serving:
+        startup.check_forward_proxy(settings)
+    return settings
 
 
 def _with_database(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     """Migrate, then run `work` against the database."""
-    upgrade(settings.database_url)
+    startup.open_database(settings.database_url)
 
     async def run() -> T:
         db = Database(settings.database_url, pool_size=2)
@@ -106,7 +128,7 @@ def serve(
     """Migrate the database and serve the API until Ctrl-C or SIGTERM."""
     import uvicorn
 
-    settings = _settings(database_url, host=host, port=port)
+    settings = _settings(database_url, serving=True, host=host, port=port)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
@@ -116,12 +138,17 @@ def serve(
             "each other. Serving from one process; use PostgreSQL to scale out.[/yellow]"
         )
         workers = 1
-    upgrade(settings.database_url)
+    startup.check_port(settings.host, settings.port, ("--host or LAVA_HOST", "--port or LAVA_PORT"))
+    startup.open_database(settings.database_url)
     new_key = asyncio.run(_bootstrap(settings))
     console.print(f"Database: {describe_url(settings.database_url)}")
     if new_key is not None:
         console.print("[bold]First start: created a sandbox merchant[/bold]", new_key.merchant_id)
-        console.print("Secret key (shown once):", new_key.secret_key, soft_wrap=True)
+        console.print(
+            f"Secret key (shown once): {new_key.secret_key}  "
+            f"(another: lava keys create --merchant {new_key.merchant_id})",
+            soft_wrap=True,
+        )
         console.print("Base URL for clients:   ", settings.base_url, soft_wrap=True)
     console.print(f"Lava API on {settings.base_url}  (docs: {settings.public_base}docs)")
     missing = live.missing(*live.configured(settings))
@@ -491,7 +518,7 @@ def worker(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
-    upgrade(settings.database_url)
+    startup.open_database(settings.database_url)
     done = asyncio.run(run_process(settings, once=once))
     if done is not None:
         console.print(
@@ -514,6 +541,12 @@ def fake_provider(
     """Run the fake OpenAI/Anthropic/Gemini server used by tests, demos and benchmarks."""
     from lava_server.testing.fake_provider import run
 
+    startup.check_port(host, port, ("--host", "--port"))
+    console.print(
+        f"Fake provider on http://{host}:{port} (for example: "
+        f"LAVA_UPSTREAM_OPENAI=http://{host}:{port} LAVA_PROVIDER_KEY_OPENAI=sk-fake lava serve)",
+        soft_wrap=True,
+    )
     run(host=host, port=port, latency_ms=latency_ms)
 
 

@@ -209,9 +209,10 @@ def answer_for(exc: Exception) -> Response | None:
     return None
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, base_url: str) -> None:
     """Route every failure a route raises on purpose through the error envelope (a bug, a 500,
-    is answered by `api.context`, with its request id)."""
+    is answered by `api.context`, with its request id). `base_url`: the API's base URL, named
+    by a 404 outside it (a client whose base URL lacks `/v1/` calls `/connections`)."""
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -224,11 +225,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(400, "invalid_request", message, param)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if isinstance(exc.__cause__, BodyTooLarge):
             return error_response(413, PayloadTooLarge.code, "The request body is too large.")
         if exc.status_code == 404:
-            return error_response(404, "not_found", "No such route.")
+            if request.url.path.startswith(("/v1/", "/embed/")):
+                return error_response(404, "not_found", "No such route.")
+            return error_response(
+                404,
+                "not_found",
+                f"No such route: the API's base URL is {base_url} "
+                f"(for example GET {base_url}connections).",
+            )
         if exc.status_code == 405:
             return error_response(
                 405,

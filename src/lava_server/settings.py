@@ -9,7 +9,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import ArgumentError
 
+from lava_server.db.engine import async_url
 from lava_server.pricing import MAX_AMOUNT
 
 DEFAULT_DATABASE_URL = "sqlite:///./lava.db"
@@ -148,8 +150,14 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
-        if not value.startswith(("sqlite", "postgresql", "postgres://")):
-            raise ValueError("database_url must be a sqlite:/// or postgresql:// URL")
+        try:
+            async_url(value)
+        except (ArgumentError, ValueError):
+            # The message leaves the URL out: it may hold a password.
+            raise ValueError(
+                "database_url must be sqlite:///path or "
+                "postgresql://user:password@host:port/database"
+            ) from None
         return value
 
     @field_validator("redis_url")
@@ -158,6 +166,14 @@ class Settings(BaseSettings):
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("redis_url must be empty or a redis://, rediss:// or unix:// URL")
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().lower()
+        if level not in ("debug", "info", "warning", "error", "critical"):
+            raise ValueError("log_level must be debug, info, warning, error or critical")
+        return level
 
     @model_validator(mode="after")
     def _amount_limits(self) -> Settings:
@@ -182,12 +198,29 @@ class Settings(BaseSettings):
             host = f"[{host}]"
         return f"http://{host}:{self.port}/"
 
-    @staticmethod
-    def prefixed_env(prefix: str) -> dict[str, str]:
-        """`LAVA_<PREFIX>_<NAME>=value` variables as `{name.lower(): value}`."""
+    @classmethod
+    def variable_names(cls) -> frozenset[str]:
+        """The environment variable of each setting (`LAVA_DATABASE_URL`, ...)."""
+        return frozenset(f"LAVA_{name.upper()}" for name in cls.model_fields)
+
+    @classmethod
+    def family_env(cls) -> dict[str, str]:
+        """The `LAVA_*` variables that are not settings of this class: the per-provider families
+        (`LAVA_UPSTREAM_<PROVIDER>`, `LAVA_PROVIDER_KEY_<PROVIDER>`), whose names share a prefix
+        with settings such as `LAVA_UPSTREAM_CONNECT_TIMEOUT`."""
+        own = cls.variable_names()
+        return {
+            key: value
+            for key, value in os.environ.items()
+            if key.upper().startswith("LAVA_") and key.upper() not in own
+        }
+
+    @classmethod
+    def prefixed_env(cls, prefix: str) -> dict[str, str]:
+        """`LAVA_<PREFIX>_<NAME>=value` variables (not settings) as `{name.lower(): value}`."""
         full = f"LAVA_{prefix}_"
         return {
             key[len(full) :].lower(): value
-            for key, value in os.environ.items()
+            for key, value in cls.family_env().items()
             if key.startswith(full) and value
         }

@@ -22,6 +22,8 @@ def test_first_start_prints_a_key_and_serves(database_url: str, tmp_path: Path) 
         keys = re.findall(r"aks_test_[A-Za-z0-9_-]+", text)
         assert len(keys) == 1, text
         assert f"http://127.0.0.1:{port}/v1/" in text
+        merchant_id = re.findall(r"mer_[A-Za-z0-9]+", text)[0]
+        assert f"(another: lava keys create --merchant {merchant_id})" in text
         base = f"http://127.0.0.1:{port}/v1/"
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {keys[0]}"}) as http:
             response = http.get("connections")

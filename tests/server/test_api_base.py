@@ -115,6 +115,21 @@ async def test_unknown_route_and_method(client, merchant):
     assert response.headers["allow"] == "GET"
 
 
+async def test_a_call_outside_the_base_url_is_told_the_base_url(client, merchant, settings):
+    """A client whose base URL lacks `/v1/` (`http://host:8787/`) calls `/connections`."""
+    assert settings.base_url == "http://127.0.0.1:8787/v1/"
+    for path in ("/connections", "/v1connections", "/products/prd_x"):
+        error = assert_error(await client.get(path, headers=merchant.headers), 404, "not_found")
+        assert f"the API's base URL is {settings.base_url}" in error["message"], path
+    # Inside the API, and the checkout pages, an unknown route is just that.
+    response = await client.get("/v1/nothing", headers=merchant.headers)
+    assert assert_error(response, 404, "not_found")["message"] == "No such route."
+    error = assert_error(await client.get("/embed/static/nothing.css"), 404, "not_found")
+    assert error["message"] == "No such route."
+    for path in ("/healthz", "/docs", "/redoc", "/openapi.json"):
+        assert (await client.get(path)).status_code == 200, path
+
+
 @pytest.mark.parametrize(
     ("body", "param"),
     [

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
 from typing import Any, Final
 
 import orjson
@@ -107,7 +106,7 @@ class ForwardProxy:
         self.settings = settings
         self.prices = prices
         self.process_id = process_id
-        self.origins = origins_from_env(os.environ)
+        self.origins = origins_from_env(Settings.family_env())
         self.keys = ProviderKeys(Settings.prefixed_env("PROVIDER_KEY"))
         self.billing = ForwardBilling(db, settings, prices)
         self.client = UpstreamClient(

@@ -376,7 +376,10 @@ def origins_from_env(
         provider = suffixes.get(suffix)
         if provider is None:
             raise ValueError(f"{key}: unknown provider {suffix!r}")
-        out[provider] = normalize_origin(value)
+        try:
+            out[provider] = normalize_origin(value)
+        except ValueError as error:
+            raise ValueError(f"{key}: {error}") from None
     return out
 
 
