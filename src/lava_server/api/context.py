@@ -83,3 +83,33 @@ class RequestContextMiddleware:
                 "unhandled error on %s %s (request %s)", scope["method"], scope["path"], request_id
             )
             await send_error(send_with_headers, 500, "internal_error", "Internal server error.")
+
+
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole request body (bounded by `RequestContextMiddleware`); None when the client left
+    before sending all of it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        if chunk:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the app a body already read, then whatever comes next."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

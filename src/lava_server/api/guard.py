@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from lava_server.api.context import read_body, replaying
 from lava_server.errors import BodyTooLarge, PayloadTooLarge, send_error
 from lava_server.untrusted import NUL, UntrustedJSONError, may_break_rules, parse_json
 
@@ -54,7 +55,7 @@ class InputGuard:
             await self.app(scope, receive, send)
             return
         try:
-            body = await _read_body(receive)
+            body = await read_body(receive)
         except BodyTooLarge:
             await send_error(send, 413, PayloadTooLarge.code, "The request body is too large.")
             return
@@ -75,26 +76,4 @@ class InputGuard:
                 return
             except ValueError:
                 pass  # malformed JSON: the route says so in its own words
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    """The whole body (the context middleware has bounded its size already); None when the
-    client left first."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+        await self.app(scope, replaying(body, receive), send)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lava_server.api.auth import verified_caller
+from lava_server.api.context import read_body, replaying
 from lava_server.db.models import IdempotencyKey
 from lava_server.errors import BodyTooLarge, send_error
 from lava_server.state import AppState
@@ -61,10 +62,12 @@ class IdempotencyMiddleware:
         scope_id = hashlib.sha256(authorization).hexdigest()
 
         try:
-            body = await _read_body(receive)
+            body = await read_body(receive)
         except BodyTooLarge:
             await send_error(send, 413, "payload_too_large", "The request body is too large.")
             return
+        if body is None:
+            return  # the client left before sending its request
         request_hash = hashlib.sha256(
             b"\0".join([path.encode(), scope.get("query_string", b""), body])
         ).hexdigest()
@@ -89,15 +92,6 @@ class IdempotencyMiddleware:
             await send_error(send, 409, "conflict", outcome, "Idempotency-Key")
             return
 
-        replayed = False
-
-        async def replay_body() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
         status_code = 500
         chunks: list[bytes] = []
 
@@ -110,7 +104,7 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, replay_body, capture)
+            await self.app(scope, replaying(body, receive), capture)
         finally:
             await self._finish(scope_id, key, status_code, b"".join(chunks))
 
@@ -167,18 +161,6 @@ class IdempotencyMiddleware:
                     .where(*where)
                     .values(status_code=status, response_body=body)
                 )
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 async def purge_expired(state: AppState) -> int:

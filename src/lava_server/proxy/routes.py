@@ -27,7 +27,7 @@ import orjson
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from lava_server.api.context import state_of
+from lava_server.api.context import read_body, state_of
 from lava_server.db.engine import Database
 from lava_server.errors import (
     ApiError,
@@ -150,7 +150,7 @@ class ForwardProxy:
         metadata = _metadata(header_map.get(_METADATA_HEADER), target.metadata)
         provider = target.provider
         key, key_type = provider_key_for(token, provider, self.keys)
-        body = await _read_body(receive)
+        body = await read_body(receive)
         if body is None:
             return  # the client left before sending its request
         body_json = _json_object(body)
@@ -358,20 +358,6 @@ class _DisconnectWatch:
 
     def stop(self) -> None:
         self._task.cancel()
-
-
-async def _read_body(receive: Receive) -> bytes | None:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        if chunk:
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
