@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from lava_server.db.types import register_sqlite_functions
+from lava_server.db import sums
 
 _WRITE_OPTION = "lava_write"
 _SQLITE_PRAGMAS = (
@@ -167,7 +167,7 @@ class _RunNow:
 async def _connect_inline(path: str) -> _InlineSqlite:
     def connect() -> sqlite3.Connection:
         connection = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        register_sqlite_functions(connection)
+        sums.register(connection)
         return connection
 
     connection = _InlineSqlite(connect, iter_chunk_size=64)

@@ -14,8 +14,6 @@ from sqlalchemy import (
     Numeric,
     Text,
     case,
-    func,
-    type_coerce,
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
@@ -29,7 +27,7 @@ class Money(TypeDecorator[Decimal]):
     PostgreSQL stores NUMERIC(38, 10). SQLite has no exact decimal type (its NUMERIC becomes a
     float), so there the amount is an integer count of 1e-10 dollars: exact up to 2^63 units
     (about $922M), which every amount and balance stays far below (`pricing.money.MAX_AMOUNT`).
-    Sums over many rows can pass it: sum with `exact_sum`, never SQL's SUM().
+    Sums over many rows can pass it: sum with `db.sums`, never a bare SQL SUM().
     """
 
     impl = Numeric(38, MONEY_PLACES)
@@ -62,8 +60,8 @@ class WideMoney(TypeDecorator[Decimal]):
     """A running total of money (the usage roll-ups), which no input bound keeps within 64 bits.
 
     PostgreSQL stores NUMERIC(38, 10), like `Money`. SQLite stores the integer count of 1e-10
-    dollars as TEXT, added with `wide_add` and summed with `exact_sum` (Python functions that
-    the engine registers on every SQLite connection), so it is exact at any size.
+    dollars as TEXT, added with `db.sums.wide_add` and summed with `db.sums` (Python functions
+    that the engine registers on every SQLite connection), so it is exact at any size.
     """
 
     impl = Numeric(38, MONEY_PLACES)
@@ -103,57 +101,9 @@ class WideCount(TypeDecorator[int]):
         return None if value is None else int(value)
 
 
-def wide_add(dialect: str, total: Any, more: Any) -> ColumnElement[Any]:
-    """`total + more` in SQL, exact at any size (on SQLite through `sqlite_add`)."""
-    if dialect == "sqlite":
-        return type_coerce(func.lava_add(total, more), total.type)
-    result: ColumnElement[Any] = total + more
-    return result
-
-
 def capped_add(total: Any, more: Any, cap: int) -> ColumnElement[Any]:
     """`min(total + more, cap)` in SQL for a 64-bit counter, computed without passing `cap`."""
     return case((total > cap - more, cap), else_=total + more)
-
-
-def exact_sum(dialect: str, column: Any) -> ColumnElement[Any]:
-    """SUM(column) that cannot overflow: PostgreSQL sums NUMERIC and BIGINT exactly; SQLite's
-    SUM() fails past 2^63, so there `SqliteSum` sums in Python integers. Typed like `column`."""
-    if dialect == "sqlite":
-        return type_coerce(func.lava_sum(column), column.type)
-    return type_coerce(func.sum(column), column.type)
-
-
-_INT64 = range(-(2**63), 2**63)
-
-
-def sqlite_add(total: int | str | None, more: int | str | None) -> int | str:
-    """SQLite function `lava_add(a, b)`: exact integer addition of integers or their text."""
-    result = int(total or 0) + int(more or 0)
-    return result if result in _INT64 else str(result)
-
-
-class SqliteSum:
-    """SQLite aggregate `lava_sum(x)`: exact sum of integers or their text; an integer while it
-    fits in 64 bits (so that comparisons with numbers stay numeric), else its text."""
-
-    def __init__(self) -> None:
-        self.total: int | None = None
-
-    def step(self, value: int | str | None) -> None:
-        if value is not None:
-            self.total = (self.total or 0) + int(value)
-
-    def finalize(self) -> int | str | None:
-        if self.total is None or self.total in _INT64:
-            return self.total
-        return str(self.total)
-
-
-def register_sqlite_functions(connection: Any) -> None:
-    """Install `lava_add` and `lava_sum` on a `sqlite3` connection."""
-    connection.create_function("lava_add", 2, sqlite_add, deterministic=True)
-    connection.create_aggregate("lava_sum", 1, SqliteSum)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.engine import upsert_insert
 from lava_server.db.models import Request, UsageBucket, table_of
-from lava_server.db.types import wide_add
+from lava_server.db.sums import wide_add
 
 BUCKET_SECONDS = 15 * 60
 ANY = ""  # connection_id / product_id of the roll-ups that sum over all of them

@@ -15,13 +15,13 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, cast, func, select
+from sqlalchemy import ColumnElement, Executable, Integer, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.api.auth import Caller
 from lava_server.db.engine import Database
 from lava_server.db.models import Request, UsageBucket
-from lava_server.db.types import exact_sum
+from lava_server.db.sums import SumOf, execute_sums
 from lava_server.errors import InvalidRequest
 from lava_server.pricing import format_money
 from lava_server.requests.repository import metadata_conditions
@@ -117,25 +117,27 @@ async def _daily_from_rollups(
 ) -> list[Any]:
     start = int(span.start_utc.timestamp())
     day = ((UsageBucket.bucket - start) // DAY).label("day")
-    dialect = session.get_bind().dialect.name
-    query = (
-        select(
-            day,
-            exact_sum(dialect, UsageBucket.total_requests),
-            exact_sum(dialect, UsageBucket.total_usage_tokens),
-            *(exact_sum(dialect, getattr(UsageBucket, name)) for name in MONEY_FIELDS),
+
+    def query(sum_of: SumOf) -> Executable:
+        return (
+            select(
+                day,
+                sum_of(UsageBucket.total_requests),
+                sum_of(UsageBucket.total_usage_tokens),
+                *(sum_of(getattr(UsageBucket, name)) for name in MONEY_FIELDS),
+            )
+            .where(
+                UsageBucket.merchant_id == caller.merchant_id,
+                UsageBucket.livemode == caller.livemode,
+                UsageBucket.connection_id == (connection_id or ANY),
+                UsageBucket.product_id == (product_id or ANY),
+                UsageBucket.bucket >= start,
+                UsageBucket.bucket < int(span.end_utc.timestamp()),
+            )
+            .group_by(day)
         )
-        .where(
-            UsageBucket.merchant_id == caller.merchant_id,
-            UsageBucket.livemode == caller.livemode,
-            UsageBucket.connection_id == (connection_id or ANY),
-            UsageBucket.product_id == (product_id or ANY),
-            UsageBucket.bucket >= start,
-            UsageBucket.bucket < int(span.end_utc.timestamp()),
-        )
-        .group_by(day)
-    )
-    return list((await session.execute(query)).all())
+
+    return list(await execute_sums(session, query))
 
 
 async def _daily_from_requests(
@@ -155,25 +157,28 @@ async def _daily_from_requests(
         Request.total_wallet_cost,
         Request.total_merchant_cost,
     )
-    dialect = session.get_bind().dialect.name
-    query = select(
-        day,
-        func.count(),
-        exact_sum(dialect, Request.input_tokens + Request.output_tokens),
-        *(exact_sum(dialect, column) for column in request_money),
-    ).where(
-        Request.merchant_id == caller.merchant_id,
-        Request.livemode == caller.livemode,
-        Request.status == "completed",
-        Request.created_at >= span.start_utc,
-        Request.created_at < span.end_utc,
-        *metadata_conditions(session, metadata_filters),
-    )
-    if connection_id is not None:
-        query = query.where(Request.connection_id == connection_id)
-    if product_id is not None:
-        query = query.where(Request.product_id == product_id)
-    return list((await session.execute(query.group_by(day))).all())
+
+    def query(sum_of: SumOf) -> Executable:
+        found = select(
+            day,
+            func.count(),
+            sum_of(Request.input_tokens + Request.output_tokens),
+            *(sum_of(column) for column in request_money),
+        ).where(
+            Request.merchant_id == caller.merchant_id,
+            Request.livemode == caller.livemode,
+            Request.status == "completed",
+            Request.created_at >= span.start_utc,
+            Request.created_at < span.end_utc,
+            *metadata_conditions(session, metadata_filters),
+        )
+        if connection_id is not None:
+            found = found.where(Request.connection_id == connection_id)
+        if product_id is not None:
+            found = found.where(Request.product_id == product_id)
+        return found.group_by(day)
+
+    return list(await execute_sums(session, query))
 
 
 def _sums(row: Any | None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.engine import Database
 from lava_server.db.models import LedgerEntry, Request, Wallet
-from lava_server.db.types import exact_sum
+from lava_server.db.sums import exact_sum
 from lava_server.errors import InvalidRequest, NotFound
 from lava_server.ids import new_id
 from lava_server.pricing import MAX_AMOUNT, format_money
