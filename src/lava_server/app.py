@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lava_server import __version__
@@ -19,13 +20,15 @@ from lava_server.api.guard import InputGuard
 from lava_server.api.idempotency import IdempotencyMiddleware, purge_expired
 from lava_server.api.ratelimit import AuthFailures, RateLimiter
 from lava_server.api.schemas import Health
-from lava_server.checkout.install import install as install_checkout
+from lava_server.checkout.page import router as checkout_page_router
+from lava_server.checkout.routes import router as checkout_router
 from lava_server.connections.routes import router as connections_router
 from lava_server.connections.routes import test_helpers as test_helpers_router
 from lava_server.db.engine import Database
 from lava_server.errors import install_error_handlers
 from lava_server.model_prices.book import PriceBook
 from lava_server.model_prices.service import PriceRefresher
+from lava_server.payments.context import Billing
 from lava_server.products.routes import router as products_router
 from lava_server.proxy.abandoned import ProcessHeartbeat
 from lava_server.proxy.routes import FORWARD_PATH, ForwardProxy
@@ -37,7 +40,10 @@ from lava_server.requests.routes import create_request_asgi
 from lava_server.requests.routes import router as requests_router
 from lava_server.settings import Settings
 from lava_server.state import AppState
+from lava_server.subscriptions.routes import router as subscriptions_router
 from lava_server.usage.routes import router as usage_router
+from lava_server.web import STATIC
+from lava_server.worker.runner import embed_in
 
 log = logging.getLogger("lava_server")
 _PURGE_EVERY_SECONDS = 3600
@@ -114,7 +120,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(requests_router)
     app.include_router(usage_router)
     app.include_router(test_helpers_router)
-    install_checkout(app, settings, db)
+    # What checkout, subscriptions and the worker share (tests may replace it before start-up).
+    app.state.billing = Billing(settings, db)
+    app.include_router(checkout_router)
+    app.include_router(subscriptions_router)
+    app.include_router(checkout_page_router)
+    app.mount("/embed/static", StaticFiles(directory=STATIC), name="checkout-static")
+    if not settings.separate_worker:
+        embed_in(app)  # the worker loop runs as long as the app, unless `lava worker` runs apart
     app.router.routes[:0] = forward.routes  # first: the hot path matches without a scan
     openapi.install(app, paths=forward_paths(), security_schemes=FORWARD_SECURITY)
     docs.install(app)
