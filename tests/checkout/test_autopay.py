@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select, update
 
 from lava_server.db.models import Connection, Payment, PaymentMethod
-from lava_server.payments import autopay
+from lava_server.wallets import autopay
 from lava_server.wallets.ledger import lock_wallet
 from lava_server.wallets.service import check as ledger_check
 from lava_server.worker.runner import run_once

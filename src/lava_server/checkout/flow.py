@@ -53,6 +53,7 @@ from lava_server.pricing import MAX_AMOUNT
 from lava_server.subscriptions import repository as subscriptions
 from lava_server.subscriptions import service as subscription_service
 from lava_server.wallets.ledger import lock_wallet
+from lava_server.wallets.service import credit_payment
 
 log = logging.getLogger("lava_server.checkout")
 
@@ -470,7 +471,7 @@ async def settle(
 async def _complete(
     session: AsyncSession, checkout: CheckoutSession, payment: Payment, now: datetime
 ) -> None:
-    await payments.credit_wallet(session, payment, now)
+    await credit_payment(session, payment, now)
     wallet = await session.get(Wallet, payment.wallet_id, populate_existing=True)
     assert wallet is not None
     connection_id = checkout.connection_id

@@ -23,7 +23,6 @@ from lava_server.errors import LiveModeNotConfigured
 from lava_server.ids import new_id
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import ChargeResult, Outcome, SavedCard, WrongMode
-from lava_server.wallets.ledger import Posting, post, wallet_account
 
 log = logging.getLogger("lava_server.payments")
 
@@ -189,20 +188,3 @@ def record_outcome(payment: Payment, result: ChargeResult, now: datetime) -> Non
     else:
         pause = _RETRY_PAUSES[min(payment.attempts, len(_RETRY_PAUSES)) - 1]
         payment.next_attempt_at = now + timedelta(seconds=pause)
-
-
-async def credit_wallet(session: AsyncSession, payment: Payment, now: datetime) -> None:
-    """Put a succeeded payment's amount in its wallet; the caller holds the wallet's lock."""
-    assert payment.status == SUCCEEDED
-    await post(
-        session,
-        txn_id=f"payment:{payment.id}",
-        postings=[
-            Posting(
-                wallet_account(payment.wallet_id), payment.amount, "payment", payment.wallet_id
-            ),
-            Posting(f"funding:{payment.provider}", -payment.amount, "payment"),
-        ],
-        livemode=payment.livemode,
-        now=now,
-    )

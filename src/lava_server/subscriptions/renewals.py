@@ -19,7 +19,6 @@ from lava_server.payments.service import (
     PENDING,
     RENEWAL,
     SUCCEEDED,
-    credit_wallet,
     new_payment,
     record_outcome,
 )
@@ -27,6 +26,7 @@ from lava_server.periods import cycle_period
 from lava_server.subscriptions import repository, service
 from lava_server.subscriptions.repository import ACTIVE
 from lava_server.wallets.ledger import lock_wallet
+from lava_server.wallets.service import credit_payment
 
 BATCH = 100
 
@@ -93,7 +93,7 @@ async def settle(
     subscription = await repository.lock_subscription(session, payment.active_subscription_id)
     record_outcome(payment, result, now)
     if payment.status == SUCCEEDED:
-        await credit_wallet(session, payment, now)
+        await credit_payment(session, payment, now)
         await service.renewed(session, subscription, payment, now)
     elif payment.status == FAILED and subscription.status == ACTIVE:
         await service.end(session, subscription, service.PAYMENT_FAILED, now)

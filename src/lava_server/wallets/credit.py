@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lava_server.db.models import CreditGrant, Wallet
 from lava_server.periods import usage_period
 from lava_server.settings import Settings
+from lava_server.wallets import autopay
 from lava_server.wallets.ledger import Posting, post, wallet_account
 
 ZERO = Decimal(0)
@@ -116,9 +117,7 @@ async def record_debits(
 ) -> None:
     """After debiting wallets (same transaction): the debits spend period credit first, and a
     wallet whose available balance fell below its autopay threshold gets one autopay top-up
-    queued (`payments.autopay`). `states` are from `open_wallets`, before the debits."""
-    from lava_server.payments import autopay
-
+    queued (`wallets.autopay`). `states` are from `open_wallets`, before the debits."""
     for wallet_id, amount in sorted(debits.items()):
         state = states[wallet_id]
         if amount <= 0:

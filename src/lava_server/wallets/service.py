@@ -1,18 +1,20 @@
-"""Funding wallets, and `lava ledger check`."""
+"""Funding wallets (by hand, and from succeeded payments), and `lava ledger check`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.engine import Database
-from lava_server.db.models import LedgerEntry, Request, Wallet
+from lava_server.db.models import LedgerEntry, Payment, Request, Wallet
 from lava_server.db.sums import exact_sum
 from lava_server.errors import InvalidRequest, NotFound
 from lava_server.ids import new_id
+from lava_server.payments.service import SUCCEEDED
 from lava_server.pricing import MAX_AMOUNT, format_money
 from lava_server.timeutil import utcnow
 from lava_server.wallets.ledger import Posting, lock_wallet, post, wallet_account
@@ -48,6 +50,23 @@ async def fund_in_session(
         ],
         livemode=livemode,
         now=utcnow(),
+    )
+
+
+async def credit_payment(session: AsyncSession, payment: Payment, now: datetime) -> None:
+    """Put a succeeded payment's amount in its wallet; the caller holds the wallet's lock."""
+    assert payment.status == SUCCEEDED
+    await post(
+        session,
+        txn_id=f"payment:{payment.id}",
+        postings=[
+            Posting(
+                wallet_account(payment.wallet_id), payment.amount, "payment", payment.wallet_id
+            ),
+            Posting(f"funding:{payment.provider}", -payment.amount, "payment"),
+        ],
+        livemode=payment.livemode,
+        now=now,
     )
 
 

@@ -22,13 +22,13 @@ from sqlalchemy import select
 from lava_server.checkout import flow
 from lava_server.db.engine import Database
 from lava_server.db.models import Payment, Wallet
-from lava_server.payments import autopay
 from lava_server.payments import service as payments
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import ChargeResult
 from lava_server.proxy.abandoned import release_abandoned
 from lava_server.settings import Settings
 from lava_server.subscriptions import renewals
+from lava_server.wallets import autopay
 from lava_server.wallets.credit import expire_credit
 from lava_server.wallets.ledger import lock_wallet
 

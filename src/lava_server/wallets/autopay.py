@@ -20,13 +20,13 @@ from lava_server.payments.service import (
     FAILED,
     PENDING,
     SUCCEEDED,
-    credit_wallet,
     latest_method,
     new_payment,
     record_outcome,
 )
 from lava_server.periods import usage_period
 from lava_server.settings import Settings
+from lava_server.wallets.service import credit_payment
 
 
 async def queue_if_due(
@@ -86,7 +86,7 @@ async def settle(
     the payment's."""
     record_outcome(payment, result, now)
     if payment.status == SUCCEEDED:
-        await credit_wallet(session, payment, now)
+        await credit_payment(session, payment, now)
     elif payment.status == FAILED:
         wallet = await session.get(Wallet, payment.wallet_id)
         assert wallet is not None
