@@ -20,7 +20,7 @@ async def get_with_wallet(
                 Connection.id == connection_id,
                 Connection.merchant_id == merchant_id,
                 Connection.livemode == livemode,
-                Connection.deleted_at.is_(None),
+                Connection.not_deleted(),
             )
         )
     ).first()
@@ -41,7 +41,7 @@ async def page_with_wallets(
         .where(
             Connection.merchant_id == merchant_id,
             Connection.livemode == livemode,
-            Connection.deleted_at.is_(None),
+            Connection.not_deleted(),
         )
     )
     if reference_id is not None:
@@ -78,7 +78,7 @@ async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str,
     rows = await session.execute(
         select(
             table.c.secret, table.c.id, table.c.merchant_id, table.c.livemode, table.c.wallet_id
-        ).where(table.c.secret.in_(secrets), table.c.deleted_at.is_(None))
+        ).where(table.c.secret.in_(secrets), Connection.not_deleted())
     )
     return {
         row.secret: ConnectionRef(row.id, row.merchant_id, row.livemode, row.wallet_id)

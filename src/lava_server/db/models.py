@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
@@ -38,6 +39,21 @@ class Base(DeclarativeBase):
     pass
 
 
+class SoftDeleted(Base):
+    """A table whose rows a merchant deletes by setting `deleted_at`: the row stays, because
+    what happened before (requests, subscriptions, checkouts) still names it."""
+
+    __abstract__ = True
+
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    @classmethod
+    def not_deleted(cls) -> ColumnElement[bool]:
+        """The condition for rows not deleted. On the table's own column, so that it serves
+        Core statements too without putting them on the ORM's slower compile path."""
+        return table_of(cls).c.deleted_at.is_(None)
+
+
 class Merchant(Base):
     __tablename__ = "merchants"
 
@@ -60,7 +76,7 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
-class Product(Base):
+class Product(SoftDeleted):
     """A pricing configuration (`pricing.md`); requests name it by its secret."""
 
     __tablename__ = "products"
@@ -79,7 +95,6 @@ class Product(Base):
     overdraft: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Wallet(Base):
@@ -113,7 +128,7 @@ class Wallet(Base):
     cycle_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
-class Connection(Base):
+class Connection(SoftDeleted):
     """A merchant's link to a customer's wallet."""
 
     __tablename__ = "connections"
@@ -129,7 +144,6 @@ class Connection(Base):
     reference_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     secret: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Request(Base):
@@ -295,7 +309,7 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
-class SubscriptionConfig(Base):
+class SubscriptionConfig(SoftDeleted):
     """A plan a merchant sells: `period_amount` charged each period, granted as period credit."""
 
     __tablename__ = "subscription_configs"
@@ -309,7 +323,6 @@ class SubscriptionConfig(Base):
     rollover_type: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class CheckoutSession(Base):

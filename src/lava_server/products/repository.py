@@ -21,7 +21,7 @@ async def get(
                 Product.id == product_id,
                 Product.merchant_id == merchant_id,
                 Product.livemode == livemode,
-                Product.deleted_at.is_(None),
+                Product.not_deleted(),
             )
         )
     ).scalar_one_or_none()
@@ -33,7 +33,7 @@ async def page(
     query = select(Product).where(
         Product.merchant_id == merchant_id,
         Product.livemode == livemode,
-        Product.deleted_at.is_(None),
+        Product.not_deleted(),
     )
     if cursor is not None:
         query = query.where(Product.id < cursor)
@@ -86,7 +86,7 @@ async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str,
             t.c.tiers,
             t.c.base_cost_payer,
             t.c.service_charge_payer,
-        ).where(t.c.secret.in_(secrets), t.c.deleted_at.is_(None))
+        ).where(t.c.secret.in_(secrets), Product.not_deleted())
     )
     found = {}
     for row in rows:

@@ -20,7 +20,7 @@ async def get_config(
                 SubscriptionConfig.id == config_id,
                 SubscriptionConfig.merchant_id == merchant_id,
                 SubscriptionConfig.livemode == livemode,
-                SubscriptionConfig.deleted_at.is_(None),
+                SubscriptionConfig.not_deleted(),
             )
         )
     ).scalar_one_or_none()
@@ -36,7 +36,7 @@ async def list_configs(
                 .where(
                     SubscriptionConfig.merchant_id == merchant_id,
                     SubscriptionConfig.livemode == livemode,
-                    SubscriptionConfig.deleted_at.is_(None),
+                    SubscriptionConfig.not_deleted(),
                 )
                 .order_by(SubscriptionConfig.id.desc())
             )
