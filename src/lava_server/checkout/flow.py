@@ -29,29 +29,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.checkout import codes, forms, repository
 from lava_server.checkout.forms import FormError
 from lava_server.connections import repository as connections
-from lava_server.db.models import (
-    CheckoutSession,
-    Connection,
-    Merchant,
-    Payment,
-    PaymentMethod,
-    SubscriptionConfig,
-    Wallet,
-)
+from lava_server.db.models import CheckoutSession, Connection, Payment, SubscriptionConfig, Wallet
 from lava_server.ids import new_id, new_secret
+from lava_server.merchants import repository as merchants
+from lava_server.payments import repository as payment_records
 from lava_server.payments import service as payments
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import CardRefused, ChargeResult, SavedCard
+from lava_server.payments.repository import CHECKOUT, FAILED, PENDING, SUCCEEDED
 from lava_server.pricing import MAX_AMOUNT
 from lava_server.subscriptions import repository as subscriptions
 from lava_server.subscriptions import service as subscription_service
+from lava_server.wallets import repository as wallets
 from lava_server.wallets.ledger import lock_wallet
 from lava_server.wallets.service import credit_payment
 
@@ -138,17 +133,17 @@ async def load(billing: Billing, secret: str, now: datetime) -> View | None:
         checkout = await repository.by_secret(session, secret)
         if checkout is None:
             return None
-        merchant = await session.get(Merchant, checkout.merchant_id)
+        merchant = await merchants.get_merchant(session, checkout.merchant_id)
         plan = None
         if checkout.subscription_config_id is not None:
-            plan = await session.get(SubscriptionConfig, checkout.subscription_config_id)
+            plan = await subscriptions.config_by_id(session, checkout.subscription_config_id)
         history = await repository.payments(session, checkout.id)
-        paid = next((p for p in history if p.status == payments.SUCCEEDED), None)
-        processing = any(p.status == payments.PENDING for p in history)
+        paid = next((p for p in history if p.status == SUCCEEDED), None)
+        processing = any(p.status == PENDING for p in history)
         balance = None
         already_subscribed = False
         if checkout.wallet_id is not None:
-            wallet = await session.get(Wallet, checkout.wallet_id)
+            wallet = await wallets.get_wallet(session, checkout.wallet_id)
             if wallet is not None:
                 balance = wallet.balance - wallet.held
             if checkout.mode == "subscription" and checkout.completed_at is None:
@@ -188,7 +183,7 @@ async def _at_step(
 
 
 async def _merchant_name(session: AsyncSession, merchant_id: str) -> str:
-    merchant = await session.get(Merchant, merchant_id)
+    merchant = await merchants.get_merchant(session, merchant_id)
     return merchant.name if merchant is not None else "Lava"
 
 
@@ -283,8 +278,7 @@ async def _wallet_for_phone(session: AsyncSession, checkout: CheckoutSession, no
             period_credit=Decimal(0),
             created_at=now,
         )
-        session.add(wallet)
-        await session.flush()
+        await wallets.add_wallet(session, wallet)
         return wallet.id
     wallet.email = wallet.email or checkout.email
     wallet.first_name = wallet.first_name or checkout.first_name
@@ -307,23 +301,12 @@ async def choose_amount(
 async def change_amount(billing: Billing, secret: str, now: datetime) -> None:
     async with billing.db.write() as session:
         checkout = await _at_step(billing, session, secret, now, Step.PAY)
-        if checkout.mode == "subscription" or await _pending(session, checkout.id) is not None:
+        if (
+            checkout.mode == "subscription"
+            or await repository.lock_pending_payment(session, checkout.id) is not None
+        ):
             raise StaleStep()
         checkout.amount = None
-
-
-async def _pending(session: AsyncSession, checkout_session_id: str) -> Payment | None:
-    return (
-        await session.execute(
-            select(Payment)
-            .where(
-                Payment.checkout_session_id == checkout_session_id,
-                Payment.status == payments.PENDING,
-            )
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
 
 
 async def pay(billing: Billing, secret: str, form: Mapping[str, str], now: datetime) -> None:
@@ -339,9 +322,7 @@ async def pay(billing: Billing, secret: str, form: Mapping[str, str], now: datet
         if checkout.livemode:
             raise FormError(TYPED_CARDS_MESSAGE, status=409)
         livemode, wallet_id = checkout.livemode, checkout.wallet_id
-        redrive = any(
-            p.status == payments.PENDING for p in await repository.payments(session, checkout.id)
-        )
+        redrive = any(p.status == PENDING for p in await repository.payments(session, checkout.id))
     saved: SavedCard | None = None
     autopay: forms.Autopay | None = None
     provider = billing.sandbox
@@ -362,7 +343,7 @@ async def pay(billing: Billing, secret: str, form: Mapping[str, str], now: datet
         checkout = await repository.by_secret(session, secret, lock=True)
         if checkout is None:
             raise StaleStep()
-        payment = await _pending(session, checkout.id)
+        payment = await repository.lock_pending_payment(session, checkout.id)
         if payment is None:
             # A new attempt: only now is the step checked (a pending payment still finishes
             # after the session's expiry).
@@ -386,12 +367,12 @@ async def pay(billing: Billing, secret: str, form: Mapping[str, str], now: datet
             method = payments.save_method(
                 checkout.wallet_id, checkout.livemode, provider.name, saved, now
             )
-            session.add(method)
+            await payment_records.add_method(session, method)
             checkout.payment_attempts += 1
             checkout.autopay_threshold = autopay.threshold if autopay else None
             checkout.autopay_amount = autopay.amount if autopay else None
             payment = payments.new_payment(
-                purpose=payments.CHECKOUT,
+                purpose=CHECKOUT,
                 idempotency_key=f"{checkout.id}:pay:{checkout.payment_attempts}",
                 method=method,
                 amount=amount,
@@ -400,8 +381,7 @@ async def pay(billing: Billing, secret: str, form: Mapping[str, str], now: datet
                 next_attempt_at=now + WORKER_TAKES_OVER_AFTER,
                 checkout_session_id=checkout.id,
             )
-            session.add(payment)
-            await session.flush()
+            await payment_records.add_payment(session, payment)
         request = await payments.charge_request(session, payment)
     result = await payments.charge(billing, request)
     problem = await settle(billing, request.payment_id, result, now)
@@ -415,19 +395,9 @@ async def _subscription_amount(session: AsyncSession, checkout: CheckoutSession)
         raise FormError(
             "This wallet already has an active subscription. Nothing was charged.", status=409
         )
-    others = (
-        await session.execute(
-            select(Payment.id)
-            .join(CheckoutSession, CheckoutSession.id == Payment.checkout_session_id)
-            .where(
-                Payment.wallet_id == checkout.wallet_id,
-                Payment.status == payments.PENDING,
-                CheckoutSession.mode == "subscription",
-                CheckoutSession.id != checkout.id,
-            )
-        )
-    ).first()
-    if others is not None:
+    if await repository.other_subscription_payment_pending(
+        session, checkout.wallet_id, checkout.id
+    ):
         raise FormError(
             "Another subscription payment for this wallet is in progress. Nothing was charged.",
             status=409,
@@ -447,20 +417,20 @@ async def settle(
     one transaction, and only if the payment was still pending. Returns the message to show
     when the payment did not succeed."""
     async with billing.db.write() as session:
-        found = await session.get(Payment, payment_id)
+        found = await payment_records.get_payment(session, payment_id)
         assert found is not None and found.checkout_session_id is not None
         checkout = await repository.lock(session, found.checkout_session_id)
         await lock_wallet(session, found.wallet_id)
-        payment = await payments.lock_payment(session, payment_id)
+        payment = await payment_records.lock_payment(session, payment_id)
         assert payment is not None
-        if payment.status == payments.PENDING:
+        if payment.status == PENDING:
             payments.record_outcome(payment, result, now)
-            if payment.status == payments.SUCCEEDED:
+            if payment.status == SUCCEEDED:
                 await _complete(session, checkout, payment, now)
         status, message = payment.status, payment.failure_message
-    if status == payments.SUCCEEDED:
+    if status == SUCCEEDED:
         return None
-    if status == payments.FAILED:
+    if status == FAILED:
         return f"{message or 'Your card was declined.'} Nothing was charged; try another card."
     return (
         "The payment could not be completed right now. Please try again in a moment; "
@@ -472,7 +442,7 @@ async def _complete(
     session: AsyncSession, checkout: CheckoutSession, payment: Payment, now: datetime
 ) -> None:
     await credit_payment(session, payment, now)
-    wallet = await session.get(Wallet, payment.wallet_id, populate_existing=True)
+    wallet = await wallets.get_wallet(session, payment.wallet_id, fresh=True)
     assert wallet is not None
     connection_id = checkout.connection_id
     if connection_id is None:
@@ -485,13 +455,12 @@ async def _complete(
             secret=new_secret("cons", checkout.livemode),
             created_at=now,
         )
-        session.add(connection)
-        await session.flush()
+        await connections.add(session, connection)
         connection_id = connection.id
     if checkout.mode == "subscription":
         assert checkout.subscription_config_id is not None
-        config = await session.get(SubscriptionConfig, checkout.subscription_config_id)
-        method = await session.get(PaymentMethod, payment.payment_method_id)
+        config = await subscriptions.config_by_id(session, checkout.subscription_config_id)
+        method = await payment_records.get_method(session, payment.payment_method_id)
         assert config is not None and method is not None
         if await subscriptions.active_for_wallet(session, wallet.id) is None:
             await subscription_service.start(

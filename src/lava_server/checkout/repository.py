@@ -6,6 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import CheckoutSession, Payment
+from lava_server.payments.repository import PENDING
+
+
+async def add(session: AsyncSession, checkout: CheckoutSession) -> None:
+    session.add(checkout)
 
 
 async def get(
@@ -74,3 +79,37 @@ async def payments(session: AsyncSession, checkout_session_id: str) -> Sequence[
         .scalars()
         .all()
     )
+
+
+async def lock_pending_payment(session: AsyncSession, checkout_session_id: str) -> Payment | None:
+    """The session's pending payment (at most one is), read again and locked."""
+    return (
+        await session.execute(
+            select(Payment)
+            .where(
+                Payment.checkout_session_id == checkout_session_id,
+                Payment.status == PENDING,
+            )
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
+async def other_subscription_payment_pending(
+    session: AsyncSession, wallet_id: str, checkout_session_id: str
+) -> bool:
+    """Whether another subscription checkout of the wallet has a payment pending."""
+    found = (
+        await session.execute(
+            select(Payment.id)
+            .join(CheckoutSession, CheckoutSession.id == Payment.checkout_session_id)
+            .where(
+                Payment.wallet_id == wallet_id,
+                Payment.status == PENDING,
+                CheckoutSession.mode == "subscription",
+                CheckoutSession.id != checkout_session_id,
+            )
+        )
+    ).first()
+    return found is not None

@@ -128,7 +128,7 @@ async def create(
                 )
             checkout.wallet_id = wallet.id
             checkout.phone = wallet.phone
-        session.add(checkout)
+        await repository.add(session, checkout)
     return checkout
 
 

@@ -9,6 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lava_server.db.models import Connection, Wallet, table_of
 
 
+async def add(session: AsyncSession, connection: Connection) -> None:
+    session.add(connection)
+    await session.flush()
+
+
 async def get_with_wallet(
     session: AsyncSession, merchant_id: str, livemode: bool, connection_id: str
 ) -> tuple[Connection, Wallet] | None:

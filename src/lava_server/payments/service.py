@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import Payment, PaymentMethod
@@ -23,11 +22,10 @@ from lava_server.errors import LiveModeNotConfigured
 from lava_server.ids import new_id
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import ChargeResult, Outcome, SavedCard, WrongMode
+from lava_server.payments.repository import CHECKOUT, FAILED, PENDING, SUCCEEDED, get_method
 
 log = logging.getLogger("lava_server.payments")
 
-CHECKOUT, RENEWAL, AUTOPAY = "checkout", "renewal", "autopay"
-PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 # How long a worker leaves a pending payment to whoever is charging it before charging it too
 # (with the same key, so at worst the provider answers twice with the same charge).
 LEASE = timedelta(seconds=60)
@@ -88,29 +86,6 @@ def new_payment(
     )
 
 
-async def latest_method(session: AsyncSession, wallet_id: str) -> PaymentMethod | None:
-    """The card the wallet saved last (renewals and autopay charge it)."""
-    return (
-        await session.execute(
-            select(PaymentMethod)
-            .where(PaymentMethod.wallet_id == wallet_id)
-            .order_by(PaymentMethod.created_at.desc(), PaymentMethod.id.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-
-
-async def lock_payment(session: AsyncSession, payment_id: str) -> Payment | None:
-    return (
-        await session.execute(
-            select(Payment)
-            .where(Payment.id == payment_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
-
-
 @dataclass(frozen=True)
 class ChargeRequest:
     """What charging a pending payment needs, read in the transaction that claimed it."""
@@ -128,7 +103,7 @@ class ChargeRequest:
 
 
 async def charge_request(session: AsyncSession, payment: Payment) -> ChargeRequest:
-    method = await session.get(PaymentMethod, payment.payment_method_id)
+    method = await get_method(session, payment.payment_method_id)
     assert method is not None
     return ChargeRequest(
         payment_id=payment.id,

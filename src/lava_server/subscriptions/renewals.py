@@ -14,14 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lava_server.db.models import ActiveSubscription, Payment, PaymentMethod, SubscriptionConfig
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import ChargeResult
-from lava_server.payments.service import (
-    FAILED,
-    PENDING,
-    RENEWAL,
-    SUCCEEDED,
-    new_payment,
-    record_outcome,
-)
+from lava_server.payments.repository import FAILED, PENDING, RENEWAL, SUCCEEDED
+from lava_server.payments.service import new_payment, record_outcome
 from lava_server.periods import cycle_period
 from lava_server.subscriptions import repository, service
 from lava_server.subscriptions.repository import ACTIVE

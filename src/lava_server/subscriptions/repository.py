@@ -26,6 +26,11 @@ async def get_config(
     ).scalar_one_or_none()
 
 
+async def config_by_id(session: AsyncSession, config_id: str) -> SubscriptionConfig | None:
+    """The plan, deleted or not (subscriptions keep theirs)."""
+    return await session.get(SubscriptionConfig, config_id)
+
+
 async def list_configs(
     session: AsyncSession, merchant_id: str, livemode: bool
 ) -> Sequence[SubscriptionConfig]:

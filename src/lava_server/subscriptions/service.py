@@ -19,7 +19,7 @@ from lava_server.db.models import (
 )
 from lava_server.errors import Conflict, NotFound
 from lava_server.ids import new_id
-from lava_server.payments.service import FAILED, PENDING, RENEWAL
+from lava_server.payments.repository import FAILED, PENDING, RENEWAL
 from lava_server.periods import cycle_start
 from lava_server.pricing import format_money
 from lava_server.subscriptions import repository

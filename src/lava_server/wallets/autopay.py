@@ -10,22 +10,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import Payment, Wallet
+from lava_server.db.models import Payment
+from lava_server.payments import repository as payment_records
 from lava_server.payments.interface import ChargeResult
-from lava_server.payments.service import (
-    AUTOPAY,
-    FAILED,
-    PENDING,
-    SUCCEEDED,
-    latest_method,
-    new_payment,
-    record_outcome,
-)
+from lava_server.payments.repository import AUTOPAY, FAILED, SUCCEEDED
+from lava_server.payments.service import new_payment, record_outcome
 from lava_server.periods import usage_period
 from lava_server.settings import Settings
+from lava_server.wallets import repository
 from lava_server.wallets.service import credit_payment
 
 
@@ -34,7 +28,7 @@ async def queue_if_due(
 ) -> Payment | None:
     """Queue an autopay top-up if the wallet needs one and may have one now. The caller holds
     the wallet's lock; the worker charges the queued payment."""
-    wallet = await session.get(Wallet, wallet_id, populate_existing=True)
+    wallet = await repository.get_wallet(session, wallet_id, fresh=True)
     if (
         wallet is None
         or not wallet.autopay_enabled
@@ -43,26 +37,16 @@ async def queue_if_due(
         or wallet.balance - wallet.held >= wallet.autopay_threshold
     ):
         return None
-    mine = (Payment.wallet_id == wallet_id, Payment.purpose == AUTOPAY)
-    pending = (
-        await session.execute(select(Payment.id).where(*mine, Payment.status == PENDING).limit(1))
-    ).first()
-    if pending is not None:
+    if await repository.autopay_pending(session, wallet_id):
         return None
-    last = (await session.execute(select(func.max(Payment.created_at)).where(*mine))).scalar()
+    last = await repository.last_autopay_at(session, wallet_id)
     if last is not None and now - last < timedelta(seconds=settings.autopay_cooldown_seconds):
         return None
     period_start = usage_period(now, wallet.cycle_started_at, wallet.cycle_ends_at)[0]
-    this_period = (
-        await session.execute(
-            select(func.count()).where(
-                *mine, Payment.status != FAILED, Payment.created_at >= period_start
-            )
-        )
-    ).scalar_one()
+    this_period = await repository.autopay_count_since(session, wallet_id, period_start)
     if this_period >= settings.autopay_max_per_period:
         return None
-    method = await latest_method(session, wallet_id)
+    method = await payment_records.latest_method(session, wallet_id)
     if method is None:
         return None
     payment = new_payment(
@@ -74,8 +58,7 @@ async def queue_if_due(
         now=now,
         next_attempt_at=now,
     )
-    session.add(payment)
-    await session.flush()
+    await payment_records.add_payment(session, payment)
     return payment
 
 
@@ -88,26 +71,6 @@ async def settle(
     if payment.status == SUCCEEDED:
         await credit_payment(session, payment, now)
     elif payment.status == FAILED:
-        wallet = await session.get(Wallet, payment.wallet_id)
+        wallet = await repository.get_wallet(session, payment.wallet_id)
         assert wallet is not None
         wallet.autopay_enabled = False
-
-
-async def wallets_needing_topup(session: AsyncSession, limit: int) -> list[str]:
-    """Wallets with autopay on, below their threshold and no charge pending: the worker's
-    backstop for debits that did not queue one (a cooldown was running, say)."""
-    pending = select(Payment.id).where(
-        Payment.wallet_id == Wallet.id, Payment.purpose == AUTOPAY, Payment.status == PENDING
-    )
-    rows = await session.execute(
-        select(Wallet.id)
-        .where(
-            Wallet.autopay_enabled.is_(True),
-            Wallet.autopay_threshold.is_not(None),
-            Wallet.autopay_amount.is_not(None),
-            Wallet.balance - Wallet.held < Wallet.autopay_threshold,
-            ~pending.exists(),
-        )
-        .limit(limit)
-    )
-    return list(rows.scalars())

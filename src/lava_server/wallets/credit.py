@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import CreditGrant, Wallet
+from lava_server.db.models import CreditGrant
 from lava_server.periods import usage_period
 from lava_server.settings import Settings
-from lava_server.wallets import autopay
+from lava_server.wallets import autopay, repository
 from lava_server.wallets.ledger import Posting, post, wallet_account
 
 ZERO = Decimal(0)
@@ -55,21 +54,6 @@ class WalletState:
         return self.balance - self.held
 
 
-_STATE_COLUMNS = (
-    Wallet.id,
-    Wallet.livemode,
-    Wallet.balance,
-    Wallet.held,
-    Wallet.period_credit,
-    Wallet.period_credit_expires_at,
-    Wallet.cycle_started_at,
-    Wallet.cycle_ends_at,
-    Wallet.autopay_enabled,
-    Wallet.autopay_threshold,
-    Wallet.autopay_amount,
-)
-
-
 async def open_wallets(
     session: AsyncSession, wallet_ids: Sequence[str], now: datetime, *, lock: bool = False
 ) -> dict[str, WalletState]:
@@ -77,10 +61,7 @@ async def open_wallets(
     caller holds their locks, or passes `lock=True` to take them here (in id order, as
     `ledger.lock_wallets` does) with the same read."""
     ids = sorted(set(wallet_ids))
-    first = select(*_STATE_COLUMNS).where(Wallet.id.in_(ids))
-    if lock:
-        first = first.order_by(Wallet.id).with_for_update()
-    rows = (await session.execute(first)).all()
+    rows = await repository.debit_states(session, ids, lock=lock)
     due = [
         row.id
         for row in rows
@@ -89,7 +70,7 @@ async def open_wallets(
     if due:
         for wallet_id in due:
             await expire_credit(session, wallet_id, now)
-        rows = (await session.execute(select(*_STATE_COLUMNS).where(Wallet.id.in_(ids)))).all()
+        rows = await repository.debit_states(session, ids)
     states: dict[str, WalletState] = {}
     for row in rows:
         start, end = usage_period(now, row.cycle_started_at, row.cycle_ends_at)
@@ -135,27 +116,13 @@ async def record_debits(
 async def spend_credit(session: AsyncSession, wallet_id: str, amount: Decimal) -> None:
     """Take `amount` out of the wallet's period credit, earliest expiry first (as far as it
     goes: the rest was purchased credit)."""
-    grants = (
-        (
-            await session.execute(
-                select(CreditGrant)
-                .where(CreditGrant.wallet_id == wallet_id, CreditGrant.remaining > 0)
-                .order_by(CreditGrant.expires_at.is_(None), CreditGrant.expires_at, CreditGrant.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        )
-        .scalars()
-        .all()
-    )
     left = amount
-    for grant in grants:
+    for grant in await repository.lock_grants_to_spend(session, wallet_id):
         if left <= 0:
             break
         used = min(grant.remaining, left)
         grant.remaining -= used
         left -= used
-    await session.flush()
     await refresh_summary(session, wallet_id)
 
 
@@ -172,7 +139,8 @@ async def grant_credit(
     now: datetime,
 ) -> None:
     """Record `amount`, already credited to the wallet, as period credit."""
-    session.add(
+    await repository.add_grant(
+        session,
         CreditGrant(
             wallet_id=wallet_id,
             livemode=livemode,
@@ -183,9 +151,8 @@ async def grant_credit(
             remaining=amount,
             granted_at=now,
             expires_at=expires_at,
-        )
+        ),
     )
-    await session.flush()
     await refresh_summary(session, wallet_id)
 
 
@@ -194,53 +161,19 @@ async def end_credit_at(
 ) -> None:
     """Make a subscription's credit expire at `ends_at` at the latest (its last period's end,
     once it is cancelled). The caller holds the wallet's lock."""
-    grants = (
-        (
-            await session.execute(
-                select(CreditGrant)
-                .where(
-                    CreditGrant.active_subscription_id == active_subscription_id,
-                    CreditGrant.remaining > 0,
-                )
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    for grant in grants:
+    for grant in await repository.lock_subscription_grants(session, active_subscription_id):
         if grant.expires_at is None or grant.expires_at > ends_at:
             grant.expires_at = ends_at
-    await session.flush()
     await refresh_summary(session, wallet_id)
 
 
 async def expire_credit(session: AsyncSession, wallet_id: str, now: datetime) -> Decimal:
     """Move what is left of every grant expired at `now` from the wallet to its merchant's
     account, one ledger transaction per grant; returns the total. The caller holds the lock."""
-    grants = (
-        (
-            await session.execute(
-                select(CreditGrant)
-                .where(
-                    CreditGrant.wallet_id == wallet_id,
-                    CreditGrant.remaining > 0,
-                    CreditGrant.expires_at <= now,
-                )
-                .order_by(CreditGrant.expires_at, CreditGrant.id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    grants = await repository.lock_expired_grants(session, wallet_id, now)
     if not grants:
         return ZERO
-    balance = (
-        await session.execute(select(Wallet.balance).where(Wallet.id == wallet_id))
-    ).scalar_one()
+    balance = await repository.balance_of(session, wallet_id)
     total = ZERO
     for grant in grants:
         # Never more than the balance: period credit is part of it, and spent first.
@@ -260,26 +193,17 @@ async def expire_credit(session: AsyncSession, wallet_id: str, now: datetime) ->
         total += amount
         grant.remaining = ZERO
         grant.expired_at = now
-    await session.flush()
     await refresh_summary(session, wallet_id)
     return total
 
 
 async def refresh_summary(session: AsyncSession, wallet_id: str) -> None:
     """Recompute the wallet's `period_credit` and `period_credit_expires_at` from its grants."""
-    rows = (
-        await session.execute(
-            select(CreditGrant.remaining, CreditGrant.expires_at).where(
-                CreditGrant.wallet_id == wallet_id, CreditGrant.remaining > 0
-            )
-        )
-    ).all()
+    rows = await repository.credit_left(session, wallet_id)
     expiries = [row.expires_at for row in rows if row.expires_at is not None]
-    await session.execute(
-        update(Wallet)
-        .where(Wallet.id == wallet_id)
-        .values(
-            period_credit=sum((row.remaining for row in rows), ZERO),
-            period_credit_expires_at=min(expiries) if expiries else None,
-        )
+    await repository.set_period_credit(
+        session,
+        wallet_id,
+        sum((row.remaining for row in rows), ZERO),
+        min(expiries) if expiries else None,
     )

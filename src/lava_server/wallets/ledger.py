@@ -7,11 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import LedgerEntry, Wallet, table_of
-from lava_server.db.types import Money
+from lava_server.wallets import repository
 
 
 @dataclass(frozen=True)
@@ -26,15 +24,6 @@ class Posting:
 
 def wallet_account(wallet_id: str) -> str:
     return f"wallet:{wallet_id}"
-
-
-_wallets = table_of(Wallet)
-# Core statements with bound parameters: compiled once, then cached by SQLAlchemy.
-_APPLY_DELTA = (
-    update(_wallets)
-    .where(_wallets.c.id == bindparam("wallet"))
-    .values(balance=_wallets.c.balance + bindparam("delta", type_=Money()))
-)
 
 
 class UnbalancedTransaction(ValueError):
@@ -60,13 +49,7 @@ async def lock_wallet(session: AsyncSession, wallet_id: str) -> LockedWallet | N
     number of server processes. SQLite: a write transaction already holds the database's write
     lock (BEGIN IMMEDIATE), which serialises every writer.
     """
-    row = (
-        await session.execute(
-            select(Wallet.id, Wallet.balance, Wallet.held)
-            .where(Wallet.id == wallet_id)
-            .with_for_update()
-        )
-    ).first()
+    row = await repository.lock_balance(session, wallet_id)
     return None if row is None else LockedWallet(row.id, row.balance, row.held)
 
 
@@ -110,10 +93,8 @@ async def post_movements(
                 deltas[p.wallet_id] = deltas.get(p.wallet_id, Decimal(0)) + p.amount
     if not entries:
         return
-    await session.execute(insert(table_of(LedgerEntry)), entries)
-    changes = [{"wallet": w, "delta": d} for w, d in sorted(deltas.items()) if d != 0]
-    if changes:
-        await session.execute(_APPLY_DELTA, changes)
+    await repository.insert_ledger_entries(session, entries)
+    await repository.add_to_balances(session, deltas)
 
 
 async def post(
@@ -136,10 +117,5 @@ async def lock_wallets(session: AsyncSession, wallet_ids: Sequence[str]) -> dict
     wait on each other's wallets in opposite orders)."""
     if not wallet_ids:
         return {}
-    rows = await session.execute(
-        select(Wallet.id, Wallet.balance, Wallet.held)
-        .where(Wallet.id.in_(sorted(set(wallet_ids))))
-        .order_by(Wallet.id)
-        .with_for_update()
-    )
+    rows = await repository.lock_balances(session, wallet_ids)
     return {row.id: LockedWallet(row.id, row.balance, row.held) for row in rows}

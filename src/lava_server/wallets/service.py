@@ -6,17 +6,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.engine import Database
-from lava_server.db.models import LedgerEntry, Payment, Request, Wallet
-from lava_server.db.sums import exact_sum
+from lava_server.db.models import Payment
 from lava_server.errors import InvalidRequest, NotFound
 from lava_server.ids import new_id
-from lava_server.payments.service import SUCCEEDED
+from lava_server.payments.repository import SUCCEEDED
 from lava_server.pricing import MAX_AMOUNT, format_money
 from lava_server.timeutil import utcnow
+from lava_server.wallets import repository
 from lava_server.wallets.ledger import Posting, lock_wallet, post, wallet_account
 
 
@@ -31,9 +30,7 @@ async def fund_in_session(
 ) -> None:
     """Credit `amount` from `funding:<source>`; the caller's transaction holds the wallet lock.
     A credit that would take the balance past `MAX_AMOUNT` is a 400 naming `field`."""
-    balance = (
-        await session.execute(select(Wallet.balance).where(Wallet.id == wallet_id))
-    ).scalar_one()
+    balance = await repository.balance_of(session, wallet_id)
     if balance + amount > MAX_AMOUNT:
         raise InvalidRequest(
             f"{field}: a wallet holds at most {format_money(MAX_AMOUNT)}; this one holds "
@@ -112,43 +109,14 @@ async def check(db: Database) -> LedgerReport:
     zero, and that what each wallet holds is what its pending forward calls hold. Read in one
     transaction, so the picture is consistent."""
     async with db.read() as session:
-        dialect = session.get_bind().dialect.name
-        total = exact_sum(dialect, LedgerEntry.amount)  # sums of many entries pass 64 bits
-        sums: dict[str, Decimal] = dict(
-            (
-                await session.execute(
-                    select(LedgerEntry.wallet_id, total)
-                    .where(LedgerEntry.wallet_id.is_not(None))
-                    .group_by(LedgerEntry.wallet_id)
-                )
-            ).all()
-        )
-        balances = (await session.execute(select(Wallet.id, Wallet.balance))).all()
-        unbalanced = (
-            await session.execute(
-                select(LedgerEntry.txn_id, total).group_by(LedgerEntry.txn_id).having(total != 0)
-            )
-        ).all()
-        pending = (
-            select(Request.wallet_id, exact_sum(dialect, Request.hold_amount).label("held"))
-            .where(Request.status == "pending", Request.wallet_id.is_not(None))
-            .group_by(Request.wallet_id)
-            .subquery()
-        )
-        pending_held = func.coalesce(pending.c.held, 0)
-        wrongly_held = (
-            await session.execute(  # one statement: one snapshot of both tables
-                select(Wallet.id, Wallet.held, pending_held)
-                .outerjoin(pending, pending.c.wallet_id == Wallet.id)
-                .where(Wallet.held != pending_held)
-            )
-        ).all()
-        entries = int(
-            (await session.execute(select(func.count()).select_from(LedgerEntry))).scalar_one()
-        )
+        sums = await repository.ledger_sums_by_wallet(session)
+        balances = await repository.balances(session)
+        unbalanced = await repository.unbalanced_transactions(session)
+        wrongly_held = await repository.wrongly_held(session)
+        entries = await repository.count_ledger_entries(session)
     problems: list[LedgerProblem] = []
     for wallet_id, balance in balances:
-        expected = Decimal(sums.get(wallet_id) or 0)
+        expected = sums.get(wallet_id, Decimal(0))
         if expected != balance:
             problems.append(LedgerProblem("balance", wallet_id, expected, balance))
     for wallet_id, held, expected_held in wrongly_held:

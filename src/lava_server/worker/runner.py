@@ -17,18 +17,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import FastAPI
-from sqlalchemy import select
 
 from lava_server.checkout import flow
 from lava_server.db.engine import Database
-from lava_server.db.models import Payment, Wallet
+from lava_server.payments import repository as payment_records
 from lava_server.payments import service as payments
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import ChargeResult
+from lava_server.payments.repository import CHECKOUT, PENDING, RENEWAL
 from lava_server.proxy.abandoned import release_abandoned
 from lava_server.settings import Settings
 from lava_server.subscriptions import renewals
 from lava_server.wallets import autopay
+from lava_server.wallets import repository as wallets
 from lava_server.wallets.credit import expire_credit
 from lava_server.wallets.ledger import lock_wallet
 
@@ -73,13 +74,7 @@ async def run_forever(billing: Billing, stop: asyncio.Event) -> None:
 
 async def expire_due_credit(billing: Billing, now: datetime) -> int:
     async with billing.db.read() as session:
-        due = list(
-            (
-                await session.execute(
-                    select(Wallet.id).where(Wallet.period_credit_expires_at <= now).limit(BATCH)
-                )
-            ).scalars()
-        )
+        due = await wallets.wallets_with_credit_due(session, now, BATCH)
     for wallet_id in due:
         async with billing.db.write() as session:
             await lock_wallet(session, wallet_id)
@@ -88,10 +83,12 @@ async def expire_due_credit(billing: Billing, now: datetime) -> int:
 
 
 async def queue_autopay(billing: Billing, now: datetime) -> int:
+    """The backstop for debits that did not queue the top-up their wallet needs (a cooldown was
+    running, say)."""
     async with billing.db.read() as session:
-        wallets = await autopay.wallets_needing_topup(session, BATCH)
+        needing = await wallets.wallets_needing_topup(session, BATCH)
     queued = 0
-    for wallet_id in wallets:
+    for wallet_id in needing:
         async with billing.db.write() as session:
             await lock_wallet(session, wallet_id)
             if await autopay.queue_if_due(session, billing.settings, wallet_id, now) is not None:
@@ -103,21 +100,12 @@ async def process_due_payments(billing: Billing, now: datetime) -> int:
     """Charge every pending payment that is due (new renewals and autopay top-ups, retries, and
     checkout payments whose page request died), each with its own idempotency key."""
     async with billing.db.read() as session:
-        due = list(
-            (
-                await session.execute(
-                    select(Payment.id)
-                    .where(Payment.status == payments.PENDING, Payment.next_attempt_at <= now)
-                    .order_by(Payment.next_attempt_at)
-                    .limit(BATCH)
-                )
-            ).scalars()
-        )
+        due = await payment_records.due_payments(session, now, BATCH)
     processed = 0
     for payment_id in due:
         async with billing.db.write() as session:
-            payment = await payments.lock_payment(session, payment_id)
-            if payment is None or payment.status != payments.PENDING:
+            payment = await payment_records.lock_payment(session, payment_id)
+            if payment is None or payment.status != PENDING:
                 continue
             if payment.next_attempt_at > now:
                 continue  # another worker took it
@@ -132,16 +120,16 @@ async def process_due_payments(billing: Billing, now: datetime) -> int:
 async def settle(
     billing: Billing, request: payments.ChargeRequest, result: ChargeResult, now: datetime
 ) -> None:
-    if request.purpose == payments.CHECKOUT:
+    if request.purpose == CHECKOUT:
         await flow.settle(billing, request.payment_id, result, now)
         return
     async with billing.db.write() as session:
         await lock_wallet(session, request.wallet_id)
-        payment = await payments.lock_payment(session, request.payment_id)
+        payment = await payment_records.lock_payment(session, request.payment_id)
         assert payment is not None
-        if payment.status != payments.PENDING:
+        if payment.status != PENDING:
             return
-        if request.purpose == payments.RENEWAL:
+        if request.purpose == RENEWAL:
             await renewals.settle(session, payment, result, now)
         else:
             await autopay.settle(session, payment, result, now)
