@@ -39,6 +39,12 @@ async def latest_method(session: AsyncSession, wallet_id: str) -> PaymentMethod 
     ).scalar_one_or_none()
 
 
+async def key_used(session: AsyncSession, idempotency_key: str) -> bool:
+    """Whether a payment has this idempotency key (it names one logical charge)."""
+    query = select(Payment.id).where(Payment.idempotency_key == idempotency_key)
+    return (await session.execute(query)).first() is not None
+
+
 async def get_payment(session: AsyncSession, payment_id: str) -> Payment | None:
     return await session.get(Payment, payment_id)
 

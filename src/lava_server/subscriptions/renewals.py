@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import ActiveSubscription, Payment, PaymentMethod, SubscriptionConfig
+from lava_server.db.models import Payment
+from lava_server.payments import repository as payment_records
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import ChargeResult
-from lava_server.payments.repository import FAILED, PENDING, RENEWAL, SUCCEEDED
+from lava_server.payments.repository import FAILED, RENEWAL, SUCCEEDED
 from lava_server.payments.service import new_payment, record_outcome
 from lava_server.periods import cycle_period
 from lava_server.subscriptions import repository, service
@@ -37,33 +37,23 @@ async def queue_due(billing: Billing, now: datetime) -> int:
 
 async def _queue(billing: Billing, subscription_id: str, now: datetime) -> int:
     async with billing.db.write() as session:
-        found = await session.get(ActiveSubscription, subscription_id)
+        found = await repository.subscription_by_id(session, subscription_id)
         assert found is not None
         await lock_wallet(session, found.wallet_id)
         subscription = await repository.lock_subscription(session, subscription_id)
         if subscription.status != ACTIVE or subscription.current_period_end > now:
             return 0
-        pending = (
-            await session.execute(
-                select(Payment.id).where(
-                    Payment.active_subscription_id == subscription.id,
-                    Payment.purpose == RENEWAL,
-                    Payment.status == PENDING,
-                )
-            )
-        ).first()
-        if pending is not None:
+        if await repository.renewal_pending(session, subscription.id):
             return 0
         index = cycle_period(subscription.started_at, now)[0]
         key = f"{subscription.id}:renewal:{index}"
-        if (
-            await session.execute(select(Payment.id).where(Payment.idempotency_key == key))
-        ).first() is not None:
+        if await payment_records.key_used(session, key):
             return 0
-        config = await session.get(SubscriptionConfig, subscription.subscription_config_id)
-        method = await session.get(PaymentMethod, subscription.payment_method_id)
+        config = await repository.config_by_id(session, subscription.subscription_config_id)
+        method = await payment_records.get_method(session, subscription.payment_method_id)
         assert config is not None and method is not None
-        session.add(
+        await payment_records.add_payment(
+            session,
             new_payment(
                 purpose=RENEWAL,
                 idempotency_key=key,
@@ -74,7 +64,7 @@ async def _queue(billing: Billing, subscription_id: str, now: datetime) -> int:
                 next_attempt_at=now,
                 active_subscription_id=subscription.id,
                 period_index=index,
-            )
+            ),
         )
         return 1
 

@@ -3,12 +3,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import ActiveSubscription, SubscriptionConfig, Wallet
+from lava_server.db.models import ActiveSubscription, Payment, SubscriptionConfig, Wallet
+from lava_server.payments.repository import PENDING, RENEWAL
 
 ACTIVE, CANCELLED = "active", "cancelled"
+
+
+async def add_config(session: AsyncSession, config: SubscriptionConfig) -> None:
+    session.add(config)
 
 
 async def get_config(
@@ -100,6 +105,17 @@ async def get_subscription(
     ).scalar_one_or_none()
 
 
+async def subscription_by_id(
+    session: AsyncSession, subscription_id: str
+) -> ActiveSubscription | None:
+    return await session.get(ActiveSubscription, subscription_id)
+
+
+async def add_subscription(session: AsyncSession, subscription: ActiveSubscription) -> None:
+    session.add(subscription)
+    await session.flush()
+
+
 async def lock_subscription(session: AsyncSession, subscription_id: str) -> ActiveSubscription:
     return (
         await session.execute(
@@ -132,3 +148,49 @@ async def due_for_renewal(session: AsyncSession, now: datetime, limit: int) -> l
         .limit(limit)
     )
     return list(rows.scalars())
+
+
+async def start_wallet_cycle(session: AsyncSession, wallet_id: str, started_at: datetime) -> None:
+    """The wallet's usage periods follow a subscription cycle started at `started_at`."""
+    await session.execute(
+        update(Wallet)
+        .where(Wallet.id == wallet_id)
+        .values(cycle_started_at=started_at, cycle_ends_at=None)
+    )
+
+
+async def end_wallet_cycle(session: AsyncSession, wallet_id: str, ends_at: datetime) -> None:
+    """The wallet's subscription cycle ends at `ends_at`."""
+    await session.execute(
+        update(Wallet).where(Wallet.id == wallet_id).values(cycle_ends_at=ends_at)
+    )
+
+
+def _pending_renewal_of(subscription_id: str) -> tuple[ColumnElement[bool], ...]:
+    return (
+        Payment.active_subscription_id == subscription_id,
+        Payment.purpose == RENEWAL,
+        Payment.status == PENDING,
+    )
+
+
+async def renewal_pending(session: AsyncSession, subscription_id: str) -> bool:
+    """Whether a renewal charge of the subscription is pending."""
+    query = select(Payment.id).where(*_pending_renewal_of(subscription_id))
+    return (await session.execute(query)).first() is not None
+
+
+async def lock_pending_renewals(session: AsyncSession, subscription_id: str) -> Sequence[Payment]:
+    """The subscription's pending renewal charges, read again and locked."""
+    return (
+        (
+            await session.execute(
+                select(Payment)
+                .where(*_pending_renewal_of(subscription_id))
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        )
+        .scalars()
+        .all()
+    )

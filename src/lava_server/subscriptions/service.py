@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.api.auth import Caller
@@ -19,7 +18,7 @@ from lava_server.db.models import (
 )
 from lava_server.errors import Conflict, NotFound
 from lava_server.ids import new_id
-from lava_server.payments.repository import FAILED, PENDING, RENEWAL
+from lava_server.payments.repository import FAILED
 from lava_server.periods import cycle_start
 from lava_server.pricing import format_money
 from lava_server.subscriptions import repository
@@ -102,7 +101,7 @@ async def create_config(
         updated_at=now,
     )
     async with db.write() as session:
-        session.add(config)
+        await repository.add_config(session, config)
     return config
 
 
@@ -176,9 +175,7 @@ async def end(
     subscription.cancelled_at = now
     subscription.cancel_reason = reason
     ends_at = subscription.current_period_end
-    await session.execute(
-        update(Wallet).where(Wallet.id == subscription.wallet_id).values(cycle_ends_at=ends_at)
-    )
+    await repository.end_wallet_cycle(session, subscription.wallet_id, ends_at)
     await end_credit_at(session, subscription.wallet_id, subscription.id, ends_at)
     if ends_at <= now:
         await expire_credit(session, subscription.wallet_id, now)
@@ -189,23 +186,7 @@ async def _drop_unstarted_renewals(
 ) -> None:
     """A renewal charge not yet sent to the provider is dropped. One that was sent (or is being
     sent) settles normally; its money then lands as purchased credit."""
-    payments = (
-        (
-            await session.execute(
-                select(Payment)
-                .where(
-                    Payment.active_subscription_id == subscription_id,
-                    Payment.purpose == RENEWAL,
-                    Payment.status == PENDING,
-                )
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    for payment in payments:
+    for payment in await repository.lock_pending_renewals(session, subscription_id):
         if payment.attempts == 0 and payment.next_attempt_at <= now:
             payment.status = FAILED
             payment.failure_code = "subscription_cancelled"
@@ -243,13 +224,8 @@ async def start(
         current_period_end=cycle_start(now, 1),
         created_at=now,
     )
-    session.add(subscription)
-    await session.flush()
-    await session.execute(
-        update(Wallet)
-        .where(Wallet.id == wallet_id)
-        .values(cycle_started_at=now, cycle_ends_at=None)
-    )
+    await repository.add_subscription(session, subscription)
+    await repository.start_wallet_cycle(session, wallet_id, now)
     await _grant_period(session, subscription, config, payment, now)
     payment.active_subscription_id = subscription.id
     payment.period_index = 0
@@ -287,6 +263,6 @@ async def renewed(
     subscription.period_index = index
     subscription.current_period_start = cycle_start(subscription.started_at, index)
     subscription.current_period_end = cycle_start(subscription.started_at, index + 1)
-    config = await session.get(SubscriptionConfig, subscription.subscription_config_id)
+    config = await repository.config_by_id(session, subscription.subscription_config_id)
     assert config is not None
     await _grant_period(session, subscription, config, payment, now)

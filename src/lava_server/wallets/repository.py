@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from typing_extensions import Unpack
 
@@ -123,7 +123,7 @@ async def wallets_with_credit_due(session: AsyncSession, now: datetime, limit: i
     return list(rows.scalars())
 
 
-def _lock_grants(*where: Any) -> Any:
+def _lock_grants(*where: ColumnElement[bool]) -> Select[CreditGrant]:
     return (
         select(CreditGrant)
         .where(CreditGrant.remaining > 0, *where)
@@ -192,7 +192,7 @@ async def set_period_credit(
 # Autopay.
 
 
-def _autopay_of(wallet_id: Any) -> tuple[Any, ...]:
+def _autopay_of(wallet_id: str) -> tuple[ColumnElement[bool], ...]:
     return (Payment.wallet_id == wallet_id, Payment.purpose == AUTOPAY)
 
 
