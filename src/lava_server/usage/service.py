@@ -15,31 +15,17 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Integer, cast, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from lava_server.api.auth import Caller
 from lava_server.db.engine import Database
-from lava_server.db.models import Request, UsageBucket
-from lava_server.db.sums import SumOf, execute_sums
 from lava_server.errors import InvalidRequest
 from lava_server.pricing import format_money
-from lava_server.requests.repository import metadata_conditions
 from lava_server.timeutil import iso, utcnow
-from lava_server.usage.rollups import ANY
+from lava_server.usage import repository
+from lava_server.usage.repository import MONEY_FIELDS
 from lava_server.usage.schemas import RestUsage, UsageDay, UsageSums
 
 MAX_DAYS = 366
-DAY = 86400
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
-MONEY_FIELDS = (
-    "total_usage_cost",
-    "total_fee_amount",
-    "total_service_charge_amount",
-    "total_request_cost",
-    "total_wallet_cost",
-    "total_merchant_cost",
-)
 
 
 @dataclass(frozen=True)
@@ -100,87 +86,6 @@ def window(start: str, end: str | None, now: datetime | None = None) -> UsageWin
     return UsageWindow(zone, first_day, days)
 
 
-def _day_index(session: AsyncSession, column: Any, start_utc: datetime) -> ColumnElement[Any]:
-    """Whole days from `start_utc` to `column` (which is never before it)."""
-    epoch = int(start_utc.timestamp())
-    if session.get_bind().dialect.name == "sqlite":
-        return (cast(func.strftime("%s", column), Integer) - epoch) // DAY
-    return cast(func.floor((func.extract("epoch", column) - epoch) / DAY), Integer)
-
-
-async def _daily_from_rollups(
-    session: AsyncSession,
-    caller: Caller,
-    span: UsageWindow,
-    connection_id: str | None,
-    product_id: str | None,
-) -> list[Any]:
-    start = int(span.start_utc.timestamp())
-    day = ((UsageBucket.bucket - start) // DAY).label("day")
-
-    def query(sum_of: SumOf) -> Executable:
-        return (
-            select(
-                day,
-                sum_of(UsageBucket.total_requests),
-                sum_of(UsageBucket.total_usage_tokens),
-                *(sum_of(getattr(UsageBucket, name)) for name in MONEY_FIELDS),
-            )
-            .where(
-                UsageBucket.merchant_id == caller.merchant_id,
-                UsageBucket.livemode == caller.livemode,
-                UsageBucket.connection_id == (connection_id or ANY),
-                UsageBucket.product_id == (product_id or ANY),
-                UsageBucket.bucket >= start,
-                UsageBucket.bucket < int(span.end_utc.timestamp()),
-            )
-            .group_by(day)
-        )
-
-    return list(await execute_sums(session, query))
-
-
-async def _daily_from_requests(
-    session: AsyncSession,
-    caller: Caller,
-    span: UsageWindow,
-    connection_id: str | None,
-    product_id: str | None,
-    metadata_filters: dict[str, str],
-) -> list[Any]:
-    day = _day_index(session, Request.created_at, span.start_utc).label("day")
-    request_money = (
-        Request.total_cost,
-        Request.fee_amount,
-        Request.service_charge_amount,
-        Request.total_request_cost,
-        Request.total_wallet_cost,
-        Request.total_merchant_cost,
-    )
-
-    def query(sum_of: SumOf) -> Executable:
-        found = select(
-            day,
-            func.count(),
-            sum_of(Request.input_tokens + Request.output_tokens),
-            *(sum_of(column) for column in request_money),
-        ).where(
-            Request.merchant_id == caller.merchant_id,
-            Request.livemode == caller.livemode,
-            Request.status == "completed",
-            Request.created_at >= span.start_utc,
-            Request.created_at < span.end_utc,
-            *metadata_conditions(session, metadata_filters),
-        )
-        if connection_id is not None:
-            found = found.where(Request.connection_id == connection_id)
-        if product_id is not None:
-            found = found.where(Request.product_id == product_id)
-        return found.group_by(day)
-
-    return list(await execute_sums(session, query))
-
-
 def _sums(row: Any | None) -> dict[str, Any]:
     if row is None:
         return {
@@ -226,11 +131,26 @@ async def retrieve(
     span = window(start, end)
     async with db.read() as session:
         if metadata_filters:
-            rows = await _daily_from_requests(
-                session, caller, span, connection_id, product_id, metadata_filters
+            rows = await repository.daily_request_sums(
+                session,
+                caller.merchant_id,
+                caller.livemode,
+                span.start_utc,
+                span.end_utc,
+                connection_id,
+                product_id,
+                metadata_filters,
             )
         else:
-            rows = await _daily_from_rollups(session, caller, span, connection_id, product_id)
+            rows = await repository.daily_rollup_sums(
+                session,
+                caller.merchant_id,
+                caller.livemode,
+                span.start_utc,
+                span.end_utc,
+                connection_id,
+                product_id,
+            )
     by_day = {int(row[0]): row for row in rows}
     items: list[UsageDay] = []
     totals = _sums(None)

@@ -1,0 +1,113 @@
+"""The statements of `GET /v1/usage`: sums per day from `start` (a UTC moment at a day's start
+in the caller's zone) to `end`, day 0 being the first. Each row is `day, total_requests,
+total_usage_tokens, *MONEY_FIELDS`, exact at any size; days without usage have no row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Executable, Integer, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lava_server.db.models import Request, UsageBucket
+from lava_server.db.sums import SumOf, execute_sums
+from lava_server.requests.repository import metadata_conditions
+from lava_server.usage.rollups import ANY
+
+DAY = 86400
+MONEY_FIELDS = (
+    "total_usage_cost",
+    "total_fee_amount",
+    "total_service_charge_amount",
+    "total_request_cost",
+    "total_wallet_cost",
+    "total_merchant_cost",
+)
+
+
+async def daily_rollup_sums(
+    session: AsyncSession,
+    merchant_id: str,
+    livemode: bool,
+    start: datetime,
+    end: datetime,
+    connection_id: str | None,
+    product_id: str | None,
+) -> list[Any]:
+    """From the 15-minute roll-ups: one series, for one connection and product or all."""
+    first = int(start.timestamp())
+    day = ((UsageBucket.bucket - first) // DAY).label("day")
+
+    def query(sum_of: SumOf) -> Executable:
+        return (
+            select(
+                day,
+                sum_of(UsageBucket.total_requests),
+                sum_of(UsageBucket.total_usage_tokens),
+                *(sum_of(getattr(UsageBucket, name)) for name in MONEY_FIELDS),
+            )
+            .where(
+                UsageBucket.merchant_id == merchant_id,
+                UsageBucket.livemode == livemode,
+                UsageBucket.connection_id == (connection_id or ANY),
+                UsageBucket.product_id == (product_id or ANY),
+                UsageBucket.bucket >= first,
+                UsageBucket.bucket < int(end.timestamp()),
+            )
+            .group_by(day)
+        )
+
+    return list(await execute_sums(session, query))
+
+
+async def daily_request_sums(
+    session: AsyncSession,
+    merchant_id: str,
+    livemode: bool,
+    start: datetime,
+    end: datetime,
+    connection_id: str | None,
+    product_id: str | None,
+    metadata_filters: dict[str, str],
+) -> list[Any]:
+    """From the completed requests themselves (what metadata filters need)."""
+    day = _day_index(session, Request.created_at, start).label("day")
+    request_money = (
+        Request.total_cost,
+        Request.fee_amount,
+        Request.service_charge_amount,
+        Request.total_request_cost,
+        Request.total_wallet_cost,
+        Request.total_merchant_cost,
+    )
+
+    def query(sum_of: SumOf) -> Executable:
+        found = select(
+            day,
+            func.count(),
+            sum_of(Request.input_tokens + Request.output_tokens),
+            *(sum_of(column) for column in request_money),
+        ).where(
+            Request.merchant_id == merchant_id,
+            Request.livemode == livemode,
+            Request.status == "completed",
+            Request.created_at >= start,
+            Request.created_at < end,
+            *metadata_conditions(session, metadata_filters),
+        )
+        if connection_id is not None:
+            found = found.where(Request.connection_id == connection_id)
+        if product_id is not None:
+            found = found.where(Request.product_id == product_id)
+        return found.group_by(day)
+
+    return list(await execute_sums(session, query))
+
+
+def _day_index(session: AsyncSession, column: Any, start_utc: datetime) -> ColumnElement[Any]:
+    """Whole days from `start_utc` to `column` (which is never before it)."""
+    epoch = int(start_utc.timestamp())
+    if session.get_bind().dialect.name == "sqlite":
+        return (cast(func.strftime("%s", column), Integer) - epoch) // DAY
+    return cast(func.floor((func.extract("epoch", column) - epoch) / DAY), Integer)
