@@ -14,6 +14,7 @@ from lava_server.ids import new_id, new_secret
 from lava_server.periods import usage_period
 from lava_server.pricing import format_money
 from lava_server.timeutil import iso, utcnow
+from lava_server.wallets import repository as wallets
 from lava_server.wallets.ledger import lock_wallet
 from lava_server.wallets.service import fund_in_session
 
@@ -100,8 +101,7 @@ async def create_test_connection(
                 autopay_enabled=False,
                 created_at=now,
             )
-            session.add(wallet)
-            await session.flush()
+            await wallets.add_wallet(session, wallet)
         connection = Connection(
             id=new_id("con", False),
             merchant_id=caller.merchant_id,
@@ -111,8 +111,7 @@ async def create_test_connection(
             secret=new_secret("cons", False),
             created_at=now,
         )
-        session.add(connection)
-        await session.flush()
+        await repository.add(session, connection)
         if params.balance > 0:
             await lock_wallet(session, wallet.id)
             await fund_in_session(
@@ -123,7 +122,7 @@ async def create_test_connection(
                 source="test_helper",
                 field="balance",
             )
-        await session.refresh(wallet)
+        await wallets.reload_wallet(session, wallet)
     return connection, wallet
 
 
@@ -141,5 +140,5 @@ async def fund_test_connection(
         await fund_in_session(
             session, wallet.id, params.amount, livemode=False, source="test_helper"
         )
-        await session.refresh(wallet)
+        await wallets.reload_wallet(session, wallet)
     return connection, wallet

@@ -12,6 +12,10 @@ from lava_server.db.models import Product, table_of
 from lava_server.pricing import PricingConfig, parse_pricing_config
 
 
+async def add(session: AsyncSession, product: Product) -> None:
+    session.add(product)
+
+
 async def get(
     session: AsyncSession, merchant_id: str, livemode: bool, product_id: str
 ) -> Product | None:

@@ -75,7 +75,7 @@ async def create(db: Database, caller: Caller, params: ProductCreate) -> Product
     )
     check_pricing(product)
     async with db.write() as session:
-        session.add(product)
+        await repository.add(session, product)
     return product
 
 

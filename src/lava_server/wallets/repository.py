@@ -41,6 +41,11 @@ async def add_wallet(session: AsyncSession, wallet: Wallet) -> None:
     await session.flush()
 
 
+async def reload_wallet(session: AsyncSession, wallet: Wallet) -> None:
+    """Read the wallet's columns again (statements changed them behind the ORM's back)."""
+    await session.refresh(wallet)
+
+
 async def lock_balance(session: AsyncSession, wallet_id: str) -> Row[str, Decimal, Decimal] | None:
     """The wallet's `id, balance, held`, its lock held until the transaction ends (PostgreSQL:
     `FOR UPDATE`; SQLite: the write transaction already holds the database's write lock)."""
