@@ -2,11 +2,29 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import ApiKey, Merchant
 from lava_server.timeutil import utcnow
+
+_BOOTSTRAP_LOCK = 7_254_002
+
+
+async def lock_bootstrap(session: AsyncSession) -> None:
+    """Until the transaction ends, no other process bootstraps (PostgreSQL: an advisory lock;
+    SQLite: the write transaction already holds the database's write lock)."""
+    if session.get_bind().dialect.name != "sqlite":
+        await session.execute(text(f"SELECT pg_advisory_xact_lock({_BOOTSTRAP_LOCK})"))
+
+
+async def add_merchant(session: AsyncSession, merchant: Merchant) -> None:
+    session.add(merchant)
+    await session.flush()
+
+
+async def add_key(session: AsyncSession, key: ApiKey) -> None:
+    session.add(key)
 
 
 async def count_merchants(session: AsyncSession) -> int:

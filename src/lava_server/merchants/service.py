@@ -6,7 +6,6 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.api.auth import hash_secret_key
@@ -18,7 +17,6 @@ from lava_server.merchants import repository
 from lava_server.timeutil import utcnow
 
 BOOTSTRAP_MERCHANT_NAME = "Sandbox merchant"
-_BOOTSTRAP_LOCK = 7_254_002
 
 
 @dataclass(frozen=True)
@@ -43,14 +41,13 @@ async def _add_key(session: AsyncSession, merchant_id: str, livemode: bool) -> N
         hint=secret_key[-4:],
         created_at=utcnow(),
     )
-    session.add(key)
+    await repository.add_key(session, key)
     return NewKey(key.id, merchant_id, livemode, secret_key)
 
 
 async def _add_merchant(session: AsyncSession, name: str, livemode: bool) -> NewKey:
     merchant = Merchant(id=new_id("mer", True), name=name, created_at=utcnow())
-    session.add(merchant)
-    await session.flush()
+    await repository.add_merchant(session, merchant)
     return await _add_key(session, merchant.id, livemode)
 
 
@@ -64,8 +61,7 @@ async def bootstrap(db: Database) -> NewKey | None:
     """On an empty database, create the sandbox merchant; else None. Safe when several
     processes start at once."""
     async with db.write() as session:
-        if not db.is_sqlite:
-            await session.execute(text(f"SELECT pg_advisory_xact_lock({_BOOTSTRAP_LOCK})"))
+        await repository.lock_bootstrap(session)
         if await repository.count_merchants(session) > 0:
             return None
         return await _add_merchant(session, BOOTSTRAP_MERCHANT_NAME, livemode=False)
