@@ -16,6 +16,8 @@ from lava_server.db.engine import Database
 from lava_server.db.models import Base, CheckoutSession, Wallet
 from lava_server.ids import new_id, new_secret
 from lava_server.payments.context import Billing
+from lava_server.payments.interface import Outcome
+from lava_server.payments.sandbox import SandboxCharge, SandboxPayments
 from lava_server.timeutil import utcnow
 
 ORIGIN = "https://shop.example"
@@ -34,6 +36,11 @@ def billing_of(client: httpx.AsyncClient) -> Billing:
     app = client._transport.app  # type: ignore[attr-defined]
     billing: Billing = app.state.billing
     return billing
+
+
+def succeeded_charges(sandbox: SandboxPayments) -> list[SandboxCharge]:
+    """What the sandbox card network charged: each charge once, however often it was retried."""
+    return [c for c in sandbox.charges.values() if c.result.outcome is Outcome.SUCCEEDED]
 
 
 def secret_of(session: dict[str, Any]) -> str:

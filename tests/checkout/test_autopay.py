@@ -21,6 +21,7 @@ from tests.checkout.helpers import (
     connection,
     create_session,
     secret_of,
+    succeeded_charges,
 )
 from tests.subscriptions.helpers import spend, wallet_row
 
@@ -174,7 +175,7 @@ async def test_autopay_never_charges_twice(client, merchant, db, clock):
     assert len(set(calls)) == 1
     assert [p.status for p in await autopay_payments(db)] == ["succeeded"]
     autopay_charges = [
-        c for c in billing.sandbox.succeeded_charges() if c.idempotency_key.startswith("autopay")
+        c for c in succeeded_charges(billing.sandbox) if c.idempotency_key.startswith("autopay")
     ]
     assert len(autopay_charges) == 1
     assert (await wallet_row(db, wallet_id)).balance == Decimal(19)

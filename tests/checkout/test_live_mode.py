@@ -50,6 +50,7 @@ from tests.checkout.helpers import (
     old_live_session,
     secret_of,
     step_of,
+    succeeded_charges,
 )
 from tests.server.test_api_base import assert_error
 from tests.subscriptions.helpers import spend, subscribe, wallet_row
@@ -345,7 +346,7 @@ async def test_a_live_renewal_through_the_sandbox_ends_the_subscription(
         done = await run_once(billing, clock.now)
         assert not stripe_calls.called
     assert done.renewals_queued == 1 and done.payments_processed == 1
-    assert len(billing.sandbox.succeeded_charges()) == 1  # the checkout, before: no renewal
+    assert len(succeeded_charges(billing.sandbox)) == 1  # the checkout, before: no renewal
     async with db.read() as db_session:
         [renewal] = (
             await db_session.execute(select(Payment).where(Payment.purpose == "renewal"))

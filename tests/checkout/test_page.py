@@ -29,6 +29,7 @@ from tests.checkout.helpers import (
     errors_of,
     secret_of,
     step_of,
+    succeeded_charges,
 )
 from tests.server.metering import make_connection
 
@@ -88,7 +89,7 @@ async def test_onboarding_end_to_end(client, merchant, db):
     # A reload shows the same end and charges nothing more.
     again = await page.get()
     assert step_of(again) == "Payment complete" and "lava_checkout_success" in again.text
-    assert len(billing_of(client).sandbox.succeeded_charges()) == 1
+    assert len(succeeded_charges(billing_of(client).sandbox)) == 1
     assert (await ledger_check(db)).problems == []
 
 
@@ -239,7 +240,7 @@ async def test_bad_or_refused_cards_change_nothing(client, merchant, db, card, f
     # ... and the next card works.
     done = await page.post("pay", **GOOD_CARD)
     assert step_of(done) == "Payment complete"
-    assert len(billing_of(client).sandbox.succeeded_charges()) == 1
+    assert len(succeeded_charges(billing_of(client).sandbox)) == 1
 
 
 async def test_decline_then_success_uses_a_new_idempotency_key(client, merchant, db):
@@ -320,7 +321,7 @@ async def test_double_submits_charge_once(client, merchant, db):
     responses = await asyncio.gather(*(page.post("pay", **GOOD_CARD) for _ in range(6)))
     assert all(r.status_code == 200 for r in responses), [r.status_code for r in responses]
     assert step_of(await page.get()) == "Payment complete"
-    assert len(billing_of(client).sandbox.succeeded_charges()) == 1
+    assert len(succeeded_charges(billing_of(client).sandbox)) == 1
     async with db.read() as session:
         assert (await session.execute(select(Wallet.balance))).scalar_one() == Decimal(20)
         assert (await session.execute(select(func.count()).select_from(Payment))).scalar_one() == 1
@@ -353,7 +354,7 @@ async def test_a_charge_with_no_answer_is_retried_with_the_same_key(client, merc
     done = await page.post("pay")  # "Check payment": no card fields needed
     assert step_of(done) == "Payment complete"
     assert keys[0] == keys[1]
-    assert len(sandbox.succeeded_charges()) == 1
+    assert len(succeeded_charges(sandbox)) == 1
     async with db.read() as session:
         assert (await session.execute(select(Wallet.balance))).scalar_one() == Decimal(20)
 
@@ -372,12 +373,12 @@ async def test_worker_finishes_a_payment_whose_request_died(
     assert died.status_code == 500 and died.json()["error"]["code"] == "internal_error"
     monkeypatch.setattr(flow, "settle", real_settle)
     billing = billing_of(client)
-    assert len(billing.sandbox.succeeded_charges()) == 1
+    assert len(succeeded_charges(billing.sandbox)) == 1
     assert (await run_once(billing, clock.now)).payments_processed == 0  # not yet its turn
     report = await run_once(billing, clock.advance(minutes=3))
     assert report.payments_processed == 1
     assert step_of(await page.get()) == "Payment complete"
-    assert len(billing.sandbox.succeeded_charges()) == 1
+    assert len(succeeded_charges(billing.sandbox)) == 1
     async with db.read() as session:
         assert (await session.execute(select(Wallet.balance))).scalar_one() == Decimal(20)
     assert (await ledger_check(db)).problems == []
@@ -491,7 +492,7 @@ async def test_second_subscription_by_phone_is_refused_on_the_page(client, merch
             )
         else:
             assert step_of(await page.post("pay", **GOOD_CARD)) == expected
-    assert len(billing_of(client).sandbox.succeeded_charges()) == 1
+    assert len(succeeded_charges(billing_of(client).sandbox)) == 1
 
 
 async def test_autopay_is_turned_on_at_payment(client, merchant):

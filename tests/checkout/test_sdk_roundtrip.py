@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from lavapayments import AsyncLava, ConflictError
-from tests.checkout.helpers import billing_of, secret_of
+from tests.checkout.helpers import billing_of, secret_of, succeeded_charges
 from tests.subscriptions.helpers import subscribe
 
 
@@ -48,7 +48,7 @@ async def test_sdk_round_trip(client, merchant):
     assert cancelled.success is True
     deleted = await lava.subscriptions.delete_config(config.subscription_config_id)
     assert deleted.success is True
-    assert len(billing_of(client).sandbox.succeeded_charges()) == 1
+    assert len(succeeded_charges(billing_of(client).sandbox)) == 1
     await lava.close()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.checkout.helpers import billing_of, create_config
+from tests.checkout.helpers import billing_of, create_config, succeeded_charges
 from tests.server.test_api_base import assert_error
 from tests.subscriptions.helpers import subscribe
 
@@ -179,4 +179,4 @@ async def test_active_subscription_shape_and_cancel(client, merchant, live_merch
         404,
         "not_found",
     )
-    assert len(billing_of(client).sandbox.succeeded_charges()) == 1
+    assert len(succeeded_charges(billing_of(client).sandbox)) == 1

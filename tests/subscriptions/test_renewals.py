@@ -15,7 +15,7 @@ from lava_server.errors import InsufficientBalance
 from lava_server.wallets.service import check as ledger_check
 from lava_server.wallets.service import fund
 from lava_server.worker.runner import Round, run_once
-from tests.checkout.helpers import billing_of, connection
+from tests.checkout.helpers import billing_of, connection, succeeded_charges
 from tests.subscriptions.helpers import grants, spend, subscribe, wallet_row
 
 
@@ -76,7 +76,7 @@ async def test_renewals_across_month_ends(client, merchant, db, settings, clock,
     payments = await renewal_payments(db)
     assert [p.period_index for p in payments] == [1, 2, 3]
     assert [p.status for p in payments] == ["succeeded"] * 3
-    assert len(billing.sandbox.succeeded_charges()) == 4  # the checkout and three renewals
+    assert len(succeeded_charges(billing.sandbox)) == 4  # the checkout and three renewals
     wallet = await wallet_row(db, wallet_id)
     assert wallet.balance == (Decimal(20) if rollover == "none" else Decimal(75))
     con = await connection(client, merchant.headers, connection_id)
@@ -132,7 +132,7 @@ async def test_a_late_worker_charges_only_the_current_period(client, merchant, d
     listed = (await client.get("/v1/active-subscriptions", headers=merchant.headers)).json()[0]
     assert listed["current_period_start"] == "2027-04-30T10:00:00.000Z"
     assert listed["current_period_end"] == "2027-05-31T10:00:00.000Z"
-    assert len(billing.sandbox.succeeded_charges()) == 2
+    assert len(succeeded_charges(billing.sandbox)) == 2
 
 
 async def test_renewal_rounds_never_charge_twice(client, merchant, db, clock):
@@ -143,7 +143,7 @@ async def test_renewal_rounds_never_charge_twice(client, merchant, db, clock):
     await asyncio.gather(*(run_once(billing, due) for _ in range(4)))
     await run_once(billing, due + timedelta(minutes=5))
     assert len(await renewal_payments(db)) == 1
-    assert len(billing.sandbox.succeeded_charges()) == 2
+    assert len(succeeded_charges(billing.sandbox)) == 2
     assert (await wallet_row(db, sub["wallet_id"])).balance == Decimal(40)
     assert (await ledger_check(db)).problems == []
 
@@ -187,7 +187,7 @@ async def test_cancel_keeps_credit_until_the_period_ends(
     assert (await run_once(billing, clock.now)).payments_processed == 0  # no renewal
     wallet = await wallet_row(db, wallet_id)
     assert (wallet.balance, wallet.period_credit) == (Decimal(7), Decimal(0))
-    assert len(billing.sandbox.succeeded_charges()) == 2
+    assert len(succeeded_charges(billing.sandbox)) == 2
     # After the cycle, usage periods are calendar months again, from the cycle's end.
     con = await connection(client, merchant.headers, sub["connection_id"])
     assert con["previous_usage_reset"] == "2027-05-03T03:00:00.000Z"
@@ -212,7 +212,7 @@ async def test_cancel_drops_a_renewal_not_yet_charged(client, merchant, db, cloc
     await run_once(billing, utc(2027, 4, 3, 5))
     [payment] = await renewal_payments(db)
     assert (payment.status, payment.failure_code) == ("failed", "subscription_cancelled")
-    assert len(billing.sandbox.succeeded_charges()) == 1
+    assert len(succeeded_charges(billing.sandbox)) == 1
     wallet = await wallet_row(db, sub["wallet_id"])
     assert wallet.balance == 0  # the period ended before the cancel: its credit is gone
 
@@ -264,5 +264,5 @@ async def test_unknown_renewal_outcome_is_retried_with_the_same_key(client, merc
     await run_once(billing, due + timedelta(seconds=30))
     assert (await renewal_payments(db))[0].status == "succeeded"
     assert keys == [f"{sub['active_subscription_id']}:renewal:1"]
-    assert len(billing.sandbox.succeeded_charges()) == 2
+    assert len(succeeded_charges(billing.sandbox)) == 2
     assert (await wallet_row(db, sub["wallet_id"])).balance == Decimal(20)

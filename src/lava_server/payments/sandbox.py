@@ -105,6 +105,3 @@ class SandboxPayments:
             idempotency_key, amount, provider_method_id, result
         )
         return result
-
-    def succeeded_charges(self) -> list[SandboxCharge]:
-        return [c for c in self.charges.values() if c.result.outcome is Outcome.SUCCEEDED]
