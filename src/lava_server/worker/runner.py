@@ -29,7 +29,7 @@ from lava_server.proxy.abandoned import release_abandoned
 from lava_server.settings import Settings
 from lava_server.subscriptions import renewals
 from lava_server.wallets import autopay
-from lava_server.wallets import repository as wallets
+from lava_server.wallets import repository as wallet_records
 from lava_server.wallets.credit import expire_credit
 from lava_server.wallets.ledger import lock_wallet
 
@@ -74,7 +74,7 @@ async def run_forever(billing: Billing, stop: asyncio.Event) -> None:
 
 async def expire_due_credit(billing: Billing, now: datetime) -> int:
     async with billing.db.read() as session:
-        due = await wallets.wallets_with_credit_due(session, now, BATCH)
+        due = await wallet_records.wallets_with_credit_due(session, now, BATCH)
     for wallet_id in due:
         async with billing.db.write() as session:
             await lock_wallet(session, wallet_id)
@@ -86,7 +86,7 @@ async def queue_autopay(billing: Billing, now: datetime) -> int:
     """The backstop for debits that did not queue the top-up their wallet needs (a cooldown was
     running, say)."""
     async with billing.db.read() as session:
-        needing = await wallets.wallets_needing_topup(session, BATCH)
+        needing = await wallet_records.wallets_needing_topup(session, BATCH)
     queued = 0
     for wallet_id in needing:
         async with billing.db.write() as session:
