@@ -1,6 +1,7 @@
 """API errors: typed exceptions that carry their HTTP status, and the JSON error envelope.
 
-Every non-2xx answer has the body `{"error": {"message", "code", "status", "param"?}}` (`api.md` 1).
+Every non-2xx answer has the body `{"error": {"message", "code", "status", "param"?}}`
+(`docs/api.md#errors`).
 """
 
 from __future__ import annotations

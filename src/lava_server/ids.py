@@ -1,4 +1,4 @@
-"""Object ids (`con_test_01J...`) and secrets (`cons_test_...`), as `api.md` 1 describes."""
+"""Object ids (`con_test_01J...`) and secrets (`cons_test_...`), as `docs/api.md` describes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request metadata and `metadata_filters` (`api.md` 2 and 4)."""
+"""Request metadata and `metadata_filters` (`docs/api.md`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Usage periods: the bounds within which graduated tier positions accumulate (`api.md` 5).
+"""Usage periods: the bounds within which graduated tier positions accumulate (`docs/pricing.md`).
 
 Without a subscription a connection's period is the calendar month in UTC; with one, it is the
 subscription's billing period (`usage_period`)."""
@@ -47,7 +47,7 @@ def cycle_period(started_at: datetime, now: datetime) -> tuple[int, datetime, da
 def usage_period(
     now: datetime, cycle_started_at: datetime | None, cycle_ends_at: datetime | None
 ) -> tuple[datetime, datetime]:
-    """A wallet's usage period at `now` (`api.md` 5): its subscription cycle's period while the
+    """A wallet's usage period at `now`: its subscription cycle's period while the
     cycle runs (from `cycle_started_at` until `cycle_ends_at`, open-ended while the subscription
     is active), else the calendar month in UTC, which starts at `cycle_ends_at` in the month a
     cycle ended."""

@@ -1,5 +1,5 @@
-"""Autopay (`checkout.md`): threshold and amount, one top-up in flight, cooldown, a cap per
-period, off after a decline, never a double charge."""
+"""Autopay (`docs/checkout-and-wallets.md#autopay`): threshold and amount, one top-up in flight,
+cooldown, a cap per period, off after a decline, never a double charge."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What a stored forwarded request must say, recomputed independently from `pricing.md`."""
+"""What a stored forwarded request must say, recomputed independently from `docs/pricing.md`."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def assert_billed(
     status: str = "completed",
     **extra: int,
 ) -> None:
-    """The stored request has these counts, priced per `pricing.md` with the model's prices."""
+    """The stored request has these counts, priced per `docs/pricing.md` with the model's prices."""
     usage = stored["model_usage"]
     assert stored["status"] == status, stored
     assert stored["provider"] == provider

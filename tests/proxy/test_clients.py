@@ -2,7 +2,7 @@
 `base_url="http://HOST/v1/forward?u=<provider base URL>"`, `api_key=<forward token>`.
 
 Each test checks what the client got against what the provider sends (the fake's deterministic
-answer and usage), and the stored request against that usage priced per `pricing.md`.
+answer and usage), and the stored request against that usage priced per `docs/pricing.md`.
 """
 
 from __future__ import annotations

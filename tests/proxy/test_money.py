@@ -1,5 +1,6 @@
-"""Money of forwarded calls (`forward.md` 3): holds, 402 before forwarding, no charge for what the
-provider refused or never answered, partial bills for what broke off, exactly-once settlement."""
+"""Money of forwarded calls (`docs/forward-proxy.md`): holds, 402 before forwarding, no charge for
+what the provider refused or never answered, partial bills for what broke off, exactly-once
+settlement."""
 
 from __future__ import annotations
 

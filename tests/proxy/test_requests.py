@@ -1,4 +1,4 @@
-"""Routing, credentials, headers and metadata of `/v1/forward` (`forward.md` 1 and 2)."""
+"""Routing, credentials, headers and metadata of `/v1/forward` (`docs/forward-proxy.md`)."""
 
 from __future__ import annotations
 

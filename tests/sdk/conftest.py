@@ -6,7 +6,7 @@ Two kinds of tests live here:
   (both are run) talking to a ``backend``. They assert only what the API contract promises, so
   the same assertions run against every backend:
 
-  - ``mock``: ``FakeLavaAPI`` (an in-memory model of api.md) behind ``httpx.MockTransport``;
+  - ``mock``: ``FakeLavaAPI`` (an in-memory model of the API) behind ``httpx.MockTransport``;
   - ``http``: the same fake over real HTTP on a local port;
   - ``inprocess``: our own ``lava_server`` app in this process (no network), a fresh database
     per test;

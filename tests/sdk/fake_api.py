@@ -1,4 +1,4 @@
-"""An in-memory stand-in for the Lava API, speaking its wire format (api.md), for SDK tests.
+"""An in-memory stand-in for the Lava API, speaking its wire format (docs/api.md), for SDK tests.
 
 It is the "server" of the contract tests until the real one exists: an ``httpx`` handler, so it
 runs behind ``httpx.MockTransport`` or, through ``http_server.serve``, over real HTTP. It checks

@@ -1,4 +1,4 @@
-"""Wire-format objects shaped exactly like the seed's ``Rest*`` types (api.md 5)."""
+"""Wire-format objects shaped exactly like the seed's ``Rest*`` types."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from lavapayments import AsyncLava, Lava
 from lavapayments.forward_token import encode_forward_token
 
 VECTORS: list[tuple[str, dict[str, Any], str]] = [
-    (  # forward.md 2
+    (  # docs/forward-proxy.md#tokens
         "aks_test_abc",
         {"connection_secret": "cons_test_x", "product_secret": "ps_y"},
         "eyJzZWNyZXRfa2V5IjoiYWtzX3Rlc3RfYWJjIiwiY29ubmVjdGlvbl9zZWNyZXQiOiJjb25zX3Rlc3RfeCIsInB"

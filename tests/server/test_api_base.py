@@ -1,4 +1,4 @@
-"""The API base every route shares (`api.md` 1 and 2), against the real app and databases."""
+"""The API base every route shares (`docs/api.md`), against the real app and databases."""
 
 from __future__ import annotations
 

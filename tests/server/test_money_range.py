@@ -33,7 +33,7 @@ SINCE = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
 
 
 def money(amount: Fraction) -> Decimal:
-    """An exact amount rounded to 10 places, ties to even (`pricing.md`), independently."""
+    """An exact amount rounded to 10 places, ties to even (`docs/pricing.md`), independently."""
     return Decimal(round(amount * 10**10)).scaleb(-10)
 
 

@@ -1,5 +1,5 @@
-"""Provider prices (pricing.md step 4): genai-prices' bundled snapshot, the override file, unknown
-models at 0, and parity of our fast cost computation with genai-prices' own calculator."""
+"""Provider prices (docs/pricing.md, step 4): genai-prices' bundled snapshot, the override file,
+unknown models at 0, and parity of our fast cost computation with genai-prices' own calculator."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The pricing engine (`pricing.md`): its worked examples to the digit, and its invariants.
+"""The pricing engine (`docs/pricing.md`): its worked examples to the digit, and its invariants.
 
 The property tests check the engine against an independent oracle that walks a request unit by unit
 to find each unit's tier and prices with exact `Fraction`s, rounding half-even only at the end.
@@ -88,7 +88,7 @@ def money(priced: PricedRequest) -> dict[str, str]:
     }
 
 
-# --- The worked examples of pricing.md, to the digit -------------------------------------------
+# --- Worked examples, to the digit -------------------------------------------------------------
 
 EXAMPLE_1 = config((0, "2"))
 EXAMPLE_1_USAGE = Usage(input_tokens=500, output_tokens=200)

@@ -1,4 +1,4 @@
-"""Products CRUD and validation (`pricing.md` fields), on both databases."""
+"""Products CRUD and validation (`docs/pricing.md` fields), on both databases."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""`POST/GET /v1/requests` and the test helpers, on both databases: `pricing.md`'s vectors through
-the API, exactly-once charging, validation, and the ledger."""
+"""`POST/GET /v1/requests` and the test helpers, on both databases: the pricing vectors through
+the API (`docs/pricing.md`), exactly-once charging, validation, and the ledger."""
 
 from __future__ import annotations
 
@@ -458,7 +458,7 @@ async def test_ledger_check_finds_a_tampered_balance(client, db, merchant):
 @pytest.mark.parametrize("provider", [None, "openai"])
 async def test_model_extension_prices_the_provider_cost(client, merchant, db, provider):
     """Our `provider`/`model` fields: priced from the model price table (gpt-4o-mini: $0.15 and
-    $0.60 per 1M tokens), here under a 10 % percentage fee (pricing.md example 4's shape)."""
+    $0.60 per 1M tokens), here under a 10 % percentage fee (docs/pricing.md example 5's shape)."""
     product = await make_product(
         client,
         merchant.headers,

@@ -1,4 +1,4 @@
-"""Upstream URL resolution of /v1/forward (forward.md 1): forms, real clients, mapping, refusals."""
+"""Upstream URLs of /v1/forward (docs/forward-proxy.md): forms, real clients, mapping, refusals."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`GET /v1/usage` (`api.md` 6) on both databases: days in the zone of `start`'s offset."""
+"""`GET /v1/usage` on both databases: days in the zone of `start`'s offset."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Usage extraction (forward.md 4 and 5): recorded provider answers, fed whole and split anywhere.
+"""Usage extraction (docs/forward-proxy.md): recorded answers, fed whole and split anywhere.
 
 The fixtures in tests/fixtures/usage/ are byte-exact samples of each provider's documented wire
 format (OpenAI chat completions with and without include_usage, Mistral's usage on the last

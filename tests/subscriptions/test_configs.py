@@ -1,4 +1,4 @@
-"""`subscription-configs` and `active-subscriptions` (`api.md` 3 and 7)."""
+"""`subscription-configs` and `active-subscriptions` (`docs/checkout-and-wallets.md`)."""
 
 from __future__ import annotations
 

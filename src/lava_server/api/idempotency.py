@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on POST (`api.md` 1), as an ASGI middleware around the API.
+"""`Idempotency-Key` on POST (`docs/api.md#idempotency`), as an ASGI middleware around the API.
 
 The first request with a key claims it (a row with no answer yet), runs, and stores its answer.
 A later request with the same key and the same method, path and body gets that answer again

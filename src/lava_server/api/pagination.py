@@ -1,4 +1,4 @@
-"""Cursor pagination (`api.md` 2): newest first, `cursor` = id of the last item seen."""
+"""Cursor pagination (`docs/api.md#pagination`): newest first; `cursor` is the last item's id."""
 
 from __future__ import annotations
 

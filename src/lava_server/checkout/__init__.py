@@ -1,3 +1,3 @@
-"""Hosted checkout (`checkout.md`): the checkout sessions API (`routes`, `service`) and the page
-at `/embed/checkout/{secret}` (`page`, `flow`), with one-time codes (`codes`) and the checks of
-what customers type (`forms`)."""
+"""Hosted checkout (`docs/checkout-and-wallets.md`): the checkout sessions API (`routes`,
+`service`) and the page at `/embed/checkout/{secret}` (`page`, `flow`), with one-time codes
+(`codes`) and the checks of what customers type (`forms`)."""

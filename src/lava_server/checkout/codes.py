@@ -1,6 +1,6 @@
-"""One-time codes (`checkout.md`): 6 digits, valid 10 minutes, 5 tries, then a new code is
-needed. Only a keyed hash of the code is stored (sandbox sessions also keep it in clear, since
-their page shows it)."""
+"""One-time codes (`docs/checkout-and-wallets.md`): 6 digits, valid 10 minutes, 5 tries, then a
+new code is needed. Only a keyed hash of the code is stored (sandbox sessions also keep it in
+clear, since their page shows it)."""
 
 from __future__ import annotations
 

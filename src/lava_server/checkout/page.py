@@ -1,4 +1,4 @@
-"""The hosted checkout page, `GET/POST /embed/checkout/{secret}` (`checkout.md`).
+"""The hosted checkout page, `GET/POST /embed/checkout/{secret}` (`docs/checkout-and-wallets.md`).
 
 Every step is one server-rendered form that posts back to the same URL with an `action`; a
 successful action answers 303 to the page (so a reload never repeats it), a refused one renders

@@ -23,7 +23,8 @@ from lava_server.timeutil import iso
 
 
 def token(secret: str, public_base: str) -> str:
-    """`checkout_session_token`: standard base64 of `{"secret", "base"}` (`checkout.md`)."""
+    """`checkout_session_token`: standard base64 of `{"secret", "base"}`
+    (`docs/checkout-and-wallets.md`)."""
     payload = json.dumps({"secret": secret, "base": public_base}, separators=(",", ":"))
     return base64.b64encode(payload.encode()).decode()
 

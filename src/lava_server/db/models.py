@@ -77,7 +77,7 @@ class ApiKey(Base):
 
 
 class Product(SoftDeleted):
-    """A pricing configuration (`pricing.md`); requests name it by its secret."""
+    """A pricing configuration (`docs/pricing.md`); requests name it by its secret."""
 
     __tablename__ = "products"
     __table_args__ = (Index("ix_products_merchant", "merchant_id", "livemode", "id"),)
@@ -326,7 +326,7 @@ class SubscriptionConfig(SoftDeleted):
 
 
 class CheckoutSession(Base):
-    """A hosted checkout (`checkout.md`) and where its customer is in it.
+    """A hosted checkout (`docs/checkout-and-wallets.md`) and where its customer is in it.
 
     `connection_id` is the one given at creation (topup, subscription) or the one the checkout
     created. The one-time code is kept only as a hash (`sandbox_code` holds it in clear for

@@ -1,4 +1,4 @@
-"""Provider prices of models: what a forwarded call cost at the provider (``pricing.md`` step 4).
+"""Provider prices of models: what a forwarded call cost at its provider (``docs/pricing.md``).
 
 Three sources, the first that knows a model wins:
 
@@ -19,7 +19,7 @@ Typical use (the server builds one book per process from its settings)::
     pricing = book.billed_price("openai", "gpt-4o-mini-2024-07-18", settings.unknown_model)
     input_cost, output_cost = pricing.cost(usage)
 
-Costs are unrounded ``Decimal`` dollars; ``pricing.md`` rounds each to 10 places. The input cost
+Costs are unrounded ``Decimal`` dollars; the pricing engine rounds each to 10 places. The input cost
 includes cache reads and writes at their own prices; usage follows the conventions of
 :mod:`lava_server.proxy.usage.types` (``input_tokens`` includes the cached parts).
 

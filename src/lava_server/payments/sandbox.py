@@ -1,4 +1,4 @@
-"""The sandbox payment provider: no money moves. Its test cards (`checkout.md`):
+"""The sandbox payment provider: no money moves. Its test cards (`docs/checkout-and-wallets.md`):
 
 - 4242 4242 4242 4242 succeeds,
 - 4000 0000 0000 0002 is declined,

@@ -1,4 +1,4 @@
-"""The pricing engine: `pricing.md` as pure functions over frozen dataclasses and `Decimal`.
+"""The pricing engine: `docs/pricing.md` as pure functions over frozen dataclasses and `Decimal`.
 
 No I/O, no HTTP, no SQL. The API builds a `PricingConfig` from a product (`parse_pricing_config`
 gives 400-ready `PricingConfigError`s naming the field), a `Usage` from the request's counts, and

@@ -1,4 +1,4 @@
-"""A product's pricing configuration (`pricing.md`, "Product") and its validation."""
+"""A product's pricing configuration (`docs/pricing.md`, "The product") and its validation."""
 
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ def parse_pricing_config(data: Mapping[str, object]) -> PricingConfig:
     """Build a `PricingConfig` from its JSON form (a product body, a stored product).
 
     Reads `rate_type`, `token_basis`, `tiers`, `base_cost_payer` and `service_charge_payer`, with
-    the defaults of `pricing.md` for missing keys except `tiers`; other keys (a product's `name`,
+    the defaults of `docs/pricing.md` for missing keys but `tiers`; other keys (a product's `name`,
     `overdraft`) are left to the caller. A tier is exactly `{start, rate, type}`: `start` a JSON
     integer, `rate` a decimal string. Raises `PricingConfigError` naming the first bad field.
     """

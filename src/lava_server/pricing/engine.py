@@ -1,7 +1,7 @@
-"""Pricing one request, step by step as `pricing.md` says.
+"""Pricing one request, step by step as `docs/pricing.md` says.
 
 Amounts are computed as whole numbers of 1e-10 dollars from exact integer ratios of the inputs, so
-every rounding is the single ROUND_HALF_EVEN that `pricing.md` prescribes and nothing depends on a
+every rounding is the single ROUND_HALF_EVEN of `docs/pricing.md` and nothing depends on a
 `decimal` context.
 """
 
@@ -70,7 +70,7 @@ def _check_decimal(field: str, value: object) -> Decimal:
 
 @dataclass(frozen=True)
 class Usage:
-    """The counts a request reports (`api.md` 4); each an integer >= 0 (else `PricingError`)."""
+    """The counts a request reports; each an integer >= 0 (else `PricingError`)."""
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -249,7 +249,7 @@ def price_request(
     input_cost: Decimal = ZERO,
     output_cost: Decimal = ZERO,
 ) -> PricedRequest:
-    """Price one request (`pricing.md` steps 1 to 6).
+    """Price one request (`docs/pricing.md` steps 1 to 6).
 
     `prior_units`: the units this connection already used on this product in the current usage
     period (U0; for `requests` tiers, the number of earlier requests); add `units` of the result to
@@ -305,7 +305,7 @@ def price_upper_bound(
     input_cost: Decimal = ZERO,
     output_cost: Decimal = ZERO,
 ) -> CostBound:
-    """The most a request can cost, for a hold taken before forwarding (`forward.md` 3).
+    """The most a request can cost, for a hold taken before forwarding (`docs/pricing.md`).
 
     Give the worst-case usage (input estimated from the body, output at the maximum allowed) and
     the provider costs of that usage. Each returned amount is >= the same amount of

@@ -17,4 +17,4 @@ class PricingError(ValueError):
 
 
 class PricingConfigError(PricingError):
-    """A product's pricing configuration breaks a rule of `pricing.md` (tiers, enum values)."""
+    """A product's pricing configuration breaks a rule of `docs/pricing.md` (tiers, enum values)."""

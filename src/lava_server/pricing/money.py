@@ -1,4 +1,4 @@
-"""Money: USD amounts as `Decimal` with exactly 10 decimal places (`api.md` 1).
+"""Money: USD amounts as `Decimal` with exactly 10 decimal places (`docs/api.md`).
 
 All rounding here is exact: values are turned into integer ratios and divided with integer
 arithmetic, so no `decimal` context precision (28 digits by default) can round anything silently.
@@ -62,7 +62,7 @@ def format_money(value: Decimal) -> str:
     """The wire form of an amount: exactly 10 decimal places, no exponent (`"0.0014000000"`).
 
     Refuses (ValueError) a non-finite value or one with more precision than 10 places: amounts are
-    rounded where `pricing.md` says, never silently when serialised.
+    rounded where `docs/pricing.md` says, never silently when serialised.
     """
     if not isinstance(value, Decimal) or not value.is_finite():
         raise ValueError(f"money must be a finite Decimal, not {value!r}")

@@ -1,1 +1,1 @@
-"""Products: the merchant's pricing configurations (`pricing.md`)."""
+"""Products: the merchant's pricing configurations (`docs/pricing.md`)."""

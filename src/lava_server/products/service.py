@@ -25,7 +25,7 @@ from lava_server.timeutil import iso, utcnow
 
 
 def check_pricing(product: Product) -> PricingConfig:
-    """The product's pricing, or a 400 naming the first field that breaks `pricing.md`'s rules."""
+    """The product's pricing, or a 400 naming the first field that breaks a pricing rule."""
     try:
         return parse_pricing_config(
             {

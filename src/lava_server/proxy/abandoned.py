@@ -1,4 +1,4 @@
-"""Forward calls abandoned by a server process that died (`forward.md` 3).
+"""Forward calls abandoned by a server process that died (`docs/forward-proxy.md`).
 
 A forward call is stored `pending` with its hold before it is sent, and settled or released when
 it ends. If the server process dies in between (killed, out of memory, its machine lost), nothing

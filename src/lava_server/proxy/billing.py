@@ -1,4 +1,4 @@
-"""Money of a forward call (`forward.md` 3): reserve, then settle or release.
+"""Money of a forward call (`docs/forward-proxy.md`): reserve, then settle or release.
 
 1. `reserve`, one short transaction under the wallet's lock: check the token's secrets, price the
    worst case (`price_upper_bound`: input estimated from the body, output at the body's or the

@@ -7,7 +7,7 @@ The proxy's budget per call is a few hundred microseconds, so the client must be
 
 Behaviour:
 
-- Redirects are never followed (`forward.md` 1): a 3xx is relayed as it is.
+- Redirects are never followed (`docs/forward-proxy.md`): a 3xx is relayed as it is.
 - The answer is read as it arrives (`chunks()`), never buffered whole; aiohttp pauses reading
   from the socket when its buffer holds more than about 128 KiB, so memory per call is bounded.
 - Timeouts: `connect` (TCP + TLS), `first_byte` (until the status line and headers; a

@@ -1,5 +1,5 @@
-"""Forward-call credentials (`forward.md` 2): the forward token, where it travels, and the key
-sent to the provider.
+"""Forward-call credentials (`docs/forward-proxy.md#tokens`): the forward token, where it travels,
+and the key sent to the provider.
 
 The token is the standard base64 of `{"secret_key", "connection_secret", "product_secret",
 "provider_key"?}` (`lavapayments.forward_token`). It arrives in whichever header the client's SDK

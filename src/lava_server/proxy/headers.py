@@ -1,4 +1,4 @@
-"""Which headers cross the proxy (`forward.md` 2), both ways.
+"""Which headers cross the proxy (`docs/forward-proxy.md`), both ways.
 
 Upstream: an allowlist. Content negotiation, the client's user agent and the providers' own
 protocol headers go; our token (in whatever header it came), cookies, hop-by-hop headers,

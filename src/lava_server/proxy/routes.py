@@ -2,7 +2,7 @@
 
 A raw ASGI endpoint rather than a FastAPI route: the answer is relayed chunk by chunk as it
 arrives, the client's disconnect is watched while a stream runs, and the hot path stays free of
-dependency injection and response models. The steps (`forward.md`):
+dependency injection and response models. The steps (`docs/forward-proxy.md`):
 
 1. resolve and check the upstream URL (`proxy.upstream.resolve_forward`): 400, nothing sent;
 2. the forward token, the provider key and the metadata (`proxy.credentials`): 400/401;
@@ -398,7 +398,7 @@ def _metadata(header: bytes | None, query: str | None) -> dict[str, str]:
 
 
 def _at_least_input(usage: ExtractedUsage, worst: ExtractedUsage) -> ExtractedUsage:
-    """A call that broke off is billed at least its input (`forward.md` 3.4)."""
+    """A call that broke off is billed at least its input (`docs/forward-proxy.md`)."""
     if usage.input_tokens or usage.input_characters or usage.input_seconds:
         return usage
     return dataclasses.replace(

@@ -1,4 +1,4 @@
-"""Finding, validating and mapping the upstream URL of a forward call (``forward.md`` 1).
+"""Finding, validating and mapping the upstream URL of a forward call (``docs/forward-proxy.md``).
 
 Pure functions, no I/O. The route hands over what it received; this module answers with the
 provider, the public URL (always ``https://<registered host><path under the provider's base

@@ -1,1 +1,1 @@
-"""Requests: metered calls, priced and debited exactly once (`api.md` 4)."""
+"""Requests: metered calls, priced and debited exactly once (`docs/pricing.md`)."""

@@ -47,7 +47,7 @@ ZERO = Decimal(0)
 
 
 def postings_for(request: Request, priced: PricedRequest) -> list[Posting]:
-    """`pricing.md` step 7: wallet, merchant, provider and platform, summing to zero."""
+    """`docs/pricing.md` step 7: wallet, merchant, provider and platform, summing to zero."""
     assert request.wallet_id is not None
     merchant = f"merchant:{request.merchant_id}"
     return [
@@ -152,7 +152,7 @@ def _model_pricing(
 ) -> ModelPricing | None:
     """The prices of our `provider`/`model` extension, as for a forwarded call, with the same
     unknown-model rule (`LAVA_UNKNOWN_MODEL`; a 400 naming `model` under `refuse`). None for a
-    report without `model`: it bills the product's fee and no provider cost (`pricing.md`)."""
+    report without `model`: it bills the product's fee and no provider cost (`docs/pricing.md`)."""
     if params.model is None:
         return None
     # Without a provider: the one the price library knows the model at, else "*" entries only.

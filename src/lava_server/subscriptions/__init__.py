@@ -1,2 +1,2 @@
-"""Subscriptions (`api.md` 7): plans (`subscription-configs`), active subscriptions, renewals on
-the billing anchor, and the period credit they grant."""
+"""Subscriptions (`docs/checkout-and-wallets.md`): plans (`subscription-configs`), active
+subscriptions, renewals on the billing anchor, and the period credit they grant."""

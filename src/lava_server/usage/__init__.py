@@ -1,1 +1,1 @@
-"""Usage reports (`api.md` 6), from roll-ups kept in the same transaction as each request."""
+"""Usage reports (`GET /v1/usage`), from roll-ups kept in the same transaction as each request."""

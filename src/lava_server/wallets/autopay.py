@@ -1,5 +1,5 @@
-"""Autopay (`checkout.md`): when a debit takes a wallet's available balance below its threshold,
-one top-up of its autopay amount is charged to its saved card.
+"""Autopay (`docs/checkout-and-wallets.md#autopay`): when a debit takes a wallet's available
+balance below its threshold, one top-up of its autopay amount is charged to its saved card.
 
 At most one autopay charge per wallet is pending at a time (a partial unique index backs the
 check), a cooldown separates two of them, a wallet gets at most `autopay_max_per_period` per usage

@@ -1,4 +1,4 @@
-"""Usage extraction for the forward proxy (``forward.md`` 4 and 5): pure, I/O-free.
+"""Usage extraction for the forward proxy (``docs/forward-proxy.md``): pure, I/O-free.
 
 One module per provider family (:mod:`.openai`, :mod:`.anthropic`, :mod:`.google`,
 :mod:`.audio`), each with a non-streaming extractor ``(request body, response body, response

