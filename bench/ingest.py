@@ -29,7 +29,7 @@ from typing import Any
 from _common import HttpConnection, database, dumps, free_port, lava, percentile, server, summary
 
 from lava_server.db.models import Request, UsageBucket
-from lava_server.usage.rollups import ANY, bucket_of
+from lava_server.metering.rollups import ANY, bucket_of
 
 
 async def post_requests(

@@ -26,16 +26,16 @@ from lava_server.connections.routes import router as connections_router
 from lava_server.connections.routes import test_helpers as test_helpers_router
 from lava_server.db.engine import Database
 from lava_server.errors import install_error_handlers
+from lava_server.metering.abandoned import ProcessHeartbeat
+from lava_server.metering.reported import RequestBatcher
 from lava_server.model_prices.book import PriceBook
 from lava_server.model_prices.service import PriceRefresher
 from lava_server.payments.context import Billing
 from lava_server.products.routes import router as products_router
-from lava_server.proxy.abandoned import ProcessHeartbeat
 from lava_server.proxy.routes import FORWARD_PATH, ForwardProxy
 from lava_server.proxy.routes import METHODS as FORWARD_METHODS
 from lava_server.proxy.schemas import SECURITY_SCHEMES as FORWARD_SECURITY
 from lava_server.proxy.schemas import forward_paths
-from lava_server.requests.batch import RequestBatcher
 from lava_server.requests.routes import create_request_asgi
 from lava_server.requests.routes import router as requests_router
 from lava_server.settings import Settings

@@ -8,7 +8,7 @@ from fastapi import Request
 
 from lava_server.api.ratelimit import RateLimiter
 from lava_server.db.engine import Database
-from lava_server.requests.batch import RequestBatcher
+from lava_server.metering.reported import RequestBatcher
 from lava_server.settings import Settings
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from lava_server.db.engine import Database
 from lava_server.db.models import Request, ServerProcess
-from lava_server.proxy.abandoned import ABANDONED_KEY, release_abandoned
+from lava_server.metering.abandoned import ABANDONED_KEY, release_abandoned
 from lava_server.timeutil import utcnow
 from lava_server.wallets.service import check as ledger_check
 from tests.e2e.servers import lava_cli, stop_server

@@ -14,10 +14,10 @@ import pytest
 
 from lava_server.app import create_app
 from lava_server.merchants import service as merchants
+from lava_server.metering.forward import Call, ForwardBilling
+from lava_server.metering.repository import PostgresHolds, SqliteHolds
 from lava_server.model_prices.book import PriceBook
-from lava_server.proxy.billing import Call, ForwardBilling
 from lava_server.proxy.credentials import decode_token
-from lava_server.proxy.repository import PostgresHolds, SqliteHolds
 from lava_server.proxy.usage import make_usage
 from lava_server.testing import serve_in_thread
 from lava_server.testing.fake_provider import MIDSTREAM_AFTER_CHUNKS, count_tokens
@@ -390,7 +390,7 @@ async def test_a_quick_hold_whose_answer_is_lost_is_kept_or_retaken(
     committed it, the hold and pending request it wrote are found and used (not taken twice,
     not left held for ever); if not, the ordinary path takes the hold. Either way: one request,
     billed once, nothing left held."""
-    from lava_server.proxy.repository import PostgresHolds
+    from lava_server.metering.repository import PostgresHolds
 
     first = await post_chat(billed, chat(max_tokens=20))  # the product is known from now on
     assert first.status_code == 200

@@ -11,7 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from genai_prices import Usage, calc_price
+from genai_prices import Usage as GenaiUsage
+from genai_prices import calc_price
 
 from lava_server.errors import InvalidRequest
 from lava_server.model_prices.book import (
@@ -23,7 +24,7 @@ from lava_server.model_prices.book import (
     database_overrides,
     provider_cost,
 )
-from lava_server.proxy.usage import ExtractedUsage, make_usage, max_output_tokens
+from lava_server.proxy.usage import Usage, make_usage, max_output_tokens
 
 D = Decimal
 
@@ -34,7 +35,7 @@ def book() -> PriceBook:
 
 
 def genai_cost(
-    provider_id: str, model: str, usage: ExtractedUsage, when: datetime | None = None
+    provider_id: str, model: str, usage: Usage, when: datetime | None = None
 ) -> tuple[Decimal, Decimal]:
     """The same usage priced by genai-prices' own calculator."""
     fields: dict[str, int] = {
@@ -53,7 +54,7 @@ def genai_cost(
         fields["input_audio_seconds"] = usage.input_seconds
         fields["audio_seconds"] = usage.input_seconds
     result = calc_price(
-        Usage(**fields), model, provider_id=provider_id, genai_request_timestamp=when
+        GenaiUsage(**fields), model, provider_id=provider_id, genai_request_timestamp=when
     )
     return result.input_price, result.output_price
 

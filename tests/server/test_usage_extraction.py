@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from lava_server.proxy.usage import (
     AnthropicStreamParser,
     ChatCompletionsStreamParser,
-    ExtractedUsage,
     GeminiStreamParser,
     JSONArrayReader,
     ResponsesStreamParser,
     SSEDecoder,
     TextTally,
+    Usage,
     UsageChunkFilter,
     UsageParser,
     add_stream_usage_option,
@@ -84,7 +84,7 @@ def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
-def feed_all(parser: UsageParser, chunks: list[bytes], *, complete: bool = True) -> ExtractedUsage:
+def feed_all(parser: UsageParser, chunks: list[bytes], *, complete: bool = True) -> Usage:
     for chunk in chunks:
         parser.feed(chunk)
     return parser.finish(complete=complete)
@@ -117,11 +117,11 @@ def delta_text(data: bytes, pattern: bytes) -> str:
 
 
 # (fixture, parser factory, expected usage)
-STREAMS: list[tuple[str, Callable[[], UsageParser], ExtractedUsage]] = [
+STREAMS: list[tuple[str, Callable[[], UsageParser], Usage]] = [
     (
         "openai_chat_stream_include_usage.sse",
         lambda: ChatCompletionsStreamParser(CHAT_REQUEST),
-        ExtractedUsage(
+        Usage(
             input_tokens=24,
             output_tokens=15,
             model="gpt-4o-mini-2024-07-18",
@@ -131,7 +131,7 @@ STREAMS: list[tuple[str, Callable[[], UsageParser], ExtractedUsage]] = [
     (
         "mistral_chat_stream_usage_last_chunk.sse",
         lambda: ChatCompletionsStreamParser(CHAT_REQUEST),
-        ExtractedUsage(
+        Usage(
             input_tokens=10,
             output_tokens=16,
             model="mistral-small-latest",
@@ -141,7 +141,7 @@ STREAMS: list[tuple[str, Callable[[], UsageParser], ExtractedUsage]] = [
     (
         "groq_chat_stream_x_groq.sse",
         lambda: ChatCompletionsStreamParser(CHAT_REQUEST),
-        ExtractedUsage(
+        Usage(
             input_tokens=48,
             output_tokens=15,
             model="llama-3.3-70b-versatile",
@@ -151,7 +151,7 @@ STREAMS: list[tuple[str, Callable[[], UsageParser], ExtractedUsage]] = [
     (
         "openai_responses_stream.sse",
         lambda: ResponsesStreamParser({"model": "o4-mini", "input": "Capital of France?"}),
-        ExtractedUsage(
+        Usage(
             input_tokens=328,
             output_tokens=148,
             cache_read_tokens=256,
@@ -163,7 +163,7 @@ STREAMS: list[tuple[str, Callable[[], UsageParser], ExtractedUsage]] = [
     (
         "anthropic_stream.sse",
         lambda: AnthropicStreamParser(ANTHROPIC_REQUEST),
-        ExtractedUsage(
+        Usage(
             input_tokens=472 + 2048,
             output_tokens=89,  # message_delta's, not message_start's placeholder 2
             cache_read_tokens=2048,
@@ -174,7 +174,7 @@ STREAMS: list[tuple[str, Callable[[], UsageParser], ExtractedUsage]] = [
     (
         "gemini_stream.sse",
         lambda: GeminiStreamParser(GEMINI_REQUEST, model="gemini-2.5-flash"),
-        ExtractedUsage(
+        Usage(
             input_tokens=9,
             output_tokens=7 + 21,  # candidates + thoughts, from the last (cumulative) chunk
             reasoning_tokens=21,
@@ -185,7 +185,7 @@ STREAMS: list[tuple[str, Callable[[], UsageParser], ExtractedUsage]] = [
     (
         "gemini_stream_array.json",
         lambda: GeminiStreamParser(GEMINI_REQUEST, model="gemini-2.5-flash"),
-        ExtractedUsage(
+        Usage(
             input_tokens=9,
             output_tokens=28,
             reasoning_tokens=21,
@@ -202,7 +202,7 @@ STREAM_IDS = [name for name, _, _ in STREAMS]
 
 @pytest.mark.parametrize(("name", "factory", "expected"), STREAMS, ids=STREAM_IDS)
 def test_stream_usage_at_every_split(
-    name: str, factory: Callable[[], UsageParser], expected: ExtractedUsage
+    name: str, factory: Callable[[], UsageParser], expected: Usage
 ) -> None:
     data = fixture(name)
     for chunks in split_variants(data):
@@ -214,7 +214,7 @@ def test_stream_usage_at_every_split(
 
 @pytest.mark.parametrize(("name", "factory", "expected"), STREAMS, ids=STREAM_IDS)
 def test_stream_usage_with_crlf_line_endings(
-    name: str, factory: Callable[[], UsageParser], expected: ExtractedUsage
+    name: str, factory: Callable[[], UsageParser], expected: Usage
 ) -> None:
     data = crlf(fixture(name))
     for i in range(1, len(data)):
@@ -225,7 +225,7 @@ def test_stream_usage_with_crlf_line_endings(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(points=st.lists(st.integers(min_value=0, max_value=10_000), max_size=40))
 def test_stream_usage_random_splits(
-    name: str, factory: Callable[[], UsageParser], expected: ExtractedUsage, points: list[int]
+    name: str, factory: Callable[[], UsageParser], expected: Usage, points: list[int]
 ) -> None:
     assert feed_all(factory(), cut(fixture(name), points)) == expected
 
@@ -428,12 +428,12 @@ def test_find_last_object_skips_lookalikes() -> None:
 
 # ------------------------------------------------------------------------ non-streamed bodies
 
-BODIES: list[tuple[str, str, dict[str, Any], ExtractedUsage]] = [
+BODIES: list[tuple[str, str, dict[str, Any], Usage]] = [
     (
         "openai_chat.json",
         "chat_completions",
         CHAT_REQUEST,
-        ExtractedUsage(
+        Usage(
             input_tokens=1117,
             output_tokens=46,
             cache_read_tokens=1024,
@@ -445,7 +445,7 @@ BODIES: list[tuple[str, str, dict[str, Any], ExtractedUsage]] = [
         "openai_chat_reasoning.json",
         "chat_completions",
         {"model": "o4-mini"},
-        ExtractedUsage(
+        Usage(
             input_tokens=52,
             output_tokens=1283,  # includes the reasoning tokens already
             reasoning_tokens=1216,
@@ -457,7 +457,7 @@ BODIES: list[tuple[str, str, dict[str, Any], ExtractedUsage]] = [
         "xai_chat_reasoning.json",
         "chat_completions",
         {"model": "grok-3-mini"},
-        ExtractedUsage(
+        Usage(
             input_tokens=14,
             output_tokens=7 + 386,  # xAI reports reasoning on top of completion
             cache_read_tokens=3,
@@ -470,7 +470,7 @@ BODIES: list[tuple[str, str, dict[str, Any], ExtractedUsage]] = [
         "deepseek_chat_cache.json",
         "chat_completions",
         {"model": "deepseek-chat"},
-        ExtractedUsage(
+        Usage(
             input_tokens=1290,
             output_tokens=11,
             cache_read_tokens=1280,
@@ -482,7 +482,7 @@ BODIES: list[tuple[str, str, dict[str, Any], ExtractedUsage]] = [
         "openai_responses.json",
         "responses",
         {"model": "o4-mini"},
-        ExtractedUsage(
+        Usage(
             input_tokens=328,
             output_tokens=148,
             cache_read_tokens=256,
@@ -495,13 +495,13 @@ BODIES: list[tuple[str, str, dict[str, Any], ExtractedUsage]] = [
         "openai_embeddings.json",
         "embeddings",
         {"model": "text-embedding-3-small", "input": "The food was delicious"},
-        ExtractedUsage(input_tokens=8, model="text-embedding-3-small"),
+        Usage(input_tokens=8, model="text-embedding-3-small"),
     ),
     (
         "anthropic_message.json",
         "anthropic_messages",
         ANTHROPIC_REQUEST,
-        ExtractedUsage(
+        Usage(
             input_tokens=21 + 1862 + 3072,  # input_tokens excludes the cache
             output_tokens=393,
             cache_read_tokens=3072,
@@ -515,7 +515,7 @@ BODIES: list[tuple[str, str, dict[str, Any], ExtractedUsage]] = [
         "gemini_generate.json",
         "gemini_generate",
         GEMINI_REQUEST,
-        ExtractedUsage(
+        Usage(
             input_tokens=4117,
             output_tokens=7 + 58,
             cache_read_tokens=4096,
@@ -528,19 +528,19 @@ BODIES: list[tuple[str, str, dict[str, Any], ExtractedUsage]] = [
         "openai_transcription_duration.json",
         "openai_transcription",
         {},
-        ExtractedUsage(input_seconds=9, model="whisper-1"),
+        Usage(input_seconds=9, model="whisper-1"),
     ),
     (
         "openai_transcription_verbose.json",
         "openai_transcription",
         {},
-        ExtractedUsage(input_seconds=9, model="whisper-1"),
+        Usage(input_seconds=9, model="whisper-1"),
     ),
     (
         "openai_transcription_tokens.json",
         "openai_transcription",
         {},
-        ExtractedUsage(input_tokens=14, output_tokens=45, input_audio_tokens=14, model="whisper-1"),
+        Usage(input_tokens=14, output_tokens=45, input_audio_tokens=14, model="whisper-1"),
     ),
 ]
 BODY_IDS = [name for name, _, _, _ in BODIES]
@@ -548,7 +548,7 @@ BODY_IDS = [name for name, _, _, _ in BODIES]
 
 @pytest.mark.parametrize(("name", "api", "request_body", "expected"), BODIES, ids=BODY_IDS)
 def test_non_streamed_answers(
-    name: str, api: Any, request_body: dict[str, Any], expected: ExtractedUsage
+    name: str, api: Any, request_body: dict[str, Any], expected: Usage
 ) -> None:
     data = fixture(name)
     model = "whisper-1" if api == "openai_transcription" else None
@@ -566,7 +566,7 @@ def test_non_streamed_answers(
     ids=[case[0] for case in BODIES if case[1] != "openai_transcription"],
 )
 def test_non_streamed_answers_larger_than_the_buffer(
-    name: str, api: Any, request_body: dict[str, Any], expected: ExtractedUsage
+    name: str, api: Any, request_body: dict[str, Any], expected: Usage
 ) -> None:
     """Past max_bytes only head + tail are kept: the usage is still found in the tail."""
     data = fixture(name)
@@ -657,7 +657,7 @@ def test_gemini_model_comes_from_the_path() -> None:
 def test_openai_speech_counts_characters() -> None:
     text = "Today is a wonderful day to build something people love! 🌋"
     usage = extract_openai_speech({"model": "tts-1", "input": text, "voice": "alloy"})
-    assert usage == ExtractedUsage(input_characters=len(text), model="tts-1")
+    assert usage == Usage(input_characters=len(text), model="tts-1")
     token_priced = extract_openai_speech({"model": "gpt-4o-mini-tts", "input": text})
     assert token_priced.input_characters == len(text)
     assert token_priced.input_tokens == count_tokens(text) and token_priced.estimated
@@ -683,7 +683,7 @@ def test_openai_speech_sse_usage() -> None:
 def test_elevenlabs_character_count() -> None:
     request = {"text": "Hello from ElevenLabs", "model_id": "eleven_multilingual_v2"}
     usage = extract_elevenlabs_tts(request, None, {"X-Character-Count": "23"})
-    assert usage == ExtractedUsage(input_characters=23, model="eleven_multilingual_v2")
+    assert usage == Usage(input_characters=23, model="eleven_multilingual_v2")
     assert extract_elevenlabs_tts(request, None, {}).input_characters == len(request["text"])
     parser = make_response_parser("elevenlabs_tts", request, {"x-character-count": "21"})
     assert feed_all(parser, [b"\xff\xfb" * 100]).input_characters == 21
@@ -696,7 +696,7 @@ def test_transcription_text_formats() -> None:
             "openai_transcription", None, {"content-type": "text/plain"}, model="whisper-1"
         )
         usage = feed_all(parser, chunks)
-        assert usage == ExtractedUsage(input_seconds=9, model="whisper-1", estimated=True)
+        assert usage == Usage(input_seconds=9, model="whisper-1", estimated=True)
     vtt = b"WEBVTT\n\n00:00:00.000 --> 00:01:02.5\nHello\n"
     parser = make_response_parser("openai_transcription", None, {}, model="whisper-1")
     assert feed_all(parser, [vtt]).input_seconds == 63
@@ -915,7 +915,7 @@ def test_make_response_parser_picks_by_content_type() -> None:
     assert isinstance(make_response_parser("anthropic_messages", {}, sse), AnthropicStreamParser)
     unknown = make_response_parser("unknown", {}, {})
     unknown.feed(b"anything")
-    assert unknown.finish() == ExtractedUsage()
+    assert unknown.finish() == Usage()
 
 
 # ----------------------------------------------------------------------------- estimation

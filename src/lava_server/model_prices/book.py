@@ -141,7 +141,7 @@ def _own_name(provider: str, genai_id: str) -> str:
 
 
 class UsageCounts(Protocol):
-    """What :func:`provider_cost` reads of a usage (an ``ExtractedUsage`` fits)."""
+    """What :func:`provider_cost` reads of a usage (an ``Usage`` fits)."""
 
     @property
     def input_tokens(self) -> int: ...

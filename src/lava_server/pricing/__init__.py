@@ -18,6 +18,7 @@ from lava_server.pricing.config import (
 )
 from lava_server.pricing.engine import (
     MAX_COUNT,
+    PRICED_COUNTS,
     BreakdownEntry,
     CostBound,
     OutOfRange,
@@ -43,6 +44,7 @@ __all__ = [
     "MAX_AMOUNT",
     "MAX_COUNT",
     "MONEY_PLACES",
+    "PRICED_COUNTS",
     "ZERO",
     "BreakdownEntry",
     "CostBound",

@@ -8,7 +8,7 @@ every rounding is the single ROUND_HALF_EVEN of `docs/pricing.md` and nothing de
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 
 from lava_server.pricing.config import Payer, PricingConfig, RateType, Tier, TierType, TokenBasis
@@ -45,7 +45,7 @@ class OutOfRange(PricingError):
 
 
 def _check_range(usage: Usage, total_request_units: int, what: str) -> None:
-    counts = {field.name: getattr(usage, field.name) for field in fields(usage)}
+    counts = {name: getattr(usage, name) for name in PRICED_COUNTS}
     heaviest = max(counts, key=lambda name: counts[name])
     if counts[heaviest] > MAX_COUNT:
         raise OutOfRange(heaviest, f"must be at most {MAX_COUNT}")
@@ -68,9 +68,24 @@ def _check_decimal(field: str, value: object) -> Decimal:
     return value
 
 
+PRICED_COUNTS = (
+    "input_tokens",
+    "output_tokens",
+    "input_characters",
+    "output_characters",
+    "input_seconds",
+    "output_seconds",
+)
+"""The counts that prices and tiers are computed from (the others are parts of these)."""
+
+
 @dataclass(frozen=True)
 class Usage:
-    """The counts a request reports; each an integer >= 0 (else `PricingError`)."""
+    """The usage of one request, the one type for every door: reported by a merchant
+    (`POST /v1/requests`) or read from a provider's answer by the forward proxy (whose extractors
+    fill the parts of `input_tokens` and `output_tokens`, `model`, `response_id`, and `estimated`
+    when a count was estimated; their conventions: `lava_server.proxy.usage.types`). Each count an
+    integer >= 0 (else `PricingError`)."""
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -78,10 +93,39 @@ class Usage:
     output_characters: int = 0
     input_seconds: int = 0
     output_seconds: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
+    input_audio_tokens: int = 0
+    output_audio_tokens: int = 0
+    model: str | None = None
+    response_id: str | None = None
+    estimated: bool = False
 
     def __post_init__(self) -> None:
-        for field in fields(self):
-            _check_count(field.name, getattr(self, field.name))
+        for name in _ALL_COUNTS:
+            _check_count(name, getattr(self, name))
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        """Prompt tokens that were neither read from nor written to a cache."""
+        return max(0, self.input_tokens - self.cache_read_tokens - self.cache_write_tokens)
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def with_model(self, model: str | None) -> Usage:
+        """This usage with `model` filled in when it has none."""
+        if self.model or not model:
+            return self
+        return replace(self, model=model)
+
+
+_ALL_COUNTS = tuple(
+    f.name for f in fields(Usage) if f.name not in ("model", "response_id", "estimated")
+)
 
 
 def units_for(config: PricingConfig, usage: Usage) -> int:

@@ -38,8 +38,8 @@ from lava_server.errors import (
     note_failed_auth,
 )
 from lava_server.metadata import check_metadata
+from lava_server.metering.forward import Call, ForwardBilling, Reservation
 from lava_server.model_prices.book import ModelPricing, PriceBook
-from lava_server.proxy.billing import Call, ForwardBilling, Reservation
 from lava_server.proxy.client import (
     UpstreamBroken,
     UpstreamClient,
@@ -63,7 +63,7 @@ from lava_server.proxy.upstream import (
     resolve_forward,
 )
 from lava_server.proxy.usage import (
-    ExtractedUsage,
+    Usage,
     UsageChunkFilter,
     add_stream_usage_option,
     detect_api,
@@ -321,7 +321,7 @@ class ForwardProxy:
         finally:
             await self.billing.release(reservation)
 
-    def _close_later(self, reservation: Reservation, worst: ExtractedUsage | None) -> None:
+    def _close_later(self, reservation: Reservation, worst: Usage | None) -> None:
         """Close a reservation from a task of its own (this one is being cancelled): release it
         when nothing was sent, else bill the input of the call."""
 
@@ -397,7 +397,7 @@ def _metadata(header: bytes | None, query: str | None) -> dict[str, str]:
         raise InvalidRequest(f"{param}: {error}.", param=param) from None
 
 
-def _at_least_input(usage: ExtractedUsage, worst: ExtractedUsage) -> ExtractedUsage:
+def _at_least_input(usage: Usage, worst: Usage) -> Usage:
     """A call that broke off is billed at least its input (`docs/forward-proxy.md`)."""
     if usage.input_tokens or usage.input_characters or usage.input_seconds:
         return usage

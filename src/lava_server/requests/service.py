@@ -29,7 +29,6 @@ from lava_server.pricing import (
 )
 from lava_server.products.repository import ProductRef
 from lava_server.products.schemas import Payer, RateType, TokenBasis
-from lava_server.proxy.usage.types import ExtractedUsage
 from lava_server.requests import repository
 from lava_server.requests.schemas import (
     FeeBreakdown,
@@ -98,16 +97,9 @@ def prepare(
         or product.livemode != caller.livemode
     ):
         raise NotFound("No product with this product_secret.", param="product_secret")
-    usage = Usage(
-        input_tokens=params.input_tokens,
-        output_tokens=params.output_tokens,
-        input_characters=params.input_characters,
-        output_characters=params.output_characters,
-        input_seconds=params.input_seconds,
-        output_seconds=params.output_seconds,
-    )
+    usage = _usage_of(params)
     pricing = _model_pricing(prices, settings, params)
-    input_cost, output_cost = pricing.cost(_usage_of(params)) if pricing else (ZERO, ZERO)
+    input_cost, output_cost = pricing.cost(usage) if pricing else (ZERO, ZERO)
     try:
         priced = price_request(
             product.pricing,
@@ -160,8 +152,8 @@ def _model_pricing(
     return prices.billed_price(provider, params.model, settings.unknown_model)
 
 
-def _usage_of(params: RequestCreate) -> ExtractedUsage:
-    return ExtractedUsage(
+def _usage_of(params: RequestCreate) -> Usage:
+    return Usage(
         input_tokens=params.input_tokens,
         output_tokens=params.output_tokens,
         input_characters=params.input_characters,

@@ -20,12 +20,12 @@ from fastapi import FastAPI
 
 from lava_server.checkout import flow
 from lava_server.db.engine import Database
+from lava_server.metering.abandoned import release_abandoned
 from lava_server.payments import repository as payment_records
 from lava_server.payments import service as payments
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import ChargeResult
 from lava_server.payments.repository import CHECKOUT, PENDING, RENEWAL
-from lava_server.proxy.abandoned import release_abandoned
 from lava_server.settings import Settings
 from lava_server.subscriptions import renewals
 from lava_server.wallets import autopay

@@ -2,7 +2,7 @@
 
 One module per provider family (:mod:`.openai`, :mod:`.anthropic`, :mod:`.google`,
 :mod:`.audio`), each with a non-streaming extractor ``(request body, response body, response
-headers) -> ExtractedUsage`` and an incremental parser fed the raw response bytes as they are
+headers) -> Usage`` and an incremental parser fed the raw response bytes as they are
 relayed. This module picks the right one::
 
     api = detect_api(target.provider.family, target.path)      # "chat_completions", ...
@@ -81,8 +81,8 @@ from lava_server.proxy.usage.openai import (
 )
 from lava_server.proxy.usage.types import (
     ApiKind,
-    ExtractedUsage,
     TextTally,
+    Usage,
     UsageParser,
     make_usage,
 )
@@ -97,7 +97,6 @@ __all__ = [
     "BoundedBody",
     "ChatCompletionsStreamParser",
     "ElevenLabsParser",
-    "ExtractedUsage",
     "Frame",
     "GeminiStreamParser",
     "JSONArrayReader",
@@ -109,6 +108,7 @@ __all__ = [
     "TextTally",
     "TranscriptStreamParser",
     "TranscriptionParser",
+    "Usage",
     "UsageChunkFilter",
     "UsageParser",
     "add_stream_usage_option",
@@ -192,11 +192,11 @@ def extract_usage(
     headers: Headers | None = None,
     *,
     model: str | None = None,
-) -> ExtractedUsage:
+) -> Usage:
     """The usage of a non-streamed answer already decoded as JSON (``response_body`` ``None``:
     no readable answer, estimate). ``model``: the model when the body does not name it (Gemini's
     URL path, a multipart transcription request)."""
-    result: ExtractedUsage
+    result: Usage
     if api in ("chat_completions", "completions"):
         result = extract_chat_completion(request_body, response_body, headers)
     elif api == "responses":
@@ -230,14 +230,14 @@ def _content_type(headers: Headers | None) -> str:
 class _RequestOnlyParser(UsageParser):
     """An answer whose body holds no usage (binary audio): the usage comes from the request."""
 
-    def __init__(self, usage: ExtractedUsage) -> None:
+    def __init__(self, usage: Usage) -> None:
         super().__init__()
         self._usage = usage
 
     def feed(self, chunk: bytes) -> None:
         return None
 
-    def finish(self, *, complete: bool = True) -> ExtractedUsage:
+    def finish(self, *, complete: bool = True) -> Usage:
         self.done = self.done or complete
         return self._usage
 

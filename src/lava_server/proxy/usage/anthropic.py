@@ -23,7 +23,7 @@ from lava_server.proxy.usage.base import (
     finalize,
 )
 from lava_server.proxy.usage.framing import DEFAULT_MAX_EVENT_BYTES
-from lava_server.proxy.usage.types import JSON, ExtractedUsage, TextTally, as_count, as_dict, as_str
+from lava_server.proxy.usage.types import JSON, TextTally, Usage, as_count, as_dict, as_str
 
 __all__ = ["AnthropicStreamParser", "extract_anthropic_message", "json_body_parser"]
 
@@ -69,7 +69,7 @@ def extract_anthropic_message(
     request_body: Mapping[str, Any] | None,
     response_body: Mapping[str, Any] | None,
     headers: Headers | None = None,
-) -> ExtractedUsage:
+) -> Usage:
     """A non-streamed messages answer (a ``message`` object)."""
     counts = Counts()
     text = TextTally()

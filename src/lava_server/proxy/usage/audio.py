@@ -33,7 +33,7 @@ from lava_server.proxy.usage.estimate import count_tokens
 from lava_server.proxy.usage.framing import DEFAULT_MAX_EVENT_BYTES, loads_object
 from lava_server.proxy.usage.types import (
     JSON,
-    ExtractedUsage,
+    Usage,
     UsageParser,
     as_count,
     as_dict,
@@ -106,7 +106,7 @@ def extract_openai_speech(
     request_body: Mapping[str, Any] | None,
     response_body: Mapping[str, Any] | None = None,
     headers: Headers | None = None,
-) -> ExtractedUsage:
+) -> Usage:
     """OpenAI text to speech: the characters of ``input``; for token-priced models (not
     ``tts-1``) also the estimated tokens of ``input`` (the audio answer carries no usage)."""
     body = request_body if isinstance(request_body, Mapping) else {}
@@ -127,7 +127,7 @@ def extract_elevenlabs_tts(
     request_body: Mapping[str, Any] | None,
     response_body: Mapping[str, Any] | None = None,
     headers: Headers | None = None,
-) -> ExtractedUsage:
+) -> Usage:
     """ElevenLabs text to speech: ``x-character-count``, else the characters of ``text``."""
     body = request_body if isinstance(request_body, Mapping) else {}
     model = as_str(body.get("model_id"))
@@ -187,7 +187,7 @@ def extract_transcription(
     headers: Headers | None = None,
     *,
     model: str | None = None,
-) -> ExtractedUsage:
+) -> Usage:
     """A transcription/translation JSON answer (``json`` or ``verbose_json``)."""
     counts = Counts(model=model or _model_of(request_body))
     if isinstance(response_body, Mapping) and _transcription_usage(response_body, counts):
@@ -213,7 +213,7 @@ class TranscriptionParser(BufferedBodyParser):
         self.request_body = request_body
         self.model = model or _model_of(request_body)
 
-    def _result(self) -> ExtractedUsage:
+    def _result(self) -> Usage:
         frame = self._body.frame()
         obj = None if frame.truncated else loads_object(frame.data)
         if obj is not None:
@@ -241,7 +241,7 @@ class SpeechParser(SSEUsageParser):
         elif kind == "error" or "error" in data:
             self.error = error_message(data)
 
-    def result(self, *, complete: bool) -> ExtractedUsage:
+    def result(self, *, complete: bool) -> Usage:
         base = extract_openai_speech(self.request_body)
         counts = self.counts
         if counts.input_tokens is None and counts.output_tokens is None:
@@ -267,7 +267,7 @@ class ElevenLabsParser(UsageParser):
     def feed(self, chunk: bytes) -> None:
         return None
 
-    def finish(self, *, complete: bool = True) -> ExtractedUsage:
+    def finish(self, *, complete: bool = True) -> Usage:
         self.done = self.done or complete
         return extract_elevenlabs_tts(self.request_body, None, self.headers)
 
@@ -287,7 +287,7 @@ class TranscriptStreamParser(SSEUsageParser):
         elif kind == "error" or "error" in data:
             self.error = error_message(data)
 
-    def result(self, *, complete: bool) -> ExtractedUsage:
+    def result(self, *, complete: bool) -> Usage:
         if self.counts.input_tokens is None and not self.counts.input_seconds:
             # No usage: the seconds are unknown; output tokens from the text seen.
             return make_usage(

@@ -22,8 +22,8 @@ from lava_server.proxy.usage.framing import (
 )
 from lava_server.proxy.usage.types import (
     JSON,
-    ExtractedUsage,
     TextTally,
+    Usage,
     UsageParser,
     as_dict,
     as_str,
@@ -40,9 +40,7 @@ __all__ = [
 ]
 
 Headers = Mapping[str, str]
-Extractor = Callable[
-    [Mapping[str, Any] | None, Mapping[str, Any] | None, Headers | None], ExtractedUsage
-]
+Extractor = Callable[[Mapping[str, Any] | None, Mapping[str, Any] | None, Headers | None], Usage]
 """A non-streaming extractor: (request body, response body, response headers) -> usage."""
 
 
@@ -75,7 +73,7 @@ def finalize(
     text: TextTally | None = None,
     complete: bool = True,
     estimate_tokens: bool = True,
-) -> ExtractedUsage:
+) -> Usage:
     """The usage to bill from what an answer reported, estimating what it did not.
 
     - No input count: estimated from the request body (:func:`count_tokens`).
@@ -158,7 +156,7 @@ class SSEUsageParser(UsageParser):
         self.counts = Counts(model=model)
         self.text = TextTally()
         self._decoder = SSEDecoder(max_event_bytes)
-        self._finished: ExtractedUsage | None = None
+        self._finished: Usage | None = None
 
     def feed(self, chunk: bytes) -> None:
         if self._finished is not None:
@@ -166,7 +164,7 @@ class SSEUsageParser(UsageParser):
         for frame in self._decoder.feed(chunk):
             self._on_frame(frame)
 
-    def finish(self, *, complete: bool = True) -> ExtractedUsage:
+    def finish(self, *, complete: bool = True) -> Usage:
         if self._finished is None:
             for frame in self._decoder.close():
                 self._on_frame(frame)
@@ -194,7 +192,7 @@ class SSEUsageParser(UsageParser):
     def on_truncated(self, frame: Frame) -> None:
         """An event too large to keep: by default, look for a usage object in its tail."""
 
-    def result(self, *, complete: bool) -> ExtractedUsage:
+    def result(self, *, complete: bool) -> Usage:
         return finalize(
             self.counts,
             family=self.family,
@@ -223,19 +221,19 @@ class BufferedBodyParser(UsageParser):
     def __init__(self, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         super().__init__()
         self._body = BoundedBody(max_bytes)
-        self._finished: ExtractedUsage | None = None
+        self._finished: Usage | None = None
 
     def feed(self, chunk: bytes) -> None:
         if self._finished is not None:
             raise RuntimeError("feed() after finish()")
         self._body.feed(chunk)
 
-    def finish(self, *, complete: bool = True) -> ExtractedUsage:
+    def finish(self, *, complete: bool = True) -> Usage:
         if self._finished is None:
             self._finished = self._result()
         return self._finished
 
-    def _result(self) -> ExtractedUsage:
+    def _result(self) -> Usage:
         raise NotImplementedError
 
 
@@ -265,7 +263,7 @@ class JSONBodyParser(BufferedBodyParser):
         self._usage_keys = usage_keys
         self._id_key = id_key
 
-    def _result(self) -> ExtractedUsage:
+    def _result(self) -> Usage:
         frame = self._body.frame()
         if not frame.truncated:
             obj = loads_object(frame.data)

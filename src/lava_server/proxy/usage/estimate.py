@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from lava_server.model_prices.book import PriceBook, default_price_book
-from lava_server.proxy.usage.types import ApiKind, ExtractedUsage, as_count, make_usage
+from lava_server.proxy.usage.types import ApiKind, Usage, as_count, make_usage
 
 __all__ = [
     "DEFAULT_MAX_OUTPUT_TOKENS",
@@ -488,7 +488,7 @@ def estimate_hold_usage(
     *,
     provider: str | None = None,
     price_book: PriceBook | None = None,
-) -> ExtractedUsage:
+) -> Usage:
     """The worst-case usage of a request before it is sent (``estimated=True``): input tokens
     by :func:`estimate_input_tokens` (conservative heuristic) and output by
     :func:`max_output_tokens`; text to speech: the characters of the text to speak.

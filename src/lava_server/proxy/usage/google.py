@@ -34,8 +34,8 @@ from lava_server.proxy.usage.framing import (
 )
 from lava_server.proxy.usage.types import (
     JSON,
-    ExtractedUsage,
     TextTally,
+    Usage,
     UsageParser,
     as_count,
     as_dict,
@@ -135,7 +135,7 @@ def extract_gemini(
     headers: Headers | None = None,
     *,
     model: str | None = None,
-) -> ExtractedUsage:
+) -> Usage:
     """A non-streamed ``generateContent`` answer. ``model``: the model of the URL path, used when
     the answer has no ``modelVersion``."""
     counts = Counts(model=model)
@@ -161,7 +161,7 @@ class GeminiStreamParser(UsageParser):
         self.text = TextTally()
         self._max = max_event_bytes
         self._reader: SSEDecoder | JSONArrayReader | None = None
-        self._finished: ExtractedUsage | None = None
+        self._finished: Usage | None = None
 
     def feed(self, chunk: bytes) -> None:
         if self._finished is not None:
@@ -192,7 +192,7 @@ class GeminiStreamParser(UsageParser):
         if _read_chunk(obj, self.counts, self.text):
             self.done = True
 
-    def finish(self, *, complete: bool = True) -> ExtractedUsage:
+    def finish(self, *, complete: bool = True) -> Usage:
         if self._finished is None:
             if self._reader is not None:
                 for frame in self._reader.close():
@@ -220,7 +220,7 @@ def json_body_parser(
         request: Mapping[str, Any] | None,
         response: Mapping[str, Any] | None,
         response_headers: Headers | None,
-    ) -> ExtractedUsage:
+    ) -> Usage:
         return extract_gemini(request, response, response_headers, model=model)
 
     return JSONBodyParser(

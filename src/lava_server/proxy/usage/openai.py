@@ -37,8 +37,8 @@ from lava_server.proxy.usage.framing import (
 )
 from lava_server.proxy.usage.types import (
     JSON,
-    ExtractedUsage,
     TextTally,
+    Usage,
     as_count,
     as_dict,
     as_str,
@@ -155,7 +155,7 @@ def extract_chat_completion(
     request_body: Mapping[str, Any] | None,
     response_body: Mapping[str, Any] | None,
     headers: Headers | None = None,
-) -> ExtractedUsage:
+) -> Usage:
     """A non-streamed chat completion (or legacy completion) answer."""
     counts = Counts()
     text = TextTally()
@@ -221,7 +221,7 @@ class ChatCompletionsStreamParser(SSEUsageParser):
         if usage is not None:
             _chat_usage(usage, self.counts)
 
-    def result(self, *, complete: bool) -> ExtractedUsage:
+    def result(self, *, complete: bool) -> Usage:
         return finalize(
             self.counts,
             family=self.family,
@@ -230,7 +230,7 @@ class ChatCompletionsStreamParser(SSEUsageParser):
             complete=complete or self.finish_reason_seen,
         )
 
-    def finish(self, *, complete: bool = True) -> ExtractedUsage:
+    def finish(self, *, complete: bool = True) -> Usage:
         if complete and self.finish_reason_seen:
             self.done = True  # some compatible servers end without "[DONE]"
         return super().finish(complete=complete)
@@ -274,7 +274,7 @@ def extract_responses(
     request_body: Mapping[str, Any] | None,
     response_body: Mapping[str, Any] | None,
     headers: Headers | None = None,
-) -> ExtractedUsage:
+) -> Usage:
     """A non-streamed Responses API answer (a ``response`` object)."""
     counts = Counts()
     text = TextTally()
@@ -331,7 +331,7 @@ def extract_embeddings(
     request_body: Mapping[str, Any] | None,
     response_body: Mapping[str, Any] | None,
     headers: Headers | None = None,
-) -> ExtractedUsage:
+) -> Usage:
     """An embeddings answer: ``usage.prompt_tokens`` (else ``total_tokens``), input only."""
     counts = Counts(output_tokens=0)
     if isinstance(response_body, Mapping):

@@ -23,14 +23,15 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
+
+from lava_server.pricing import Usage
 
 __all__ = [
     "JSON",
     "ApiKind",
-    "ExtractedUsage",
     "TextTally",
+    "Usage",
     "UsageParser",
     "as_count",
     "as_dict",
@@ -54,42 +55,6 @@ ApiKind = Literal[
     "unknown",
 ]
 """The API a forwarded call speaks (see :func:`lava_server.proxy.usage.detect_api`)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ExtractedUsage:
-    """The usage of one forwarded call, normalised across providers (see the module docstring)."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    cache_write_1h_tokens: int = 0
-    reasoning_tokens: int = 0
-    input_audio_tokens: int = 0
-    output_audio_tokens: int = 0
-    input_characters: int = 0
-    output_characters: int = 0
-    input_seconds: int = 0
-    output_seconds: int = 0
-    model: str | None = None
-    response_id: str | None = None
-    estimated: bool = False
-
-    @property
-    def uncached_input_tokens(self) -> int:
-        """Prompt tokens that were neither read from nor written to a cache."""
-        return max(0, self.input_tokens - self.cache_read_tokens - self.cache_write_tokens)
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
-
-    def with_model(self, model: str | None) -> ExtractedUsage:
-        """This usage with ``model`` filled in when it has none."""
-        if self.model or not model:
-            return self
-        return replace(self, model=model)
 
 
 def as_count(value: object) -> int | None:
@@ -137,8 +102,8 @@ def make_usage(
     model: str | None = None,
     response_id: str | None = None,
     estimated: bool = False,
-) -> ExtractedUsage:
-    """An :class:`ExtractedUsage` whose parts never exceed their wholes (negative counts are 0).
+) -> Usage:
+    """An :class:`Usage` whose parts never exceed their wholes (negative counts are 0).
 
     When a provider reports more cached tokens than prompt tokens, the prompt total is raised to
     the parts' sum rather than the parts cut: the cache fields are the more specific report.
@@ -177,7 +142,7 @@ def make_usage(
     cache_write_1h_tokens = min(cache_write_1h_tokens, cache_write_tokens)
     input_tokens = max(input_tokens, cache_read_tokens + cache_write_tokens, input_audio_tokens)
     output_tokens = max(output_tokens, reasoning_tokens, output_audio_tokens)
-    return ExtractedUsage(
+    return Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cache_read_tokens=cache_read_tokens,
@@ -258,4 +223,4 @@ class UsageParser(ABC):
     def feed(self, chunk: bytes) -> None: ...
 
     @abstractmethod
-    def finish(self, *, complete: bool = True) -> ExtractedUsage: ...
+    def finish(self, *, complete: bool = True) -> Usage: ...

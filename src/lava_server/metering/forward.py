@@ -50,6 +50,9 @@ from lava_server.errors import (
     NotFound,
     Unauthorized,
 )
+from lava_server.metering import repository, rollups
+from lava_server.metering.group_commit import GroupCommit, Job
+from lava_server.metering.repository import WriterConnection, write_transaction
 from lava_server.model_prices.book import PRICE_ESTIMATED_KEY, ModelPricing, PriceBook
 from lava_server.periods import usage_period
 from lava_server.pricing import (
@@ -66,16 +69,10 @@ from lava_server.pricing import (
     units_for,
 )
 from lava_server.products.service import check_pricing
-from lava_server.proxy import repository
 from lava_server.proxy.credentials import ForwardToken
-from lava_server.proxy.group_commit import GroupCommit, Job
-from lava_server.proxy.repository import WriterConnection, write_transaction
-from lava_server.proxy.usage import ExtractedUsage
-from lava_server.requests import repository as request_rows
 from lava_server.requests.service import postings_for, priced_columns
 from lava_server.settings import Settings
 from lava_server.timeutil import utcnow
-from lava_server.usage import rollups
 from lava_server.wallets.credit import open_wallets, record_debits
 from lava_server.wallets.ledger import Movement, lock_wallet, lock_wallets, post, post_movements
 
@@ -121,7 +118,7 @@ class Call:
     model: str | None
     pricing: ModelPricing  # the model's, or as the unknown-model rule says (`billed_price`)
     metadata: dict[str, str]
-    worst_case: ExtractedUsage  # the hold's usage (estimated input, maximum output)
+    worst_case: Usage  # the hold's usage (estimated input, maximum output)
     process_id: str | None = None  # the server process forwarding it (`proxy.abandoned`)
 
 
@@ -162,7 +159,7 @@ class _ReserveItem:
 @dataclass(slots=True)
 class _SettleItem:
     reservation: Reservation
-    usage: ExtractedUsage
+    usage: Usage
     counts: Usage
     units: int
     status: str
@@ -197,7 +194,7 @@ class _NeedsSession(Exception):
     """The settlement needs an ORM session (period credit, autopay): start it again in one."""
 
 
-def pricing_usage(usage: ExtractedUsage) -> Usage:
+def pricing_usage(usage: Usage) -> Usage:
     return Usage(
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
@@ -390,7 +387,7 @@ class ForwardBilling:
             for wallet_id in sorted(held):
                 await repository.change_held(session, wallet_id, held[wallet_id])
             if accepted:
-                seqs = await request_rows.insert_requests(
+                seqs = await repository.insert_requests(
                     session,
                     [_row(reservation, "pending", None, None) for _, reservation in accepted],
                 )
@@ -541,7 +538,7 @@ class ForwardBilling:
     # -- settle / release ------------------------------------------------------------------------
 
     async def settle(
-        self, reservation: Reservation, usage: ExtractedUsage, *, status: str
+        self, reservation: Reservation, usage: Usage, *, status: str
     ) -> PricedRequest | None:
         """Charge `usage` and close the reservation (`status` completed, or error for a call
         that broke off after its answer had begun). None if it was closed already."""
@@ -748,7 +745,7 @@ class ForwardBilling:
         self,
         session: AsyncSession,
         reservation: Reservation,
-        usage: ExtractedUsage,
+        usage: Usage,
         counts: Usage,
         units: int,
         status: str,
@@ -792,7 +789,7 @@ class ForwardBilling:
         row = _row(reservation, status, usage, priced, metadata, model)
         request = Request(**row)
         if reservation.seq is None:
-            request.seq = await request_rows.insert_request(session, row)
+            request.seq = await repository.insert_request(session, row)
         else:
             request.seq = reservation.seq
             final = _final_values(status, usage, priced, metadata, model)
@@ -822,7 +819,7 @@ class ForwardBilling:
             try:
                 async with write_transaction(self.db) as session:
                     if reservation.seq is None:
-                        await request_rows.insert_request(
+                        await repository.insert_request(
                             session, _row(reservation, "error", None, None)
                         )
                     else:
@@ -911,7 +908,7 @@ def _check_owner(payer: repository.Payer) -> None:
 
 def _final_values(
     status: str,
-    usage: ExtractedUsage | None,
+    usage: Usage | None,
     priced: PricedRequest | None,
     metadata: dict[str, str],
     model: str | None,
@@ -935,7 +932,7 @@ def _final_values(
 def _row(
     reservation: Reservation,
     status: str,
-    usage: ExtractedUsage | None,
+    usage: Usage | None,
     priced: PricedRequest | None,
     metadata: dict[str, str] | None = None,
     model: str | None = None,

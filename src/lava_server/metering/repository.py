@@ -12,7 +12,7 @@ row first, then tier positions, then roll-ups.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,16 +20,15 @@ from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Connection as SyncConnection
-from sqlalchemy import CursorResult, Table, bindparam, select, text, update
+from sqlalchemy import CursorResult, Table, bindparam, insert, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from lava_server.db.engine import Database, upsert_insert
-from lava_server.db.models import ApiKey, Connection, Product, Request, TierUsage, Wallet
+from lava_server.db.models import ApiKey, Connection, Product, Request, TierUsage, Wallet, table_of
 from lava_server.db.types import capped_add
 from lava_server.pricing import MAX_AMOUNT
 from lava_server.pricing.config import TIER_POSITION_CAP
-from lava_server.requests.repository import column_values
 
 
 class CoreSession:
@@ -716,3 +715,111 @@ def _to_db(type_: Any, dialect: Any) -> Any:
 def _from_db(type_: Any, dialect: Any) -> Any:
     """What the engine does to a value of `type_` on its way out (see `_to_db`)."""
     return type_.dialect_impl(dialect).result_processor(dialect, None) or _same
+
+
+# -- request rows and tier positions ---------------------------------------------------------
+
+
+async def add_tier_units_many(
+    session: AsyncSession, additions: Sequence[tuple[str, str, datetime, int]]
+) -> None:
+    """Add units to tier positions `(connection_id, product_id, period_start, units)`, summed per
+    key and written in one global order (see `metering.rollups.add_requests`). A position stops at
+    `TIER_POSITION_CAP`, past every tier start."""
+    totals: dict[tuple[str, str, datetime], int] = {}
+    for connection_id, product_id, period_start, units in additions:
+        key = (connection_id, product_id, period_start)
+        totals[key] = min(totals.get(key, 0) + units, TIER_POSITION_CAP)
+    if not totals:
+        return
+    statement = upsert_insert(session)(table_of(TierUsage))
+    statement = statement.on_conflict_do_update(
+        index_elements=["connection_id", "product_id", "period_start"],
+        set_={
+            "units": capped_add(
+                table_of(TierUsage).c.units, statement.excluded.units, TIER_POSITION_CAP
+            )
+        },
+    )
+    await session.execute(
+        statement,
+        [
+            {"connection_id": c, "product_id": p, "period_start": start, "units": units}
+            for (c, p, start), units in sorted(totals.items())
+        ],
+    )
+
+
+async def stored_keys(
+    session: AsyncSession, keys: Sequence[tuple[str, bool, str]]
+) -> set[tuple[str, bool, str]]:
+    """Which of these `(merchant_id, livemode, request_id)` are stored (a cheap Core query; the
+    rows themselves are read only for the rare repeats)."""
+    if not keys:
+        return set()
+    t = table_of(Request)
+    rows = await session.execute(
+        select(t.c.merchant_id, t.c.livemode, t.c.request_id).where(
+            tuple_(t.c.merchant_id, t.c.livemode, t.c.request_id).in_(keys)
+        )
+    )
+    return {(r.merchant_id, r.livemode, r.request_id) for r in rows}
+
+
+async def tier_units_many(
+    session: AsyncSession, keys: Sequence[tuple[str, str, datetime]]
+) -> dict[tuple[str, str, datetime], int]:
+    if not keys:
+        return {}
+    rows = await session.execute(
+        select(
+            TierUsage.connection_id, TierUsage.product_id, TierUsage.period_start, TierUsage.units
+        ).where(
+            tuple_(TierUsage.connection_id, TierUsage.product_id, TierUsage.period_start).in_(keys)
+        )
+    )
+    return {(r.connection_id, r.product_id, r.period_start): int(r.units) for r in rows}
+
+
+async def insert_request(session: AsyncSession, values: dict[str, Any]) -> int:
+    """Insert one request row (values by attribute name); its `seq`."""
+    result = await session.execute(_INSERT_ONE, column_values(values))
+    return int(result.scalar_one())
+
+
+async def insert_requests(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert request rows (values by attribute name) in one statement; their `seq`s in the order
+    given. Used by both metering paths (reported usage and the forward proxy)."""
+    if len(rows) == 1:
+        return [await insert_request(session, rows[0])]
+    result = await session.execute(_INSERT_MANY, [column_values(row) for row in rows])
+    return [int(seq) for seq in result.scalars()]
+
+
+def column_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Request values by attribute name → by column name (`request_metadata` is `metadata`)."""
+    if "request_metadata" not in values:
+        return values
+    renamed = dict(values)
+    renamed["metadata"] = renamed.pop("request_metadata")
+    return renamed
+
+
+_REQUESTS = table_of(Request)
+_INSERT_ONE = insert(_REQUESTS).returning(_REQUESTS.c.seq)
+_INSERT_MANY = insert(_REQUESTS).returning(_REQUESTS.c.seq, sort_by_parameter_order=True)
+
+
+async def find_request(
+    session: AsyncSession, merchant_id: str, livemode: bool, request_id: str
+) -> Request | None:
+    """The stored request `request_id` (a repeated report is answered with it)."""
+    return (
+        await session.execute(
+            select(Request).where(
+                Request.merchant_id == merchant_id,
+                Request.livemode == livemode,
+                Request.request_id == request_id,
+            )
+        )
+    ).scalar_one_or_none()

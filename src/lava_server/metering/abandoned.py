@@ -38,7 +38,7 @@ from sqlalchemy import CursorResult, delete, insert, or_, select, update
 from lava_server.db.engine import Database
 from lava_server.db.models import Request, ServerProcess
 from lava_server.ids import new_id
-from lava_server.proxy import repository
+from lava_server.metering import repository
 from lava_server.timeutil import utcnow
 from lava_server.wallets.ledger import lock_wallet
 

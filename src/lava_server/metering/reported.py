@@ -28,14 +28,14 @@ from lava_server.connections import repository as connections
 from lava_server.db.engine import Database
 from lava_server.db.models import Request
 from lava_server.errors import ApiError
+from lava_server.metering import repository, rollups
 from lava_server.model_prices.book import PriceBook
 from lava_server.pricing import PricedRequest
 from lava_server.products import repository as products
-from lava_server.requests import repository, service
+from lava_server.requests import service
 from lava_server.requests.schemas import RequestCreate
 from lava_server.settings import Settings
 from lava_server.timeutil import utcnow
-from lava_server.usage import rollups
 from lava_server.wallets.credit import open_wallets, record_debits
 from lava_server.wallets.ledger import Movement, post_movements
 
@@ -118,7 +118,7 @@ class RequestBatcher:
             stored = None
             if item.caller is not None:
                 async with self.db.read() as session:
-                    stored = await repository.get(session, *item.key)
+                    stored = await repository.find_request(session, *item.key)
             if stored is None:  # another unique key failed: a bug, reported as a 500
                 item.future.set_exception(RuntimeError("a report failed on a unique key"))
                 return
@@ -176,7 +176,7 @@ class RequestBatcher:
                 assert item.caller is not None
                 try:
                     if item.key in existing:
-                        stored = await repository.get(session, *item.key)
+                        stored = await repository.find_request(session, *item.key)
                         assert stored is not None
                         outcomes.append((item, service.replay(stored, item.fingerprint)))
                         continue
@@ -227,7 +227,7 @@ class RequestBatcher:
                     )
                 await post_movements(session, movements, now)
                 await record_debits(session, self.settings, wallets, debits, now)
-                await repository.add_tier_units(
+                await repository.add_tier_units_many(
                     session,
                     [
                         (request.connection_id or "", request.product_id or "", start, priced.units)
