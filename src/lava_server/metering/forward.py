@@ -8,7 +8,7 @@
    process or another, sees the hold at once: no two in-flight calls can spend the same money.
 2. `settle`, one transaction: price the actual usage at the connection's tier position, debit
    the wallet through the ledger with the postings of a merchant-reported request
-   (`requests.service.postings_for`), release the hold, give the request its final values and
+   (`metering.rows.postings_for`), release the hold, give the request its final values and
    status, add its units to the tier position and (completed requests only) to the roll-ups.
    Idempotent: it only acts on a request that is still `pending`.
 3. `release`, one transaction: the hold goes back, nothing is charged, status `error` (the
@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.api.auth import SECRET_KEY_PREFIXES, find_keys, hash_secret_key
 from lava_server.db.engine import Database
-from lava_server.db.models import Product, Request
+from lava_server.db.models import Product
 from lava_server.errors import (
     ApiError,
     Forbidden,
@@ -50,9 +50,11 @@ from lava_server.errors import (
     NotFound,
     Unauthorized,
 )
-from lava_server.metering import repository, rollups
+from lava_server.metering import repository
+from lava_server.metering.charge import Charge, charge
 from lava_server.metering.group_commit import GroupCommit, Job
 from lava_server.metering.repository import WriterConnection, write_transaction
+from lava_server.metering.rows import request_row
 from lava_server.model_prices.book import PRICE_ESTIMATED_KEY, ModelPricing, PriceBook
 from lava_server.periods import usage_period
 from lava_server.pricing import (
@@ -64,17 +66,13 @@ from lava_server.pricing import (
     Usage,
     format_money,
     parse_pricing_config,
-    price_request,
     price_upper_bound,
-    units_for,
 )
 from lava_server.products.service import check_pricing
-from lava_server.proxy.credentials import ForwardToken
-from lava_server.requests.service import postings_for, priced_columns
 from lava_server.settings import Settings
 from lava_server.timeutil import utcnow
-from lava_server.wallets.credit import open_wallets, record_debits
-from lava_server.wallets.ledger import Movement, lock_wallet, lock_wallets, post, post_movements
+from lava_server.wallets.credit import open_wallets
+from lava_server.wallets.ledger import lock_wallet, lock_wallets
 
 log = logging.getLogger("lava_server.proxy")
 
@@ -105,6 +103,20 @@ METERING_ONLY_CONFIG: Final = parse_pricing_config(
         "service_charge_payer": "merchant",
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardToken:
+    """The secrets a forward call carries (parsed by `proxy.credentials`)."""
+
+    secret_key: str
+    connection_secret: str | None
+    product_secret: str | None
+    provider_key: str | None
+
+    @property
+    def metering_only(self) -> bool:
+        return self.connection_secret is None
 
 
 @dataclass(slots=True)
@@ -160,8 +172,6 @@ class _ReserveItem:
 class _SettleItem:
     reservation: Reservation
     usage: Usage
-    counts: Usage
-    units: int
     status: str
     metadata: dict[str, str]
     model: str | None
@@ -178,12 +188,22 @@ class _SettleItem:
         assert self.reservation.wallet_id is not None
         return self.reservation.wallet_id
 
-    @property
-    def tier_key(self) -> tuple[str, str, datetime] | None:
+    def charge(self) -> Charge:
+        """What `metering.charge` needs to price and write this settlement."""
         r = self.reservation
-        if r.product_id is None or r.connection_id is None:
-            return None
-        return (r.connection_id, r.product_id, r.period_start)
+        tier_key = None
+        if r.product_id is not None and r.connection_id is not None:
+            tier_key = (r.connection_id, r.product_id, r.period_start)
+        return Charge(
+            row=_row(r, self.status, self.usage, None, self.metadata, self.model),
+            config=r.config,
+            usage=self.usage,
+            input_cost=self.input_cost,
+            output_cost=self.output_cost,
+            tier_key=tier_key,
+            seq=r.seq,
+            hold=r.hold if r.wallet_id is not None else _ZERO,
+        )
 
 
 class _AlreadySettled(Exception):
@@ -192,17 +212,6 @@ class _AlreadySettled(Exception):
 
 class _NeedsSession(Exception):
     """The settlement needs an ORM session (period credit, autopay): start it again in one."""
-
-
-def pricing_usage(usage: Usage) -> Usage:
-    return Usage(
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        input_characters=usage.input_characters,
-        output_characters=usage.output_characters,
-        input_seconds=usage.input_seconds,
-        output_seconds=usage.output_seconds,
-    )
 
 
 class ForwardBilling:
@@ -247,7 +256,7 @@ class ForwardBilling:
         if token.connection_secret is None:
             return await self._metering_only(key_hash, call, now)
         costs = call.pricing.cost(call.worst_case)
-        item = _ReserveItem(token, key_hash, call, pricing_usage(call.worst_case), costs, now)
+        item = _ReserveItem(token, key_hash, call, call.worst_case, costs, now)
         if self._sqlite_holds is not None or not (self._quick_busy or self._reserves.busy):
             # A lone hold goes at once, without the group commit's hand-off. On SQLite every
             # hold does: the quick hold is short enough that a transaction per hold costs less
@@ -546,7 +555,7 @@ class ForwardBilling:
             return None
         call = reservation.call
         model = usage.model or call.model
-        counts = pricing_usage(usage)
+        counts = usage
         pricing = call.pricing
         if model and model != call.model:  # the answer names the model more precisely
             answered = self.prices.lookup(call.provider, model)
@@ -558,7 +567,7 @@ class ForwardBilling:
             # A provider that reports more than one request may cost or count: bill the worst
             # case its hold was priced for (within range), and say so.
             usage = dataclasses.replace(call.worst_case, model=model, estimated=True)
-            counts = pricing_usage(usage)
+            counts = usage
             pricing = call.pricing
             input_cost, output_cost = pricing.cost(usage)
             metadata = {**metadata, OUT_OF_RANGE_KEY: "true"}
@@ -570,8 +579,6 @@ class ForwardBilling:
         item = _SettleItem(
             reservation=reservation,
             usage=usage,
-            counts=counts,
-            units=units_for(reservation.config, counts),
             status=status,
             metadata=metadata,
             model=model,
@@ -629,71 +636,14 @@ class ForwardBilling:
                 else:
                     live.append(job)
             pending = await repository.pending_requests(session, [job.item.seq for job in live])
-            tiers: dict[tuple[str, str, datetime], int] = {}
-            for job in list(live):
-                if job.item.seq not in pending:
-                    live.remove(job)
-                    done.append((job, None))  # settled or released already
-                elif job.item.tier_key is not None:
-                    tiers[job.item.tier_key] = tiers.get(job.item.tier_key, 0) + job.item.units
-            positions = {
-                key: await repository.add_tier_units(session, *key, tiers[key])
-                for key in sorted(tiers)
-            }
-            finals: list[dict[str, Any]] = []
-            movements: list[Movement] = []
-            completed: list[Request] = []
-            held: dict[str, Decimal] = {}
-            debits: dict[str, Decimal] = {}
+            charges: list[tuple[Job[_SettleItem, PricedRequest | None], Charge]] = []
             for job in live:
-                item = job.item
-                reservation = item.reservation
-                prior = 0
-                if item.tier_key is not None:
-                    prior = positions[item.tier_key]
-                    positions[item.tier_key] = prior + item.units
-                priced = price_request(
-                    reservation.config,
-                    item.counts,
-                    prior_units=prior,
-                    service_charge_rate=self.service_charge_rate,
-                    input_cost=item.input_cost,
-                    output_cost=item.output_cost,
-                )
-                row = _row(reservation, item.status, item.usage, priced, item.metadata, item.model)
-                request = Request(**row)
-                request.seq = item.seq
-                finals.append(
-                    {
-                        "seq": item.seq,
-                        **_final_values(item.status, item.usage, priced, item.metadata, item.model),
-                    }
-                )
-                movements.append(
-                    Movement(
-                        f"req:{item.seq}",
-                        postings_for(request, priced),
-                        reservation.livemode,
-                        item.seq,
-                    )
-                )
-                held[item.wallet_id] = held.get(item.wallet_id, _ZERO) + reservation.hold
-                debits[item.wallet_id] = (
-                    debits.get(item.wallet_id, _ZERO) + priced.total_wallet_cost
-                )
-                if item.status == "completed":
-                    completed.append(request)
-                done.append((job, priced))
-            if finals:
-                await repository.finish_requests(session, finals)
-            for wallet_id in sorted(held):
-                if held[wallet_id]:
-                    await repository.change_held(session, wallet_id, -held[wallet_id])
-            if movements:
-                await post_movements(session, movements, now)
-                await record_debits(session, self.settings, wallets, debits, now)
-            if completed:
-                await rollups.add_requests(session, completed)
+                if job.item.seq in pending:
+                    charges.append((job, job.item.charge()))
+                else:
+                    done.append((job, None))  # settled or released already
+            await charge(session, self.settings, [c for _, c in charges], wallets, now)
+            done.extend((job, c.priced) for job, c in charges)
         for job, outcome in done:
             job.item.reservation.done = True
             job.resolve(outcome)
@@ -712,19 +662,7 @@ class ForwardBilling:
                 # autopay to check: those writers need an ORM session.
                 transaction = write_transaction(self.db) if core else self.db.write()
                 async with transaction as session:
-                    priced = await self._settle_in(
-                        session,
-                        reservation,
-                        item.usage,
-                        item.counts,
-                        item.units,
-                        item.status,
-                        item.metadata,
-                        item.model,
-                        item.input_cost,
-                        item.output_cost,
-                        core=core,
-                    )
+                    priced = await self._settle_in(session, item, core=core)
             except _NeedsSession:
                 core = False
                 continue
@@ -742,74 +680,25 @@ class ForwardBilling:
         return None  # not reached
 
     async def _settle_in(
-        self,
-        session: AsyncSession,
-        reservation: Reservation,
-        usage: Usage,
-        counts: Usage,
-        units: int,
-        status: str,
-        metadata: dict[str, str],
-        model: str | None,
-        input_cost: Decimal,
-        output_cost: Decimal,
-        *,
-        core: bool,
-    ) -> PricedRequest:
+        self, session: AsyncSession, item: _SettleItem, *, core: bool
+    ) -> PricedRequest | None:
         now = utcnow()
-        prior = 0
-        wallet_id = reservation.wallet_id
+        reservation = item.reservation
         wallets = {}
-        if wallet_id is not None:
-            if reservation.hold:
-                await repository.change_held(session, wallet_id, -reservation.hold)
-            else:
-                await lock_wallet(session, wallet_id)
+        if reservation.wallet_id is not None:
+            await lock_wallet(session, reservation.wallet_id)
             # Due period credit expires before any debit (`wallets.credit`).
-            wallets = await open_wallets(session, [wallet_id], now)
-            state = wallets[wallet_id]
+            wallets = await open_wallets(session, [reservation.wallet_id], now)
+            state = wallets[reservation.wallet_id]
             if core and (state.period_credit > 0 or state.autopay_enabled):
                 raise _NeedsSession
-        if reservation.product_id is not None and reservation.connection_id:
-            prior = await repository.add_tier_units(
-                session,
-                reservation.connection_id,
-                reservation.product_id,
-                reservation.period_start,
-                units,
-            )
-        priced = price_request(
-            reservation.config,
-            counts,
-            prior_units=prior,
-            service_charge_rate=self.service_charge_rate,
-            input_cost=input_cost,
-            output_cost=output_cost,
-        )
-        row = _row(reservation, status, usage, priced, metadata, model)
-        request = Request(**row)
-        if reservation.seq is None:
-            request.seq = await repository.insert_request(session, row)
-        else:
-            request.seq = reservation.seq
-            final = _final_values(status, usage, priced, metadata, model)
-            if not await repository.finish_request(session, reservation.seq, final):
-                raise _AlreadySettled
-        if wallet_id is not None:
-            await post(
-                session,
-                txn_id=f"req:{request.seq}",
-                postings=postings_for(request, priced),
-                livemode=reservation.livemode,
-                now=now,
-                request_seq=request.seq,
-            )
-            await record_debits(
-                session, self.settings, wallets, {wallet_id: priced.total_wallet_cost}, now
-            )
-        if status == "completed":
-            await rollups.add_request(session, request)
-        return priced
+        if reservation.seq is not None and not await repository.pending_requests(
+            session, [reservation.seq]
+        ):
+            raise _AlreadySettled
+        settled = item.charge()
+        await charge(session, self.settings, [settled], wallets, now)
+        return settled.priced
 
     async def release(self, reservation: Reservation) -> None:
         """Close the reservation without charging anything; the request is stored `error`."""
@@ -823,10 +712,13 @@ class ForwardBilling:
                             session, _row(reservation, "error", None, None)
                         )
                     else:
+                        # Under the wallet's lock, as every closing of a pending request.
                         if reservation.wallet_id is not None and reservation.hold:
                             await repository.change_held(
                                 session, reservation.wallet_id, -reservation.hold
                             )
+                        elif reservation.wallet_id is not None:
+                            await lock_wallet(session, reservation.wallet_id)
                         if not await repository.finish_request(
                             session, reservation.seq, {"status": "error"}
                         ):
@@ -906,29 +798,6 @@ def _check_owner(payer: repository.Payer) -> None:
         )
 
 
-def _final_values(
-    status: str,
-    usage: Usage | None,
-    priced: PricedRequest | None,
-    metadata: dict[str, str],
-    model: str | None,
-) -> dict[str, Any]:
-    values: dict[str, Any] = {"status": status, "model": model, "request_metadata": metadata}
-    if usage is not None:
-        values.update(
-            response_id=usage.response_id[:255] if usage.response_id else None,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            input_characters=usage.input_characters,
-            output_characters=usage.output_characters,
-            input_seconds=usage.input_seconds,
-            output_seconds=usage.output_seconds,
-        )
-    if priced is not None:
-        values.update(priced_columns(priced))
-    return values
-
-
 def _row(
     reservation: Reservation,
     status: str,
@@ -939,42 +808,24 @@ def _row(
 ) -> dict[str, Any]:
     """Every column of the request row (`seq` aside)."""
     call = reservation.call
-    config = reservation.config
-    row: dict[str, Any] = {
-        "request_id": call.request_id,
-        "merchant_id": reservation.merchant_id,
-        "livemode": reservation.livemode,
-        "connection_id": reservation.connection_id,
-        "product_id": reservation.product_id,
-        "wallet_id": reservation.wallet_id,
-        "provider": call.provider,
-        "provider_key_type": call.provider_key_type,
-        "endpoint": call.endpoint,
-        "response_id": None,
-        "input_tokens": 0,
-        "output_tokens": 0,
-        "input_characters": 0,
-        "output_characters": 0,
-        "input_seconds": 0,
-        "output_seconds": 0,
-        "input_cost": _ZERO,
-        "output_cost": _ZERO,
-        "total_cost": _ZERO,
-        "model_payer": config.base_cost_payer.value,
-        "fee_amount": _ZERO,
-        "rate_type": config.rate_type.value,
-        "token_basis": config.token_basis.value,
-        "fee_breakdown": [],
-        "service_charge_amount": _ZERO,
-        "service_charge_payer": config.service_charge_payer.value,
-        "total_request_cost": _ZERO,
-        "total_wallet_cost": _ZERO,
-        "total_merchant_cost": _ZERO,
-        "hold_amount": reservation.hold,
-        "fingerprint": FINGERPRINT,
-        "timestamp": reservation.created_at,
-        "created_at": reservation.created_at,
-        "process_id": call.process_id,
-    }
-    row.update(_final_values(status, usage, priced, metadata or call.metadata, model or call.model))
-    return row
+    return request_row(
+        request_id=call.request_id,
+        merchant_id=reservation.merchant_id,
+        livemode=reservation.livemode,
+        connection_id=reservation.connection_id,
+        product_id=reservation.product_id,
+        wallet_id=reservation.wallet_id,
+        status=status,
+        provider=call.provider,
+        provider_key_type=call.provider_key_type,
+        endpoint=call.endpoint,
+        model=model or call.model,
+        usage=usage,
+        config=reservation.config,
+        priced=priced,
+        hold=reservation.hold,
+        metadata=metadata or call.metadata,
+        fingerprint=FINGERPRINT,
+        created_at=reservation.created_at,
+        process_id=call.process_id,
+    )

@@ -296,7 +296,7 @@ async def change_held(session: AsyncSession, wallet_id: str, delta: Decimal) -> 
 _REQUEST_TABLE = cast(Table, Request.__table__)
 # Statements built once (SQLAlchemy then compiles each once): the final values of a request
 # are bound as `v_<column>`.
-_FINAL_COLUMNS = (
+FINAL_COLUMNS = (
     "status",
     "model",
     "metadata",
@@ -335,7 +335,7 @@ def _finish_statement(columns: tuple[str, ...]) -> Any:
     )
 
 
-_FINISH = _finish_statement(_FINAL_COLUMNS)
+_FINISH = _finish_statement(FINAL_COLUMNS)
 _MARK_ERROR = _finish_statement(("status",))
 
 
@@ -351,7 +351,7 @@ async def pending_requests(session: AsyncSession, seqs: list[int]) -> set[int]:
 
 async def finish_requests(session: AsyncSession, finals: list[dict[str, Any]]) -> None:
     """Give pending requests their final values (each dict: `seq` and all of
-    `_FINAL_COLUMNS`), in one statement; the caller checked that they are pending."""
+    `FINAL_COLUMNS`), in one statement; the caller checked that they are pending."""
     params = []
     for values in finals:
         values = column_values(values)
@@ -370,7 +370,7 @@ async def wallets_of(session: AsyncSession, connection_secrets: list[str]) -> di
 
 
 async def finish_request(session: AsyncSession, seq: int, values: dict[str, Any]) -> bool:
-    """Give a pending request its final values (all of `_FINAL_COLUMNS`, or only `status`);
+    """Give a pending request its final values (all of `FINAL_COLUMNS`, or only `status`);
     False when it is not pending any more (settled or released already: roll back)."""
     values = column_values(values)
     statement = _MARK_ERROR if len(values) == 1 else _FINISH
@@ -378,39 +378,6 @@ async def finish_request(session: AsyncSession, seq: int, values: dict[str, Any]
     params["v_seq"] = seq
     result = cast(CursorResult[Any], await session.execute(statement, params))
     return result.rowcount == 1
-
-
-_TIER_UPSERTS: dict[str, Any] = {}
-
-
-def _tier_upsert(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    statement = _TIER_UPSERTS.get(dialect)
-    if statement is None:
-        table = cast(Table, TierUsage.__table__)
-        insert_ = upsert_insert(session)(table).values(
-            {name: bindparam(f"v_{name}", type_=table.c[name].type) for name in table.c.keys()}  # noqa: SIM118
-        )
-        statement = insert_.on_conflict_do_update(
-            index_elements=["connection_id", "product_id", "period_start"],
-            set_={"units": capped_add(table.c.units, insert_.excluded.units, TIER_POSITION_CAP)},
-        ).returning(table.c.units)
-        _TIER_UPSERTS[dialect] = statement
-    return statement
-
-
-async def add_tier_units(
-    session: AsyncSession, connection_id: str, product_id: str, period_start: datetime, units: int
-) -> int:
-    """Add `units` to the tier position; return the position before them."""
-    params = {
-        "v_connection_id": connection_id,
-        "v_product_id": product_id,
-        "v_period_start": period_start,
-        "v_units": units,
-    }
-    total = int((await session.execute(_tier_upsert(session), params)).scalar_one())
-    return total - units
 
 
 # -- PostgreSQL: a hold in one statement -----------------------------------------------------------
@@ -720,7 +687,7 @@ def _from_db(type_: Any, dialect: Any) -> Any:
 # -- request rows and tier positions ---------------------------------------------------------
 
 
-async def add_tier_units_many(
+async def add_tier_units(
     session: AsyncSession, additions: Sequence[tuple[str, str, datetime, int]]
 ) -> None:
     """Add units to tier positions `(connection_id, product_id, period_start, units)`, summed per

@@ -26,10 +26,10 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Final
 
 from lava_server.errors import InvalidCredentials, InvalidRequest
+from lava_server.metering.forward import ForwardToken
 from lava_server.proxy.upstream import DEFAULT_REGISTRY, Provider, provider_env_suffix
 from lava_server.untrusted import parse_json
 
@@ -48,18 +48,6 @@ _AUTH_HEADER: Final[Mapping[str, tuple[str, str]]] = {
     "google": ("x-goog-api-key", ""),
     "elevenlabs": ("xi-api-key", ""),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ForwardToken:
-    secret_key: str
-    connection_secret: str | None
-    product_secret: str | None
-    provider_key: str | None
-
-    @property
-    def metering_only(self) -> bool:
-        return self.connection_secret is None
 
 
 def find_token(headers: Mapping[bytes, bytes], query_key: str | None) -> str:

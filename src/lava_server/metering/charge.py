@@ -1,0 +1,205 @@
+"""The charge of metered requests: one function for every door (`docs/architecture.md`).
+
+`charge` runs inside the caller's transaction, after the caller has locked the wallets and opened
+them (`wallets.credit.open_wallets`: due period credit expired). For each request, in order, it
+prices the usage at the connection's tier position as the earlier requests of the batch left it,
+lets the door refuse it (a reported request that the balance cannot pay), then writes the batch:
+the request rows (inserted, or a forwarded call's pending row finished), the holds released, the
+ledger postings (`rows.postings_for`), period credit spent or autopay queued
+(`wallets.credit.record_debits`), the tier positions and the roll-ups of completed requests.
+
+The lock order is the one of every money-moving transaction of the server: wallet rows first
+(the caller's), then tier positions, then roll-ups.
+
+Balance changes: once the debits are known, still inside the transaction, `charge` calls the
+`balance_hooks` (each gets the session and one `BalanceChange` per wallet of the batch: its
+balance before and after the batch). Whatever must be written with the money (an outbox event of
+the debit per wallet, a low-balance event when a threshold is crossed) goes there, committed or
+rolled back with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lava_server.db.models import Request
+from lava_server.errors import ApiError, InvalidRequest
+from lava_server.metering import repository, rollups
+from lava_server.metering.rows import postings_for, priced_columns
+from lava_server.pricing import OutOfRange, PricedRequest, PricingConfig, Usage, price_request
+from lava_server.settings import Settings
+from lava_server.wallets.credit import WalletState, record_debits
+from lava_server.wallets.ledger import Movement, post_movements
+
+ZERO = Decimal(0)
+
+TierKey = tuple[str, str, datetime]  # (connection_id, product_id, period_start)
+
+
+@dataclass(slots=True)
+class Charge:
+    """One request to charge. In: its row (every column by attribute name; the money columns
+    are filled here), what prices it, and `seq` when it is a pending row to finish. Out:
+    `priced` and `request`, or `refused`."""
+
+    row: dict[str, Any]
+    config: PricingConfig
+    usage: Usage
+    input_cost: Decimal
+    output_cost: Decimal
+    tier_key: TierKey | None
+    seq: int | None = None  # None: a new row to insert
+    hold: Decimal = ZERO  # released in the same transaction
+    check: Callable[[PricedRequest, Decimal], None] | None = None
+    """Raises the door's `ApiError` to refuse the request, given its price and the wallet's
+    available balance as the batch has left it; nothing of it is then written."""
+    priced: PricedRequest | None = None
+    request: Request | None = None
+    refused: ApiError | None = None
+
+    @property
+    def wallet_id(self) -> str | None:
+        wallet_id: str | None = self.row["wallet_id"]
+        return wallet_id
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceChange:
+    """A wallet's balance before and after the debits of one batch (same transaction)."""
+
+    wallet_id: str
+    livemode: bool
+    before: Decimal
+    after: Decimal
+    held_after: Decimal
+
+
+BalanceHook = Callable[[AsyncSession, Sequence[BalanceChange]], Awaitable[None]]
+balance_hooks: list[BalanceHook] = []
+"""Called inside every charge's transaction with the batch's balance changes (see above)."""
+
+
+async def charge(
+    session: AsyncSession,
+    settings: Settings,
+    charges: Sequence[Charge],
+    wallets: dict[str, WalletState],
+    now: datetime,
+) -> list[Charge]:
+    """Price and write `charges` (see the module docstring); return the ones written. `wallets`:
+    the locked and opened wallets of every charge with a wallet."""
+    keys = sorted({c.tier_key for c in charges if c.tier_key is not None})
+    positions = await repository.tier_units_many(session, keys)
+    available = {wallet_id: state.available for wallet_id, state in wallets.items()}
+    written: list[Charge] = []
+    for c in charges:
+        prior = positions.get(c.tier_key, 0) if c.tier_key is not None else 0
+        wallet_id = c.wallet_id
+        try:
+            priced = price_request(
+                c.config,
+                c.usage,
+                prior_units=prior,
+                service_charge_rate=settings.service_charge_rate,
+                input_cost=c.input_cost,
+                output_cost=c.output_cost,
+            )
+            if c.check is not None:
+                c.check(priced, available.get(wallet_id, ZERO) if wallet_id else ZERO)
+        except ApiError as error:
+            c.refused = error
+            continue
+        except OutOfRange as error:
+            if c.check is None:
+                raise
+            c.refused = InvalidRequest(f"{error.field}: {error.message}.", param=error.field)
+            continue
+        c.priced = priced
+        if wallet_id is not None:
+            available[wallet_id] = (
+                available.get(wallet_id, ZERO) + c.hold - priced.total_wallet_cost
+            )
+        if c.tier_key is not None:
+            positions[c.tier_key] = prior + priced.units
+        c.row.update(priced_columns(priced))
+        written.append(c)
+    if not written:
+        return written
+
+    finals = [c for c in written if c.seq is not None]
+    new = [c for c in written if c.seq is None]
+    if new:
+        seqs = await repository.insert_requests(session, [c.row for c in new])
+        for c, seq in zip(new, seqs, strict=True):
+            c.seq = seq
+    if finals:
+        await repository.finish_requests(
+            session, [{"seq": c.seq, **_final_of(c.row)} for c in finals]
+        )
+    held: dict[str, Decimal] = {}
+    debits: dict[str, Decimal] = {}
+    movements: list[Movement] = []
+    completed: list[Request] = []
+    for c in written:
+        assert c.seq is not None and c.priced is not None
+        request = Request(**c.row)
+        request.seq = c.seq
+        c.request = request
+        wallet_id = c.wallet_id
+        if wallet_id is not None:
+            if c.hold:
+                held[wallet_id] = held.get(wallet_id, ZERO) + c.hold
+            debits[wallet_id] = debits.get(wallet_id, ZERO) + c.priced.total_wallet_cost
+            movements.append(
+                Movement(
+                    f"req:{c.seq}",
+                    postings_for(wallet_id, c.row["merchant_id"], c.row["provider"], c.priced),
+                    c.row["livemode"],
+                    c.seq,
+                )
+            )
+        if c.row["status"] == "completed":
+            completed.append(request)
+    for wallet_id in sorted(held):
+        await repository.change_held(session, wallet_id, -held[wallet_id])
+    if movements:
+        await post_movements(session, movements, now)
+        await record_debits(session, settings, wallets, debits, now)
+    additions = [
+        (*c.tier_key, c.priced.units)
+        for c in written
+        if c.tier_key is not None and c.priced is not None
+    ]
+    if additions:
+        await repository.add_tier_units(session, additions)
+    if completed:
+        await rollups.add_requests(session, completed)
+    if balance_hooks and debits:
+        changes = [
+            BalanceChange(
+                wallet_id=wallet_id,
+                livemode=wallets[wallet_id].livemode,
+                before=wallets[wallet_id].balance,
+                after=wallets[wallet_id].balance - debits[wallet_id],
+                held_after=wallets[wallet_id].held - held.get(wallet_id, ZERO),
+            )
+            for wallet_id in sorted(debits)
+        ]
+        for hook in balance_hooks:
+            await hook(session, changes)
+    return written
+
+
+_FINAL_NAMES = tuple(
+    "request_metadata" if name == "metadata" else name for name in repository.FINAL_COLUMNS
+)
+
+
+def _final_of(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: row[name] for name in _FINAL_NAMES}
