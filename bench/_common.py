@@ -16,10 +16,59 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 LAVA = str(Path(sys.executable).with_name("lava"))
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Build:
+    """The server code a benchmark runs: this checkout's, or an older commit's (`baseline`)."""
+
+    name: str
+    command: tuple[str, ...]  # runs the `lava` command line
+    env: dict[str, str] = field(default_factory=dict)
+
+
+CURRENT = Build("this checkout", (LAVA,))
+
+
+@contextmanager
+def baseline(ref: str) -> Iterator[Build]:
+    """The server as of commit `ref`, built in a temporary `git worktree` and run with its own
+    import path (`PYTHONPATH=<worktree>/src`, ahead of this checkout's installed package) by this
+    checkout's interpreter and dependencies. Removed afterwards."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", f"{ref}^{{commit}}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    folder = Path(tempfile.mkdtemp(prefix="lava-baseline-"))
+    tree = folder / "tree"
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(tree), commit],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    )
+    try:
+        yield Build(
+            f"baseline {commit}",
+            (sys.executable, "-c", "from lava_server.cli import main; main()"),
+            {"PYTHONPATH": str(tree / "src")},
+        )
+    finally:
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, capture_output=True
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 PG_ADMIN_URL = os.environ.get("LAVA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -84,9 +133,13 @@ def summary(latencies: list[float]) -> str:
     )
 
 
-def lava(*args: str, env: dict[str, str] | None = None) -> str:
+def lava(*args: str, env: dict[str, str] | None = None, build: Build = CURRENT) -> str:
     result = subprocess.run(
-        [LAVA, *args], capture_output=True, text=True, check=True, env=env or clean_env()
+        [*build.command, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**(env or clean_env()), **build.env},
     )
     return result.stdout
 
@@ -129,13 +182,17 @@ def database(kind: str) -> Iterator[str]:
 
 @contextmanager
 def server(
-    database_url: str, port: int, workers: int, extra_env: dict[str, str] | None = None
+    database_url: str,
+    port: int,
+    workers: int,
+    extra_env: dict[str, str] | None = None,
+    build: Build = CURRENT,
 ) -> Iterator[str]:
-    """`lava serve` on `port`; yields the base URL; stops it afterwards."""
-    env = {**clean_env(), **(extra_env or {})}
+    """`lava serve` of `build` on `port`; yields the base URL; stops it afterwards."""
+    env = {**clean_env(), **(extra_env or {}), **build.env}
     process = subprocess.Popen(
         [
-            LAVA,
+            *build.command,
             "serve",
             "--port",
             str(port),

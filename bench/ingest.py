@@ -10,6 +10,10 @@ over 90 days (bulk-loaded together with their roll-ups, as the server writes the
 
     .venv/bin/python bench/ingest.py                       # both databases
     .venv/bin/python bench/ingest.py --databases sqlite --requests 5000 --usage-requests 100000
+    .venv/bin/python bench/ingest.py --workers 1 --baseline-ref 9cdcd6d   # and that commit's
+
+`--baseline-ref REF` builds commit REF in a temporary `git worktree` and runs its server too, in
+the same run (each database: the baseline, then this checkout), and prints both with the ratio.
 """
 
 from __future__ import annotations
@@ -26,7 +30,19 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from _common import HttpConnection, database, dumps, free_port, lava, percentile, server, summary
+from _common import (
+    CURRENT,
+    Build,
+    HttpConnection,
+    baseline,
+    database,
+    dumps,
+    free_port,
+    lava,
+    percentile,
+    server,
+    summary,
+)
 
 from lava_server.db.models import Request, UsageBucket
 from lava_server.metering.rollups import ANY, bucket_of
@@ -326,16 +342,25 @@ async def time_usage(port: int, headers: dict[str, str], start: str, calls: int)
     return latencies
 
 
-def bench(kind: str, args: argparse.Namespace) -> dict[str, Any]:
-    print(f"\n=== {kind} ===")
+def bench(kind: str, args: argparse.Namespace, build: Build = CURRENT) -> dict[str, Any]:
+    print(f"\n=== {kind}, {build.name} ===")
     with database(kind) as database_url:
-        lava("ledger", "check", "--database-url", database_url)  # creates the schema
+        lava("ledger", "check", "--database-url", database_url, build=build)  # the schema
         merchant = json.loads(
-            lava("merchants", "create", "Bench", "--json", "--database-url", database_url)
+            lava(
+                "merchants",
+                "create",
+                "Bench",
+                "--json",
+                "--database-url",
+                database_url,
+                build=build,
+            )
         )
         headers = {"Authorization": f"Bearer {merchant['secret_key']}"}
         port = free_port()
-        with server(database_url, port, args.workers, {"LAVA_RATE_LIMIT_PER_MINUTE": "100000000"}):
+        limits = {"LAVA_RATE_LIMIT_PER_MINUTE": "100000000"}
+        with server(database_url, port, args.workers, limits, build):
             product, customers = asyncio.run(setup(port, headers))
             asyncio.run(
                 post_requests(
@@ -364,7 +389,15 @@ def bench(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             )
 
             usage_merchant = json.loads(
-                lava("merchants", "create", "Usage", "--json", "--database-url", database_url)
+                lava(
+                    "merchants",
+                    "create",
+                    "Usage",
+                    "--json",
+                    "--database-url",
+                    database_url,
+                    build=build,
+                )
             )
             end = datetime.now(timezone.utc)
             started = time.perf_counter()
@@ -387,7 +420,7 @@ def bench(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             print(
                 f"GET /v1/usage (90 days, +05:30, {args.usage_requests} requests stored): {summary(usage_latencies)}"
             )
-        check = lava("ledger", "check", "--database-url", database_url)
+        check = lava("ledger", "check", "--database-url", database_url, build=build)
         print(check.strip())
     return {
         "rate": rate,
@@ -408,7 +441,27 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="server processes")
     parser.add_argument("--usage-requests", type=int, default=1_000_000)
     parser.add_argument("--usage-calls", type=int, default=100)
+    parser.add_argument(
+        "--baseline-ref",
+        help="also run the server of this commit (built in a temporary git worktree) in the "
+        "same run, and print both with their ratio",
+    )
     args = parser.parse_args()
+    if args.baseline_ref:
+        with baseline(args.baseline_ref) as old:
+            pairs = {
+                kind: (bench(kind, args, old), bench(kind, args, CURRENT))
+                for kind in args.databases.split(",")
+            }
+        print(f"\nPOST /v1/requests: {old.name} -> this checkout (same run)")
+        for kind, (before, after) in pairs.items():
+            print(
+                f"  {kind:10} {before['rate']:6.0f} -> {after['rate']:6.0f} req/s "
+                f"({after['rate'] / before['rate']:.2f}x)   p50 {before['p50'] * 1000:5.1f} -> "
+                f"{after['p50'] * 1000:5.1f} ms   p99 {before['p99'] * 1000:5.1f} -> "
+                f"{after['p99'] * 1000:5.1f} ms   raw insert baseline {after['baseline']:6.0f} tx/s"
+            )
+        return
     results = {kind: bench(kind, args) for kind in args.databases.split(",")}
     print("\nsummary (targets: >= 1000 req/s, p99 < 50 ms, usage p50 < 20 ms)")
     for kind, r in results.items():

@@ -14,6 +14,11 @@ on SQLite or PostgreSQL); `lava ledger check` must be clean at the end.
 
     .venv/bin/python bench/proxy.py                          # both databases
     .venv/bin/python bench/proxy.py --databases sqlite --calls 300 --sustained 2000
+    .venv/bin/python bench/proxy.py --baseline-ref 9cdcd6d   # and the server of that commit
+
+`--baseline-ref REF` builds commit REF in a temporary `git worktree` and runs its server too, in
+the same run and on the same machine (each database: the baseline, then this checkout), then
+prints both sets of figures side by side with their ratio.
 """
 
 from __future__ import annotations
@@ -28,8 +33,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from _common import (
+    CURRENT,
     LAVA,
+    Build,
     HttpConnection,
+    baseline,
     clean_env,
     database,
     dumps,
@@ -171,10 +179,10 @@ async def sustained(
     return calls / (time.perf_counter() - started), statuses
 
 
-def setup(database_url: str, base: str) -> str:
+def setup(database_url: str, base: str, build: Build = CURRENT) -> str:
     """A merchant, a product and a well-funded connection; the forward token billing them."""
     merchant = json.loads(
-        lava("merchants", "create", "Bench", "--json", "--database-url", database_url)
+        lava("merchants", "create", "Bench", "--json", "--database-url", database_url, build=build)
     )
     headers = {
         "Authorization": f"Bearer {merchant['secret_key']}",
@@ -202,7 +210,7 @@ def ms(value: float) -> str:
     return f"{value * 1000:7.2f} ms"
 
 
-def run(kind: str, args: argparse.Namespace) -> dict[str, float]:
+def run(kind: str, args: argparse.Namespace, build: Build = CURRENT) -> dict[str, float]:
     fake_port, lava_port = free_port(), free_port()
     env = {
         "LAVA_UPSTREAM_OPENAI": f"http://127.0.0.1:{fake_port}",
@@ -211,9 +219,9 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, float]:
     with (
         database(kind) as url,
         fake_provider(fake_port),
-        server(url, lava_port, args.workers, env) as base,
+        server(url, lava_port, args.workers, env, build) as base,
     ):
-        token = setup(url, base)
+        token = setup(url, base, build)
         direct_headers = {"Authorization": "Bearer sk-bench", "Content-Type": "application/json"}
         proxy_headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
@@ -253,7 +261,7 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, float]:
             return results
 
         results = asyncio.run(measure())
-        report = json.loads(lava("ledger", "check", "--json", "--database-url", url))
+        report = json.loads(lava("ledger", "check", "--json", "--database-url", url, build=build))
     assert report["problems"] == [], report
     figures = {
         "direct_p50": percentile(results["direct"], 0.5),
@@ -267,7 +275,10 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, float]:
         "direct_rate": results["direct_rate"],
         "proxied_rate": results["proxied_rate"],
     }
-    print(f"\n== {kind}: fake provider at {LATENCY_MS} ms, lava serve --workers {args.workers}")
+    print(
+        f"\n== {kind}, {build.name}: fake provider at {LATENCY_MS} ms, "
+        f"lava serve --workers {args.workers}"
+    )
     print(f"   concurrency 1, not streaming ({len(results['direct'])} calls each)")
     print(f"     direct   p50 {ms(figures['direct_p50'])}  p99 {ms(figures['direct_p99'])}")
     print(f"     proxied  p50 {ms(figures['proxied_p50'])}  p99 {ms(figures['proxied_p99'])}")
@@ -296,6 +307,29 @@ def run(kind: str, args: argparse.Namespace) -> dict[str, float]:
     return figures
 
 
+def compare(kind: str, before: dict[str, float], after: dict[str, float], name: str) -> None:
+    """Both builds' figures side by side (the proxy's own share: proxied minus direct)."""
+    rows = [
+        ("added p50, c=1", "p50", True),
+        ("added p99, c=1", "p99", True),
+        ("added first byte p50", "ttfb_p50", True),
+    ]
+    print(f"\n== {kind}: {name} -> this checkout (same run)")
+    print(f"   {'':24} {'baseline':>12} {'now':>12} {'now/baseline':>13}")
+    for label, key, added in rows:
+        old = before[f"proxied_{key}"] - (before[f"direct_{key}"] if added else 0)
+        new = after[f"proxied_{key}"] - (after[f"direct_{key}"] if added else 0)
+        print(f"   {label:24} {ms(old):>12} {ms(new):>12} {new / old if old else 0:12.2f}x")
+    old_rate, new_rate = before["proxied_rate"], after["proxied_rate"]
+    print(
+        f"   {'req/s, c=' + str(CONCURRENCY[0]):24} {old_rate:12.0f} {new_rate:12.0f} "
+        f"{new_rate / old_rate:12.2f}x"
+    )
+
+
+CONCURRENCY = [64]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--databases", default="sqlite,postgresql")
@@ -303,9 +337,24 @@ def main() -> None:
     parser.add_argument("--sustained", type=int, default=5000, help="calls at concurrency 64")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workers", type=int, default=1, help="lava serve processes")
+    parser.add_argument(
+        "--baseline-ref",
+        help="also run the server of this commit (built in a temporary git worktree) in the "
+        "same run, and print both with their ratio",
+    )
     args = parser.parse_args()
-    for kind in args.databases.split(","):
-        run(kind, args)
+    CONCURRENCY[0] = args.concurrency
+    if not args.baseline_ref:
+        for kind in args.databases.split(","):
+            run(kind, args)
+        return
+    with baseline(args.baseline_ref) as old:
+        results = [
+            (kind, run(kind, args, old), run(kind, args, CURRENT))
+            for kind in args.databases.split(",")
+        ]
+        for kind, before, after in results:
+            compare(kind, before, after, old.name)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ pytestmark = pytest.mark.slow
         ),
         ("proxy.py", ["--databases", "sqlite", "--calls", "10", "--sustained", "100"], "clean"),
         ("sdk.py", ["--calls", "20", "--rounds", "1"], "AsyncLava"),
+        ("charge.py", ["--databases", "sqlite", "--calls", "20"], "CPU per settlement"),
     ],
 )
 def test_the_benchmark_runs(script: str, args: list[str], expected: str) -> None:

@@ -397,13 +397,13 @@ async def test_a_quick_hold_whose_answer_is_lost_is_kept_or_retaken(
     hold = PostgresHolds.hold
     failures = []
 
-    async def lost(self, connection, wanted):
+    async def lost(self, wanted):
         if not failures:
             failures.append(wanted.row["request_id"])
             if committed:
-                await hold(self, connection, wanted)
+                await hold(self, wanted)
             raise ConnectionResetError("connection lost")
-        return await hold(self, connection, wanted)
+        return await hold(self, wanted)
 
     monkeypatch.setattr(PostgresHolds, "hold", lost)
     second = await post_chat(billed, chat(max_tokens=20))

@@ -224,12 +224,11 @@ class ForwardBilling:
         self.service_charge_rate = settings.service_charge_rate
         self._configs: dict[tuple[str, datetime], PricingConfig] = {}
         self._reserve_writer = WriterConnection(db, durable=False)
-        self._quick_writer = WriterConnection(db, durable=False, autocommit=True)
         # Product secret -> the product version last seen, for one-statement holds.
         self._products: dict[str, tuple[Product, PricingConfig]] = {}
         self._settle_writer = WriterConnection(db, durable=True)
-        self._sqlite_holds = repository.SqliteHolds(db) if db.is_sqlite else None
-        self._postgres_holds = None if db.is_sqlite else repository.PostgresHolds(db)
+        self._holds = repository.quick_holds(db)
+        self._postgres = not db.is_sqlite
         self._quick_busy = False
         self._reserves: GroupCommit[_ReserveItem, Reservation] = GroupCommit(self._write_reserves)
         # Settlements linger a little: the client already has its answer, and its next call's
@@ -239,9 +238,7 @@ class ForwardBilling:
         )
 
     async def aclose(self) -> None:
-        if self._sqlite_holds is not None:
-            self._sqlite_holds.close()
-        await self._quick_writer.close()
+        await self._holds.close()
         await self._reserve_writer.close()
         await self._settle_writer.close()
 
@@ -257,7 +254,7 @@ class ForwardBilling:
             return await self._metering_only(key_hash, call, now)
         costs = call.pricing.cost(call.worst_case)
         item = _ReserveItem(token, key_hash, call, call.worst_case, costs, now)
-        if self._sqlite_holds is not None or not (self._quick_busy or self._reserves.busy):
+        if not self._postgres or not (self._quick_busy or self._reserves.busy):
             # A lone hold goes at once, without the group commit's hand-off. On SQLite every
             # hold does: the quick hold is short enough that a transaction per hold costs less
             # than a batch, even under load.
@@ -270,7 +267,7 @@ class ForwardBilling:
     async def _write_reserves(self, batch: list[Job[_ReserveItem, Reservation]]) -> None:
         if (
             len(batch) == 1
-            and self._sqlite_holds is None
+            and self._postgres
             and not self._quick_busy
             and not batch[0].item.quick_tried
         ):
@@ -295,16 +292,13 @@ class ForwardBilling:
     async def _try_quick_hold(self, item: _ReserveItem) -> Reservation | None:
         """`_quick_hold`, with a failure of the database taken as "nothing written" (the
         statement is atomic): the ordinary path then runs, on a connection of its own."""
-        postgres = self._sqlite_holds is None
+        postgres = self._postgres
         if postgres:
             self._quick_busy = True  # one statement at a time on the quick writer's connection
         try:
             return await self._quick_hold(item)
         except _QUICK_FAILURES as error:
-            if self._sqlite_holds is not None:
-                self._sqlite_holds.close()
-            else:
-                await self._quick_writer.close()
+            await self._holds.close()
             log.info("a quick hold failed (%s); taking the ordinary path", error)
             return None
         finally:
@@ -313,8 +307,8 @@ class ForwardBilling:
 
     async def _quick_hold(self, item: _ReserveItem) -> Reservation | None:
         """The latency path, for a single-tier product seen before (whose hold does not depend
-        on the tier position): the whole hold in one statement on PostgreSQL, in one short
-        transaction without SQLAlchemy on SQLite (`repository.SqliteHolds`). None when it wrote
+        on the tier position), through `repository.Holds`: the whole hold in one statement on
+        PostgreSQL, in one short transaction without SQLAlchemy on SQLite. None when it wrote
         nothing: then the ordinary path decides, and says why (an unknown secret, another
         merchant's, a changed product, 402)."""
         product_secret = item.token.product_secret
@@ -345,25 +339,20 @@ class ForwardBilling:
             hold=reservation.hold,
             row=_row(reservation, "pending", None, None),
         )
-        if self._sqlite_holds is not None:
-            held = await self._sqlite_holds.hold(wanted)
-        else:
-            assert self._postgres_holds is not None
-            try:
-                held = await self._postgres_holds.hold(
-                    await self._quick_writer.connection(), wanted
+        try:
+            held = await self._holds.hold(wanted)
+        except _QUICK_FAILURES:
+            if not self._postgres:
+                raise  # SQLite: rolled back, nothing written
+            # The connection may have failed after PostgreSQL committed the statement: a hold
+            # taken and a pending request that nothing would ever close. Keep it.
+            async with self.db.read() as session:
+                held = await repository.find_pending_hold(
+                    session, product.merchant_id, product.livemode, item.call.request_id
                 )
-            except _QUICK_FAILURES:
-                # The connection may have failed after PostgreSQL committed the statement: a
-                # hold taken and a pending request that nothing would ever close. Keep it.
-                await self._quick_writer.close()
-                async with self.db.read() as session:
-                    held = await repository.find_pending_hold(
-                        session, product.merchant_id, product.livemode, item.call.request_id
-                    )
-                if held is None:
-                    raise
-                log.info("a quick hold's answer was lost; the hold it took is kept")
+            if held is None:
+                raise
+            log.info("a quick hold's answer was lost; the hold it took is kept")
         if held is None or held.seq is None:
             return None
         reservation.merchant_id = held.merchant_id
@@ -433,7 +422,6 @@ class ForwardBilling:
         if payer is None:
             await _diagnose(session, item.key_hash, item.token)
             raise Unauthorized("The forward token's secrets are not valid.")  # unreachable
-        _check_owner(payer)
         product = payer.product
         config = DEFAULT_PRODUCT_CONFIG if product is None else self._config(product)
         if product is not None and item.token.product_secret is not None:
@@ -746,7 +734,8 @@ def _key_hash(secret_key: str) -> str:
 
 
 async def _diagnose(session: Any, key_hash: str, token: ForwardToken) -> None:
-    """Say which secret of the token is wrong (the slow path of a refused call)."""
+    """Say which secret of the token is wrong. Runs only after the rule (`repository.payer_rule`)
+    refused the token, to name the reason in the error; it decides nothing."""
     caller = (await find_keys(session, [key_hash])).get(key_hash)
     if caller is None:
         raise InvalidCredentials(
@@ -779,23 +768,6 @@ async def _diagnose(session: Any, key_hash: str, token: ForwardToken) -> None:
                 "secret_key.",
                 param="product_secret",
             )
-
-
-def _check_owner(payer: repository.Payer) -> None:
-    key = (payer.merchant_id, payer.livemode)
-    if (payer.connection_merchant_id, payer.connection_livemode) != key:
-        raise Forbidden(
-            "The forward token's connection_secret belongs to another merchant or mode than its "
-            "secret_key.",
-            param="connection_secret",
-        )
-    product = payer.product
-    if product is not None and (product.merchant_id, product.livemode) != key:
-        raise Forbidden(
-            "The forward token's product_secret belongs to another merchant or mode than its "
-            "secret_key.",
-            param="product_secret",
-        )
 
 
 def _row(

@@ -1,9 +1,17 @@
-"""Group commit for the proxy's money transactions.
+"""Group commit: the one batching of money transactions, for every door (the forward proxy's
+holds and settlements, `POST /v1/requests`).
 
 Jobs submitted while a transaction is being written wait and go together in the next one, so a
 busy server pays one commit, one wallet lock and a handful of multi-row statements per batch
-rather than per call; under light load a batch is one job and nothing waits. Batches are written
-by a task of their own, so a caller that is cancelled never leaves the others' jobs hanging.
+rather than per call; under light load a batch is one job and nothing waits.
+
+A caller that is cancelled (its client went away) never cancels a write: batches are written by
+a task of the group commit's own, never by a caller's task. So a job handed over is written
+exactly once (committed, or refused as it would have been), whether its caller still waits or
+not, and the other jobs of its batch are answered as usual. (The other choice, rolling back the
+batch with the cancelled caller, would have to fail or redo every other job of that batch.) A
+charge that its caller did not see is not lost: the request is stored, and sending it again with
+the same `request_id` is a replay that charges nothing.
 """
 
 from __future__ import annotations

@@ -11,13 +11,14 @@ row first, then tier positions, then roll-ups.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import CursorResult, Table, bindparam, insert, select, text, tuple_, update
@@ -132,15 +133,43 @@ class WriterConnection:
             await connection.close()
 
 
+# -- the permission rule of a hold --------------------------------------------------------------
+
+
+def payer_rule(*, with_product: bool) -> str:
+    """The permission rule of a hold, the one statement of it that every path runs (the ordinary
+    path's `lock_payer`, `PostgresHolds`, `SqliteHolds`): the secret key is active, the connection
+    is active and belongs to the key's merchant and mode, and so does the product (when the token
+    names one). A `FROM ... WHERE` clause over `k` (api_keys), `c` (connections), `w` (wallets)
+    and `p` (products), with the parameters `:key_hash`, `:connection_secret` and
+    `:product_secret`. When it matches nothing, `forward._diagnose` names the secret at fault."""
+    sql = """
+FROM api_keys k
+JOIN connections c ON c.secret = :connection_secret
+JOIN wallets w ON w.id = c.wallet_id"""
+    if with_product:
+        sql += "\nJOIN products p ON p.secret = :product_secret"
+    sql += """
+WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
+  AND c.deleted_at IS NULL AND c.merchant_id = k.merchant_id AND c.livemode = k.livemode"""
+    if with_product:
+        sql += """
+  AND p.deleted_at IS NULL AND p.merchant_id = k.merchant_id AND p.livemode = k.livemode"""
+    return sql + "\n"
+
+
+_FITS = """(p.overdraft <> 'block' OR w.balance - w.held >= :hold)
+  AND w.balance - w.held - :hold >= :floor"""
+"""The quick holds' balance check (the ordinary path's, `ForwardBilling._hold`, says why)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Payer:
-    """Who a forward call bills, as found under the wallet's lock."""
+    """Who a forward call bills, as found under the wallet's lock (the rule held)."""
 
-    merchant_id: str  # of the secret key
-    livemode: bool  # of the secret key
+    merchant_id: str
+    livemode: bool
     connection_id: str
-    connection_merchant_id: str
-    connection_livemode: bool
     wallet_id: str
     balance: Decimal
     held: Decimal
@@ -161,50 +190,48 @@ _PRODUCT_COLUMNS = (
     Product.overdraft,
     Product.updated_at,
 )
-_PAYER_COLUMNS = (
-    ApiKey.merchant_id,
-    ApiKey.livemode,
-    Connection.id.label("connection_id"),
-    Connection.merchant_id.label("connection_merchant_id"),
-    Connection.livemode.label("connection_livemode"),
-    Connection.wallet_id,
-    Wallet.balance,
-    Wallet.held,
-    Wallet.cycle_started_at,
-    Wallet.cycle_ends_at,
-)
+_PAYER_TYPES: dict[str, Any] = {
+    "livemode": ApiKey.livemode.type,
+    "balance": Wallet.balance.type,
+    "held": Wallet.held.type,
+    "cycle_started_at": Wallet.cycle_started_at.type,
+    "cycle_ends_at": Wallet.cycle_ends_at.type,
+}
 
 
-def _payer_query(with_product: bool) -> Any:
-    columns: tuple[Any, ...] = _PAYER_COLUMNS
-    query = select(*columns).select_from(ApiKey)
-    query = query.join(Connection, Connection.secret == _bind("connection_secret"))
-    query = query.join(Wallet, Wallet.id == Connection.wallet_id)
+def _payer_statement(*, with_product: bool, postgres: bool) -> Any:
+    columns = [
+        "k.merchant_id",
+        "k.livemode",
+        "c.id AS connection_id",
+        "c.wallet_id",
+        "w.balance",
+        "w.held",
+        "w.cycle_started_at",
+        "w.cycle_ends_at",
+    ]
+    types = dict(_PAYER_TYPES)
     if with_product:
-        query = query.add_columns(
-            *(column.label(f"product_{column.key}") for column in _PRODUCT_COLUMNS)
-        )
-        query = query.join(Product, Product.secret == _bind("product_secret"))
-        query = query.where(Product.deleted_at.is_(None))
-    query = query.where(
-        ApiKey.key_hash == _bind("key_hash"),
-        ApiKey.revoked_at.is_(None),
-        Connection.deleted_at.is_(None),
-    )
-    return query.with_for_update(of=Wallet)
+        for column in _PRODUCT_COLUMNS:
+            columns.append(f"p.{column.name} AS product_{column.key}")
+            types[f"product_{column.key}"] = column.type
+    sql = f"SELECT {', '.join(columns)}{payer_rule(with_product=with_product)}"
+    if postgres:
+        sql += "FOR UPDATE OF w"
+    binds = [
+        bindparam("connection_secret", type_=Connection.secret.type),
+        bindparam("key_hash", type_=ApiKey.key_hash.type),
+    ]
+    if with_product:
+        binds.append(bindparam("product_secret", type_=Product.secret.type))
+    return text(sql).bindparams(*binds).columns(**types)
 
 
-def _bind(name: str) -> Any:
-    types = {
-        "connection_secret": Connection.secret.type,
-        "product_secret": Product.secret.type,
-        "key_hash": ApiKey.key_hash.type,
-    }
-    return bindparam(name, type_=types[name])
-
-
-_PAYER_WITH_PRODUCT = _payer_query(with_product=True)
-_PAYER_WITHOUT_PRODUCT = _payer_query(with_product=False)
+_PAYERS = {
+    (with_product, postgres): _payer_statement(with_product=with_product, postgres=postgres)
+    for with_product in (False, True)
+    for postgres in (False, True)
+}
 
 
 async def lock_payer(
@@ -214,14 +241,14 @@ async def lock_payer(
     connection_secret: str,
     product_secret: str | None,
 ) -> Payer | None:
-    """Check the key, connection and product in one statement and lock the wallet; None when
-    any of them is unknown, revoked or deleted (see `diagnose` for which)."""
+    """Check the secrets by `payer_rule` and lock the wallet, in one statement; None when the
+    rule refuses them (`forward._diagnose` then says why)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
     params: dict[str, Any] = {"key_hash": key_hash, "connection_secret": connection_secret}
-    if product_secret is None:
-        row = (await session.execute(_PAYER_WITHOUT_PRODUCT, params)).first()
-    else:
+    if product_secret is not None:
         params["product_secret"] = product_secret
-        row = (await session.execute(_PAYER_WITH_PRODUCT, params)).first()
+    statement = _PAYERS[(product_secret is not None, postgres)]
+    row = (await session.execute(statement, params)).first()
     if row is None:
         return None
     product = None
@@ -229,10 +256,8 @@ async def lock_payer(
         product = Product(**{c.key: row._mapping[f"product_{c.key}"] for c in _PRODUCT_COLUMNS})
     return Payer(
         merchant_id=row.merchant_id,
-        livemode=row.livemode,
+        livemode=bool(row.livemode),
         connection_id=row.connection_id,
-        connection_merchant_id=row.connection_merchant_id,
-        connection_livemode=row.connection_livemode,
         wallet_id=row.wallet_id,
         balance=row.balance,
         held=row.held,
@@ -380,6 +405,25 @@ async def finish_request(session: AsyncSession, seq: int, values: dict[str, Any]
     return result.rowcount == 1
 
 
+# -- quick holds: one interface, one implementation per database --------------------------------
+
+
+class Holds(Protocol):
+    """A lone hold in one short transaction, for a single-tier product seen before (whose hold
+    does not depend on the tier position): check the secrets (`payer_rule`), lock the wallet,
+    check the balance, take the hold and store the pending request. None when it wrote nothing:
+    the ordinary path then decides, and says why. `PostgresHolds` and `SqliteHolds` run the
+    same rule, each as its database runs it fastest."""
+
+    async def hold(self, wanted: HoldRequest) -> QuickHold | None: ...
+
+    async def close(self) -> None: ...
+
+
+def quick_holds(db: Database) -> Holds:
+    return SqliteHolds(db) if db.is_sqlite else PostgresHolds(db)
+
+
 # -- PostgreSQL: a hold in one statement -----------------------------------------------------------
 
 _DYNAMIC_ROW = ("merchant_id", "livemode", "connection_id", "product_id", "wallet_id")
@@ -398,35 +442,28 @@ def _quick_hold_statement() -> Any:
     # Parameters in a SELECT list have no type of their own: each is cast to its column's.
     pg = postgresql.dialect()  # type: ignore[no-untyped-call]
     values = ", ".join(
-        ["ok.merchant_id", "ok.livemode", "ok.connection_id", "ok.product_id", "ok.wallet_id"]
+        [
+            "payer.merchant_id",
+            "payer.livemode",
+            "payer.connection_id",
+            "payer.product_id",
+            "payer.wallet_id",
+        ]
         + [f"CAST(:r_{name} AS {table.c[name].type.compile(dialect=pg)})" for name in static]
     )
     # Built from the table's own column names and types, never from input.
     sql = f"""
 WITH payer AS (
-    SELECT k.merchant_id, k.livemode, c.id AS connection_id,
-           c.merchant_id AS connection_merchant_id, c.livemode AS connection_livemode,
-           c.wallet_id, w.balance, w.held, w.cycle_started_at, w.cycle_ends_at,
-           p.id AS product_id, p.merchant_id AS product_merchant_id,
-           p.livemode AS product_livemode, p.updated_at AS product_updated_at, p.overdraft
-    FROM api_keys k
-    JOIN connections c ON c.secret = :connection_secret
-    JOIN wallets w ON w.id = c.wallet_id
-    JOIN products p ON p.secret = :product_secret
-    WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
-      AND c.deleted_at IS NULL AND p.deleted_at IS NULL
+    SELECT k.merchant_id, k.livemode, c.id AS connection_id, c.wallet_id,
+           w.cycle_started_at, w.cycle_ends_at, p.id AS product_id
+    {payer_rule(with_product=True)}
+      AND p.id = :product_id AND p.updated_at = :product_updated_at
+      AND {_FITS}
     FOR UPDATE OF w
-), ok AS (
-    SELECT * FROM payer
-    WHERE connection_merchant_id = merchant_id AND connection_livemode = livemode
-      AND product_merchant_id = merchant_id AND product_livemode = livemode
-      AND product_id = :product_id AND product_updated_at = :product_updated_at
-      AND (overdraft <> 'block' OR balance - held >= :hold)
-      AND balance - held - :hold >= :floor
 ), taken AS (
-    UPDATE wallets SET held = wallets.held + :hold FROM ok WHERE wallets.id = ok.wallet_id
+    UPDATE wallets SET held = wallets.held + :hold FROM payer WHERE wallets.id = payer.wallet_id
 ), created AS (
-    INSERT INTO requests ({columns}) SELECT {values} FROM ok RETURNING seq
+    INSERT INTO requests ({columns}) SELECT {values} FROM payer RETURNING seq
 )
 SELECT payer.*, (SELECT seq FROM created) AS seq FROM payer
 """  # noqa: S608
@@ -443,9 +480,6 @@ SELECT payer.*, (SELECT seq FROM created) AS seq FROM payer
     result_columns = {
         "cycle_started_at": Wallet.cycle_started_at.type,
         "cycle_ends_at": Wallet.cycle_ends_at.type,
-        "product_updated_at": Product.updated_at.type,
-        "balance": Wallet.balance.type,
-        "held": Wallet.held.type,
     }
     return text(sql).bindparams(*binds).columns(**result_columns), tuple(static)
 
@@ -484,6 +518,7 @@ class PostgresHolds:
     then skips SQLAlchemy's per-statement work."""
 
     def __init__(self, db: Database) -> None:
+        self._writer = WriterConnection(db, durable=False, autocommit=True)
         dialect = db.engine.dialect
         compiled = _QUICK_HOLD.compile(dialect=dialect)
         self._sql = compiled.string
@@ -491,9 +526,11 @@ class PostgresHolds:
         self._to_db = tuple(_to_db(compiled.binds[name].type, dialect) for name in self._names)
         self._time_from_db = _from_db(Wallet.cycle_started_at.type, dialect)
 
-    async def hold(self, connection: AsyncConnection, wanted: HoldRequest) -> QuickHold | None:
-        """On an autocommit connection; None when the secrets match nothing (the ordinary path
-        then says why). Raises the driver's errors (`asyncpg.PostgresError`, ...) as they are."""
+    async def hold(self, wanted: HoldRequest) -> QuickHold | None:
+        """On an autocommit connection of its own; None when nothing was written (the ordinary
+        path then says why). Raises the driver's errors (`asyncpg.PostgresError`, ...) as they
+        are: the statement may or may not have been committed (see `find_pending_hold`)."""
+        connection = await self._writer.connection()
         params: dict[str, Any] = {
             "connection_secret": wanted.connection_secret,
             "product_secret": wanted.product_secret,
@@ -509,9 +546,13 @@ class PostgresHolds:
         arguments = [
             convert(params[name]) for name, convert in zip(self._names, self._to_db, strict=True)
         ]
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection  # asyncpg's own connection
-        found = await driver.fetchrow(self._sql, *arguments)
+        try:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection  # asyncpg's own connection
+            found = await driver.fetchrow(self._sql, *arguments)
+        except BaseException:
+            await self._writer.close()  # the next hold starts on a new connection
+            raise
         if found is None:
             return None
         return QuickHold(
@@ -523,6 +564,9 @@ class PostgresHolds:
             cycle_started_at=self._time_from_db(found["cycle_started_at"]),
             cycle_ends_at=self._time_from_db(found["cycle_ends_at"]),
         )
+
+    async def close(self) -> None:
+        await self._writer.close()
 
 
 async def find_pending_hold(
@@ -573,20 +617,12 @@ class SqliteHolds:
     says what is wrong). Commits do not wait for the disk, like every hold (see
     `WriterConnection`)."""
 
-    _PAYER = """
-SELECT k.merchant_id, k.livemode, c.id, c.wallet_id, w.cycle_started_at, w.cycle_ends_at
-FROM api_keys k
-JOIN connections c ON c.secret = :connection_secret
-JOIN wallets w ON w.id = c.wallet_id
-JOIN products p ON p.secret = :product_secret
-WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
-  AND c.deleted_at IS NULL AND p.deleted_at IS NULL
-  AND c.merchant_id = k.merchant_id AND c.livemode = k.livemode
-  AND p.merchant_id = k.merchant_id AND p.livemode = k.livemode
-  AND p.id = :product_id AND p.updated_at = :product_updated_at
-  AND (p.overdraft <> 'block' OR w.balance - w.held >= :hold)
-  AND w.balance - w.held - :hold >= :floor
-"""
+    _PAYER = (
+        "SELECT k.merchant_id, k.livemode, c.id, c.wallet_id, w.cycle_started_at, w.cycle_ends_at"
+        + payer_rule(with_product=True)
+        + "  AND p.id = :product_id AND p.updated_at = :product_updated_at\n  AND "
+        + _FITS
+    )
     _TAKE = "UPDATE wallets SET held = held + :hold WHERE id = :wallet_id"
 
     def __init__(self, db: Database) -> None:
@@ -650,8 +686,11 @@ WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
                 seq = connection.execute(self._insert, insert).lastrowid
                 connection.execute("COMMIT")
             except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
+                self._connection = None  # the next hold starts on a new connection
+                with contextlib.suppress(sqlite3.Error):
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    connection.close()
                 raise
         return QuickHold(
             seq=seq,
@@ -663,7 +702,7 @@ WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
             cycle_ends_at=self._time_from_db(ends),
         )
 
-    def close(self) -> None:
+    async def close(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()

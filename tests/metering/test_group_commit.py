@@ -1,0 +1,122 @@
+"""The one group commit (`metering.group_commit`) and what it means for a caller that goes away:
+a job handed over is written exactly once, by the group commit's own task, whether or not its
+caller still waits; the other callers of its batch get their answers."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from lava_server.api.auth import hash_secret_key
+from lava_server.metering.group_commit import GroupCommit, Job
+from lava_server.metering.reported import RequestBatcher
+from lava_server.model_prices.book import PriceBook
+from lava_server.requests.schemas import RequestCreate
+from lava_server.wallets.service import check as ledger_check
+from tests.server.metering import balance_of, make_connection, make_product, report
+
+
+async def test_a_cancelled_caller_s_job_is_written_once_and_the_batch_answered() -> None:
+    written: list[int] = []
+    started = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def write(batch: list[Job[int, int]]) -> None:
+        started.set()
+        await go_on.wait()
+        for job in batch:
+            written.append(job.item)
+            job.resolve(job.item * 10)
+
+    commits: GroupCommit[int, int] = GroupCommit(write)
+    first = asyncio.create_task(commits.submit(1))
+    second = asyncio.create_task(commits.submit(2))
+    await started.wait()
+    # A third caller queues behind the batch being written, and goes away before it starts.
+    third = asyncio.create_task(commits.submit(3))
+    await asyncio.sleep(0)
+    first.cancel()
+    third.cancel()
+    go_on.set()
+    assert await second == 20
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    with pytest.raises(asyncio.CancelledError):
+        await third
+    while commits.busy:
+        await asyncio.sleep(0.001)
+    assert written == [1, 2, 3]  # each once, the cancelled ones included
+
+
+async def test_a_failed_batch_fails_its_callers_and_the_next_batch_goes_on() -> None:
+    calls = 0
+
+    async def write(batch: list[Job[int, int]]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("broken")
+        for job in batch:
+            job.resolve(job.item)
+
+    commits: GroupCommit[int, int] = GroupCommit(write)
+    with pytest.raises(RuntimeError):
+        await commits.submit(1)
+    assert await commits.submit(2) == 2
+
+
+async def test_a_report_whose_caller_is_cancelled_is_charged_exactly_once(
+    client, merchant, db, settings, monkeypatch
+):
+    """POST /v1/requests: the caller of a report goes away while its batch is being written. The
+    report is stored and charged once; the other report of the batch is answered; sending the
+    report again is a replay that charges nothing."""
+    product = await make_product(client, merchant.headers)
+    connection = await make_connection(client, merchant.headers, balance="1")
+    batcher = RequestBatcher(db, settings, PriceBook())
+    started = asyncio.Event()
+    go_on = asyncio.Event()
+    write_together = RequestBatcher._write_together
+
+    async def held_back(self, batch):
+        started.set()
+        await go_on.wait()
+        return await write_together(self, batch)
+
+    monkeypatch.setattr(RequestBatcher, "_write_together", held_back)
+
+    def params(request_id: str) -> RequestCreate:
+        return RequestCreate(
+            request_id=request_id,
+            connection_secret=connection["connection_secret"],
+            product_secret=product["product_secret"],
+            input_tokens=500,
+            output_tokens=200,
+        )
+
+    key_hash = hash_secret_key(merchant.secret_key)
+    gone = asyncio.create_task(batcher.submit(key_hash, params("r-gone")))
+    stays = asyncio.create_task(batcher.submit(key_hash, params("r-stays")))
+    await started.wait()
+    gone.cancel()
+    go_on.set()
+    created = await stays
+    assert created.created and created.request.request_id == "r-stays"
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    monkeypatch.setattr(RequestBatcher, "_write_together", write_together)
+
+    stored = await client.get("/v1/requests/r-gone", headers=merchant.headers)
+    assert stored.status_code == 200, stored.text
+    cost = Decimal(stored.json()["total_wallet_cost"])
+    assert cost > 0
+    balance = Decimal(1) - 2 * cost
+    assert await balance_of(client, merchant.headers, connection["connection_id"]) == balance
+    again = await report(
+        client, merchant.headers, connection, product, "r-gone", input_tokens=500, output_tokens=200
+    )
+    assert again.status_code == 200, again.text  # a replay: charged nothing more
+    assert await balance_of(client, merchant.headers, connection["connection_id"]) == balance
+    assert (await ledger_check(db)).problems == []
