@@ -28,11 +28,17 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import Request
 from lava_server.errors import ApiError, InvalidRequest
 from lava_server.metering import repository, rollups
 from lava_server.metering.rows import postings_for, priced_columns
-from lava_server.pricing import OutOfRange, PricedRequest, PricingConfig, Usage, price_request
+from lava_server.pricing import (
+    OutOfRange,
+    PricedRequest,
+    PricingConfig,
+    Usage,
+    price_request,
+    units_for,
+)
 from lava_server.settings import Settings
 from lava_server.wallets.credit import WalletState, record_debits
 from lava_server.wallets.ledger import Movement, post_movements
@@ -46,7 +52,7 @@ TierKey = tuple[str, str, datetime]  # (connection_id, product_id, period_start)
 class Charge:
     """One request to charge. In: its row (every column by attribute name; the money columns
     are filled here), what prices it, and `seq` when it is a pending row to finish. Out:
-    `priced` and `request`, or `refused`."""
+    `priced` and `seq`, or `refused`."""
 
     row: dict[str, Any]
     config: PricingConfig
@@ -60,7 +66,6 @@ class Charge:
     """Raises the door's `ApiError` to refuse the request, given its price and the wallet's
     available balance as the batch has left it; nothing of it is then written."""
     priced: PricedRequest | None = None
-    request: Request | None = None
     refused: ApiError | None = None
 
     @property
@@ -85,6 +90,10 @@ balance_hooks: list[BalanceHook] = []
 """Called inside every charge's transaction with the batch's balance changes (see above)."""
 
 
+class AlreadyClosed(Exception):
+    """The one pending request of a charge was closed meanwhile (settled, released): roll back."""
+
+
 async def charge(
     session: AsyncSession,
     settings: Settings,
@@ -93,9 +102,27 @@ async def charge(
     now: datetime,
 ) -> list[Charge]:
     """Price and write `charges` (see the module docstring); return the ones written. `wallets`:
-    the locked and opened wallets of every charge with a wallet."""
-    keys = sorted({c.tier_key for c in charges if c.tier_key is not None})
-    positions = await repository.tier_units_many(session, keys)
+    the locked and opened wallets of every charge with a wallet.
+
+    Pending rows to finish (`seq` set) must still be pending: with several, the caller checked
+    (`repository.pending_requests`, under the wallets' locks); a lone one is checked here, and
+    `AlreadyClosed` is raised (roll back) when it is not."""
+    rate = settings.service_charge_rate
+    # Tier positions. Without refusals (a forward call's settlement) every charge's units are
+    # added: one upsert per position returns where it stood. Otherwise the positions are read
+    # first, and the units of the charges written added at the end.
+    add_first = all(c.check is None for c in charges)
+    positions: dict[TierKey, int] = {}
+    if add_first:
+        adding: dict[TierKey, int] = {}
+        for c in charges:
+            if c.tier_key is not None:
+                adding[c.tier_key] = adding.get(c.tier_key, 0) + units_for(c.config, c.usage)
+        for key in sorted(adding):
+            positions[key] = await repository.take_tier_units(session, key, adding[key])
+    else:
+        keys = sorted({c.tier_key for c in charges if c.tier_key is not None})
+        positions = await repository.tier_units_many(session, keys)
     available = {wallet_id: state.available for wallet_id, state in wallets.items()}
     written: list[Charge] = []
     for c in charges:
@@ -106,7 +133,7 @@ async def charge(
                 c.config,
                 c.usage,
                 prior_units=prior,
-                service_charge_rate=settings.service_charge_rate,
+                service_charge_rate=rate,
                 input_cost=c.input_cost,
                 output_cost=c.output_cost,
             )
@@ -134,23 +161,24 @@ async def charge(
 
     finals = [c for c in written if c.seq is not None]
     new = [c for c in written if c.seq is None]
+    if len(finals) == 1:
+        final = finals[0]
+        assert final.seq is not None
+        if not await repository.finish_request(session, final.seq, _final_of(final.row)):
+            raise AlreadyClosed
+    elif finals:
+        await repository.finish_requests(
+            session, [{"seq": c.seq, **_final_of(c.row)} for c in finals]
+        )
     if new:
         seqs = await repository.insert_requests(session, [c.row for c in new])
         for c, seq in zip(new, seqs, strict=True):
             c.seq = seq
-    if finals:
-        await repository.finish_requests(
-            session, [{"seq": c.seq, **_final_of(c.row)} for c in finals]
-        )
     held: dict[str, Decimal] = {}
     debits: dict[str, Decimal] = {}
     movements: list[Movement] = []
-    completed: list[Request] = []
     for c in written:
         assert c.seq is not None and c.priced is not None
-        request = Request(**c.row)
-        request.seq = c.seq
-        c.request = request
         wallet_id = c.wallet_id
         if wallet_id is not None:
             if c.hold:
@@ -164,20 +192,20 @@ async def charge(
                     c.seq,
                 )
             )
-        if c.row["status"] == "completed":
-            completed.append(request)
     for wallet_id in sorted(held):
         await repository.change_held(session, wallet_id, -held[wallet_id])
     if movements:
         await post_movements(session, movements, now)
         await record_debits(session, settings, wallets, debits, now)
-    additions = [
-        (*c.tier_key, c.priced.units)
-        for c in written
-        if c.tier_key is not None and c.priced is not None
-    ]
-    if additions:
-        await repository.add_tier_units(session, additions)
+    if not add_first:
+        additions = [
+            (*c.tier_key, c.priced.units)
+            for c in written
+            if c.tier_key is not None and c.priced is not None
+        ]
+        if additions:
+            await repository.add_tier_units(session, additions)
+    completed = [c.row for c in written if c.row["status"] == "completed"]
     if completed:
         await rollups.add_requests(session, completed)
     if balance_hooks and debits:

@@ -51,7 +51,7 @@ from lava_server.errors import (
     Unauthorized,
 )
 from lava_server.metering import repository
-from lava_server.metering.charge import Charge, charge
+from lava_server.metering.charge import AlreadyClosed, Charge, charge
 from lava_server.metering.group_commit import GroupCommit, Job
 from lava_server.metering.repository import WriterConnection, write_transaction
 from lava_server.metering.rows import request_row
@@ -72,7 +72,7 @@ from lava_server.products.service import check_pricing
 from lava_server.settings import Settings
 from lava_server.timeutil import utcnow
 from lava_server.wallets.credit import open_wallets
-from lava_server.wallets.ledger import lock_wallet, lock_wallets
+from lava_server.wallets.ledger import lock_wallet
 
 log = logging.getLogger("lava_server.proxy")
 
@@ -611,27 +611,36 @@ class ForwardBilling:
         wallet has period credit to spend or autopay to check)."""
         alone: list[Job[_SettleItem, PricedRequest | None]] = []
         done: list[tuple[Job[_SettleItem, PricedRequest | None], PricedRequest | None]] = []
-        async with self._settle_writer.transaction() as session:
-            now = utcnow()
-            wallet_ids = sorted({job.item.wallet_id for job in batch})
-            await lock_wallets(session, wallet_ids)
-            wallets = await open_wallets(session, wallet_ids, now)
-            live: list[Job[_SettleItem, PricedRequest | None]] = []
-            for job in batch:
-                state = wallets.get(job.item.wallet_id)
-                if state is None or state.period_credit > 0 or state.autopay_enabled:
-                    alone.append(job)
+        charges: list[tuple[Job[_SettleItem, PricedRequest | None], Charge]] = []
+        try:
+            async with self._settle_writer.transaction() as session:
+                now = utcnow()
+                wallet_ids = sorted({job.item.wallet_id for job in batch})
+                wallets = await open_wallets(session, wallet_ids, now, lock=True)
+                live: list[Job[_SettleItem, PricedRequest | None]] = []
+                for job in batch:
+                    state = wallets.get(job.item.wallet_id)
+                    if state is None or state.period_credit > 0 or state.autopay_enabled:
+                        alone.append(job)
+                    else:
+                        live.append(job)
+                if len(live) > 1:  # (a lone one is checked by `charge`)
+                    seqs = [job.item.seq for job in live]
+                    pending = await repository.pending_requests(session, seqs)
                 else:
-                    live.append(job)
-            pending = await repository.pending_requests(session, [job.item.seq for job in live])
-            charges: list[tuple[Job[_SettleItem, PricedRequest | None], Charge]] = []
-            for job in live:
-                if job.item.seq in pending:
-                    charges.append((job, job.item.charge()))
-                else:
-                    done.append((job, None))  # settled or released already
-            await charge(session, self.settings, [c for _, c in charges], wallets, now)
-            done.extend((job, c.priced) for job, c in charges)
+                    pending = {job.item.seq for job in live}
+                for job in live:
+                    if job.item.seq in pending:
+                        charges.append((job, job.item.charge()))
+                    else:
+                        done.append((job, None))  # settled or released already
+                await charge(session, self.settings, [c for _, c in charges], wallets, now)
+        except AlreadyClosed:
+            # The batch's one settlement found its request closed: all rolled back, nothing
+            # to write (the other jobs of the batch, if any, are settled on their own).
+            done = [(job, None) for job, _ in charges]
+            charges = []
+        done.extend((job, c.priced) for job, c in charges)
         for job, outcome in done:
             job.item.reservation.done = True
             job.resolve(outcome)
@@ -680,12 +689,11 @@ class ForwardBilling:
             state = wallets[reservation.wallet_id]
             if core and (state.period_credit > 0 or state.autopay_enabled):
                 raise _NeedsSession
-        if reservation.seq is not None and not await repository.pending_requests(
-            session, [reservation.seq]
-        ):
-            raise _AlreadySettled
         settled = item.charge()
-        await charge(session, self.settings, [settled], wallets, now)
+        try:
+            await charge(session, self.settings, [settled], wallets, now)
+        except AlreadyClosed:
+            raise _AlreadySettled from None
         return settled.priced
 
     async def release(self, reservation: Reservation) -> None:

@@ -231,8 +231,10 @@ class RequestBatcher:
                     outcomes.append((job, c.refused))
             written = [(job, c) for job, c in charges if c in done]
         for job, c in written:
-            assert c.request is not None
-            job.resolve(Created(c.request, created=True))
+            request = Request(**c.row)
+            assert c.seq is not None
+            request.seq = c.seq
+            job.resolve(Created(request, created=True))
         for job, outcome in outcomes:
             if isinstance(outcome, ApiError):
                 job.fail(outcome)

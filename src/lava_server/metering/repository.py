@@ -368,10 +368,13 @@ async def pending_requests(session: AsyncSession, seqs: list[int]) -> set[int]:
     """Which of these requests are still pending."""
     if not seqs:
         return set()
-    rows = await session.execute(
-        select(Request.seq).where(Request.seq.in_(seqs), Request.status == "pending")
-    )
+    rows = await session.execute(_PENDING, {"seqs": seqs})
     return {int(seq) for seq in rows.scalars()}
+
+
+_PENDING = select(Request.seq).where(
+    Request.seq.in_(bindparam("seqs", expanding=True)), Request.status == "pending"
+)
 
 
 async def finish_requests(session: AsyncSession, finals: list[dict[str, Any]]) -> None:
@@ -738,22 +741,47 @@ async def add_tier_units(
         totals[key] = min(totals.get(key, 0) + units, TIER_POSITION_CAP)
     if not totals:
         return
-    statement = upsert_insert(session)(table_of(TierUsage))
-    statement = statement.on_conflict_do_update(
-        index_elements=["connection_id", "product_id", "period_start"],
-        set_={
-            "units": capped_add(
-                table_of(TierUsage).c.units, statement.excluded.units, TIER_POSITION_CAP
-            )
-        },
-    )
     await session.execute(
-        statement,
+        _tier_upsert(session, returning=False),
         [
             {"connection_id": c, "product_id": p, "period_start": start, "units": units}
             for (c, p, start), units in sorted(totals.items())
         ],
     )
+
+
+async def take_tier_units(session: AsyncSession, key: tuple[str, str, datetime], units: int) -> int:
+    """Add `units` to one tier position and return the position before them, in one statement
+    (the caller holds the wallet's lock, as every writer of tier positions)."""
+    connection_id, product_id, period_start = key
+    params = {
+        "connection_id": connection_id,
+        "product_id": product_id,
+        "period_start": period_start,
+        "units": units,
+    }
+    total = int((await session.execute(_tier_upsert(session, returning=True), params)).scalar_one())
+    return total - units
+
+
+_TIER_UPSERTS: dict[tuple[str, bool], Any] = {}
+
+
+def _tier_upsert(session: AsyncSession, *, returning: bool) -> Any:
+    """The upsert of one tier position per dialect (built once; SQLAlchemy compiles it once)."""
+    key = (session.get_bind().dialect.name, returning)
+    statement = _TIER_UPSERTS.get(key)
+    if statement is None:
+        table = table_of(TierUsage)
+        insert_ = upsert_insert(session)(table)
+        statement = insert_.on_conflict_do_update(
+            index_elements=["connection_id", "product_id", "period_start"],
+            set_={"units": capped_add(table.c.units, insert_.excluded.units, TIER_POSITION_CAP)},
+        )
+        if returning:
+            statement = statement.returning(table.c.units)
+        _TIER_UPSERTS[key] = statement
+    return statement
 
 
 async def stored_keys(

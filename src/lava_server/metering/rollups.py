@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.engine import upsert_insert
-from lava_server.db.models import Request, UsageBucket, table_of
+from lava_server.db.models import UsageBucket, table_of
 from lava_server.db.sums import wide_add
 
 BUCKET_SECONDS = 15 * 60
@@ -32,21 +32,23 @@ def bucket_of(moment: datetime) -> int:
     return int(moment.timestamp()) // BUCKET_SECONDS * BUCKET_SECONDS
 
 
-def amounts_of(request: Request) -> dict[str, Any]:
+def amounts_of(request: Mapping[str, Any]) -> dict[str, Any]:
+    """What one request adds to a roll-up (`request`: its row, by attribute name)."""
     return {
         "total_requests": 1,
-        "total_usage_tokens": request.input_tokens + request.output_tokens,
-        "total_usage_cost": request.total_cost,
-        "total_fee_amount": request.fee_amount,
-        "total_service_charge_amount": request.service_charge_amount,
-        "total_request_cost": request.total_request_cost,
-        "total_wallet_cost": request.total_wallet_cost,
-        "total_merchant_cost": request.total_merchant_cost,
+        "total_usage_tokens": request["input_tokens"] + request["output_tokens"],
+        "total_usage_cost": request["total_cost"],
+        "total_fee_amount": request["fee_amount"],
+        "total_service_charge_amount": request["service_charge_amount"],
+        "total_request_cost": request["total_request_cost"],
+        "total_wallet_cost": request["total_wallet_cost"],
+        "total_merchant_cost": request["total_merchant_cost"],
     }
 
 
-async def add_requests(session: AsyncSession, requests: Sequence[Request]) -> None:
-    """Add completed requests to their four roll-up series each, in one statement.
+async def add_requests(session: AsyncSession, requests: Sequence[Mapping[str, Any]]) -> None:
+    """Add completed requests (their rows, by attribute name) to their four roll-up series
+    each, in one statement.
 
     Rows are summed per key first (one statement may not update a row twice) and written in one
     global order, so that concurrent transactions never wait on each other's rows in opposite
@@ -54,11 +56,11 @@ async def add_requests(session: AsyncSession, requests: Sequence[Request]) -> No
     rows: dict[tuple[str, bool, str, str, int], dict[str, Any]] = {}
     for request in requests:
         amounts = amounts_of(request)
-        bucket = bucket_of(request.created_at)
-        connection = request.connection_id or ANY
-        product = request.product_id or ANY
+        bucket = bucket_of(request["created_at"])
+        connection = request["connection_id"] or ANY
+        product = request["product_id"] or ANY
         for c, p in {(connection, product), (connection, ANY), (ANY, product), (ANY, ANY)}:
-            key = (request.merchant_id, request.livemode, c, p, bucket)
+            key = (request["merchant_id"], request["livemode"], c, p, bucket)
             row = rows.get(key)
             if row is None:
                 rows[key] = {
@@ -100,8 +102,3 @@ def _upsert(session: AsyncSession) -> Any:
             },
         )
     return _UPSERTS[dialect]
-
-
-async def add_request(session: AsyncSession, request: Request) -> None:
-    """Add one completed request to its roll-ups."""
-    await add_requests(session, [request])
