@@ -31,12 +31,9 @@ import logging
 import os
 import socket
 from datetime import datetime, timedelta
-from typing import Any, Final, cast
-
-from sqlalchemy import CursorResult, delete, insert, or_, select, update
+from typing import Final
 
 from lava_server.db.engine import Database
-from lava_server.db.models import Request, ServerProcess
 from lava_server.ids import new_id
 from lava_server.metering import repository
 from lava_server.timeutil import utcnow
@@ -71,22 +68,15 @@ class ProcessHeartbeat:
             self._task = None
         try:
             async with self.db.write() as session:
-                await session.execute(delete(ServerProcess).where(ServerProcess.id == self.id))
+                await repository.forget_process(session, self.id)
         except Exception:
             log.exception("removing server process %s failed", self.id)
 
     async def beat(self) -> None:
         """Record that this process is alive (again, if a worker had taken it for dead)."""
         async with self.db.write() as session:
-            result = cast(
-                CursorResult[Any],
-                await session.execute(
-                    update(ServerProcess)
-                    .where(ServerProcess.id == self.id)
-                    .values(seen_at=utcnow())
-                ),
-            )
-        if result.rowcount == 0:
+            seen = await repository.process_seen(session, self.id, utcnow())
+        if not seen:
             log.warning(
                 "server process %s was taken for dead (no heartbeat for too long); the calls "
                 "it had in flight were released uncharged",
@@ -97,14 +87,8 @@ class ProcessHeartbeat:
     async def _register(self) -> None:
         now = utcnow()
         async with self.db.write() as session:
-            await session.execute(
-                insert(ServerProcess).values(
-                    id=self.id,
-                    host=socket.gethostname()[:255],
-                    pid=os.getpid(),
-                    started_at=now,
-                    seen_at=now,
-                )
+            await repository.add_process(
+                session, self.id, host=socket.gethostname()[:255], pid=os.getpid(), now=now
             )
 
     async def _beat(self) -> None:
@@ -122,26 +106,8 @@ async def release_abandoned(db: Database, abandoned_after: float, now: datetime)
     call left."""
     stale = now - timedelta(seconds=abandoned_after)
     async with db.read() as session:
-        rows = (
-            await session.execute(
-                select(Request.seq, Request.wallet_id)
-                .outerjoin(ServerProcess, ServerProcess.id == Request.process_id)
-                .where(
-                    Request.status == "pending",
-                    Request.created_at < stale,
-                    or_(ServerProcess.id.is_(None), ServerProcess.seen_at < stale),
-                )
-                .order_by(Request.seq)
-                .limit(BATCH)
-            )
-        ).all()
-        silent = list(
-            (
-                await session.execute(
-                    select(ServerProcess.id).where(ServerProcess.seen_at < stale).limit(BATCH)
-                )
-            ).scalars()
-        )
+        rows = await repository.abandoned_calls(session, stale, BATCH)
+        silent = await repository.silent_processes(session, stale, BATCH)
     released = 0
     for seq, wallet_id in rows:
         if await _release(db, seq, wallet_id):
@@ -150,14 +116,7 @@ async def release_abandoned(db: Database, abandoned_after: float, now: datetime)
         log.warning("released the holds of %d forward calls whose server process stopped", released)
     if silent and len(rows) < BATCH:
         async with db.write() as session:
-            left = select(Request.seq).where(
-                Request.status == "pending", Request.process_id == ServerProcess.id
-            )
-            await session.execute(
-                delete(ServerProcess).where(
-                    ServerProcess.id.in_(silent), ServerProcess.seen_at < stale, ~left.exists()
-                )
-            )
+            await repository.forget_idle_processes(session, silent, stale)
     return released
 
 
@@ -165,25 +124,11 @@ async def _release(db: Database, seq: int, wallet_id: str | None) -> bool:
     async with db.write() as session:
         if wallet_id is not None:
             await lock_wallet(session, wallet_id)  # the lock order of every money movement
-        found = (
-            await session.execute(
-                select(Request.hold_amount, Request.request_metadata).where(
-                    Request.seq == seq, Request.status == "pending"
-                )
-            )
-        ).first()
+        found = await repository.pending_hold(session, seq)
         if found is None:
             return False  # settled or released meanwhile
         hold, metadata = found
-        result = cast(
-            CursorResult[Any],
-            await session.execute(
-                update(Request)
-                .where(Request.seq == seq, Request.status == "pending")
-                .values(status="error", request_metadata={**metadata, ABANDONED_KEY: "true"})
-            ),
-        )
-        if result.rowcount != 1:
+        if not await repository.close_abandoned(session, seq, {**metadata, ABANDONED_KEY: "true"}):
             return False
         if wallet_id is not None and hold:
             await repository.change_held(session, wallet_id, -hold)

@@ -21,12 +21,32 @@ from decimal import Decimal
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Connection as SyncConnection
-from sqlalchemy import CursorResult, Table, bindparam, insert, select, text, tuple_, update
+from sqlalchemy import (
+    CursorResult,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from lava_server.db.engine import Database, upsert_insert
-from lava_server.db.models import ApiKey, Connection, Product, Request, TierUsage, Wallet, table_of
+from lava_server.db.models import (
+    ApiKey,
+    Connection,
+    Product,
+    Request,
+    ServerProcess,
+    TierUsage,
+    Wallet,
+    table_of,
+)
 from lava_server.db.types import capped_add
 from lava_server.pricing import MAX_AMOUNT
 from lava_server.pricing.config import TIER_POSITION_CAP
@@ -857,3 +877,95 @@ async def find_request(
             )
         )
     ).scalar_one_or_none()
+
+
+# -- server processes and abandoned calls (`metering.abandoned`) -----------------------------------
+
+
+async def add_process(
+    session: AsyncSession, process_id: str, *, host: str, pid: int, now: datetime
+) -> None:
+    await session.execute(
+        insert(ServerProcess).values(id=process_id, host=host, pid=pid, started_at=now, seen_at=now)
+    )
+
+
+async def process_seen(session: AsyncSession, process_id: str, now: datetime) -> bool:
+    """Record that the process is alive; False when its row is gone (taken for dead)."""
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(ServerProcess).where(ServerProcess.id == process_id).values(seen_at=now)
+        ),
+    )
+    return result.rowcount != 0
+
+
+async def forget_process(session: AsyncSession, process_id: str) -> None:
+    await session.execute(delete(ServerProcess).where(ServerProcess.id == process_id))
+
+
+async def abandoned_calls(
+    session: AsyncSession, stale: datetime, limit: int
+) -> list[tuple[int, str | None]]:
+    """(seq, wallet_id) of pending calls older than `stale` whose process is gone or silent
+    since `stale`, oldest first."""
+    rows = await session.execute(
+        select(Request.seq, Request.wallet_id)
+        .outerjoin(ServerProcess, ServerProcess.id == Request.process_id)
+        .where(
+            Request.status == "pending",
+            Request.created_at < stale,
+            or_(ServerProcess.id.is_(None), ServerProcess.seen_at < stale),
+        )
+        .order_by(Request.seq)
+        .limit(limit)
+    )
+    return [(int(row.seq), row.wallet_id) for row in rows]
+
+
+async def silent_processes(session: AsyncSession, stale: datetime, limit: int) -> list[str]:
+    rows = await session.execute(
+        select(ServerProcess.id).where(ServerProcess.seen_at < stale).limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def forget_idle_processes(session: AsyncSession, ids: list[str], stale: datetime) -> None:
+    """Delete these processes if still silent since `stale` and with no pending call left."""
+    left = select(Request.seq).where(
+        Request.status == "pending", Request.process_id == ServerProcess.id
+    )
+    await session.execute(
+        delete(ServerProcess).where(
+            ServerProcess.id.in_(ids), ServerProcess.seen_at < stale, ~left.exists()
+        )
+    )
+
+
+async def pending_hold(session: AsyncSession, seq: int) -> tuple[Decimal, dict[str, str]] | None:
+    """The hold and metadata of request `seq` if it is still pending."""
+    found = (
+        await session.execute(
+            select(Request.hold_amount, Request.request_metadata).where(
+                Request.seq == seq, Request.status == "pending"
+            )
+        )
+    ).first()
+    if found is None:
+        return None
+    hold, metadata = found
+    return hold, metadata
+
+
+async def close_abandoned(session: AsyncSession, seq: int, metadata: dict[str, str]) -> bool:
+    """Mark a pending request `error` with this metadata; False if it was not pending."""
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(Request)
+            .where(Request.seq == seq, Request.status == "pending")
+            .values(status="error", request_metadata=metadata)
+        ),
+    )
+    return result.rowcount == 1
