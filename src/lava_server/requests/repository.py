@@ -4,13 +4,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select, tuple_, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.engine import upsert_insert
 from lava_server.db.models import Request, TierUsage, table_of
 from lava_server.db.types import capped_add
+from lava_server.metadata import metadata_conditions
 from lava_server.pricing.config import TIER_POSITION_CAP
 
 
@@ -56,20 +56,6 @@ async def add_tier_units(
             for (c, p, start), units in sorted(totals.items())
         ],
     )
-
-
-def metadata_conditions(
-    session: AsyncSession, filters: dict[str, str]
-) -> list[ColumnElement[bool]]:
-    """Requests whose metadata holds every pair exactly."""
-    if not filters:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        return [type_coerce(Request.request_metadata, JSONB).contains(filters)]  # JSONB @>
-    return [
-        func.json_extract(Request.request_metadata, f'$."{key}"') == value
-        for key, value in filters.items()
-    ]
 
 
 async def page(
