@@ -26,7 +26,7 @@ from lava_server.checkout.routes import router as checkout_router
 from lava_server.connections.routes import router as connections_router
 from lava_server.connections.routes import test_helpers as test_helpers_router
 from lava_server.db.engine import Database
-from lava_server.errors import install_error_handlers
+from lava_server.errors import MethodNotAllowed, install_error_handlers, send_error
 from lava_server.model_prices.book import PriceBook
 from lava_server.model_prices.service import PriceRefresher
 from lava_server.payments.context import Billing
@@ -127,17 +127,17 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.mount("/embed/static", StaticFiles(directory=STATIC), name="checkout-static")
     if not settings.separate_worker:
         embed_in(app)  # the worker loop runs as long as the app, unless `lava worker` runs apart
-    app.router.routes[:0] = forward.routes  # first: the hot path matches without a scan
     openapi.install(app, paths=forward_paths(), security_schemes=FORWARD_SECURITY)
     docs.install(app)
 
     app.add_middleware(HotPaths, forward=forward, create_request=create_request)
-    app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=("/v1/forward",))
+    app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=(FORWARD_PATH,))
     app.add_middleware(InputGuard, skip_body_prefixes=(FORWARD_PATH,))
     app.add_middleware(AuthFailures, limiter=state.auth_failures)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
+        forward_prefix=FORWARD_PATH,
         max_forward_body_bytes=settings.max_forward_body_bytes,
     )
     return app
@@ -152,13 +152,16 @@ async def _purge_idempotency_keys(state: AppState) -> None:
             log.exception("purging expired idempotency keys failed")
 
 
-_FORWARD_PREFIX = FORWARD_PATH + "/"
+# GET brings HEAD, as in Starlette's routes; any other method is refused with 405.
+_FORWARD_METHODS = frozenset([*FORWARD_METHODS, "HEAD"])
+_FORWARD_ALLOW = [(b"allow", ", ".join([*FORWARD_METHODS, "HEAD"]).encode())]
 
 
 class HotPaths:
     """ASGI middleware: the two hot paths, `POST /v1/requests` and `/v1/forward`, go straight to
     their handlers, skipping routing and FastAPI's per-request machinery (about 0.1 ms a call).
-    The router has the same handlers, for the API docs and for anything that bypasses this."""
+    The router never sees `/v1/forward` (its API document comes from `proxy.schemas`); it keeps
+    the `POST /v1/requests` route for the API document."""
 
     def __init__(self, app: ASGIApp, *, forward: ForwardProxy, create_request: ASGIApp) -> None:
         self.app = app
@@ -171,10 +174,18 @@ class HotPaths:
             if path.startswith(FORWARD_PATH) and path[
                 len(FORWARD_PATH) : len(FORWARD_PATH) + 1
             ] in ("", "/"):
-                if scope["method"] in FORWARD_METHODS:
+                if scope["method"] in _FORWARD_METHODS:
                     await self.forward(scope, receive, send)
-                    return
-            elif path == "/v1/requests" and scope["method"] == "POST":
+                else:
+                    await send_error(
+                        send,
+                        405,
+                        MethodNotAllowed.code,
+                        "Method not allowed on this route.",
+                        headers=_FORWARD_ALLOW,
+                    )
+                return
+            if path == "/v1/requests" and scope["method"] == "POST":
                 await self.create_request(scope, receive, send)
                 return
         await self.app(scope, receive, send)
