@@ -57,10 +57,6 @@ class ForwardToken:
     product_secret: str | None
     provider_key: str | None
 
-    @property
-    def metering_only(self) -> bool:
-        return self.connection_secret is None
-
 
 def find_token(headers: Mapping[bytes, bytes], query_key: str | None) -> str:
     """The forward token from the first carrier that has one; 401 when none does."""
