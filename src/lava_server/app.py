@@ -20,12 +20,13 @@ from lava_server.api.guard import InputGuard
 from lava_server.api.idempotency import IdempotencyMiddleware, purge_expired
 from lava_server.api.ratelimit import AuthFailures, RateLimiter
 from lava_server.api.schemas import Health
+from lava_server.api.state import AppState
 from lava_server.checkout.page import router as checkout_page_router
 from lava_server.checkout.routes import router as checkout_router
 from lava_server.connections.routes import router as connections_router
 from lava_server.connections.routes import test_helpers as test_helpers_router
 from lava_server.db.engine import Database
-from lava_server.errors import install_error_handlers
+from lava_server.errors import MethodNotAllowed, install_error_handlers, send_error
 from lava_server.metering.abandoned import ProcessHeartbeat
 from lava_server.metering.reported import RequestBatcher
 from lava_server.model_prices.book import PriceBook
@@ -36,10 +37,8 @@ from lava_server.proxy.routes import FORWARD_PATH, ForwardProxy
 from lava_server.proxy.routes import METHODS as FORWARD_METHODS
 from lava_server.proxy.schemas import SECURITY_SCHEMES as FORWARD_SECURITY
 from lava_server.proxy.schemas import forward_paths
-from lava_server.requests.routes import create_request_asgi
-from lava_server.requests.routes import router as requests_router
+from lava_server.requests.routes import CreateRequest, router_with
 from lava_server.settings import Settings
-from lava_server.state import AppState
 from lava_server.subscriptions.routes import router as subscriptions_router
 from lava_server.usage.routes import router as usage_router
 from lava_server.web import STATIC
@@ -64,8 +63,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             redis_url=settings.redis_url,
             prefix="lava:authfail:",
         ),
-        request_batcher=RequestBatcher(db, settings, prices),
     )
+    create_request = CreateRequest(RequestBatcher(db, settings, prices).submit)
 
     heartbeat = ProcessHeartbeat(db, settings.process_heartbeat_seconds)
     forward = ForwardProxy(settings, db, prices, process_id=heartbeat.id)
@@ -117,7 +116,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     app.include_router(connections_router)
     app.include_router(products_router)
-    app.include_router(requests_router)
+    app.include_router(router_with(create_request))
     app.include_router(usage_router)
     app.include_router(test_helpers_router)
     # What checkout, subscriptions and the worker share (tests may replace it before start-up).
@@ -128,17 +127,17 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.mount("/embed/static", StaticFiles(directory=STATIC), name="checkout-static")
     if not settings.separate_worker:
         embed_in(app)  # the worker loop runs as long as the app, unless `lava worker` runs apart
-    app.router.routes[:0] = forward.routes  # first: the hot path matches without a scan
     openapi.install(app, paths=forward_paths(), security_schemes=FORWARD_SECURITY)
     docs.install(app)
 
-    app.add_middleware(HotPaths, forward=forward)
-    app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=("/v1/forward",))
+    app.add_middleware(HotPaths, forward=forward, create_request=create_request)
+    app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=(FORWARD_PATH,))
     app.add_middleware(InputGuard, skip_body_prefixes=(FORWARD_PATH,))
     app.add_middleware(AuthFailures, limiter=state.auth_failures)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
+        forward_prefix=FORWARD_PATH,
         max_forward_body_bytes=settings.max_forward_body_bytes,
     )
     return app
@@ -153,17 +152,21 @@ async def _purge_idempotency_keys(state: AppState) -> None:
             log.exception("purging expired idempotency keys failed")
 
 
-_FORWARD_PREFIX = FORWARD_PATH + "/"
+# GET brings HEAD, as in Starlette's routes; any other method is refused with 405.
+_FORWARD_METHODS = frozenset([*FORWARD_METHODS, "HEAD"])
+_FORWARD_ALLOW = [(b"allow", ", ".join([*FORWARD_METHODS, "HEAD"]).encode())]
 
 
 class HotPaths:
     """ASGI middleware: the two hot paths, `POST /v1/requests` and `/v1/forward`, go straight to
     their handlers, skipping routing and FastAPI's per-request machinery (about 0.1 ms a call).
-    The router has the same handlers, for the API docs and for anything that bypasses this."""
+    The router never sees `/v1/forward` (its API document comes from `proxy.schemas`); it keeps
+    the `POST /v1/requests` route for the API document."""
 
-    def __init__(self, app: ASGIApp, *, forward: ForwardProxy) -> None:
+    def __init__(self, app: ASGIApp, *, forward: ForwardProxy, create_request: ASGIApp) -> None:
         self.app = app
         self.forward = forward
+        self.create_request = create_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -171,10 +174,18 @@ class HotPaths:
             if path.startswith(FORWARD_PATH) and path[
                 len(FORWARD_PATH) : len(FORWARD_PATH) + 1
             ] in ("", "/"):
-                if scope["method"] in FORWARD_METHODS:
+                if scope["method"] in _FORWARD_METHODS:
                     await self.forward(scope, receive, send)
-                    return
-            elif path == "/v1/requests" and scope["method"] == "POST":
-                await create_request_asgi(scope, receive, send)
+                else:
+                    await send_error(
+                        send,
+                        405,
+                        MethodNotAllowed.code,
+                        "Method not allowed on this route.",
+                        headers=_FORWARD_ALLOW,
+                    )
+                return
+            if path == "/v1/requests" and scope["method"] == "POST":
+                await self.create_request(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -1,4 +1,5 @@
-"""Request metadata and `metadata_filters` (`docs/api.md`)."""
+"""Request metadata and `metadata_filters` (`docs/api.md`): what metadata may hold, how a
+filter is read, and the SQL condition that applies it (shared by the requests list and usage)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import re
 from typing import Annotated
 
 from pydantic import AfterValidator
+from sqlalchemy import ColumnElement, func, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from lava_server.db.models import Request
 from lava_server.errors import InvalidRequest
 from lava_server.untrusted import NUL, UntrustedJSONError, parse_json
 
@@ -65,3 +70,17 @@ def parse_metadata_filters(raw: str | None) -> dict[str, str]:
     if len(filters) > MAX_PAIRS:
         raise problem
     return filters
+
+
+def metadata_conditions(
+    session: AsyncSession, filters: dict[str, str]
+) -> list[ColumnElement[bool]]:
+    """Requests whose metadata holds every pair exactly."""
+    if not filters:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return [type_coerce(Request.request_metadata, JSONB).contains(filters)]  # JSONB @>
+    return [
+        func.json_extract(Request.request_metadata, f'$."{key}"') == value
+        for key, value in filters.items()
+    ]

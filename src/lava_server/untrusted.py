@@ -1,6 +1,6 @@
 """Rules every untrusted input obeys before anything acts on it, whichever door it came in by.
 
-- JSON is nested at most `MAX_JSON_DEPTH` levels (a forward call's body: `MAX_BODY_DEPTH`):
+- JSON is nested at most `MAX_JSON_DEPTH` levels:
   deeper documents are refused, never walked by recursive code (Python's recursion limit would
   turn them into a 500).
 - Text holds no NUL character. PostgreSQL cannot store one in text or JSONB while SQLite can, so
@@ -18,9 +18,6 @@ import orjson
 
 MAX_JSON_DEPTH = 32
 """Deepest JSON accepted in API bodies, metadata, filters and tokens (ours are 3 deep at most)."""
-
-MAX_BODY_DEPTH = 128
-"""Deepest JSON accepted in a forward call's body (tool schemas nest; providers cap it too)."""
 
 NUL = "\x00"
 
@@ -120,9 +117,3 @@ def may_break_rules(raw: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> bool:
     that ordinary bodies on the hot paths are never walked. An escaped NUL is written `\\u0000`
     (a raw control character is malformed JSON anyway); depth needs at least that many brackets."""
     return b"\\u0000" in raw or raw.count(b"{") + raw.count(b"[") > max_depth
-
-
-def check_text(value: str, field: str) -> None:
-    """Raise `UntrustedJSONError` when a single text value holds a NUL character."""
-    if NUL in value:
-        raise UntrustedJSONError(field, "must not contain NUL characters (\\u0000)")

@@ -36,6 +36,7 @@ from lava_server.payments.sms import SandboxSms
 from lava_server.settings import Settings
 from lava_server.wallets.service import check as ledger_check
 from lava_server.worker.runner import run_once
+from tests.api.test_api_base import assert_error
 from tests.checkout.helpers import (
     DECLINED_CARD,
     DETAILS,
@@ -52,7 +53,6 @@ from tests.checkout.helpers import (
     step_of,
     succeeded_charges,
 )
-from tests.server.test_api_base import assert_error
 from tests.subscriptions.helpers import spend, subscribe, wallet_row
 
 STRIPE_LIVE_KEY = {"payment_provider": "stripe", "stripe_secret_key": "sk_live_x"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.api.test_api_base import assert_error
 from tests.checkout.helpers import billing_of, create_config, succeeded_charges
-from tests.server.test_api_base import assert_error
 from tests.subscriptions.helpers import subscribe
 
 

@@ -11,17 +11,16 @@ from typing import TYPE_CHECKING
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
+from lava_server.api import repository
 from lava_server.api.context import state_of
-from lava_server.db.models import ApiKey
 from lava_server.errors import InvalidCredentials, InvalidRequest, RateLimited
 
 if TYPE_CHECKING:
-    from lava_server.state import AppState
+    from lava_server.api.state import AppState
 
 SUPPORTED_API_VERSIONS = ("2025-04-28.v1", "2025-04-21.v1", "2025-03-27.v1")
 SECRET_KEY_PREFIXES = ("aks_live_", "aks_test_")
@@ -82,25 +81,12 @@ async def find_keys(session: AsyncSession, digests: Sequence[str]) -> dict[str, 
     """The active keys among these hashes (compared in constant time once found)."""
     if not digests:
         return {}
-    rows = await session.execute(
-        select(ApiKey.id, ApiKey.merchant_id, ApiKey.livemode, ApiKey.key_hash).where(
-            ApiKey.key_hash.in_(sorted(set(digests))), ApiKey.revoked_at.is_(None)
-        )
-    )
+    rows = await repository.active_keys(session, digests)
     return {
         row.key_hash: Caller(merchant_id=row.merchant_id, livemode=row.livemode, key_id=row.id)
         for row in rows
         if any(hmac.compare_digest(row.key_hash, digest) for digest in digests)
     }
-
-
-async def find_key(state: AppState, secret_key: str) -> Caller | None:
-    """The active key with this secret."""
-    digest = key_hash_of(secret_key)
-    if digest is None:
-        return None
-    async with state.db.read() as session:
-        return (await find_keys(session, [digest])).get(digest)
 
 
 def invalid_key() -> InvalidCredentials:

@@ -23,9 +23,18 @@ def state_of(scope: Scope) -> dict[str, Any]:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_forward_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        forward_prefix: str,
+        max_forward_body_bytes: int,
+    ) -> None:
+        """Bodies of paths under `forward_prefix` may reach `max_forward_body_bytes`."""
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.forward_prefix = forward_prefix
         self.max_forward_body_bytes = max_forward_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -35,7 +44,7 @@ class RequestContextMiddleware:
         state = state_of(scope)
         request_id = state.setdefault("request_id", new_id("req", True))
         # Provider calls carry images and documents; management calls never need much.
-        forward = scope["path"].startswith("/v1/forward")
+        forward = scope["path"].startswith(self.forward_prefix)
         limit = self.max_forward_body_bytes if forward else self.max_body_bytes
 
         started = False

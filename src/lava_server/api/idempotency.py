@@ -13,15 +13,15 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lava_server.api import repository
 from lava_server.api.auth import verified_caller
 from lava_server.api.context import read_body, replaying
+from lava_server.api.state import AppState
 from lava_server.db.models import IdempotencyKey
 from lava_server.errors import BodyTooLarge, send_error
-from lava_server.state import AppState
 
 HEADER = b"idempotency-key"
 MAX_KEY_LENGTH = 255
@@ -117,22 +117,16 @@ class IdempotencyMiddleware:
         for _ in range(2):
             try:
                 async with self.state.db.write() as session:
-                    row = (
-                        await session.execute(
-                            select(IdempotencyKey).where(
-                                IdempotencyKey.scope == scope_id, IdempotencyKey.key == key
-                            )
-                        )
-                    ).scalar_one_or_none()
+                    row = await repository.idempotency_key(session, scope_id, key)
                     if row is not None and row.created_at < expired_before:
-                        await session.delete(row)
-                        await session.flush()
+                        await repository.remove_idempotency_key(session, row)
                         row = None
                     if row is None:
-                        session.add(
+                        repository.add_idempotency_key(
+                            session,
                             IdempotencyKey(
                                 scope=scope_id, key=key, request_hash=request_hash, created_at=now
-                            )
+                            ),
                         )
                         return None
                     if row.request_hash != request_hash:
@@ -151,23 +145,15 @@ class IdempotencyMiddleware:
         return "A request with this Idempotency-Key is still being processed; retry later."
 
     async def _finish(self, scope_id: str, key: str, status: int, body: bytes) -> None:
-        where = (IdempotencyKey.scope == scope_id, IdempotencyKey.key == key)
         async with self.state.db.write() as session:
             if status >= 500 or status == 429:
-                await session.execute(delete(IdempotencyKey).where(*where))
+                await repository.forget_answer(session, scope_id, key)
             else:
-                await session.execute(
-                    update(IdempotencyKey)
-                    .where(*where)
-                    .values(status_code=status, response_body=body)
-                )
+                await repository.store_answer(session, scope_id, key, status, body)
 
 
 async def purge_expired(state: AppState) -> int:
     """Delete keys older than the TTL; returns how many."""
     cutoff = datetime.now(timezone.utc) - timedelta(hours=state.settings.idempotency_ttl_hours)
     async with state.db.write() as session:
-        result = await session.execute(
-            delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff)
-        )
-    return int(getattr(result, "rowcount", 0) or 0)
+        return await repository.purge_idempotency_keys(session, cutoff)

@@ -5,7 +5,7 @@ Answers are built as plain dicts typed by `TypedDict`s (so mypy checks every key
 domain's `schemas.py`. FastAPI turns them into the response schemas through pydantic, and checks
 the answers of the routes that return them. The routes that write their answers' bytes themselves
 (`POST /v1/requests` and `/v1/forward`, the hot paths, and `GET /v1/usage`) only document theirs:
-no work is added per call; tests/server/test_openapi.py checks their real answers. Every answer
+no work is added per call; tests/api/test_openapi.py checks their real answers. Every answer
 object is `closed`: a key that its schema does not name fails validation.
 """
 

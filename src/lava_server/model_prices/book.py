@@ -189,43 +189,6 @@ class Rates:
     input_audio_hours: Decimal = ZERO
     output_audio_hours: Decimal = ZERO
 
-    # Per-unit prices (exact: a division by a power of ten; per second: 28 significant digits).
-    @property
-    def input_per_token(self) -> Decimal:
-        return self.input_mtok / _MILLION
-
-    @property
-    def output_per_token(self) -> Decimal:
-        return self.output_mtok / _MILLION
-
-    @property
-    def cache_read_per_token(self) -> Decimal:
-        return self._cache_read / _MILLION
-
-    @property
-    def cache_write_per_token(self) -> Decimal:
-        return self._cache_write / _MILLION
-
-    @property
-    def cache_write_1h_per_token(self) -> Decimal:
-        return self._cache_write_1h / _MILLION
-
-    @property
-    def input_per_character(self) -> Decimal:
-        return self.input_mchars / _MILLION
-
-    @property
-    def output_per_character(self) -> Decimal:
-        return self.output_mchars / _MILLION
-
-    @property
-    def input_per_second(self) -> Decimal:
-        return self.input_audio_hours / _HOUR
-
-    @property
-    def output_per_second(self) -> Decimal:
-        return self.output_audio_hours / _HOUR
-
     @property
     def _cache_read(self) -> Decimal:
         return self.input_mtok if self.cache_read_mtok is None else self.cache_read_mtok
@@ -627,12 +590,6 @@ class PriceBook:
         if self._use_genai:
             for provider in GENAI_PROVIDER_IDS:
                 self._genai_provider(provider)
-
-    def clear_cache(self) -> None:
-        with self._lock:
-            self._cache.clear()
-            self._converted.clear()
-            self._dearest.clear()
 
     def set_database_prices(self, prices: _Overrides) -> None:
         """Put the prices stored with ``lava prices add`` (see :func:`database_overrides`) in

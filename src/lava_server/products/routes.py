@@ -5,10 +5,10 @@ from fastapi import APIRouter, Depends
 from lava_server.api.auth import Caller, authenticate, secret_key
 from lava_server.api.pagination import PageParams, page, page_params
 from lava_server.api.schemas import Page, Success, errors
+from lava_server.api.state import AppState, get_state
 from lava_server.ids import id_pattern
 from lava_server.products import service
 from lava_server.products.schemas import ProductCreate, ProductUpdate, RestProduct
-from lava_server.state import AppState, get_state
 
 router = APIRouter(
     prefix="/v1/products",

@@ -24,7 +24,6 @@ import logging
 from typing import Any, Final
 
 import orjson
-from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from lava_server.api.context import read_body, state_of
@@ -117,13 +116,6 @@ class ForwardProxy:
         warm_up()
         self._background: set[asyncio.Task[Any]] = set()
         self._targets: dict[tuple[bytes, bytes], UpstreamTarget] = {}
-
-    @property
-    def routes(self) -> list[Route]:
-        return [
-            Route(FORWARD_PATH, self, methods=METHODS, include_in_schema=False),
-            Route(FORWARD_PATH + "/{rest:path}", self, methods=METHODS, include_in_schema=False),
-        ]
 
     async def aclose(self) -> None:
         if self._background:

@@ -98,15 +98,12 @@ MAX_UPSTREAM_URL_LENGTH: Final = 8192
 """Longest public upstream URL accepted (``u`` + path after ``forward/`` + extra query)."""
 UPSTREAM_ENV_PREFIX: Final = "LAVA_UPSTREAM_"
 
-OUR_PARAMS: Final = frozenset({"u", "metadata", "key"})
-
 # --------------------------------------------------------------------------------------- errors
 
 
 class UpstreamURLError(ValueError):
     """``u`` (or the forward path/query) cannot be sent upstream. 400 ``invalid_request``."""
 
-    kind: ClassVar[str] = "invalid_url"
     code: ClassVar[str] = "invalid_request"
     status_code: ClassVar[int] = 400
 
@@ -119,59 +116,41 @@ class UpstreamURLError(ValueError):
 class MissingUpstreamURLError(UpstreamURLError):
     """No ``u``, or an empty one."""
 
-    kind = "missing"
-
 
 class InvalidUpstreamURLError(UpstreamURLError):
     """Not a well-formed absolute URL, or forbidden characters (control, space, ``\\``, ``#``)."""
 
-    kind = "malformed"
-
 
 class UpstreamURLTooLongError(InvalidUpstreamURLError):
-    kind = "too_long"
+    """``u``, or the whole upstream URL, longer than its limit."""
 
 
 class SchemeNotAllowedError(UpstreamURLError):
     """Anything but ``https``."""
 
-    kind = "scheme"
-
 
 class UserinfoNotAllowedError(UpstreamURLError):
     """``user:password@`` (or any ``@``) in the authority."""
-
-    kind = "userinfo"
 
 
 class IPLiteralNotAllowedError(UpstreamURLError):
     """An IP address as host, in any spelling (dotted, decimal, octal, hex, IPv6, mapped)."""
 
-    kind = "ip_literal"
-
 
 class PortNotAllowedError(UpstreamURLError):
     """An explicit port other than ``:443``."""
-
-    kind = "port"
 
 
 class HostNotAllowedError(UpstreamURLError):
     """A host that is not a registered provider's (lookalikes, trailing dot, non-ASCII)."""
 
-    kind = "host"
-
 
 class PathNotAllowedError(UpstreamURLError):
     """A provider host, but a path outside every registered base path of that host."""
 
-    kind = "path"
-
 
 class PathTraversalError(PathNotAllowedError):
     """Dot segments that leave the provider's base path."""
-
-    kind = "path_traversal"
 
 
 # ------------------------------------------------------------------------------------- registry

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, func, select, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import Request
+from lava_server.metadata import metadata_conditions
 
 
 async def get(
@@ -21,20 +21,6 @@ async def get(
             )
         )
     ).scalar_one_or_none()
-
-
-def metadata_conditions(
-    session: AsyncSession, filters: dict[str, str]
-) -> list[ColumnElement[bool]]:
-    """Requests whose metadata holds every pair exactly."""
-    if not filters:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        return [type_coerce(Request.request_metadata, JSONB).contains(filters)]  # JSONB @>
-    return [
-        func.json_extract(Request.request_metadata, f'$."{key}"') == value
-        for key, value in filters.items()
-    ]
 
 
 async def page(

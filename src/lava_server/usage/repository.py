@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import Request, UsageBucket
 from lava_server.db.sums import SumOf, execute_sums
+from lava_server.metadata import metadata_conditions
 from lava_server.metering.rollups import ANY
-from lava_server.requests.repository import metadata_conditions
 
 DAY = 86400
 MONEY_FIELDS = (

@@ -5,8 +5,8 @@ from fastapi import APIRouter, Depends, Query
 from lava_server.api.auth import Caller, authenticate, secret_key
 from lava_server.api.responses import JSONBody
 from lava_server.api.schemas import errors
+from lava_server.api.state import AppState, get_state
 from lava_server.metadata import parse_metadata_filters
-from lava_server.state import AppState, get_state
 from lava_server.usage import service
 from lava_server.usage.schemas import RestUsage
 

@@ -124,8 +124,6 @@ __all__ = [
     "extract_openai_speech",
     "extract_responses",
     "extract_transcription",
-    "extract_usage",
-    "family_of",
     "gemini_model_from_path",
     "heuristic_tokens",
     "is_usage_only_chunk",
@@ -172,50 +170,6 @@ _OPENAI_PATHS: tuple[tuple[str, ApiKind], ...] = (
     ("/audio/transcriptions", "openai_transcription"),
     ("/audio/translations", "openai_transcription"),
 )
-
-_FAMILY_OF: dict[str, str] = {
-    "anthropic_messages": "anthropic",
-    "gemini_generate": "google",
-    "elevenlabs_tts": "elevenlabs",
-}
-
-
-def family_of(api: ApiKind) -> str:
-    """The provider family whose wire format ``api`` is."""
-    return _FAMILY_OF.get(api, "openai-compatible")
-
-
-def extract_usage(
-    api: ApiKind,
-    request_body: Mapping[str, Any] | None,
-    response_body: Mapping[str, Any] | None,
-    headers: Headers | None = None,
-    *,
-    model: str | None = None,
-) -> Usage:
-    """The usage of a non-streamed answer already decoded as JSON (``response_body`` ``None``:
-    no readable answer, estimate). ``model``: the model when the body does not name it (Gemini's
-    URL path, a multipart transcription request)."""
-    result: Usage
-    if api in ("chat_completions", "completions"):
-        result = extract_chat_completion(request_body, response_body, headers)
-    elif api == "responses":
-        result = extract_responses(request_body, response_body, headers)
-    elif api == "embeddings":
-        result = extract_embeddings(request_body, response_body, headers)
-    elif api == "anthropic_messages":
-        result = extract_anthropic_message(request_body, response_body, headers)
-    elif api == "gemini_generate":
-        result = extract_gemini(request_body, response_body, headers, model=model)
-    elif api == "openai_speech":
-        result = extract_openai_speech(request_body, response_body, headers)
-    elif api == "openai_transcription":
-        result = extract_transcription(request_body, response_body, headers, model=model)
-    elif api == "elevenlabs_tts":
-        result = extract_elevenlabs_tts(request_body, response_body, headers)
-    else:
-        result = make_usage(model=model)
-    return result.with_model(model)
 
 
 def _content_type(headers: Headers | None) -> str:

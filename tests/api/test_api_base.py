@@ -115,6 +115,15 @@ async def test_unknown_route_and_method(client, merchant):
     assert response.headers["allow"] == "GET"
 
 
+async def test_the_forward_path_refuses_methods_it_does_not_forward(client, merchant):
+    for path in ("/v1/forward", "/v1/forward/chat/completions"):
+        response = await client.options(path, headers=merchant.headers)
+        assert_error(response, 405, "method_not_allowed")
+        allowed = set(response.headers["allow"].split(", "))
+        assert allowed == {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
+        assert response.headers["x-lava-request-id"].startswith("req_")
+
+
 async def test_a_call_outside_the_base_url_is_told_the_base_url(client, merchant, settings):
     """A client whose base URL lacks `/v1/` (`http://host:8787/`) calls `/connections`."""
     assert settings.base_url == "http://127.0.0.1:8787/v1/"

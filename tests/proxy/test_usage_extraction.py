@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,18 +44,55 @@ from lava_server.proxy.usage import (
     extract_openai_speech,
     extract_responses,
     extract_transcription,
-    extract_usage,
     gemini_model_from_path,
     heuristic_tokens,
     is_usage_only_chunk,
     make_response_parser,
+    make_usage,
     max_output_tokens,
     model_output_ceiling,
     set_tokenizer,
     tokenizer_name,
 )
 from lava_server.proxy.usage import estimate as estimate_module
+from lava_server.proxy.usage.base import Headers
 from lava_server.proxy.usage.framing import BoundedBody, find_last_object
+from lava_server.proxy.usage.types import ApiKind
+
+
+def extract_usage(
+    api: ApiKind,
+    request_body: Mapping[str, Any] | None,
+    response_body: Mapping[str, Any] | None,
+    headers: Headers | None = None,
+    *,
+    model: str | None = None,
+) -> Usage:
+    """The usage of a non-streamed answer already decoded as JSON (``response_body`` ``None``:
+    no readable answer, estimate): the tests' own entry to the extractors, which the server
+    reaches through `make_response_parser`. ``model``: the model when the body does not name it
+    (Gemini's URL path, a multipart transcription request)."""
+    result: Usage
+    if api in ("chat_completions", "completions"):
+        result = extract_chat_completion(request_body, response_body, headers)
+    elif api == "responses":
+        result = extract_responses(request_body, response_body, headers)
+    elif api == "embeddings":
+        result = extract_embeddings(request_body, response_body, headers)
+    elif api == "anthropic_messages":
+        result = extract_anthropic_message(request_body, response_body, headers)
+    elif api == "gemini_generate":
+        result = extract_gemini(request_body, response_body, headers, model=model)
+    elif api == "openai_speech":
+        result = extract_openai_speech(request_body, response_body, headers)
+    elif api == "openai_transcription":
+        result = extract_transcription(request_body, response_body, headers, model=model)
+    elif api == "elevenlabs_tts":
+        result = extract_elevenlabs_tts(request_body, response_body, headers)
+    else:
+        result = make_usage(model=model)
+    return result.with_model(model)
+
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "usage"
 

@@ -1,4 +1,6 @@
-"""What one server process holds for its whole life."""
+"""What one server process holds for its whole life and every route may use: settings, the
+database and the rate limiters. Parts that only one feature needs (the request batcher, the
+forward proxy) are given to it by `app.py`, not kept here."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ from fastapi import Request
 
 from lava_server.api.ratelimit import RateLimiter
 from lava_server.db.engine import Database
-from lava_server.metering.reported import RequestBatcher
 from lava_server.settings import Settings
 
 
@@ -18,7 +19,6 @@ class AppState:
     db: Database
     rate_limiter: RateLimiter
     auth_failures: RateLimiter
-    request_batcher: RequestBatcher
 
 
 async def get_state(request: Request) -> AppState:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.server.test_api_base import assert_error
+from tests.api.test_api_base import assert_error
 
 TIER = {"start": 0, "rate": "2", "type": "tokens_1m"}
 

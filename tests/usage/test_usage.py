@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from lava_server import timeutil
+from tests.api.test_api_base import assert_error
 from tests.server.metering import make_connection, make_product, report
-from tests.server.test_api_base import assert_error
 
 
 class Clock:

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from lava_server.wallets.service import check as ledger_check
+from tests.api.test_api_base import assert_error
 from tests.server.metering import balance_of, make_connection, make_product, report
-from tests.server.test_api_base import assert_error
 
 
 async def test_vector_1_through_the_api(client, merchant, db):

@@ -15,7 +15,7 @@ from lava_server.db.engine import Database
 from lava_server.db.models import IdempotencyKey
 from lava_server.merchants import service as merchants
 from lava_server.settings import Settings
-from tests.server.test_api_base import PRODUCT, assert_error
+from tests.api.test_api_base import PRODUCT, assert_error
 
 
 @asynccontextmanager
