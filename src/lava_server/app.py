@@ -43,6 +43,7 @@ from lava_server.state import AppState
 from lava_server.subscriptions.routes import router as subscriptions_router
 from lava_server.usage.routes import router as usage_router
 from lava_server.web import STATIC
+from lava_server.webhooks.routes import router as webhooks_router
 from lava_server.worker.runner import embed_in
 
 log = logging.getLogger("lava_server")
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.billing = Billing(settings, db)
     app.include_router(checkout_router)
     app.include_router(subscriptions_router)
+    app.include_router(webhooks_router)
     app.include_router(checkout_page_router)
     app.mount("/embed/static", StaticFiles(directory=STATIC), name="checkout-static")
     if not settings.separate_worker:
