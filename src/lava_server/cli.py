@@ -519,7 +519,7 @@ def worker(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
     startup.open_database(settings.database_url)
-    done = asyncio.run(run_process(settings, once=once))
+    done = asyncio.run(_worker(settings, once=once, run_process=run_process))
     if done is not None:
         console.print(
             f"Worker round: {done.renewals_queued} renewal(s) queued, "
@@ -528,6 +528,25 @@ def worker(
             f"{done.credit_expired} wallet(s) with expired credit",
             soft_wrap=True,
         )
+
+
+async def _worker(settings: Settings, *, once: bool, run_process: Any) -> Any:
+    """The worker loop, and beside it the webhook deliveries (`docs/webhooks.md`)."""
+    from lava_server.db.engine import Database
+    from lava_server.webhooks.worker import Deliverer
+
+    db = Database(settings.database_url, pool_size=4)
+    deliverer = Deliverer(db, settings)
+    try:
+        if once:
+            done = await run_process(settings, once=True)
+            await deliverer.run_once()
+            return done
+        await deliverer.start()
+        return await run_process(settings, once=False)
+    finally:
+        await deliverer.stop()
+        await db.dispose()
 
 
 @app.command("fake-provider")

@@ -51,6 +51,7 @@ from lava_server.errors import (
     Unauthorized,
 )
 from lava_server.model_prices.book import PRICE_ESTIMATED_KEY, ModelPricing, PriceBook
+from lava_server.outbox import record_balance_changes
 from lava_server.periods import usage_period
 from lava_server.pricing import (
     MAX_AMOUNT,
@@ -76,7 +77,7 @@ from lava_server.requests.service import postings_for, priced_columns
 from lava_server.settings import Settings
 from lava_server.timeutil import utcnow
 from lava_server.usage import rollups
-from lava_server.wallets.credit import open_wallets, record_debits
+from lava_server.wallets.credit import debit_changes, open_wallets, record_debits
 from lava_server.wallets.ledger import Movement, lock_wallet, lock_wallets, post, post_movements
 
 log = logging.getLogger("lava_server.proxy")
@@ -695,6 +696,7 @@ class ForwardBilling:
             if movements:
                 await post_movements(session, movements, now)
                 await record_debits(session, self.settings, wallets, debits, now)
+                await record_balance_changes(session, debit_changes(wallets, debits))
             if completed:
                 await rollups.add_requests(session, completed)
         for job, outcome in done:
@@ -809,6 +811,9 @@ class ForwardBilling:
             )
             await record_debits(
                 session, self.settings, wallets, {wallet_id: priced.total_wallet_cost}, now
+            )
+            await record_balance_changes(
+                session, debit_changes(wallets, {wallet_id: priced.total_wallet_cost})
             )
         if status == "completed":
             await rollups.add_request(session, request)

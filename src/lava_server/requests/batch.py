@@ -29,6 +29,7 @@ from lava_server.db.engine import Database
 from lava_server.db.models import Request
 from lava_server.errors import ApiError
 from lava_server.model_prices.book import PriceBook
+from lava_server.outbox import record_balance_changes
 from lava_server.pricing import PricedRequest
 from lava_server.products import repository as products
 from lava_server.requests import repository, service
@@ -36,7 +37,7 @@ from lava_server.requests.schemas import RequestCreate
 from lava_server.settings import Settings
 from lava_server.timeutil import utcnow
 from lava_server.usage import rollups
-from lava_server.wallets.credit import open_wallets, record_debits
+from lava_server.wallets.credit import debit_changes, open_wallets, record_debits
 from lava_server.wallets.ledger import Movement, post_movements
 
 log = logging.getLogger("lava_server")
@@ -227,6 +228,7 @@ class RequestBatcher:
                     )
                 await post_movements(session, movements, now)
                 await record_debits(session, self.settings, wallets, debits, now)
+                await record_balance_changes(session, debit_changes(wallets, debits))
                 await repository.add_tier_units(
                     session,
                     [

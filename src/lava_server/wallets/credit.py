@@ -113,6 +113,18 @@ async def record_debits(
             await autopay.queue_if_due(session, settings, wallet_id, now)
 
 
+def debit_changes(
+    states: Mapping[str, WalletState], debits: Mapping[str, Decimal]
+) -> list[tuple[str, Decimal, Decimal]]:
+    """`(wallet id, balance before, balance after)` of each debited wallet, for the webhooks'
+    outbox (`outbox.record_balance_changes`). `states` are from `open_wallets`."""
+    return [
+        (wallet_id, states[wallet_id].balance, states[wallet_id].balance - amount)
+        for wallet_id, amount in sorted(debits.items())
+        if amount
+    ]
+
+
 async def spend_credit(session: AsyncSession, wallet_id: str, amount: Decimal) -> None:
     """Take `amount` out of the wallet's period credit, earliest expiry first (as far as it
     goes: the rest was purchased credit)."""

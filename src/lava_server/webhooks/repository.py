@@ -102,14 +102,14 @@ async def connection_with_wallet(
 async def connections_of_wallets(
     session: AsyncSession, wallet_ids: Collection[str]
 ) -> Sequence[tuple[Connection, Wallet]]:
-    """The live (not deleted) connections of these wallets, with their wallet."""
+    """Every connection of these wallets (deleted ones too), with its wallet."""
     if not wallet_ids:
         return []
     rows = (
         await session.execute(
             select(Connection, Wallet)
             .join(Wallet, Wallet.id == Connection.wallet_id)
-            .where(Connection.wallet_id.in_(sorted(wallet_ids)), Connection.not_deleted())
+            .where(Connection.wallet_id.in_(sorted(wallet_ids)))
             .order_by(Connection.id)
         )
     ).all()
