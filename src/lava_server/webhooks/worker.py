@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from lava_server import outbox
-from lava_server.addresses import GuardedResolver, check_host
+from lava_server.addresses import AddressRefused, GuardedResolver, check_host
 from lava_server.db.engine import Database
 from lava_server.db.models import WebhookAttempt, WebhookDelivery
 from lava_server.settings import Settings
@@ -303,5 +303,8 @@ def _ms(started: float) -> int:
 
 
 def _describe(error: BaseException) -> str:
+    cause = getattr(error, "os_error", None) or error.__cause__
+    if isinstance(cause, AddressRefused):
+        return f"refused: {cause.args[0]}"[:200]
     text = str(error) or type(error).__name__
     return text[:200]
