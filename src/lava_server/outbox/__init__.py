@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.outbox import repository
+from lava_server.pricing import format_money
 from lava_server.settings import Settings
 from lava_server.timeutil import utcnow
 
@@ -122,14 +123,26 @@ async def record(
     )
 
 
+# In a wallet row's `data`: the balance to show (as of the change, not of the rendering).
+BALANCE_KEY = "_balance"
+
+
+async def balance_snapshot(session: AsyncSession, wallet_id: str) -> dict[str, Any]:
+    """`{BALANCE_KEY: ...}`: the wallet's balance as `GET` shows it, now, in this transaction."""
+    balance = await repository.available_balance(session, wallet_id)
+    return {} if balance is None else {BALANCE_KEY: format_money(balance)}
+
+
 async def record_credit(session: AsyncSession, wallet_id: str, now: datetime | None = None) -> None:
-    """A credit to a wallet (top-up, grant, refund, bundle): its balance event, not coalesced."""
+    """A credit to a wallet (top-up, grant, refund, bundle): its balance event, not coalesced,
+    showing the balance right after the credit."""
     await record(
         session,
         BALANCE_UPDATED,
         object_id=wallet_id,
         wallet_id=wallet_id,
         livemode=livemode_of(wallet_id),
+        data=await balance_snapshot(session, wallet_id),
         now=now,
     )
 
@@ -180,5 +193,6 @@ async def record_balance_changes(
                     "due_at": now,
                 }
             )
+            crossings[-1]["data"] = {BALANCE_KEY: format_money(after)}
     await repository.add_coalesced(session, coalesced)
     await repository.add(session, crossings)

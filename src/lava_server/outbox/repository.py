@@ -4,13 +4,14 @@ webhooks' delivery worker."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.engine import upsert_insert
-from lava_server.db.models import WebhookOutbox, table_of
+from lava_server.db.models import Wallet, WebhookOutbox, table_of
 
 _TABLE = table_of(WebhookOutbox)
 _COALESCED: dict[str, Any] = {}
@@ -35,6 +36,16 @@ async def add_coalesced(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
         )
         _COALESCED[dialect] = statement
     await session.execute(statement, list(rows))
+
+
+async def available_balance(session: AsyncSession, wallet_id: str) -> Decimal | None:
+    """The wallet's balance less what in-flight calls hold (what `GET` shows), as this
+    transaction sees it."""
+    table = table_of(Wallet)
+    row = (
+        await session.execute(select(table.c.balance, table.c.held).where(table.c.id == wallet_id))
+    ).first()
+    return None if row is None else Decimal(row[0]) - Decimal(row[1])
 
 
 async def claim_due(

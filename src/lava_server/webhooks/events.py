@@ -106,8 +106,11 @@ async def _events_of(
                 ):
                     continue
                 data: dict[str, Any] = dict(render_connection(connection, wallet, now))
-                if row.data:
-                    data.update(row.data)
+                extra = dict(row.data or {})
+                balance = extra.pop(outbox.BALANCE_KEY, None)
+                if balance is not None:  # as it was right after the change
+                    data["wallet"] = {**data["wallet"], "balance": balance}
+                data.update(extra)
                 events.append(_event(row, connection.merchant_id, connection.id, data, created_at))
             continue
         if row.data is not None:
