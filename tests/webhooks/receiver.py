@@ -39,15 +39,21 @@ class Receiver:
     lock: threading.Lock = field(default_factory=threading.Lock)
     in_flight: int = 0
     most_in_flight: int = 0
+    overlaps: int = 0  # an event id received while a copy of it was still being received
+    _inside: set[str] = field(default_factory=set)
 
     def app(self) -> Starlette:
         async def hook(request: Request) -> PlainTextResponse:
             name = request.path_params["name"]
             body = await request.body()
             headers = dict(request.headers)
+            event_id = headers.get("webhook-id", "")
             with self.lock:
                 self.in_flight += 1
                 self.most_in_flight = max(self.most_in_flight, self.in_flight)
+                if event_id in self._inside:
+                    self.overlaps += 1
+                self._inside.add(event_id)
             try:
                 if self.delay:
                     await asyncio.sleep(self.delay)
@@ -62,6 +68,7 @@ class Receiver:
             finally:
                 with self.lock:
                     self.in_flight -= 1
+                    self._inside.discard(event_id)
 
         return Starlette(routes=[Route("/hook/{name}", hook, methods=["POST"])])
 
