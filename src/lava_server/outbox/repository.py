@@ -71,3 +71,10 @@ async def remove(session: AsyncSession, ids: Sequence[int]) -> None:
 async def all_rows(session: AsyncSession) -> Sequence[WebhookOutbox]:
     """Every row not yet turned into events (tests and `lava webhooks` diagnostics)."""
     return (await session.execute(select(WebhookOutbox).order_by(WebhookOutbox.id))).scalars().all()
+
+
+async def any_due(session: AsyncSession, now: Any) -> bool:
+    row = (
+        await session.execute(select(WebhookOutbox.id).where(WebhookOutbox.due_at <= now).limit(1))
+    ).first()
+    return row is not None

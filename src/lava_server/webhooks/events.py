@@ -43,6 +43,9 @@ def name_for(endpoint: WebhookEndpoint, event_type: str) -> str | None:
 
 async def fan_out(db: Database, now: datetime) -> int:
     """Turn the due outbox rows into events and deliveries; returns how many rows."""
+    async with db.read() as session:  # no write transaction when nothing is due
+        if not await outbox_rows.any_due(session, now):
+            return 0
     async with db.write() as session:
         rows = await outbox_rows.claim_due(session, now, BATCH, skip_locked=not db.is_sqlite)
         if not rows:

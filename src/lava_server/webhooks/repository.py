@@ -232,3 +232,48 @@ async def endpoints_by_ids(
         .all()
     )
     return {row.id: row for row in rows}
+
+
+async def any_due_delivery(session: AsyncSession, now: datetime) -> bool:
+    row = (
+        await session.execute(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now)
+            .limit(1)
+        )
+    ).first()
+    return row is not None
+
+
+async def lock_endpoints(session: AsyncSession, ids: Collection[str]) -> dict[str, WebhookEndpoint]:
+    rows = (
+        (
+            await session.execute(
+                select(WebhookEndpoint)
+                .where(WebhookEndpoint.id.in_(sorted(ids)))
+                .order_by(WebhookEndpoint.id)
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return {row.id: row for row in rows}
+
+
+async def lock_deliveries(
+    session: AsyncSession, ids: Collection[str]
+) -> dict[str, WebhookDelivery]:
+    rows = (
+        (
+            await session.execute(
+                select(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(sorted(ids)))
+                .order_by(WebhookDelivery.id)
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return {row.id: row for row in rows}

@@ -23,11 +23,12 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import aiohttp
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server import outbox
 from lava_server.addresses import AddressRefused, GuardedResolver, check_host
 from lava_server.db.engine import Database
-from lava_server.db.models import WebhookAttempt, WebhookDelivery
+from lava_server.db.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from lava_server.settings import Settings
 from lava_server.timeutil import iso, utcnow
 from lava_server.webhooks import events, repository, service, signing
@@ -73,6 +74,9 @@ class Deliverer:
         self.lease = timedelta(seconds=self.timeout) + LEASE_MARGIN
         self._in_flight: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Outcomes waiting to be written: one transaction records a batch of them.
+        self._results: list[tuple[_Job, _Outcome, asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
@@ -109,11 +113,11 @@ class Deliverer:
     async def _run(self) -> None:
         interval = self.settings.webhook_poll_seconds
         while not self._stop.is_set():
+            self._wake.clear()
             try:
                 await self.run_once(wait=False)
             except Exception:
                 log.exception("webhook round failed; retrying in %s s", interval)
-            self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
 
@@ -137,6 +141,9 @@ class Deliverer:
         cap = self.settings.webhook_endpoint_concurrency
         saturated = {e for e, n in self._in_flight.items() if n >= cap}
         jobs: list[_Job] = []
+        async with self.db.read() as session:  # no write transaction when nothing is due
+            if not await repository.any_due_delivery(session, now):
+                return 0
         async with self.db.write() as session:
             rows = await repository.due_deliveries(
                 session,
@@ -190,7 +197,11 @@ class Deliverer:
     async def _deliver(self, job: _Job) -> None:
         try:
             outcome = await self._send(job)
-            await self._record(job, outcome)
+            recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._results.append((job, outcome, recorded))
+            if self._recorder is None or self._recorder.done():
+                self._recorder = asyncio.create_task(self._record_batches())
+            await recorded
         except Exception:
             log.exception(
                 "webhook delivery %s failed; its lease will bring it back", job.delivery_id
@@ -201,6 +212,7 @@ class Deliverer:
                 self._in_flight[job.endpoint_id] = left
             else:
                 self._in_flight.pop(job.endpoint_id, None)
+            self._wake.set()  # a slot is free: claim the next one now, not at the next poll
 
     def _allow_loopback(self, livemode: bool) -> bool:
         return self.settings.webhooks_allow_http and not livemode
@@ -246,15 +258,37 @@ class Deliverer:
         base = self.delays[min(attempts, len(self.delays)) - 1]
         return timedelta(seconds=base * random.uniform(0.8, 1.2))
 
-    async def _record(self, job: _Job, outcome: _Outcome) -> None:
+    async def _record_batches(self) -> None:
+        """Write the outcomes waiting, a batch per transaction, until none is left."""
+        while self._results:
+            await asyncio.sleep(0.005)  # let the sends finishing now join this batch
+            batch, self._results = self._results, []
+            try:
+                await self._record([(job, outcome) for job, outcome, _ in batch])
+            except Exception as error:
+                for _, _, recorded in batch:
+                    if not recorded.done():
+                        recorded.set_exception(error)
+                continue
+            for _, _, recorded in batch:
+                if not recorded.done():
+                    recorded.set_result(None)
+
+    async def _record(self, outcomes: list[tuple[_Job, _Outcome]]) -> None:
         now = utcnow()
         async with self.db.write() as session:
-            delivery = await repository.lock_delivery(session, job.delivery_id)
-            endpoint = await repository.endpoint_by_id(session, job.endpoint_id)
-            assert delivery is not None and endpoint is not None
-            await repository.add_all(
-                session,
-                [
+            # Locks in id order, endpoints first: never two transactions waiting on each other.
+            endpoints = await repository.lock_endpoints(
+                session, {j.endpoint_id for j, _ in outcomes}
+            )
+            deliveries = await repository.lock_deliveries(
+                session, {job.delivery_id for job, _ in outcomes}
+            )
+            attempts = []
+            for job, outcome in outcomes:
+                delivery = deliveries[job.delivery_id]
+                endpoint = endpoints[job.endpoint_id]
+                attempts.append(
                     WebhookAttempt(
                         delivery_id=delivery.id,
                         attempted_at=now,
@@ -263,39 +297,45 @@ class Deliverer:
                         response_body=outcome.answer[:ANSWER_KEPT],
                         error=outcome.error[:255] if outcome.error else None,
                     )
-                ],
+                )
+                await self._apply(session, delivery, endpoint, outcome, now)
+            await repository.add_all(session, attempts)
+
+    async def _apply(
+        self,
+        session: AsyncSession,
+        delivery: WebhookDelivery,
+        endpoint: WebhookEndpoint,
+        outcome: _Outcome,
+        now: datetime,
+    ) -> None:
+        delivery.attempts += 1
+        delivery.lease_until = None
+        if outcome.ok:
+            delivery.status = DELIVERED
+            delivery.delivered_at = now
+            if endpoint.failing_since is not None:
+                endpoint.failing_since = None
+            return
+        if now - delivery.created_at >= self.give_up:
+            delivery.status = FAILED
+        else:
+            delivery.next_attempt_at = now + self.delay_after(delivery.attempts)
+        if endpoint.failing_since is None:
+            endpoint.failing_since = now
+        elif now - endpoint.failing_since >= self.give_up and endpoint.status == ENABLED:
+            endpoint.status = DISABLED
+            endpoint.disabled_reason = "failing"
+            log.warning("webhook endpoint %s disabled: failing for too long", endpoint.id)
+            await outbox.record(
+                session,
+                outbox.ENDPOINT_DISABLED,
+                object_id=endpoint.id,
+                merchant_id=endpoint.merchant_id,
+                livemode=endpoint.livemode,
+                data=dict(service.render(endpoint)),
+                now=now,
             )
-            delivery.attempts += 1
-            delivery.lease_until = None
-            if outcome.ok:
-                delivery.status = DELIVERED
-                delivery.delivered_at = now
-                if endpoint.failing_since is not None:
-                    endpoint.failing_since = None
-                return
-            if now - delivery.created_at >= self.give_up:
-                delivery.status = FAILED
-            else:
-                delivery.next_attempt_at = now + self.delay_after(delivery.attempts)
-            if endpoint.failing_since is None:
-                endpoint.failing_since = now
-            elif now - endpoint.failing_since >= self.give_up and endpoint.status == ENABLED:
-                endpoint.status = DISABLED
-                endpoint.disabled_reason = "failing"
-                log.warning(
-                    "webhook endpoint %s disabled: failing since %s",
-                    endpoint.id,
-                    endpoint.failing_since,
-                )
-                await outbox.record(
-                    session,
-                    outbox.ENDPOINT_DISABLED,
-                    object_id=endpoint.id,
-                    merchant_id=endpoint.merchant_id,
-                    livemode=endpoint.livemode,
-                    data=dict(service.render(endpoint)),
-                    now=now,
-                )
 
 
 def _ms(started: float) -> int:
