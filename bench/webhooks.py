@@ -36,7 +36,6 @@ from ingest import post_requests, report_bodies, setup
 FAST = {
     "LAVA_RATE_LIMIT_PER_MINUTE": "100000000",
     "LAVA_WEBHOOKS_ALLOW_HTTP": "true",
-    "LAVA_WEBHOOK_POLL_SECONDS": "0.2",
 }
 
 

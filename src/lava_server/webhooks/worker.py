@@ -261,7 +261,7 @@ class Deliverer:
     async def _record_batches(self) -> None:
         """Write the outcomes waiting, a batch per transaction, until none is left."""
         while self._results:
-            await asyncio.sleep(0.005)  # let the sends finishing now join this batch
+            await asyncio.sleep(0.02)  # let the sends finishing now join this batch
             batch, self._results = self._results, []
             try:
                 await self._record([(job, outcome) for job, outcome, _ in batch])
