@@ -26,6 +26,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import CreditGrant
+from lava_server.outbox import record_balance_changes
 from lava_server.periods import usage_period
 from lava_server.settings import Settings
 from lava_server.wallets import autopay, repository
@@ -206,6 +207,8 @@ async def expire_credit(session: AsyncSession, wallet_id: str, now: datetime) ->
         grant.remaining = ZERO
         grant.expired_at = now
     await refresh_summary(session, wallet_id)
+    if total:  # the balance fell: reported as debits are (`docs/webhooks.md#events`)
+        await record_balance_changes(session, [(wallet_id, balance + total, balance)])
     return total
 
 
