@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lava_server import __version__
+from lava_server import __version__, outbox
 from lava_server.api import docs, openapi
 from lava_server.api.context import RequestContextMiddleware
 from lava_server.api.guard import InputGuard
@@ -42,6 +42,8 @@ from lava_server.settings import Settings
 from lava_server.subscriptions.routes import router as subscriptions_router
 from lava_server.usage.routes import router as usage_router
 from lava_server.web import STATIC
+from lava_server.webhooks.routes import router as webhooks_router
+from lava_server.webhooks.worker import Deliverer
 from lava_server.worker.runner import embed_in
 
 log = logging.getLogger("lava_server")
@@ -69,6 +71,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     heartbeat = ProcessHeartbeat(db, settings.process_heartbeat_seconds)
     forward = ForwardProxy(settings, db, prices, process_id=heartbeat.id)
     price_refresher = PriceRefresher(db, prices, settings.model_prices_refresh_seconds)
+    outbox.configure(settings)
+    # Webhook deliveries run beside the worker loop: here unless `lava worker` runs apart.
+    deliverer = None if settings.separate_worker else Deliverer(db, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -82,9 +87,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         await state.rate_limiter.start()
         await state.auth_failures.start()
         purger = asyncio.create_task(_purge_idempotency_keys(state))
+        if deliverer is not None:
+            await deliverer.start()
         try:
             yield
         finally:
+            if deliverer is not None:
+                await deliverer.stop()
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
@@ -106,6 +115,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.state.lava = state
     app.state.forward = forward
+    app.state.deliverer = deliverer
     install_error_handlers(app, base_url=settings.base_url)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database check")
@@ -123,6 +133,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.billing = Billing(settings, db)
     app.include_router(checkout_router)
     app.include_router(subscriptions_router)
+    app.include_router(webhooks_router)
     app.include_router(checkout_page_router)
     app.mount("/embed/static", StaticFiles(directory=STATIC), name="checkout-static")
     if not settings.separate_worker:

@@ -29,6 +29,8 @@ from lava_server.products.schemas import ProductCreate, RestProduct
 from lava_server.settings import Settings
 from lava_server.timeutil import iso, iso_or_none
 from lava_server.wallets import service as wallets
+from lava_server.webhooks import service as webhooks
+from lava_server.webhooks.schemas import WebhookCreate
 
 T = TypeVar("T")
 
@@ -63,6 +65,11 @@ prices_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(prices_app, name="prices")
+webhooks_app = typer.Typer(
+    help="List and create webhook endpoints; see and resend their deliveries.",
+    no_args_is_help=True,
+)
+app.add_typer(webhooks_app, name="webhooks")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -519,7 +526,7 @@ def worker(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
     startup.open_database(settings.database_url)
-    done = asyncio.run(run_process(settings, once=once))
+    done = asyncio.run(_worker(settings, once=once, run_process=run_process))
     if done is not None:
         console.print(
             f"Worker round: {done.renewals_queued} renewal(s) queued, "
@@ -528,6 +535,158 @@ def worker(
             f"{done.credit_expired} wallet(s) with expired credit",
             soft_wrap=True,
         )
+
+
+MerchantOption = Annotated[str, typer.Option("--merchant", help="Merchant id (mer_...).")]
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    merchant: MerchantOption,
+    live: LiveOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """List a merchant's webhook endpoints, newest first."""
+    settings = _settings(database_url)
+    caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
+
+    async def work(db: Database) -> list[Any]:
+        await merchants.require_merchant(db, merchant)
+        rows = await webhooks.list_page(db, caller, None, 100)
+        return [webhooks.render(row) for row in rows]
+
+    rows = _with_database(settings, work)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("webhook", "name", "url", "events", "status", "created")
+    for row in rows:
+        table.add_row(
+            row["webhook_id"],
+            row["name"],
+            row["url"],
+            ",".join(row["enabled_events"]),
+            row["status"],
+            row["created_at"],
+        )
+    console.print(table)
+
+
+@webhooks_app.command("create")
+def webhooks_create(
+    name: str,
+    url: str,
+    merchant: MerchantOption,
+    event: Annotated[
+        list[str] | None,
+        typer.Option("--event", help="An event type to receive; repeat. Default: all."),
+    ] = None,
+    legacy_names: Annotated[
+        bool, typer.Option("--legacy-names", help="Send connection.* rather than customer.*.")
+    ] = False,
+    live: LiveOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Create a webhook endpoint and print its id and signing secret (shown once)."""
+    try:
+        params = WebhookCreate(
+            name=name,
+            url=url,
+            enabled_events=event or None,
+            event_names="legacy" if legacy_names else "current",
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        err_console.print(f"[red]{field_path(first['loc'])}: {first['msg']}[/red]")
+        raise typer.Exit(2) from exc
+    settings = _settings(database_url)
+    caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
+
+    async def work(db: Database) -> Any:
+        await merchants.require_merchant(db, merchant)
+        return webhooks.render_created(await webhooks.create(db, settings, caller, params))
+
+    created = _with_database(settings, work)
+    if as_json:
+        print(json.dumps(created))
+    else:
+        console.print(
+            f"Webhook {created['webhook_id']}\nSigning secret (shown once): "
+            f"{created['webhook_secret']}",
+            soft_wrap=True,
+        )
+
+
+@webhooks_app.command("deliveries")
+def webhooks_deliveries(
+    webhook_id: str,
+    merchant: MerchantOption,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="How many, newest first.")] = 20,
+    live: LiveOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """The deliveries of a webhook endpoint with their attempts, newest first."""
+    settings = _settings(database_url)
+    caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
+    rows = _with_database(
+        settings, lambda db: webhooks.deliveries_page(db, caller, webhook_id, None, limit)
+    )
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("delivery", "event", "type", "status", "attempts", "last answer", "next try")
+    for row in rows:
+        last = row["attempts"][-1] if row["attempts"] else None
+        answer = ""
+        if last is not None:
+            answer = str(last["status_code"]) if last["status_code"] else (last["error"] or "")
+        table.add_row(
+            row["delivery_id"],
+            row["event_id"],
+            row["event_type"],
+            row["status"],
+            str(row["attempt_count"]),
+            answer,
+            row["next_attempt_at"] or "",
+        )
+    console.print(table)
+
+
+@webhooks_app.command("resend")
+def webhooks_resend(
+    webhook_id: str,
+    delivery_id: str,
+    merchant: MerchantOption,
+    live: LiveOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Send a delivery again (the worker sends it within seconds)."""
+    settings = _settings(database_url)
+    caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
+    _with_database(settings, lambda db: webhooks.resend(db, caller, webhook_id, delivery_id))
+    console.print(f"Delivery {delivery_id} will be sent again.")
+
+
+async def _worker(settings: Settings, *, once: bool, run_process: Any) -> Any:
+    """The worker loop, and beside it the webhook deliveries (`docs/webhooks.md`)."""
+    from lava_server.db.engine import Database
+    from lava_server.webhooks.worker import Deliverer
+
+    db = Database(settings.database_url, pool_size=4)
+    deliverer = Deliverer(db, settings)
+    try:
+        if once:
+            done = await run_process(settings, once=True)
+            await deliverer.run_once()
+            return done
+        await deliverer.start()
+        return await run_process(settings, once=False)
+    finally:
+        await deliverer.stop()
+        await db.dispose()
 
 
 @app.command("fake-provider")

@@ -115,6 +115,47 @@ class Settings(BaseSettings):
     autopay_max_per_period: int = Field(
         5, ge=1, description="Most autopay top-ups of one wallet per usage period."
     )
+    webhooks_allow_http: bool = Field(
+        False,
+        description="Let sandbox webhook endpoints use plain http:// to a loopback address (tests "
+        "and local development); live endpoints are always https:// to public addresses.",
+    )
+    webhook_balance_coalesce_s: float = Field(
+        60.0,
+        gt=0,
+        le=86400,
+        description="Debits of one wallet within this many seconds make one balance event.",
+    )
+    webhook_low_balance_threshold: Decimal = Field(
+        Decimal("1.00"),
+        ge=0,
+        description="A wallet whose balance falls below this (USD) sends one low-balance event "
+        "per crossing.",
+    )
+    webhook_retry_delays: str = Field(
+        "60,300,1800,7200,18000,36000,43200",
+        pattern=r"^[0-9]+(\.[0-9]+)?(,[0-9]+(\.[0-9]+)?)*$",
+        description="Seconds between a failed webhook attempt and the next (the last repeats), "
+        "each with up to 20 % jitter.",
+    )
+    webhook_give_up_seconds: float = Field(
+        3 * 86400.0,
+        gt=0,
+        description="A delivery still failing this long after its event is marked failed; an "
+        "endpoint failing this long is disabled.",
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, le=120, description="Seconds a webhook receiver has to answer."
+    )
+    webhook_concurrency: int = Field(
+        64, ge=1, description="Webhook deliveries in flight at once per process (all endpoints)."
+    )
+    webhook_endpoint_concurrency: int = Field(
+        4, ge=1, description="Webhook deliveries in flight at once per process to one endpoint."
+    )
+    webhook_poll_seconds: float = Field(
+        0.5, gt=0, le=60, description="How often the delivery worker looks for due deliveries."
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
     upstream_connect_timeout: float = Field(
         10.0, gt=0, description="Forward proxy: seconds to connect to a provider (TCP and TLS)."

@@ -5,7 +5,7 @@
     from lavapayments import Lava, AsyncLava
 """
 
-from . import types
+from . import types, webhooks
 from ._client import AsyncLava, Lava
 from ._constants import API_VERSION
 from ._exceptions import (
@@ -58,6 +58,7 @@ __all__ = [
     "UnprocessableEntityError",
     "__version__",
     "types",
+    "webhooks",
 ]
 
 _setup_logging()

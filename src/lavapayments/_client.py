@@ -20,11 +20,13 @@ from .resources import (
     AsyncRequests,
     AsyncSubscriptions,
     AsyncUsage,
+    AsyncWebhooks,
     CheckoutSessions,
     Connections,
     Requests,
     Subscriptions,
     Usage,
+    Webhooks,
 )
 
 __all__ = ["AsyncLava", "Lava"]
@@ -97,6 +99,12 @@ class Lava(SyncAPIClient):
     def usage(self) -> Usage:
         """Usage: ``retrieve``."""
         return Usage(self)
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        """Webhook endpoints: ``list``, ``retrieve``, ``create``, ``update``, ``delete``,
+        ``rotate_secret``, ``list_deliveries``, ``resend_delivery``, ``test``."""
+        return Webhooks(self)
 
     @cached_property
     def subscriptions(self) -> Subscriptions:
@@ -276,6 +284,12 @@ class AsyncLava(AsyncAPIClient):
     def usage(self) -> AsyncUsage:
         """Usage: ``retrieve``."""
         return AsyncUsage(self)
+
+    @cached_property
+    def webhooks(self) -> AsyncWebhooks:
+        """Webhook endpoints: ``list``, ``retrieve``, ``create``, ``update``, ``delete``,
+        ``rotate_secret``, ``list_deliveries``, ``resend_delivery``, ``test``."""
+        return AsyncWebhooks(self)
 
     @cached_property
     def subscriptions(self) -> AsyncSubscriptions:

@@ -111,8 +111,38 @@ async def test_every_answer_is_one_the_published_schema_allows(
     await _usage(client, h)
     await _checkout_and_subscriptions(client, h)
     await _forward(client, merchant, product, connection)
+    await _webhooks(client, h)
 
     assert published.unexercised() == []
+
+
+async def _webhooks(client: httpx.AsyncClient, h: dict[str, str]) -> None:
+    url = "https://hooks.example.com/lava"
+    await _expect(
+        client.post("/v1/webhooks", json={"name": "x", "url": "http://a/"}, headers=h), 400
+    )
+    hook = await _expect(
+        client.post("/v1/webhooks", json={"name": "x", "url": url}, headers=h), 201
+    )
+    base = f"/v1/webhooks/{hook['webhook_id']}"
+    missing = "/v1/webhooks/wh_test_01JAAAAAAAAAAAAAAAAAAAAAAA"
+    await _expect(client.get("/v1/webhooks", headers=h), 200)
+    await _expect(client.get("/v1/webhooks?limit=0", headers=h), 400)
+    await _expect(client.get(base, headers=h), 200)
+    await _expect(client.get(missing, headers=h), 404)
+    await _expect(client.patch(base, json={"name": "y"}, headers=h), 200)
+    await _expect(client.patch(base, json={"url": "ftp://x"}, headers=h), 400)
+    await _expect(client.post(f"{base}/rotate", headers=h), 200)
+    await _expect(client.post(f"{missing}/rotate", headers=h), 404)
+    ping = await _expect(client.post(f"{base}/test", headers=h), 200)
+    await _expect(client.post(f"{missing}/test", headers=h), 404)
+    await _expect(client.get(f"{base}/deliveries", headers=h), 200)
+    await _expect(client.get(f"{base}/deliveries?limit=x", headers=h), 400)
+    resend = f"{base}/deliveries/{ping['delivery_id']}/resend"
+    await _expect(client.post(resend, headers=h), 200)
+    await _expect(client.post(f"{base}/deliveries/whd_test_x/resend", headers=h), 404)
+    await _expect(client.delete(base, headers=h), 200)
+    await _expect(client.delete(base, headers=h), 404)
 
 
 async def _expect(response_or_call: Any, status: int) -> dict[str, Any]:

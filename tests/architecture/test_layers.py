@@ -31,6 +31,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "metadata",
         "periods",
         "model_prices",
+        "addresses",  # the address rules of outgoing connections (forward proxy, webhooks)
+        "outbox",  # the webhooks' outbox, written inside money transactions (metering, wallets)
         "web",  # the checkout page's templates and static files
         "testing",  # the fake AI provider: imports nothing of the server
     ),

@@ -38,6 +38,11 @@ pytestmark = pytest.mark.slow
         ("proxy.py", ["--databases", "sqlite", "--calls", "10", "--sustained", "100"], "clean"),
         ("sdk.py", ["--calls", "20", "--rounds", "1"], "AsyncLava"),
         ("charge.py", ["--databases", "sqlite", "--calls", "20"], "CPU per settlement"),
+        (
+            "webhooks.py",
+            ["--databases", "sqlite", "--requests", "300", "--events", "20", "--endpoints", "2"],
+            "deliveries",
+        ),
     ],
 )
 def test_the_benchmark_runs(script: str, args: list[str], expected: str) -> None:

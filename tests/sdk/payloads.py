@@ -154,6 +154,44 @@ def active_subscription(**overrides: Any) -> dict[str, Any]:
     return {**body, **overrides}
 
 
+def webhook(**overrides: Any) -> dict[str, Any]:
+    return {
+        "webhook_id": "wh_1",
+        "name": "Backend",
+        "url": "https://hooks.example.com/lava",
+        "created_at": "2026-12-06T16:00:00.000Z",
+        "enabled_events": ["*"],
+        "event_names": "current",
+        "status": "enabled",
+        "livemode": False,
+        **overrides,
+    }
+
+
+def webhook_delivery(**overrides: Any) -> dict[str, Any]:
+    return {
+        "delivery_id": "whd_1",
+        "webhook_id": "wh_1",
+        "event_id": "evt_1",
+        "event_type": "ping",
+        "status": "delivered",
+        "attempt_count": 1,
+        "next_attempt_at": None,
+        "created_at": "2026-12-06T16:00:00.000Z",
+        "delivered_at": "2026-12-06T16:00:01.000Z",
+        "attempts": [
+            {
+                "attempted_at": "2026-12-06T16:00:01.000Z",
+                "status_code": 200,
+                "duration_ms": 12,
+                "response_body": "ok",
+                "error": None,
+            }
+        ],
+        **overrides,
+    }
+
+
 def page(data: list[dict[str, Any]], next_cursor: str | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"data": data, "has_more": next_cursor is not None}
     if next_cursor is not None:

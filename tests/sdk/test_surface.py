@@ -19,6 +19,7 @@ TWINS = [
     (resources.Requests, resources.AsyncRequests),
     (resources.Usage, resources.AsyncUsage),
     (resources.Subscriptions, resources.AsyncSubscriptions),
+    (resources.Webhooks, resources.AsyncWebhooks),
     (Lava, AsyncLava),
     (lavapayments.SyncCursorPage, lavapayments.AsyncCursorPage),
 ]
@@ -88,7 +89,7 @@ def test_the_seed_surface_is_there() -> None:
             assert callable(getattr(getattr(client, resource), method))
 
 
-@pytest.mark.parametrize("cls", [c for pair in TWINS[:5] for c in pair] + [Lava, AsyncLava])
+@pytest.mark.parametrize("cls", [c for pair in TWINS[:6] for c in pair] + [Lava, AsyncLava])
 def test_every_call_takes_the_per_call_options(cls: type) -> None:
     for name, method in public_methods(cls).items():
         if name in ("with_options", "generate_forward_token", "close"):

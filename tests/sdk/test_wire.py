@@ -15,12 +15,16 @@ import pytest
 
 from lavapayments import API_VERSION, AsyncLava, Lava
 from lavapayments.types import (
+    DeletedResponse,
     RestActiveSubscription,
     RestCheckoutSession,
     RestConnection,
     RestRequest,
     RestSubscriptionConfig,
     RestUsage,
+    RestWebhook,
+    RestWebhookCreate,
+    RestWebhookDelivery,
     SuccessResponse,
 )
 
@@ -224,6 +228,80 @@ CASES: dict[str, Case] = {
         {"success": True},
         SuccessResponse,
     ),
+    "webhooks.list": Case(
+        lambda c: c.webhooks.list(cursor="wh_9", limit=5),
+        "GET",
+        "/v1/webhooks",
+        payloads.page([payloads.webhook()]),
+        RestWebhook,
+        query={"cursor": "wh_9", "limit": "5"},
+    ),
+    "webhooks.retrieve": Case(
+        lambda c: c.webhooks.retrieve("wh_1"),
+        "GET",
+        "/v1/webhooks/wh_1",
+        payloads.webhook(),
+        RestWebhook,
+    ),
+    "webhooks.create": Case(
+        lambda c: c.webhooks.create(
+            name="Backend", url="https://hooks.example.com/lava", enabled_events=["ping"]
+        ),
+        "POST",
+        "/v1/webhooks",
+        payloads.webhook(webhook_secret="whsec_test_x"),
+        RestWebhookCreate,
+        body={
+            "name": "Backend",
+            "url": "https://hooks.example.com/lava",
+            "enabled_events": ["ping"],
+        },
+        status=201,
+    ),
+    "webhooks.update": Case(
+        lambda c: c.webhooks.update("wh_1", name="Renamed", status="disabled"),
+        "PATCH",
+        "/v1/webhooks/wh_1",
+        payloads.webhook(name="Renamed", status="disabled"),
+        RestWebhook,
+        body={"name": "Renamed", "status": "disabled"},
+    ),
+    "webhooks.delete": Case(
+        lambda c: c.webhooks.delete("wh_1"),
+        "DELETE",
+        "/v1/webhooks/wh_1",
+        {"id": "wh_1", "deleted": True},
+        DeletedResponse,
+    ),
+    "webhooks.rotate_secret": Case(
+        lambda c: c.webhooks.rotate_secret("wh_1"),
+        "POST",
+        "/v1/webhooks/wh_1/rotate",
+        payloads.webhook(webhook_secret="whsec_test_y"),
+        RestWebhookCreate,
+    ),
+    "webhooks.list_deliveries": Case(
+        lambda c: c.webhooks.list_deliveries("wh_1", limit=2),
+        "GET",
+        "/v1/webhooks/wh_1/deliveries",
+        payloads.page([payloads.webhook_delivery()]),
+        RestWebhookDelivery,
+        query={"limit": "2"},
+    ),
+    "webhooks.resend_delivery": Case(
+        lambda c: c.webhooks.resend_delivery("wh_1", "whd_1"),
+        "POST",
+        "/v1/webhooks/wh_1/deliveries/whd_1/resend",
+        payloads.webhook_delivery(status="pending"),
+        RestWebhookDelivery,
+    ),
+    "webhooks.test": Case(
+        lambda c: c.webhooks.test("wh_1"),
+        "POST",
+        "/v1/webhooks/wh_1/test",
+        payloads.webhook_delivery(status="pending"),
+        RestWebhookDelivery,
+    ),
     "request": Case(
         lambda c: c.request("PATCH", "products/prd_1", data={"name": "x"}, query={"a": "b"}),
         "PATCH",
@@ -289,7 +367,8 @@ async def test_method_sends_the_contract_request(
 
 
 async def test_seed_methods_are_all_covered() -> None:
-    """The table above walks every method of the seed's resources (snake_cased)."""
+    """The table above walks every method of the seed's resources (snake_cased), and of
+    webhooks."""
     seed = {
         "checkout_sessions": {"create", "list", "retrieve"},
         "connections": {"list", "retrieve", "delete"},
@@ -302,6 +381,18 @@ async def test_seed_methods_are_all_covered() -> None:
             "delete_config",
             "list_active_subscriptions",
             "cancel_active_subscription",
+        },
+        # The current SDK's webhooks CRUD, and the server's extensions.
+        "webhooks": {
+            "list",
+            "retrieve",
+            "create",
+            "update",
+            "delete",
+            "rotate_secret",
+            "list_deliveries",
+            "resend_delivery",
+            "test",
         },
     }
     covered = {tuple(name.split(".")) for name in CASES if "." in name}

@@ -32,7 +32,8 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.checkout import codes, forms, repository
+from lava_server import outbox
+from lava_server.checkout import codes, forms, repository, service
 from lava_server.checkout.forms import FormError
 from lava_server.connections import repository as connections
 from lava_server.db.models import CheckoutSession, Connection, Payment, SubscriptionConfig, Wallet
@@ -427,6 +428,15 @@ async def settle(
             payments.record_outcome(payment, result, now)
             if payment.status == SUCCEEDED:
                 await _complete(session, checkout, payment, now)
+                await outbox.record(
+                    session,
+                    outbox.CHECKOUT_COMPLETED,
+                    object_id=checkout.id,
+                    merchant_id=checkout.merchant_id,
+                    livemode=checkout.livemode,
+                    data=dict(service.render(checkout, billing.settings.public_base)),
+                    now=now,
+                )
         status, message = payment.status, payment.failure_message
     if status == SUCCEEDED:
         return None
@@ -456,6 +466,14 @@ async def _complete(
             created_at=now,
         )
         await connections.add(session, connection)
+        await outbox.record(
+            session,
+            outbox.CUSTOMER_CREATED,
+            object_id=connection.id,
+            merchant_id=checkout.merchant_id,
+            livemode=checkout.livemode,
+            now=now,
+        )
         connection_id = connection.id
     if checkout.mode == "subscription":
         assert checkout.subscription_config_id is not None

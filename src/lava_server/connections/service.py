@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from lava_server import outbox
 from lava_server.api.auth import Caller
 from lava_server.connections import repository
 from lava_server.connections.schemas import RestConnection, TestConnectionCreate, TestFund
@@ -75,6 +76,13 @@ async def delete(db: Database, caller: Caller, connection_id: str) -> None:
         if found is None:
             raise NotFound(f"No connection {connection_id}.", param="connection_id")
         found[0].deleted_at = utcnow()
+        await outbox.record(
+            session,
+            outbox.CUSTOMER_DELETED,
+            object_id=connection_id,
+            merchant_id=caller.merchant_id,
+            livemode=caller.livemode,
+        )
 
 
 async def create_test_connection(
@@ -112,6 +120,14 @@ async def create_test_connection(
             created_at=now,
         )
         await repository.add(session, connection)
+        await outbox.record(
+            session,
+            outbox.CUSTOMER_CREATED,
+            object_id=connection.id,
+            merchant_id=caller.merchant_id,
+            livemode=False,
+            now=now,
+        )
         if params.balance > 0:
             await lock_wallet(session, wallet.id)
             await fund_in_session(

@@ -487,6 +487,104 @@ class CreditGrant(Base):
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class WebhookEndpoint(SoftDeleted):
+    """Where a merchant wants events sent (`docs/webhooks.md`). `secret` signs every delivery;
+    after a rotation `previous_secret` signs too until `previous_secret_expires_at`."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_merchant", "merchant_id", "livemode", "id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(String(2048))
+    enabled_events: Mapped[list[str]] = mapped_column(JSONDoc)
+    event_names: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    disabled_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    previous_secret: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), nullable=True
+    )
+    # Since when every attempt to this endpoint has failed (None: the last one succeeded).
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebhookOutbox(Base):
+    """A change to report, written in the transaction of the change. The delivery worker turns
+    each row (once `due_at` has come) into events and deliveries, then deletes it. A row whose
+    `coalesce_key` is set stands for every change with that key (a wallet's debits of a window)."""
+
+    __tablename__ = "webhook_outbox"
+    __table_args__ = (Index("ix_webhook_outbox_due", "due_at"),)
+
+    id: Mapped[int] = mapped_column(SerialKey, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(64))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    merchant_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    wallet_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    object_id: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc, nullable=True)
+    coalesce_key: Mapped[str | None] = mapped_column(String(160), nullable=True, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebhookEvent(Base):
+    """An event as sent: its payload's `data` rendered once, the same for every endpoint."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_merchant", "merchant_id", "livemode", "id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(String(64))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONDoc)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint, tried until it is delivered or given up (`failed`). A worker
+    claims it by setting `lease_until`; a claim whose worker died comes back when it runs out."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id"))
+    event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id"))
+    event_type: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class WebhookAttempt(Base):
+    """One try of a delivery: what the receiver answered (its first 2 KB), or the error."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "id"),)
+
+    id: Mapped[int] = mapped_column(SerialKey, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id"))
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(String(2048))
+    error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
 def table_of(model: type[Base]) -> Table:
     """The Core table of a model, for statements that skip the ORM on hot paths."""
     table = model.__table__

@@ -11,16 +11,14 @@ ledger postings (`rows.postings_for`), period credit spent or autopay queued
 The lock order is the one of every money-moving transaction of the server: wallet rows first
 (the caller's), then tier positions, then roll-ups.
 
-Balance changes: once the debits are known, still inside the transaction, `charge` calls the
-`balance_hooks` (each gets the session and one `BalanceChange` per wallet of the batch: its
-balance before and after the batch). Whatever must be written with the money (an outbox event of
-the debit per wallet, a low-balance event when a threshold is crossed) goes there, committed or
-rolled back with it.
+Balance changes: once the debits are known, still inside the transaction, `charge` writes them to
+the webhooks' outbox (`outbox.record_balance_changes`: one coalesced balance event per wallet and
+window, a low-balance event when a threshold is crossed), committed or rolled back with the money.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -28,6 +26,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lava_server import outbox
 from lava_server.errors import ApiError, InvalidRequest
 from lava_server.metering import repository, rollups
 from lava_server.metering.rows import postings_for, priced_columns
@@ -40,7 +39,7 @@ from lava_server.pricing import (
     units_for,
 )
 from lava_server.settings import Settings
-from lava_server.wallets.credit import WalletState, record_debits
+from lava_server.wallets.credit import WalletState, debit_changes, record_debits
 from lava_server.wallets.ledger import Movement, post_movements
 
 ZERO = Decimal(0)
@@ -72,22 +71,6 @@ class Charge:
     def wallet_id(self) -> str | None:
         wallet_id: str | None = self.row["wallet_id"]
         return wallet_id
-
-
-@dataclass(frozen=True, slots=True)
-class BalanceChange:
-    """A wallet's balance before and after the debits of one batch (same transaction)."""
-
-    wallet_id: str
-    livemode: bool
-    before: Decimal
-    after: Decimal
-    held_after: Decimal
-
-
-BalanceHook = Callable[[AsyncSession, Sequence[BalanceChange]], Awaitable[None]]
-balance_hooks: list[BalanceHook] = []
-"""Called inside every charge's transaction with the batch's balance changes (see above)."""
 
 
 class AlreadyClosed(Exception):
@@ -197,6 +180,7 @@ async def charge(
     if movements:
         await post_movements(session, movements, now)
         await record_debits(session, settings, wallets, debits, now)
+        await outbox.record_balance_changes(session, debit_changes(wallets, debits))
     if not add_first:
         additions = [
             (*c.tier_key, c.priced.units)
@@ -208,19 +192,6 @@ async def charge(
     completed = [c.row for c in written if c.row["status"] == "completed"]
     if completed:
         await rollups.add_requests(session, completed)
-    if balance_hooks and debits:
-        changes = [
-            BalanceChange(
-                wallet_id=wallet_id,
-                livemode=wallets[wallet_id].livemode,
-                before=wallets[wallet_id].balance,
-                after=wallets[wallet_id].balance - debits[wallet_id],
-                held_after=wallets[wallet_id].held - held.get(wallet_id, ZERO),
-            )
-            for wallet_id in sorted(debits)
-        ]
-        for hook in balance_hooks:
-            await hook(session, changes)
     return written
 
 

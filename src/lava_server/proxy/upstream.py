@@ -52,7 +52,6 @@ Judgement calls (all deliberate, tested):
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
@@ -60,6 +59,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Final
 from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
+from lava_server.addresses import IPV6ISH_RE, is_ip_literal
 from lavapayments.providers import PROVIDER_BASE_URLS, PROVIDER_FAMILIES, ProviderFamily
 
 __all__ = [
@@ -453,8 +453,6 @@ _FORBIDDEN_RE: Final = re.compile(r"[\x00-\x20\x7f-\x9f\\#]")  # controls, space
 _BAD_ESCAPE_RE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _DOT_ESCAPE_RE: Final = re.compile(r"%2[eE]")
 _BAD_PATH_ESCAPE_RE: Final = re.compile(r"%(?:2[fF]|5[cC]|[01][0-9A-Fa-f]|7[fF])")
-_IPV6ISH_RE: Final = re.compile(r"[0-9A-Fa-f:.%]+")  # an unbracketed IPv6 address
-_IPV4_PART_RE: Final = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)")
 # RFC 3986 pchar minus "%" handling: these stay as they are, everything else printable is encoded.
 _PATH_SAFE: Final = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE: Final = _PATH_SAFE + "?"
@@ -482,22 +480,6 @@ def _check_chars(value: str, what: str, *, ascii_only: bool = True) -> None:
 def _check_escapes(value: str, what: str) -> None:
     if _BAD_ESCAPE_RE.search(value):
         raise InvalidUpstreamURLError(f"{what} contains a malformed percent-escape")
-
-
-def _is_ip_literal(host: str) -> bool:
-    """WHATWG's rule: a host whose last label is a number is an IPv4 address in some spelling
-    (``127.0.0.1``, ``2130706433``, ``0x7f.1``, ``0177.0.0.1``); plus anything ``ipaddress``
-    parses."""
-    labels = host.split(".")
-    if labels and labels[-1] == "" and len(labels) > 1:
-        labels.pop()
-    if labels and _IPV4_PART_RE.fullmatch(labels[-1]):
-        return True
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _remove_dot_segments(path: str) -> str:
@@ -530,7 +512,7 @@ def _parse_authority(authority: str) -> str:
     if (
         "[" in authority
         or "]" in authority
-        or (authority.count(":") > 1 and _IPV6ISH_RE.fullmatch(authority))
+        or (authority.count(":") > 1 and IPV6ISH_RE.fullmatch(authority))
     ):
         raise IPLiteralNotAllowedError("u's host must be a provider's hostname, not an IP address")
     host, sep, port = authority.partition(":")
@@ -543,7 +525,7 @@ def _parse_authority(authority: str) -> str:
         raise InvalidUpstreamURLError("u has no host")
     if host.endswith("."):
         raise HostNotAllowedError(f"host {host[:100]!r} has a trailing dot; drop it")
-    if _is_ip_literal(host):
+    if is_ip_literal(host):
         raise IPLiteralNotAllowedError("u's host must be a provider's hostname, not an IP address")
     return host
 

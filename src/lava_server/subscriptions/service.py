@@ -7,6 +7,7 @@ from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lava_server import outbox
 from lava_server.api.auth import Caller
 from lava_server.db.engine import Database
 from lava_server.db.models import (
@@ -35,6 +36,7 @@ from lava_server.subscriptions.schemas import (
 from lava_server.timeutil import iso
 from lava_server.wallets.credit import end_credit_at, expire_credit, grant_credit
 from lava_server.wallets.ledger import lock_wallet
+from lava_server.wallets.repository import get_wallet
 
 CANCELLED_BY_MERCHANT = "cancelled"
 PAYMENT_FAILED = "payment_failed"
@@ -179,6 +181,28 @@ async def end(
     await end_credit_at(session, subscription.wallet_id, subscription.id, ends_at)
     if ends_at <= now:
         await expire_credit(session, subscription.wallet_id, now)
+    if reason == PAYMENT_FAILED:
+        await _report(session, outbox.SUBSCRIPTION_PAYMENT_FAILED, subscription, now)
+    await _report(session, outbox.SUBSCRIPTION_CANCELLED, subscription, now)
+
+
+async def _report(
+    session: AsyncSession, event_type: str, subscription: ActiveSubscription, now: datetime
+) -> None:
+    """Write the subscription's event (`docs/webhooks.md`), its data as the API shows it."""
+    await session.flush()
+    config = await repository.config_by_id(session, subscription.subscription_config_id)
+    wallet = await get_wallet(session, subscription.wallet_id, fresh=True)
+    assert config is not None and wallet is not None
+    await outbox.record(
+        session,
+        event_type,
+        object_id=subscription.id,
+        merchant_id=subscription.merchant_id,
+        livemode=subscription.livemode,
+        data=dict(render_subscription(subscription, config, wallet)),
+        now=now,
+    )
 
 
 async def _drop_unstarted_renewals(
@@ -229,6 +253,7 @@ async def start(
     await _grant_period(session, subscription, config, payment, now)
     payment.active_subscription_id = subscription.id
     payment.period_index = 0
+    await _report(session, outbox.SUBSCRIPTION_CREATED, subscription, now)
     return subscription
 
 
@@ -266,3 +291,4 @@ async def renewed(
     config = await repository.config_by_id(session, subscription.subscription_config_id)
     assert config is not None
     await _grant_period(session, subscription, config, payment, now)
+    await _report(session, outbox.SUBSCRIPTION_RENEWED, subscription, now)

@@ -12,13 +12,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lava_server import outbox
 from lava_server.db.models import Payment
 from lava_server.payments import repository as payment_records
 from lava_server.payments.interface import ChargeResult
 from lava_server.payments.repository import AUTOPAY, FAILED, SUCCEEDED
 from lava_server.payments.service import new_payment, record_outcome
 from lava_server.periods import usage_period
+from lava_server.pricing import format_money
 from lava_server.settings import Settings
+from lava_server.timeutil import iso
 from lava_server.wallets import repository
 from lava_server.wallets.service import credit_payment
 
@@ -68,9 +71,32 @@ async def settle(
     """Record the outcome of a pending autopay charge. The caller holds the wallet's lock and
     the payment's."""
     record_outcome(payment, result, now)
+    if payment.status in (SUCCEEDED, FAILED):
+        await outbox.record(
+            session,
+            outbox.AUTOPAY_SUCCEEDED if payment.status == SUCCEEDED else outbox.AUTOPAY_FAILED,
+            object_id=payment.wallet_id,
+            wallet_id=payment.wallet_id,
+            livemode=payment.livemode,
+            data={"payment": render_payment(payment)},
+            now=now,
+        )
     if payment.status == SUCCEEDED:
         await credit_payment(session, payment, now)
     elif payment.status == FAILED:
         wallet = await repository.get_wallet(session, payment.wallet_id)
         assert wallet is not None
         wallet.autopay_enabled = False
+
+
+def render_payment(payment: Payment) -> dict[str, object]:
+    """The autopay charge in an `autopay.*` event's `data.payment`."""
+    return {
+        "payment_id": payment.id,
+        "amount": format_money(payment.amount),
+        "status": payment.status,
+        "failure_code": payment.failure_code,
+        "failure_message": payment.failure_message,
+        "created_at": iso(payment.created_at),
+        "completed_at": iso(payment.completed_at) if payment.completed_at else None,
+    }

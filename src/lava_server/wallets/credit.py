@@ -26,6 +26,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import CreditGrant
+from lava_server.outbox import record_balance_changes
 from lava_server.periods import usage_period
 from lava_server.settings import Settings
 from lava_server.wallets import autopay, repository
@@ -113,6 +114,18 @@ async def record_debits(
             await autopay.queue_if_due(session, settings, wallet_id, now)
 
 
+def debit_changes(
+    states: Mapping[str, WalletState], debits: Mapping[str, Decimal]
+) -> list[tuple[str, Decimal, Decimal]]:
+    """`(wallet id, balance before, balance after)` of each debited wallet, for the webhooks'
+    outbox (`outbox.record_balance_changes`). `states` are from `open_wallets`."""
+    return [
+        (wallet_id, states[wallet_id].balance, states[wallet_id].balance - amount)
+        for wallet_id, amount in sorted(debits.items())
+        if amount
+    ]
+
+
 async def spend_credit(session: AsyncSession, wallet_id: str, amount: Decimal) -> None:
     """Take `amount` out of the wallet's period credit, earliest expiry first (as far as it
     goes: the rest was purchased credit)."""
@@ -194,6 +207,8 @@ async def expire_credit(session: AsyncSession, wallet_id: str, now: datetime) ->
         grant.remaining = ZERO
         grant.expired_at = now
     await refresh_summary(session, wallet_id)
+    if total:  # the balance fell: reported as debits are (`docs/webhooks.md#events`)
+        await record_balance_changes(session, [(wallet_id, balance + total, balance)])
     return total
 
 

@@ -12,6 +12,7 @@ from lava_server.db.engine import Database
 from lava_server.db.models import Payment
 from lava_server.errors import InvalidRequest, NotFound
 from lava_server.ids import new_id
+from lava_server.outbox import record_credit
 from lava_server.payments.repository import SUCCEEDED
 from lava_server.pricing import MAX_AMOUNT, format_money
 from lava_server.timeutil import utcnow
@@ -48,6 +49,7 @@ async def fund_in_session(
         livemode=livemode,
         now=utcnow(),
     )
+    await record_credit(session, wallet_id)
 
 
 async def credit_payment(session: AsyncSession, payment: Payment, now: datetime) -> None:
@@ -65,6 +67,7 @@ async def credit_payment(session: AsyncSession, payment: Payment, now: datetime)
         livemode=payment.livemode,
         now=now,
     )
+    await record_credit(session, payment.wallet_id, now)
 
 
 async def fund(

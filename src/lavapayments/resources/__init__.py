@@ -5,6 +5,7 @@ from .connections import AsyncConnections, Connections
 from .requests import AsyncRequests, Requests
 from .subscriptions import AsyncSubscriptions, Subscriptions
 from .usage import AsyncUsage, Usage
+from .webhooks import AsyncWebhooks, Webhooks
 
 __all__ = [
     "AsyncCheckoutSessions",
@@ -12,9 +13,11 @@ __all__ = [
     "AsyncRequests",
     "AsyncSubscriptions",
     "AsyncUsage",
+    "AsyncWebhooks",
     "CheckoutSessions",
     "Connections",
     "Requests",
     "Subscriptions",
     "Usage",
+    "Webhooks",
 ]

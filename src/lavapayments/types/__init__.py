@@ -30,6 +30,14 @@ from .subscription import (
     RolloverType,
 )
 from .usage import RestUsage, RestUsageItem, RestUsageTotals
+from .webhook import (
+    DeletedResponse,
+    EventNames,
+    RestWebhook,
+    RestWebhookAttempt,
+    RestWebhookCreate,
+    RestWebhookDelivery,
+)
 
 __all__ = [
     "CheckoutMode",
@@ -38,6 +46,8 @@ __all__ = [
     "CreateCheckoutSessionParams",
     "CreateRequestParams",
     "CreateSubscriptionConfigParams",
+    "DeletedResponse",
+    "EventNames",
     "MetadataFilters",
     "Payer",
     "RequestsListParams",
@@ -56,6 +66,10 @@ __all__ = [
     "RestUsage",
     "RestUsageItem",
     "RestUsageTotals",
+    "RestWebhook",
+    "RestWebhookAttempt",
+    "RestWebhookCreate",
+    "RestWebhookDelivery",
     "RolloverType",
     "SuccessResponse",
     "UpdateSubscriptionConfigParams",
