@@ -144,6 +144,11 @@ class Settings(BaseSettings):
         description="A delivery still failing this long after its event is marked failed; an "
         "endpoint failing this long is disabled.",
     )
+    webhook_retention_days: float = Field(
+        30.0,
+        gt=0,
+        description="Days a webhook attempt (and a finished delivery and its event) is kept.",
+    )
     webhook_timeout_seconds: float = Field(
         10.0, gt=0, le=120, description="Seconds a webhook receiver has to answer."
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -16,6 +16,7 @@ from lava_server.db.engine import Database
 from lava_server.db.models import WebhookEndpoint
 from lava_server.settings import Settings
 from lava_server.testing import ServerThread, serve_in_thread
+from lava_server.timeutil import utcnow
 from lava_server.webhooks.worker import Deliverer
 from lavapayments.webhooks import WebhookVerificationError, verify
 from tests.conftest import MerchantKey
@@ -213,6 +214,29 @@ async def test_resend_sends_again(
     assert len(receiver.events("all")) == 1  # the same event id twice
     [row] = await _deliveries(client, merchant, hook["webhook_id"])
     assert row["status"] == "delivered" and row["attempt_count"] == 2
+
+
+async def test_attempts_are_kept_for_the_retention_then_forgotten(
+    client, merchant, db: Database, settings: Settings, receiver, receiver_server
+):
+    """A delivered ping and its attempt stay listed within `webhook_retention_days`, go after it;
+    a delivery still pending is kept however old."""
+    hook = await subscribe(client, merchant, receiver, receiver_server)
+    await client.post(f"/v1/webhooks/{hook['webhook_id']}/test", headers=merchant.headers)
+    deliverer = Deliverer(db, settings)
+    try:
+        await deliverer.run_once()
+        receiver.answer = lambda n: 200 if n == 1 else 500  # the second ping stays pending
+        await client.post(f"/v1/webhooks/{hook['webhook_id']}/test", headers=merchant.headers)
+        await deliverer.run_once()
+        assert await deliverer.purge(utcnow() + timedelta(days=29)) == 0
+        assert len(await _deliveries(client, merchant, hook["webhook_id"])) == 2
+        gone = await deliverer.purge(utcnow() + timedelta(days=31))
+    finally:
+        await deliverer.stop()
+    assert gone == 4  # both attempts, the delivered delivery, its event
+    [row] = await _deliveries(client, merchant, hook["webhook_id"])
+    assert row["status"] == "pending" and row["attempts"] == []
 
 
 async def test_rotation_signs_with_both_secrets_for_a_day(

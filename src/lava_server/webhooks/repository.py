@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import (
@@ -277,3 +277,29 @@ async def lock_deliveries(
         .all()
     )
     return {row.id: row for row in rows}
+
+
+async def purge_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Forget what is older than `cutoff`: attempts, then finished deliveries left without
+    attempts, then events left without deliveries. Returns how many rows went."""
+    gone = 0
+    result = await session.execute(
+        delete(WebhookAttempt).where(WebhookAttempt.attempted_at < cutoff)
+    )
+    gone += result.rowcount or 0  # type: ignore[attr-defined]
+    result = await session.execute(
+        delete(WebhookDelivery).where(
+            WebhookDelivery.status.in_((DELIVERED, FAILED)),
+            WebhookDelivery.created_at < cutoff,
+            ~exists().where(WebhookAttempt.delivery_id == WebhookDelivery.id),
+        )
+    )
+    gone += result.rowcount or 0  # type: ignore[attr-defined]
+    result = await session.execute(
+        delete(WebhookEvent).where(
+            WebhookEvent.created_at < cutoff,
+            ~exists().where(WebhookDelivery.event_id == WebhookEvent.id),
+        )
+    )
+    gone += result.rowcount or 0  # type: ignore[attr-defined]
+    return gone

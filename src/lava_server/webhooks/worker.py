@@ -37,6 +37,7 @@ from lava_server.webhooks.repository import DELIVERED, DISABLED, ENABLED, FAILED
 log = logging.getLogger("lava_server.webhooks")
 ANSWER_KEPT = 2048
 LEASE_MARGIN = timedelta(seconds=5)
+PURGE_EVERY_SECONDS = 3600.0  # the retention purge, at start and then hourly
 
 
 @dataclass(frozen=True)
@@ -112,14 +113,25 @@ class Deliverer:
 
     async def _run(self) -> None:
         interval = self.settings.webhook_poll_seconds
+        next_purge = time.monotonic()
         while not self._stop.is_set():
             self._wake.clear()
             try:
                 await self.run_once(wait=False)
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+                    await self.purge()
             except Exception:
                 log.exception("webhook round failed; retrying in %s s", interval)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
+
+    async def purge(self, now: datetime | None = None) -> int:
+        """Forget attempts, finished deliveries and events past the retention
+        (`webhook_retention_days`); returns how many rows went."""
+        cutoff = (now or utcnow()) - timedelta(days=self.settings.webhook_retention_days)
+        async with self.db.write() as session:
+            return await repository.purge_before(session, cutoff)
 
     async def run_once(self, *, wait: bool = True, now: datetime | None = None) -> int:
         """One round: fan out the outbox, claim and start due sends (`wait`: and finish them).
