@@ -25,6 +25,7 @@ from lava_server.checkout.page import router as checkout_page_router
 from lava_server.checkout.routes import router as checkout_router
 from lava_server.connections.routes import router as connections_router
 from lava_server.connections.routes import test_helpers as test_helpers_router
+from lava_server.customers.routes import router as customers_router
 from lava_server.db.engine import Database
 from lava_server.errors import MethodNotAllowed, install_error_handlers, send_error
 from lava_server.metering.abandoned import ProcessHeartbeat
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         return {"status": "ok"}
 
     app.include_router(connections_router)
+    app.include_router(customers_router)
     app.include_router(products_router)
     app.include_router(router_with(create_request))
     app.include_router(usage_router)

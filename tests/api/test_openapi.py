@@ -112,8 +112,32 @@ async def test_every_answer_is_one_the_published_schema_allows(
     await _checkout_and_subscriptions(client, h)
     await _forward(client, merchant, product, connection)
     await _webhooks(client, h)
+    await _customers(client, h)
 
     assert published.unexercised() == []
+
+
+async def _customers(client: httpx.AsyncClient, h: dict[str, str]) -> None:
+    body = {"reference_id": "cu-1", "name": "Ada Lovelace", "metadata": {"a": [1, None]}}
+    customer = await _expect(client.post("/v1/customers", json=body, headers=h), 201)
+    await _expect(client.post("/v1/customers", json={"reference_id": "con_x"}, headers=h), 400)
+    base = f"/v1/customers/{customer['customer_id']}"
+    missing = "/v1/customers/con_test_missing"
+    await _expect(client.get("/v1/customers", params={"limit": "1"}, headers=h), 200)
+    await _expect(client.get("/v1/customers", params={"limit": "x"}, headers=h), 400)
+    await _expect(client.get(base, headers=h), 200)
+    await _expect(client.get(missing, headers=h), 404)
+    await _expect(client.patch(base, json={"email": None}, headers=h), 200)
+    await _expect(client.patch(base, json={"email": "x"}, headers=h), 400)
+    await _expect(client.get(f"{base}/subscription", headers=h), 200)
+    await _expect(client.get(f"{missing}/subscription", headers=h), 404)
+    active = await subscribe(client, h, phone="+1 415 555 0177")
+    answer = await _expect(
+        client.get(f"/v1/customers/{active['connection_id']}/subscription", headers=h), 200
+    )
+    assert answer["subscription"]["subscription_id"] == active["active_subscription_id"]
+    await _expect(client.delete(base, headers=h), 200)
+    await _expect(client.delete(base, headers=h), 404)
 
 
 async def _webhooks(client: httpx.AsyncClient, h: dict[str, str]) -> None:

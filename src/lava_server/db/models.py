@@ -129,7 +129,9 @@ class Wallet(Base):
 
 
 class Connection(SoftDeleted):
-    """A merchant's link to a customer's wallet."""
+    """A merchant's link to a customer's wallet; the current API's customer. The contact is the
+    connection's own (copied from the wallet when made through checkout), so that a merchant's
+    changes never reach another merchant's view of a shared wallet."""
 
     __tablename__ = "connections"
     __table_args__ = (
@@ -144,6 +146,11 @@ class Connection(SoftDeleted):
     reference_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     secret: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    first_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    last_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONDoc, nullable=True)
 
 
 class Request(Base):
