@@ -28,6 +28,7 @@ from lava_server.connections.routes import test_helpers as test_helpers_router
 from lava_server.customers.routes import router as customers_router
 from lava_server.db.engine import Database
 from lava_server.errors import MethodNotAllowed, install_error_handlers, send_error
+from lava_server.merchants.routes import router as secret_keys_router
 from lava_server.metering.abandoned import ProcessHeartbeat
 from lava_server.metering.reported import RequestBatcher
 from lava_server.model_prices.book import PriceBook
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     app.include_router(connections_router)
     app.include_router(customers_router)
+    app.include_router(secret_keys_router)
     app.include_router(products_router)
     app.include_router(router_with(create_request))
     app.include_router(usage_router)

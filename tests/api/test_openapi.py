@@ -113,8 +113,18 @@ async def test_every_answer_is_one_the_published_schema_allows(
     await _forward(client, merchant, product, connection)
     await _webhooks(client, h)
     await _customers(client, h)
+    await _secret_keys(client, h)
 
     assert published.unexercised() == []
+
+
+async def _secret_keys(client: httpx.AsyncClient, h: dict[str, str]) -> None:
+    key = await _expect(client.post("/v1/secret_keys", json={"name": "k"}, headers=h), 201)
+    await _expect(client.post("/v1/secret_keys", json={"name": ""}, headers=h), 400)
+    await _expect(client.get("/v1/secret_keys", headers=h), 200)
+    await _expect(client.get("/v1/secret_keys", params={"cursor": "x"}, headers=h), 400)
+    await _expect(client.delete("/v1/secret_keys/key_test_missing", headers=h), 404)
+    await _expect(client.delete(f"/v1/secret_keys/{key['secret_key_id']}", headers=h), 200)
 
 
 async def _customers(client: httpx.AsyncClient, h: dict[str, str]) -> None:

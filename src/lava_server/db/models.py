@@ -74,6 +74,7 @@ class ApiKey(Base):
     hint: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    name: Mapped[str] = mapped_column(String(255), default="Secret key")
 
 
 class Product(SoftDeleted):
