@@ -21,6 +21,7 @@ from lava_server.api.idempotency import IdempotencyMiddleware, purge_expired
 from lava_server.api.ratelimit import AuthFailures, RateLimiter
 from lava_server.api.schemas import Health
 from lava_server.api.state import AppState
+from lava_server.catalog.routes import router_with as models_router_with
 from lava_server.checkout.page import router as checkout_page_router
 from lava_server.checkout.routes import router as checkout_router
 from lava_server.connections.routes import router as connections_router
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(connections_router)
     app.include_router(customers_router)
     app.include_router(secret_keys_router)
+    app.include_router(models_router_with(prices))
     app.include_router(products_router)
     app.include_router(router_with(create_request))
     app.include_router(usage_router)

@@ -114,6 +114,7 @@ async def test_every_answer_is_one_the_published_schema_allows(
     await _webhooks(client, h)
     await _customers(client, h)
     await _secret_keys(client, h)
+    await _expect(client.get("/v1/models"), 200)
 
     assert published.unexercised() == []
 

@@ -46,6 +46,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "checkout",
         "subscriptions",
         "customers",  # the current API's customers: connections with their subscription
+        "catalog",  # the current API's `GET /v1/models`, from the price table
         "webhooks",
         "worker",
     ),
