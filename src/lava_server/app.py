@@ -35,6 +35,7 @@ from lava_server.metering.reported import RequestBatcher
 from lava_server.model_prices.book import PriceBook
 from lava_server.model_prices.service import PriceRefresher
 from lava_server.payments.context import Billing
+from lava_server.products.routes import meters as meters_router
 from lava_server.products.routes import router as products_router
 from lava_server.proxy.routes import FORWARD_PATH, ForwardProxy
 from lava_server.proxy.routes import METHODS as FORWARD_METHODS
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(secret_keys_router)
     app.include_router(models_router_with(prices))
     app.include_router(products_router)
+    app.include_router(meters_router)
     app.include_router(router_with(create_request))
     app.include_router(usage_router)
     app.include_router(test_helpers_router)

@@ -115,8 +115,31 @@ async def test_every_answer_is_one_the_published_schema_allows(
     await _customers(client, h)
     await _secret_keys(client, h)
     await _expect(client.get("/v1/models"), 200)
+    await _meters(client, h)
 
     assert published.unexercised() == []
+
+
+async def _meters(client: httpx.AsyncClient, h: dict[str, str]) -> None:
+    body = {
+        "name": "M",
+        "rate_type": "fixed",
+        "tier_type": "requests",
+        "tiers": [{"start": "0", "rate": "1"}],
+    }
+    meter = await _expect(client.post("/v1/meters", json=body, headers=h), 201)
+    await _expect(client.post("/v1/meters", json={**body, "meter_slug": "m"}, headers=h), 409)
+    await _expect(client.post("/v1/meters", json={**body, "tiers": []}, headers=h), 400)
+    base = f"/v1/meters/{meter['meter_id']}"
+    missing = "/v1/meters/prd_test_missing"
+    await _expect(client.get("/v1/meters", headers=h), 200)
+    await _expect(client.get("/v1/meters", params={"limit": "0"}, headers=h), 400)
+    await _expect(client.get(base, headers=h), 200)
+    await _expect(client.get(missing, headers=h), 404)
+    await _expect(client.patch(base, json={"name": "N"}, headers=h), 200)
+    await _expect(client.patch(missing, json={"name": "N"}, headers=h), 404)
+    await _expect(client.delete(base, headers=h), 200)
+    await _expect(client.delete(base, headers=h), 404)
 
 
 async def _secret_keys(client: httpx.AsyncClient, h: dict[str, str]) -> None:

@@ -81,7 +81,18 @@ class Product(SoftDeleted):
     """A pricing configuration (`docs/pricing.md`); requests name it by its secret."""
 
     __tablename__ = "products"
-    __table_args__ = (Index("ix_products_merchant", "merchant_id", "livemode", "id"),)
+    __table_args__ = (
+        Index("ix_products_merchant", "merchant_id", "livemode", "id"),
+        Index(
+            "uq_products_meter_slug",
+            "merchant_id",
+            "livemode",
+            "meter_slug",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
@@ -96,6 +107,7 @@ class Product(SoftDeleted):
     overdraft: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    meter_slug: Mapped[str] = mapped_column(String(128))
 
 
 class Wallet(Base):

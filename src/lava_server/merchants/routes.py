@@ -7,13 +7,12 @@ from fastapi import APIRouter, Depends
 
 from lava_server.api.auth import Caller, authenticate, secret_key
 from lava_server.api.pagination import PageParams, page, page_params
-from lava_server.api.schemas import Page, errors
+from lava_server.api.schemas import Deleted, Page, errors
 from lava_server.api.state import AppState, get_state
 from lava_server.db.models import ApiKey
 from lava_server.ids import id_pattern
 from lava_server.merchants import service
 from lava_server.merchants.schemas import (
-    Deleted,
     RestSecretKey,
     RestSecretKeyCreate,
     SecretKeyCreate,

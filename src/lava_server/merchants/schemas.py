@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import TypedDict
@@ -36,11 +36,3 @@ class RestSecretKeyCreate(TypedDict):
     secret_key_hint: str
     created_at: Timestamp
     secret_key: str
-
-
-@closed
-class Deleted(TypedDict):
-    """The answer of a deletion in the current API."""
-
-    id: str
-    deleted: Literal[True]
