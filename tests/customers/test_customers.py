@@ -277,3 +277,20 @@ async def test_customers_made_either_way_cross_the_eras(client, merchant, db):
         await client.get("/v1/customers/new-1", headers=merchant.headers), 404, "not_found"
     )
     assert await outbox_types(db, new["customer_id"]) == ["customer.created", "customer.deleted"]
+
+
+async def test_concurrent_creates_with_one_reference_make_one_customer(client, merchant, db):
+    import asyncio
+
+    answers = await asyncio.gather(
+        *(
+            client.post("/v1/customers", json={"reference_id": "race"}, headers=merchant.headers)
+            for _ in range(8)
+        )
+    )
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.json()["customer_id"] for a in answers}) == 1
+    listed = (
+        await client.get("/v1/connections?reference_id=race", headers=merchant.headers)
+    ).json()
+    assert len(listed["data"]) == 1

@@ -158,3 +158,14 @@ async def test_products_and_meters_are_one(client, merchant):
         404,
         "not_found",
     )
+
+
+async def test_concurrent_creates_get_distinct_slugs(client, merchant):
+    import asyncio
+
+    answers = await asyncio.gather(
+        *(client.post("/v1/meters", json=METER, headers=merchant.headers) for _ in range(6))
+    )
+    assert {a.status_code for a in answers} == {201}, [a.text for a in answers]
+    slugs = sorted(a.json()["meter_slug"] for a in answers)
+    assert slugs == sorted(["chat-completions", *(f"chat-completions-{n}" for n in range(2, 7))])
