@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from lava_server.errors import ErrorEnvelope
+from lava_server.settings import Settings
 from lava_server.testing import ServerThread
 from lavapayments.forward_token import encode_forward_token
 from tests.conftest import MerchantKey
@@ -116,8 +117,18 @@ async def test_every_answer_is_one_the_published_schema_allows(
     await _secret_keys(client, h)
     await _expect(client.get("/v1/models"), 200)
     await _meters(client, h)
+    await _blocked_address(client)
 
     assert published.unexercised() == []
+
+
+async def _blocked_address(client: httpx.AsyncClient) -> None:
+    """Last: past the failed authentications an address may make, even the routes that need no
+    key answer 429."""
+    for _ in range(Settings().auth_failures_per_minute):  # fewer if the test failed some
+        answer = await client.get("/v1/meters", headers={"Authorization": "Bearer x"})
+        assert answer.status_code in (401, 429), answer.text
+    await _expect(client.get("/v1/models"), 429)
 
 
 async def _meters(client: httpx.AsyncClient, h: dict[str, str]) -> None:

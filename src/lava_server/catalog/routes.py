@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter
 from typing_extensions import TypedDict
 
-from lava_server.api.schemas import closed
+from lava_server.api.schemas import closed, errors
 from lava_server.model_prices.book import PriceBook
 
 
@@ -45,7 +45,8 @@ def models_of(prices: PriceBook) -> RestModelList:
 
 
 def router_with(prices: PriceBook) -> APIRouter:
-    router = APIRouter(prefix="/v1/models", tags=["models"])
+    # No key, but an address blocked for failed authentications is refused here too (429).
+    router = APIRouter(prefix="/v1/models", tags=["models"], responses=errors(429))
 
     @router.get("", summary="List the models with a price (OpenAI's list format, no key)")
     async def list_models() -> RestModelList:

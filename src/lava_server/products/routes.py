@@ -55,7 +55,7 @@ async def retrieve_product(
 @router.put(
     "/{product_id}",
     summary="Update a product (only the fields given)",
-    responses=errors(404, 413),
+    responses=errors(404, 409, 413),
 )
 async def update_product(
     product_id: str,
