@@ -21,17 +21,21 @@ from lava_server.api.idempotency import IdempotencyMiddleware, purge_expired
 from lava_server.api.ratelimit import AuthFailures, RateLimiter
 from lava_server.api.schemas import Health
 from lava_server.api.state import AppState
+from lava_server.catalog.routes import router_with as models_router_with
 from lava_server.checkout.page import router as checkout_page_router
 from lava_server.checkout.routes import router as checkout_router
 from lava_server.connections.routes import router as connections_router
 from lava_server.connections.routes import test_helpers as test_helpers_router
+from lava_server.customers.routes import router as customers_router
 from lava_server.db.engine import Database
 from lava_server.errors import MethodNotAllowed, install_error_handlers, send_error
+from lava_server.merchants.routes import router as secret_keys_router
 from lava_server.metering.abandoned import ProcessHeartbeat
 from lava_server.metering.reported import RequestBatcher
 from lava_server.model_prices.book import PriceBook
 from lava_server.model_prices.service import PriceRefresher
 from lava_server.payments.context import Billing
+from lava_server.products.routes import meters as meters_router
 from lava_server.products.routes import router as products_router
 from lava_server.proxy.routes import FORWARD_PATH, ForwardProxy
 from lava_server.proxy.routes import METHODS as FORWARD_METHODS
@@ -125,7 +129,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         return {"status": "ok"}
 
     app.include_router(connections_router)
+    app.include_router(customers_router)
+    app.include_router(secret_keys_router)
+    app.include_router(models_router_with(prices))
     app.include_router(products_router)
+    app.include_router(meters_router)
     app.include_router(router_with(create_request))
     app.include_router(usage_router)
     app.include_router(test_helpers_router)

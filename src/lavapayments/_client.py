@@ -17,13 +17,21 @@ from .forward_token import encode_forward_token
 from .resources import (
     AsyncCheckoutSessions,
     AsyncConnections,
+    AsyncCustomers,
+    AsyncMeters,
+    AsyncModels,
     AsyncRequests,
+    AsyncSecretKeys,
     AsyncSubscriptions,
     AsyncUsage,
     AsyncWebhooks,
     CheckoutSessions,
     Connections,
+    Customers,
+    Meters,
+    Models,
     Requests,
+    SecretKeys,
     Subscriptions,
     Usage,
     Webhooks,
@@ -84,6 +92,28 @@ class Lava(SyncAPIClient):
     def checkout_sessions(self) -> CheckoutSessions:
         """Checkout sessions: ``create``, ``list``, ``retrieve``."""
         return CheckoutSessions(self)
+
+    @cached_property
+    def customers(self) -> Customers:
+        """Customers (current API, the same objects as connections): ``create``, ``list``,
+        ``retrieve``, ``update``, ``get_subscription``, ``delete``."""
+        return Customers(self)
+
+    @cached_property
+    def meters(self) -> Meters:
+        """Meters (current API, the same objects as products): ``list``, ``retrieve``,
+        ``create``, ``update``, ``delete``."""
+        return Meters(self)
+
+    @cached_property
+    def secret_keys(self) -> SecretKeys:
+        """Secret keys: ``list``, ``create``, ``delete``."""
+        return SecretKeys(self)
+
+    @cached_property
+    def models(self) -> Models:
+        """The models with a price: ``list``."""
+        return Models(self)
 
     @cached_property
     def connections(self) -> Connections:
@@ -269,6 +299,28 @@ class AsyncLava(AsyncAPIClient):
     def checkout_sessions(self) -> AsyncCheckoutSessions:
         """Checkout sessions: ``create``, ``list``, ``retrieve``."""
         return AsyncCheckoutSessions(self)
+
+    @cached_property
+    def customers(self) -> AsyncCustomers:
+        """Customers (current API, the same objects as connections): ``create``, ``list``,
+        ``retrieve``, ``update``, ``get_subscription``, ``delete``."""
+        return AsyncCustomers(self)
+
+    @cached_property
+    def meters(self) -> AsyncMeters:
+        """Meters (current API, the same objects as products): ``list``, ``retrieve``,
+        ``create``, ``update``, ``delete``."""
+        return AsyncMeters(self)
+
+    @cached_property
+    def secret_keys(self) -> AsyncSecretKeys:
+        """Secret keys: ``list``, ``create``, ``delete``."""
+        return AsyncSecretKeys(self)
+
+    @cached_property
+    def models(self) -> AsyncModels:
+        """The models with a price: ``list``."""
+        return AsyncModels(self)
 
     @cached_property
     def connections(self) -> AsyncConnections:

@@ -60,11 +60,14 @@ def build_options(
     extra_query: Query | None = None,
     extra_body: Body | None = None,
     idempotency_key: str | None = None,
+    keep_null: bool = False,
 ) -> RequestOptions:
     """Merge a method's own arguments with the caller's per-call options.
 
     ``None`` values are dropped from the query and the body (the API treats an absent field as
-    "not given"); ``extra_*`` entries win over the method's own.
+    "not given"); ``extra_*`` entries win over the method's own. With ``keep_null``, ``None``
+    in the body is sent as JSON ``null`` (an update's "clear this field"): the method leaves out
+    the fields not given itself.
     """
     merged_query = {
         k: v for k, v in {**(query or {}), **(extra_query or {})}.items() if v is not None
@@ -72,7 +75,9 @@ def build_options(
     json_data: dict[str, object] | None = None
     if body is not None or extra_body is not None:
         json_data = {
-            k: v for k, v in {**(body or {}), **(extra_body or {})}.items() if v is not None
+            k: v
+            for k, v in {**(body or {}), **(extra_body or {})}.items()
+            if keep_null or v is not None
         }
     return RequestOptions(
         method=method,

@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from lava_server.errors import ErrorEnvelope
+from lava_server.settings import Settings
 from lava_server.testing import ServerThread
 from lavapayments.forward_token import encode_forward_token
 from tests.conftest import MerchantKey
@@ -112,8 +113,76 @@ async def test_every_answer_is_one_the_published_schema_allows(
     await _checkout_and_subscriptions(client, h)
     await _forward(client, merchant, product, connection)
     await _webhooks(client, h)
+    await _customers(client, h)
+    await _secret_keys(client, h)
+    await _expect(client.get("/v1/models"), 200)
+    await _meters(client, h)
+    await _blocked_address(client)
 
     assert published.unexercised() == []
+
+
+async def _blocked_address(client: httpx.AsyncClient) -> None:
+    """Last: past the failed authentications an address may make, even the routes that need no
+    key answer 429."""
+    for _ in range(Settings().auth_failures_per_minute):  # fewer if the test failed some
+        answer = await client.get("/v1/meters", headers={"Authorization": "Bearer x"})
+        assert answer.status_code in (401, 429), answer.text
+    await _expect(client.get("/v1/models"), 429)
+
+
+async def _meters(client: httpx.AsyncClient, h: dict[str, str]) -> None:
+    body = {
+        "name": "M",
+        "rate_type": "fixed",
+        "tier_type": "requests",
+        "tiers": [{"start": "0", "rate": "1"}],
+    }
+    meter = await _expect(client.post("/v1/meters", json=body, headers=h), 201)
+    await _expect(client.post("/v1/meters", json={**body, "meter_slug": "m"}, headers=h), 409)
+    await _expect(client.post("/v1/meters", json={**body, "tiers": []}, headers=h), 400)
+    base = f"/v1/meters/{meter['meter_id']}"
+    missing = "/v1/meters/prd_test_missing"
+    await _expect(client.get("/v1/meters", headers=h), 200)
+    await _expect(client.get("/v1/meters", params={"limit": "0"}, headers=h), 400)
+    await _expect(client.get(base, headers=h), 200)
+    await _expect(client.get(missing, headers=h), 404)
+    await _expect(client.patch(base, json={"name": "N"}, headers=h), 200)
+    await _expect(client.patch(missing, json={"name": "N"}, headers=h), 404)
+    await _expect(client.delete(base, headers=h), 200)
+    await _expect(client.delete(base, headers=h), 404)
+
+
+async def _secret_keys(client: httpx.AsyncClient, h: dict[str, str]) -> None:
+    key = await _expect(client.post("/v1/secret_keys", json={"name": "k"}, headers=h), 201)
+    await _expect(client.post("/v1/secret_keys", json={"name": ""}, headers=h), 400)
+    await _expect(client.get("/v1/secret_keys", headers=h), 200)
+    await _expect(client.get("/v1/secret_keys", params={"cursor": "x"}, headers=h), 400)
+    await _expect(client.delete("/v1/secret_keys/key_test_missing", headers=h), 404)
+    await _expect(client.delete(f"/v1/secret_keys/{key['secret_key_id']}", headers=h), 200)
+
+
+async def _customers(client: httpx.AsyncClient, h: dict[str, str]) -> None:
+    body = {"reference_id": "cu-1", "name": "Ada Lovelace", "metadata": {"a": [1, None]}}
+    customer = await _expect(client.post("/v1/customers", json=body, headers=h), 201)
+    await _expect(client.post("/v1/customers", json={"reference_id": "con_x"}, headers=h), 400)
+    base = f"/v1/customers/{customer['customer_id']}"
+    missing = "/v1/customers/con_test_missing"
+    await _expect(client.get("/v1/customers", params={"limit": "1"}, headers=h), 200)
+    await _expect(client.get("/v1/customers", params={"limit": "x"}, headers=h), 400)
+    await _expect(client.get(base, headers=h), 200)
+    await _expect(client.get(missing, headers=h), 404)
+    await _expect(client.patch(base, json={"email": None}, headers=h), 200)
+    await _expect(client.patch(base, json={"email": "x"}, headers=h), 400)
+    await _expect(client.get(f"{base}/subscription", headers=h), 200)
+    await _expect(client.get(f"{missing}/subscription", headers=h), 404)
+    active = await subscribe(client, h, phone="+1 415 555 0177")
+    answer = await _expect(
+        client.get(f"/v1/customers/{active['connection_id']}/subscription", headers=h), 200
+    )
+    assert answer["subscription"]["subscription_id"] == active["active_subscription_id"]
+    await _expect(client.delete(base, headers=h), 200)
+    await _expect(client.delete(base, headers=h), 404)
 
 
 async def _webhooks(client: httpx.AsyncClient, h: dict[str, str]) -> None:

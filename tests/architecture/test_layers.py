@@ -39,7 +39,17 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "api": ("api",),
     "domain": ("merchants", "connections", "products", "wallets", "payments"),
     "metering": ("metering",),
-    "doors": ("requests", "proxy", "usage", "checkout", "subscriptions", "webhooks", "worker"),
+    "doors": (
+        "requests",
+        "proxy",
+        "usage",
+        "checkout",
+        "subscriptions",
+        "customers",  # the current API's customers: connections with their subscription
+        "catalog",  # the current API's `GET /v1/models`, from the price table
+        "webhooks",
+        "worker",
+    ),
     "wiring": ("app", "cli", "startup"),
 }
 LEVEL = {package: level for level, packages in enumerate(LAYERS.values()) for package in packages}

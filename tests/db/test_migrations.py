@@ -82,3 +82,97 @@ async def test_the_roll_ups_keep_their_sums_when_they_become_wide(
             connection = await asyncpg.connect(admin.render_as_string(hide_password=False))
             await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await connection.close()
+
+
+async def test_customers_and_meters_are_backfilled(tmp_path, pg_database_url) -> None:
+    """Migrations 0007-0009 carry existing rows over: connections get their wallet's contact,
+    keys a name, products a `meter_slug` made from their name (unique among the live ones)."""
+    import asyncio
+    import uuid
+    from datetime import datetime, timezone
+
+    import asyncpg
+    from alembic import command
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from lava_server.db.migrate import alembic_config, upgrade
+
+    urls = [f"sqlite:///{tmp_path / 'old.db'}"]
+    admin = None
+    if pg_database_url is not None:
+        name = f"lava_mig_{uuid.uuid4().hex[:8]}"
+        admin = make_url(pg_database_url).set(drivername="postgresql")
+        connection = await asyncpg.connect(admin.render_as_string(hide_password=False))
+        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.close()
+        urls.append(
+            make_url(pg_database_url).set(database=name).render_as_string(hide_password=False)
+        )
+    now = "2026-01-01 00:00:00"
+    try:
+        for url in urls:
+            await asyncio.to_thread(command.upgrade, alembic_config(url), "0006")
+            db = Database(url)
+            async with db.write() as session:
+                for statement in (
+                    f"INSERT INTO merchants VALUES ('mer_1', 'M', '{now}')",
+                    "INSERT INTO api_keys (id, merchant_id, livemode, key_hash, hint, created_at)"
+                    f" VALUES ('key_1', 'mer_1', false, 'h', 'abcd', '{now}')",
+                    "INSERT INTO wallets (id, livemode, phone, email, first_name, last_name,"
+                    " balance, held, autopay_enabled, created_at) VALUES ('wal_1', false,"
+                    f" '+15550001', 'a@b.c', 'Ada', 'Lovelace', 0, 0, false, '{now}')",
+                    "INSERT INTO connections (id, merchant_id, livemode, wallet_id, reference_id,"
+                    " secret, created_at) VALUES ('con_1', 'mer_1', false, 'wal_1', 'r',"
+                    f" 'cons_1', '{now}')",
+                ):
+                    await session.execute(text(statement))
+                for n, (product_name, deleted) in enumerate(
+                    [("Chat API", True), ("Chat API", False), ("Chat  api!", False), ("???", False)]
+                ):
+                    await session.execute(
+                        text(
+                            "INSERT INTO products (id, merchant_id, livemode, name, secret,"
+                            " rate_type, token_basis, tiers, base_cost_payer,"
+                            " service_charge_payer, overdraft, created_at, updated_at,"
+                            " deleted_at) VALUES (:id, 'mer_1', false, :name, :secret, 'fixed',"
+                            " 'input+output', '[]', 'wallet', 'wallet', 'block', :at, :at,"
+                            " :deleted)"
+                        ),
+                        {
+                            "id": f"prd_{n}",
+                            "name": product_name,
+                            "secret": f"ps_{n}",
+                            "at": datetime(2026, 1, n + 1, tzinfo=timezone.utc),
+                            "deleted": datetime(2026, 2, 1, tzinfo=timezone.utc)
+                            if deleted
+                            else None,
+                        },
+                    )
+            await db.dispose()
+            upgrade(url)
+            db = Database(url)
+            async with db.read() as session:
+                contact = (
+                    await session.execute(
+                        text("SELECT phone, email, first_name, last_name FROM connections")
+                    )
+                ).one()
+                key_name = (await session.execute(text("SELECT name FROM api_keys"))).scalar()
+                slugs = dict(
+                    (await session.execute(text("SELECT id, meter_slug FROM products"))).all()
+                )
+            await db.dispose()
+            assert tuple(contact) == ("+15550001", "a@b.c", "Ada", "Lovelace")
+            assert key_name == "Secret key"
+            assert slugs == {
+                "prd_0": "chat-api",  # deleted: its slug is free for the next
+                "prd_1": "chat-api",
+                "prd_2": "chat-api-2",
+                "prd_3": "meter",
+            }
+    finally:
+        if admin is not None:
+            connection = await asyncpg.connect(admin.render_as_string(hide_password=False))
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await connection.close()

@@ -201,3 +201,37 @@ def page(data: list[dict[str, Any]], next_cursor: str | None = None) -> dict[str
 
 def error(status: int, code: str, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "code": code, "status": status}}
+
+
+def customer(**overrides: Any) -> dict[str, Any]:
+    return {
+        "customer_id": "con_1",
+        "reference_id": "user-1",
+        "contact": {"phone": "", "email": "a@b.example", "first_name": "Ada", "last_name": ""},
+        "subscription": None,
+        "metadata": {"k": "v"},
+        "created_at": "2026-12-06T16:00:00.000Z",
+        **overrides,
+    }
+
+
+def meter(**overrides: Any) -> dict[str, Any]:
+    return {
+        "meter_id": "prd_1",
+        "meter_slug": "chat",
+        "name": "Chat",
+        "rate_type": "fixed",
+        "tiers": [{"start": 0, "rate": "2.5", "type": "tokens_1m"}],
+        "created_at": "2026-12-06T16:00:00.000Z",
+        **overrides,
+    }
+
+
+def secret_key(**overrides: Any) -> dict[str, Any]:
+    return {
+        "secret_key_id": "key_1",
+        "name": "CI",
+        "secret_key_hint": "abcd",
+        "created_at": "2026-12-06T16:00:00.000Z",
+        **overrides,
+    }

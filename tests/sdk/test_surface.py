@@ -20,6 +20,10 @@ TWINS = [
     (resources.Usage, resources.AsyncUsage),
     (resources.Subscriptions, resources.AsyncSubscriptions),
     (resources.Webhooks, resources.AsyncWebhooks),
+    (resources.Customers, resources.AsyncCustomers),
+    (resources.Meters, resources.AsyncMeters),
+    (resources.SecretKeys, resources.AsyncSecretKeys),
+    (resources.Models, resources.AsyncModels),
     (Lava, AsyncLava),
     (lavapayments.SyncCursorPage, lavapayments.AsyncCursorPage),
 ]

@@ -40,6 +40,14 @@ class Health(TypedDict):
 
 
 @closed
+class Deleted(TypedDict):
+    """The answer of a deletion in the current API (`docs/current-api.md`)."""
+
+    id: str
+    deleted: Literal[True]
+
+
+@closed
 class Success(TypedDict):
     """The answer of a deletion or a cancellation."""
 

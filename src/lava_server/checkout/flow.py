@@ -36,6 +36,7 @@ from lava_server import outbox
 from lava_server.checkout import codes, forms, repository, service
 from lava_server.checkout.forms import FormError
 from lava_server.connections import repository as connections
+from lava_server.connections.service import contact_of
 from lava_server.db.models import CheckoutSession, Connection, Payment, SubscriptionConfig, Wallet
 from lava_server.ids import new_id, new_secret
 from lava_server.merchants import repository as merchants
@@ -464,6 +465,7 @@ async def _complete(
             reference_id=checkout.reference_id,
             secret=new_secret("cons", checkout.livemode),
             created_at=now,
+            **contact_of(wallet),
         )
         await connections.add(session, connection)
         await outbox.record(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import Connection, Wallet, table_of
+from lava_server.db.models import Connection, Merchant, Wallet, table_of
 
 
 async def add(session: AsyncSession, connection: Connection) -> None:
@@ -89,3 +89,29 @@ async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str,
         row.secret: ConnectionRef(row.id, row.merchant_id, row.livemode, row.wallet_id)
         for row in rows
     }
+
+
+async def by_reference(
+    session: AsyncSession, merchant_id: str, livemode: bool, reference_id: str
+) -> tuple[Connection, Wallet] | None:
+    """The oldest live connection with this reference (the seed era allowed several)."""
+    row = (
+        await session.execute(
+            select(Connection, Wallet)
+            .join(Wallet, Wallet.id == Connection.wallet_id)
+            .where(
+                Connection.reference_id == reference_id,
+                Connection.merchant_id == merchant_id,
+                Connection.livemode == livemode,
+                Connection.not_deleted(),
+            )
+            .order_by(Connection.id)
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def lock_merchant(session: AsyncSession, merchant_id: str) -> None:
+    """Serialises a merchant's customer creations, so that a reference is taken once."""
+    await session.execute(select(Merchant.id).where(Merchant.id == merchant_id).with_for_update())

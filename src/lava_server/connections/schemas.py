@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import json
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import NotRequired, TypedDict
@@ -66,3 +67,51 @@ class RestConnection(TypedDict):
     previous_usage_reset: Timestamp
     created_at: Timestamp
     reference_id: NotRequired[str]
+
+
+Phone = Annotated[str, Field(pattern=r"^\+?[0-9]{6,15}$")]
+Email = Annotated[str, Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=511)]
+MAX_METADATA_BYTES = 8192
+
+
+def _check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and len(json.dumps(value)) > MAX_METADATA_BYTES:
+        raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes of JSON")
+    return value
+
+
+def _check_reference(value: str | None) -> str | None:
+    if value is not None and value.startswith("con_"):
+        raise ValueError("may not start with con_ (customer ids do)")
+    return value
+
+
+class CustomerCreate(BaseModel):
+    """`POST /v1/customers` (`docs/current-api.md#customers`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reference_id: Text | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    name: Name | None = None
+    metadata: dict[str, Any] | None = None
+
+    _metadata = field_validator("metadata")(_check_metadata)
+    _reference = field_validator("reference_id")(_check_reference)
+
+
+class CustomerUpdate(BaseModel):
+    """`PATCH /v1/customers/{id}`: fields left out stay; `null` clears."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reference_id: Text | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    name: Name | None = None
+    metadata: dict[str, Any] | None = None
+
+    _metadata = field_validator("metadata")(_check_metadata)
+    _reference = field_validator("reference_id")(_check_reference)

@@ -4,13 +4,21 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from lava_server import outbox
 from lava_server.api.auth import Caller
 from lava_server.connections import repository
-from lava_server.connections.schemas import RestConnection, TestConnectionCreate, TestFund
+from lava_server.connections.schemas import (
+    CustomerCreate,
+    CustomerUpdate,
+    RestConnection,
+    TestConnectionCreate,
+    TestFund,
+)
 from lava_server.db.engine import Database
 from lava_server.db.models import Connection, Wallet
-from lava_server.errors import Forbidden, NotFound
+from lava_server.errors import Conflict, Forbidden, NotFound
 from lava_server.ids import new_id, new_secret
 from lava_server.periods import usage_period
 from lava_server.pricing import format_money
@@ -48,14 +56,130 @@ def render(connection: Connection, wallet: Wallet, now: datetime | None = None) 
     return body
 
 
-async def retrieve(db: Database, caller: Caller, connection_id: str) -> tuple[Connection, Wallet]:
-    async with db.read() as session:
+def contact_of(wallet: Wallet) -> dict[str, str | None]:
+    """The wallet's details, which a connection made through checkout starts with."""
+    return {
+        "phone": wallet.phone,
+        "email": wallet.email,
+        "first_name": wallet.first_name,
+        "last_name": wallet.last_name,
+    }
+
+
+def split_name(name: str | None) -> tuple[str | None, str | None]:
+    """`name` of the current API: first name up to the first space, the rest last name."""
+    if name is None:
+        return None, None
+    first, _, last = name.strip().partition(" ")
+    return first or None, last.strip() or None
+
+
+async def _find(
+    session: AsyncSession, caller: Caller, connection_id: str, param: str
+) -> tuple[Connection, Wallet]:
+    """By id, or (current API) by the merchant's `reference_id`, which never starts `con_`."""
+    if connection_id.startswith("con_"):
         found = await repository.get_with_wallet(
             session, caller.merchant_id, caller.livemode, connection_id
         )
+    else:
+        found = await repository.by_reference(
+            session, caller.merchant_id, caller.livemode, connection_id
+        )
     if found is None:
-        raise NotFound(f"No connection {connection_id}.", param="connection_id")
+        raise NotFound(f"No {param.removesuffix('_id')} {connection_id}.", param=param)
     return found
+
+
+async def retrieve(
+    db: Database, caller: Caller, connection_id: str, *, param: str = "connection_id"
+) -> tuple[Connection, Wallet]:
+    async with db.read() as session:
+        return await _find(session, caller, connection_id, param)
+
+
+async def create_customer(
+    db: Database, caller: Caller, params: CustomerCreate
+) -> tuple[Connection, Wallet]:
+    """A connection with a wallet of its own, empty. Idempotent on `reference_id`: a live
+    connection with it is answered as it is."""
+    now = utcnow()
+    first_name, last_name = split_name(params.name)
+    async with db.write() as session:
+        if params.reference_id is not None:
+            await repository.lock_merchant(session, caller.merchant_id)
+            found = await repository.by_reference(
+                session, caller.merchant_id, caller.livemode, params.reference_id
+            )
+            if found is not None:
+                return found
+        # The customer's details stay on the connection: a merchant's word on a phone number
+        # must not join a wallet that a person opened through checkout.
+        wallet = Wallet(
+            id=new_id("wal", caller.livemode),
+            livemode=caller.livemode,
+            balance=Decimal(0),
+            held=Decimal(0),
+            autopay_enabled=False,
+            created_at=now,
+        )
+        await wallets.add_wallet(session, wallet)
+        connection = Connection(
+            id=new_id("con", caller.livemode),
+            merchant_id=caller.merchant_id,
+            livemode=caller.livemode,
+            wallet_id=wallet.id,
+            reference_id=params.reference_id,
+            secret=new_secret("cons", caller.livemode),
+            created_at=now,
+            phone=params.phone,
+            email=params.email,
+            first_name=first_name,
+            last_name=last_name,
+            metadata_=params.metadata,
+        )
+        await repository.add(session, connection)
+        await outbox.record(
+            session,
+            outbox.CUSTOMER_CREATED,
+            object_id=connection.id,
+            merchant_id=caller.merchant_id,
+            livemode=caller.livemode,
+            now=now,
+        )
+        await wallets.reload_wallet(session, wallet)
+    return connection, wallet
+
+
+async def update_customer(
+    db: Database, caller: Caller, connection_id: str, params: CustomerUpdate
+) -> tuple[Connection, Wallet]:
+    """Sets the fields given; `null` clears one. The wallet is left as it is."""
+    given = params.model_fields_set
+    async with db.write() as session:
+        if "reference_id" in given and params.reference_id is not None:
+            await repository.lock_merchant(session, caller.merchant_id)
+        connection, wallet = await _find(session, caller, connection_id, "customer_id")
+        if "reference_id" in given and params.reference_id != connection.reference_id:
+            if params.reference_id is not None:
+                taken = await repository.by_reference(
+                    session, caller.merchant_id, caller.livemode, params.reference_id
+                )
+                if taken is not None:
+                    raise Conflict(
+                        f"reference_id {params.reference_id} is another customer's.",
+                        param="reference_id",
+                    )
+            connection.reference_id = params.reference_id
+        if "name" in given:
+            connection.first_name, connection.last_name = split_name(params.name)
+        if "email" in given:
+            connection.email = params.email
+        if "phone" in given:
+            connection.phone = params.phone
+        if "metadata" in given:
+            connection.metadata_ = params.metadata
+    return connection, wallet
 
 
 async def list_page(
@@ -67,19 +191,17 @@ async def list_page(
         )
 
 
-async def delete(db: Database, caller: Caller, connection_id: str) -> None:
+async def delete(
+    db: Database, caller: Caller, connection_id: str, *, param: str = "connection_id"
+) -> None:
     """Revoke the connection and its secret at once; the wallet and its history stay."""
     async with db.write() as session:
-        found = await repository.get_with_wallet(
-            session, caller.merchant_id, caller.livemode, connection_id
-        )
-        if found is None:
-            raise NotFound(f"No connection {connection_id}.", param="connection_id")
-        found[0].deleted_at = utcnow()
+        connection, _ = await _find(session, caller, connection_id, param)
+        connection.deleted_at = utcnow()
         await outbox.record(
             session,
             outbox.CUSTOMER_DELETED,
-            object_id=connection_id,
+            object_id=connection.id,
             merchant_id=caller.merchant_id,
             livemode=caller.livemode,
         )
@@ -118,6 +240,7 @@ async def create_test_connection(
             reference_id=params.reference_id,
             secret=new_secret("cons", False),
             created_at=now,
+            **contact_of(wallet),
         )
         await repository.add(session, connection)
         await outbox.record(

@@ -74,13 +74,25 @@ class ApiKey(Base):
     hint: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    name: Mapped[str] = mapped_column(String(255), default="Secret key")
 
 
 class Product(SoftDeleted):
     """A pricing configuration (`docs/pricing.md`); requests name it by its secret."""
 
     __tablename__ = "products"
-    __table_args__ = (Index("ix_products_merchant", "merchant_id", "livemode", "id"),)
+    __table_args__ = (
+        Index("ix_products_merchant", "merchant_id", "livemode", "id"),
+        Index(
+            "uq_products_meter_slug",
+            "merchant_id",
+            "livemode",
+            "meter_slug",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
@@ -95,6 +107,7 @@ class Product(SoftDeleted):
     overdraft: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    meter_slug: Mapped[str] = mapped_column(String(128))
 
 
 class Wallet(Base):
@@ -129,7 +142,9 @@ class Wallet(Base):
 
 
 class Connection(SoftDeleted):
-    """A merchant's link to a customer's wallet."""
+    """A merchant's link to a customer's wallet; the current API's customer. The contact is the
+    connection's own (copied from the wallet when made through checkout), so that a merchant's
+    changes never reach another merchant's view of a shared wallet."""
 
     __tablename__ = "connections"
     __table_args__ = (
@@ -144,6 +159,11 @@ class Connection(SoftDeleted):
     reference_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     secret: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    first_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    last_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONDoc, nullable=True)
 
 
 class Request(Base):

@@ -49,3 +49,53 @@ async def revoke_key(session: AsyncSession, key_id: str) -> bool:
         .values(revoked_at=utcnow())
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+async def lock_merchant(session: AsyncSession, merchant_id: str) -> None:
+    """Serialises changes to a merchant's keys (so that its last key is never revoked)."""
+    await session.execute(select(Merchant.id).where(Merchant.id == merchant_id).with_for_update())
+
+
+async def page_keys(
+    session: AsyncSession, merchant_id: str, livemode: bool, cursor: str | None, limit: int
+) -> Sequence[ApiKey]:
+    """A page of the active keys of one mode, newest first (`limit + 1` rows)."""
+    query = select(ApiKey).where(
+        ApiKey.merchant_id == merchant_id,
+        ApiKey.livemode == livemode,
+        ApiKey.revoked_at.is_(None),
+    )
+    if cursor is not None:
+        query = query.where(ApiKey.id < cursor)
+    return (
+        (await session.execute(query.order_by(ApiKey.id.desc()).limit(limit + 1))).scalars().all()
+    )
+
+
+async def count_active_keys(session: AsyncSession, merchant_id: str, livemode: bool) -> int:
+    return int(
+        (
+            await session.execute(
+                select(func.count()).where(
+                    ApiKey.merchant_id == merchant_id,
+                    ApiKey.livemode == livemode,
+                    ApiKey.revoked_at.is_(None),
+                )
+            )
+        ).scalar_one()
+    )
+
+
+async def active_key(
+    session: AsyncSession, merchant_id: str, livemode: bool, key_id: str
+) -> ApiKey | None:
+    return (
+        await session.execute(
+            select(ApiKey).where(
+                ApiKey.id == key_id,
+                ApiKey.merchant_id == merchant_id,
+                ApiKey.livemode == livemode,
+                ApiKey.revoked_at.is_(None),
+            )
+        )
+    ).scalar_one_or_none()

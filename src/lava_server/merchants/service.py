@@ -8,15 +8,16 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.api.auth import hash_secret_key
+from lava_server.api.auth import Caller, hash_secret_key
 from lava_server.db.engine import Database
 from lava_server.db.models import ApiKey, Merchant
-from lava_server.errors import NotFound
+from lava_server.errors import InvalidRequest, NotFound
 from lava_server.ids import new_id
 from lava_server.merchants import repository
 from lava_server.timeutil import utcnow
 
 BOOTSTRAP_MERCHANT_NAME = "Sandbox merchant"
+DEFAULT_KEY_NAME = "Secret key"
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,16 @@ class NewKey:
     merchant_id: str
     livemode: bool
     secret_key: str
+    key: ApiKey | None = None
 
 
 def new_secret_key(livemode: bool) -> str:
     return f"aks_{'live' if livemode else 'test'}_{secrets.token_urlsafe(32)}"
 
 
-async def _add_key(session: AsyncSession, merchant_id: str, livemode: bool) -> NewKey:
+async def _add_key(
+    session: AsyncSession, merchant_id: str, livemode: bool, name: str = DEFAULT_KEY_NAME
+) -> NewKey:
     secret_key = new_secret_key(livemode)
     key = ApiKey(
         id=new_id("key", livemode),
@@ -40,9 +44,10 @@ async def _add_key(session: AsyncSession, merchant_id: str, livemode: bool) -> N
         key_hash=hash_secret_key(secret_key),
         hint=secret_key[-4:],
         created_at=utcnow(),
+        name=name,
     )
     await repository.add_key(session, key)
-    return NewKey(key.id, merchant_id, livemode, secret_key)
+    return NewKey(key.id, merchant_id, livemode, secret_key, key)
 
 
 async def _add_merchant(session: AsyncSession, name: str, livemode: bool) -> NewKey:
@@ -90,3 +95,34 @@ async def require_merchant(db: Database, merchant_id: str) -> None:
     async with db.read() as session:
         if await repository.get_merchant(session, merchant_id) is None:
             raise NotFound(f"No merchant {merchant_id}.", param="merchant_id")
+
+
+async def create_named_key(db: Database, caller: Caller, name: str) -> NewKey:
+    """`POST /v1/secret_keys`: a key of the caller's mode; its secret is shown this once."""
+    async with db.write() as session:
+        return await _add_key(session, caller.merchant_id, caller.livemode, name)
+
+
+async def page_keys(
+    db: Database, caller: Caller, cursor: str | None, limit: int
+) -> Sequence[ApiKey]:
+    async with db.read() as session:
+        return await repository.page_keys(
+            session, caller.merchant_id, caller.livemode, cursor, limit
+        )
+
+
+async def revoke_own_key(db: Database, caller: Caller, key_id: str) -> None:
+    """Revoke one of the caller's keys of its mode, never the last one (the merchant would be
+    locked out of the API in that mode)."""
+    async with db.write() as session:
+        await repository.lock_merchant(session, caller.merchant_id)
+        key = await repository.active_key(session, caller.merchant_id, caller.livemode, key_id)
+        if key is None:
+            raise NotFound(f"No secret key {key_id}.", param="id")
+        if await repository.count_active_keys(session, caller.merchant_id, caller.livemode) <= 1:
+            raise InvalidRequest(
+                "This is the last secret key of this mode; create another one before revoking it.",
+                param="id",
+            )
+        key.revoked_at = utcnow()

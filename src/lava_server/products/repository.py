@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import Product, table_of
+from lava_server.db.models import Merchant, Product, table_of
 from lava_server.pricing import PricingConfig, parse_pricing_config
 
 
@@ -109,3 +109,23 @@ async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str,
             pricing_of(row.id, row.updated_at, fields),
         )
     return found
+
+
+async def lock_merchant(session: AsyncSession, merchant_id: str) -> None:
+    """Serialises a merchant's slug choices, so that two creations never pick the same."""
+    await session.execute(select(Merchant.id).where(Merchant.id == merchant_id).with_for_update())
+
+
+async def slugs_taken(
+    session: AsyncSession, merchant_id: str, livemode: bool, prefix: str
+) -> set[str]:
+    """The slugs of the merchant's live products of this mode that start with `prefix`."""
+    rows = await session.execute(
+        select(Product.meter_slug).where(
+            Product.merchant_id == merchant_id,
+            Product.livemode == livemode,
+            Product.meter_slug.startswith(prefix, autoescape=True),
+            Product.not_deleted(),
+        )
+    )
+    return {row[0] for row in rows}

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from typing_extensions import TypedDict
 
 from lava_server.api.schemas import closed
@@ -29,10 +29,14 @@ class TierIn(BaseModel):
 Tiers = Annotated[list[TierIn], Field(max_length=100)]
 
 
+Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+
+
 class ProductCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
+    meter_slug: Slug | None = None
     rate_type: RateType = "fixed"
     token_basis: TokenBasis = "input+output"
     tiers: Tiers
@@ -47,6 +51,7 @@ class ProductUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
+    meter_slug: Slug | None = None
     rate_type: RateType | None = None
     token_basis: TokenBasis | None = None
     tiers: Tiers | None = None
@@ -86,3 +91,72 @@ class RestProduct(TypedDict):
     overdraft: Overdraft
     created_at: Timestamp
     updated_at: Timestamp
+    meter_slug: str
+
+
+# The current API's meters (`docs/current-api.md#meters`): products seen through `/v1/meters`.
+
+
+class MeterTierIn(BaseModel):
+    """A tier as the current API sends it: `start` a string of digits, the type on the meter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: Annotated[str, Field(pattern=r"^[0-9]{1,16}$")]
+    rate: DecimalString
+
+    @field_validator("start")
+    @classmethod
+    def _in_range(cls, value: str) -> str:
+        if int(value) > MAX_TIER_START:
+            raise ValueError(f"must be at most {MAX_TIER_START}")
+        return value
+
+
+MeterTiers = Annotated[list[MeterTierIn], Field(min_length=1, max_length=100)]
+
+
+class MeterCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    meter_slug: Slug | None = None
+    rate_type: RateType
+    tier_type: TierType
+    tiers: MeterTiers
+
+
+class MeterUpdate(BaseModel):
+    """Partial update: only the fields given change (the tiers keep the meter's type)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    tiers: MeterTiers | None = None
+
+
+@closed
+class MeterTier(TypedDict):
+    start: int
+    rate: Annotated[str, Field(pattern=DECIMAL_PATTERN)]
+    type: TierType
+
+
+@closed
+class RestMeter(TypedDict):
+    """A meter: a product (same `prd_` id) seen through the current API. Extensions:
+    `product_secret` and `updated_at`."""
+
+    meter_id: str
+    meter_slug: str
+    name: str
+    rate_type: RateType
+    tiers: list[MeterTier]
+    created_at: Timestamp
+    updated_at: Timestamp
+    product_secret: str
+
+
+def meter_tiers(tier_type: TierType, tiers: list[MeterTierIn]) -> list[TierIn]:
+    """Validated already: the tiers in the form products keep."""
+    return [TierIn.model_construct(start=int(t.start), rate=t.rate, type=tier_type) for t in tiers]

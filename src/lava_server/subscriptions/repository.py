@@ -2,11 +2,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import ActiveSubscription, Payment, SubscriptionConfig, Wallet
+from lava_server.db.models import (
+    ActiveSubscription,
+    CreditGrant,
+    Payment,
+    SubscriptionConfig,
+    Wallet,
+)
 from lava_server.payments.repository import PENDING, RENEWAL
 
 ACTIVE, CANCELLED = "active", "cancelled"
@@ -194,3 +201,35 @@ async def lock_pending_renewals(session: AsyncSession, subscription_id: str) -> 
         .scalars()
         .all()
     )
+
+
+async def live_for_connections(
+    session: AsyncSession, connection_ids: Sequence[str]
+) -> dict[str, tuple[ActiveSubscription, SubscriptionConfig]]:
+    """The active subscription (with its plan) of each of these connections that has one."""
+    if not connection_ids:
+        return {}
+    rows = await session.execute(
+        select(ActiveSubscription, SubscriptionConfig)
+        .join(
+            SubscriptionConfig, SubscriptionConfig.id == ActiveSubscription.subscription_config_id
+        )
+        .where(
+            ActiveSubscription.connection_id.in_(sorted(set(connection_ids))),
+            ActiveSubscription.status == ACTIVE,
+        )
+    )
+    return {row[0].connection_id: (row[0], row[1]) for row in rows}
+
+
+async def period_credit_left(session: AsyncSession, subscription_id: str) -> Decimal:
+    """What is left of the period credit this subscription granted (not yet expired)."""
+    total = (
+        await session.execute(
+            select(func.coalesce(func.sum(CreditGrant.remaining), 0)).where(
+                CreditGrant.active_subscription_id == subscription_id,
+                CreditGrant.expired_at.is_(None),
+            )
+        )
+    ).scalar_one()
+    return Decimal(total)

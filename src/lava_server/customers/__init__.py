@@ -1,0 +1,1 @@
+"""The current API's customers: connections seen through `/v1/customers`."""

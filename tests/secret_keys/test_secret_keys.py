@@ -1,0 +1,77 @@
+"""`/v1/secret_keys` of the current API, on both databases: a key is shown once and works at
+once, the list shows hints only, a revoked key stops working, and the last key stays."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from lava_server.db.models import ApiKey
+from tests.api.test_api_base import assert_error
+
+
+async def test_create_list_use_and_revoke(client, merchant, db):
+    created = await client.post("/v1/secret_keys", json={"name": "CI"}, headers=merchant.headers)
+    assert created.status_code == 201, created.text
+    key = created.json()
+    assert set(key) == {"secret_key_id", "name", "secret_key_hint", "created_at", "secret_key"}
+    assert key["secret_key"].startswith("aks_test_")
+    assert key["secret_key_hint"] == key["secret_key"][-4:]
+    assert key["name"] == "CI"
+    async with db.read() as session:
+        stored = (
+            await session.execute(select(ApiKey).where(ApiKey.id == key["secret_key_id"]))
+        ).scalar_one()
+    assert key["secret_key"] not in (stored.key_hash, stored.hint)  # only its hash is kept
+
+    new_headers = {"Authorization": f"Bearer {key['secret_key']}"}
+    listed = (await client.get("/v1/secret_keys", headers=new_headers)).json()
+    assert listed["has_more"] is False
+    assert listed["data"][0]["secret_key_id"] == key["secret_key_id"]
+    assert len(listed["data"]) == 2
+    for item in listed["data"]:
+        assert set(item) == {"secret_key_id", "name", "secret_key_hint", "created_at"}
+        assert len(item["secret_key_hint"]) == 4
+    assert listed["data"][1]["name"] == "Secret key"  # the name of keys made without one
+    page = (await client.get("/v1/secret_keys?limit=1", headers=new_headers)).json()
+    assert page["has_more"] is True and page["next_cursor"] == key["secret_key_id"]
+
+    # The new key revokes the old one; the old one is refused from then on.
+    old_id = listed["data"][1]["secret_key_id"]
+    deleted = await client.delete(f"/v1/secret_keys/{old_id}", headers=new_headers)
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json() == {"id": old_id, "deleted": True}
+    assert_error(await client.get("/v1/secret_keys", headers=merchant.headers), 401, "unauthorized")
+    assert_error(
+        await client.delete(f"/v1/secret_keys/{old_id}", headers=new_headers),
+        404,
+        "not_found",
+        "id",
+    )
+    # The last key of the mode stays.
+    last = await client.delete(f"/v1/secret_keys/{key['secret_key_id']}", headers=new_headers)
+    assert_error(last, 400, "invalid_request", "id")
+    assert (await client.get("/v1/secret_keys", headers=new_headers)).status_code == 200
+
+
+async def test_keys_are_per_merchant_and_mode(client, merchant, live_merchant):
+    theirs = (await client.get("/v1/secret_keys", headers=live_merchant.headers)).json()["data"]
+    assert len(theirs) == 1
+    assert_error(
+        await client.delete(
+            f"/v1/secret_keys/{theirs[0]['secret_key_id']}", headers=merchant.headers
+        ),
+        404,
+        "not_found",
+    )
+    assert_error(
+        await client.post("/v1/secret_keys", json={}, headers=merchant.headers),
+        400,
+        "invalid_request",
+        "name",
+    )
+    assert_error(
+        await client.post("/v1/secret_keys", json={"name": ""}, headers=merchant.headers),
+        400,
+        "invalid_request",
+        "name",
+    )
