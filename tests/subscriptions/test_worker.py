@@ -17,7 +17,7 @@ from lava_server.app import create_app
 from lava_server.cli import app as cli
 from lava_server.db.models import Payment
 from lava_server.settings import Settings
-from lava_server.testing.server import serve_in_thread
+from lava_server.testing.server import ServerThread
 from tests.e2e.servers import LAVA, clean_env
 from tests.subscriptions.helpers import subscribe, wallet_row
 
@@ -61,10 +61,16 @@ async def test_lava_serve_runs_the_worker_unless_told_not_to(
     settings = Settings(
         database_url=database_url, worker_interval_seconds=0.1, separate_worker=separate
     )
-    with serve_in_thread(create_app(settings)):
+    # Started and stopped from a thread, so that this test's event loop keeps running meanwhile
+    # (nothing of it can hold the database while the server starts); 30 s for a loaded machine.
+    server = ServerThread(create_app(settings), startup_timeout=30.0)
+    await asyncio.to_thread(server.start)
+    try:
         deadline = time.monotonic() + (1.5 if separate else 15)
         while time.monotonic() < deadline and not await renewals(db):
             await asyncio.sleep(0.1)
+    finally:
+        await asyncio.to_thread(server.stop)
     if separate:
         assert await renewals(db) == []
     else:
