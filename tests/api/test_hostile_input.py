@@ -16,7 +16,7 @@ from lava_server.db.engine import Database
 from lava_server.db.models import CheckoutSession, Connection, Product, Request, SubscriptionConfig
 from lava_server.untrusted import MAX_JSON_DEPTH
 from tests.api.test_api_base import assert_error
-from tests.server.metering import make_connection, make_product, report
+from tests.metering.helpers import make_connection, make_product, report
 
 DEEP = "[" * 5000 + "]" * 5000
 DEEP_OBJECT = '{"a":' * 5000 + "1" + "}" * 5000

@@ -26,7 +26,7 @@ from lava_server.settings import Settings
 from lava_server.testing import ServerThread
 from lavapayments.forward_token import encode_forward_token
 from tests.conftest import MerchantKey
-from tests.server.metering import make_connection, make_product, report
+from tests.metering.helpers import make_connection, make_product, report
 from tests.subscriptions.helpers import subscribe
 
 CHECKS = [

@@ -31,7 +31,7 @@ from tests.checkout.helpers import (
     step_of,
     succeeded_charges,
 )
-from tests.server.metering import make_connection
+from tests.metering.helpers import make_connection
 
 
 async def ledger_entries(db) -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from tests.api.test_api_base import assert_error
 from tests.checkout.helpers import ORIGIN, create_config, create_session, old_live_session
-from tests.server.metering import make_connection
+from tests.metering.helpers import make_connection
 
 
 async def test_create_onboarding_session(client, merchant, settings):

@@ -26,7 +26,7 @@ from lava_server.pricing.config import TIER_POSITION_CAP
 from lava_server.wallets.service import check as ledger_check
 from tests.api.test_api_base import assert_error
 from tests.conftest import MerchantKey
-from tests.server.metering import balance_of, make_connection, make_product, report
+from tests.metering.helpers import balance_of, make_connection, make_product, report
 
 UNIT = Decimal("0.0000000001")
 SINCE = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()

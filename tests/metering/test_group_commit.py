@@ -15,7 +15,7 @@ from lava_server.metering.reported import RequestBatcher
 from lava_server.model_prices.book import PriceBook
 from lava_server.requests.schemas import RequestCreate
 from lava_server.wallets.service import check as ledger_check
-from tests.server.metering import balance_of, make_connection, make_product, report
+from tests.metering.helpers import balance_of, make_connection, make_product, report
 
 
 async def test_a_cancelled_caller_s_job_is_written_once_and_the_batch_answered() -> None:

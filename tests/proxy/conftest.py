@@ -24,7 +24,7 @@ from lava_server.testing import ServerThread, serve_in_thread
 from lava_server.testing.fake_provider import FakeProvider
 from lavapayments.forward_token import encode_forward_token
 from tests.conftest import MerchantKey
-from tests.server.metering import make_connection, make_product
+from tests.metering.helpers import make_connection, make_product
 
 MANAGED_OPENAI_KEY = "sk-managed-openai"
 

@@ -24,9 +24,9 @@ from lava_server.testing.fake_provider import MIDSTREAM_AFTER_CHUNKS, count_toke
 from lava_server.wallets.service import check as ledger_check
 from lavapayments.forward_token import encode_forward_token
 from tests.e2e.servers import free_port
+from tests.metering.helpers import make_product
 from tests.proxy.billing_checks import expected_price
 from tests.proxy.conftest import Billed, make_billed
-from tests.server.metering import make_product
 
 GPT = "gpt-4o-mini"
 PROMPT = "Hello there, how are you today?"

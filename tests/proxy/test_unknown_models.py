@@ -27,9 +27,9 @@ from lava_server.wallets.service import check as ledger_check
 from lavapayments.forward_token import encode_forward_token
 from tests.conftest import MerchantKey
 from tests.e2e.servers import lava_cli
+from tests.metering.helpers import make_connection, make_product
 from tests.proxy.billing_checks import expected_price
 from tests.proxy.conftest import Billed, make_billed
-from tests.server.metering import make_connection, make_product
 
 UNKNOWN = "gpt-from-the-future"
 OPENAI = "https://api.openai.com/v1/chat/completions"

@@ -10,7 +10,7 @@ import pytest
 
 from lava_server.wallets.service import check as ledger_check
 from tests.api.test_api_base import assert_error
-from tests.server.metering import balance_of, make_connection, make_product, report
+from tests.metering.helpers import balance_of, make_connection, make_product, report
 
 
 async def test_vector_1_through_the_api(client, merchant, db):

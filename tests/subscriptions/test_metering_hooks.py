@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from lava_server.wallets.service import fund
 from tests.checkout.helpers import balance
-from tests.server.metering import make_product, report
+from tests.metering.helpers import make_product, report
 from tests.subscriptions.helpers import subscribe, wallet_row
 
 

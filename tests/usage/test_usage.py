@@ -10,7 +10,7 @@ import pytest
 
 from lava_server import timeutil
 from tests.api.test_api_base import assert_error
-from tests.server.metering import make_connection, make_product, report
+from tests.metering.helpers import make_connection, make_product, report
 
 
 class Clock:

@@ -23,8 +23,8 @@ from lava_server.testing.fake_provider import FakeProvider
 from lavapayments.forward_token import encode_forward_token
 from tests.checkout.helpers import GOOD_CARD, Page, create_session, secret_of, step_of
 from tests.conftest import MerchantKey
+from tests.metering.helpers import make_product
 from tests.proxy.conftest import upstream_env  # noqa: F401  (a fixture)
-from tests.server.metering import make_product
 from tests.webhooks.receiver import Receiver
 
 pytestmark = pytest.mark.slow
