@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lava_server import outbox
 from lava_server.errors import ApiError, InvalidRequest
 from lava_server.metering import repository, rollups
-from lava_server.metering.rows import postings_for, priced_columns
+from lava_server.metering.rows import merchant_postings, postings_for, priced_columns
 from lava_server.pricing import (
     OutOfRange,
     PricedRequest,
@@ -61,6 +61,7 @@ class Charge:
     tier_key: TierKey | None
     seq: int | None = None  # None: a new row to insert
     hold: Decimal = ZERO  # released in the same transaction
+    merchant_ledger: bool = False  # no wallet: the merchant's account bears the cost
     check: Callable[[PricedRequest, Decimal], None] | None = None
     """Raises the door's `ApiError` to refuse the request, given its price and the wallet's
     available balance as the batch has left it; nothing of it is then written."""
@@ -175,6 +176,9 @@ async def charge(
                     c.seq,
                 )
             )
+        elif c.merchant_ledger:
+            postings = merchant_postings(c.row["merchant_id"], c.row["provider"], c.priced)
+            movements.append(Movement(f"req:{c.seq}", postings, c.row["livemode"], c.seq))
     for wallet_id in sorted(held):
         await repository.change_held(session, wallet_id, -held[wallet_id])
     if movements:

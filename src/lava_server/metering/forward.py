@@ -103,20 +103,48 @@ METERING_ONLY_CONFIG: Final = parse_pricing_config(
         "service_charge_payer": "merchant",
     }
 )
+# The merchant pays (a current-era token without a customer, or a customer's call with
+# `disable_billing`): no fee, the merchant bears the provider cost and the service charge.
+MERCHANT_PAYS_CONFIG: Final = METERING_ONLY_CONFIG
 
 
 @dataclass(frozen=True, slots=True)
 class ForwardToken:
-    """The secrets a forward call carries (parsed by `proxy.credentials`)."""
+    """The secrets a forward call carries (parsed by `proxy.credentials`).
+
+    `v2` tells the two eras apart (`docs/forward-proxy.md#tokens`): the seed era's token names
+    its payer by `connection_secret` and `product_secret`; the current one by `customer_id` (a
+    `con_` id or the customer's `reference_id`) and `meter_slug` (a slug or a `prd_` id), and
+    without a customer the merchant pays."""
 
     secret_key: str
     connection_secret: str | None
     product_secret: str | None
     provider_key: str | None
+    v2: bool = False
+    customer_id: str | None = None
+    meter_slug: str | None = None
+    disable_billing: bool = False
 
     @property
     def metering_only(self) -> bool:
-        return self.connection_secret is None
+        """Seed era: no connection, nobody billed (the merchant's own key paid the provider)."""
+        return not self.v2 and self.connection_secret is None
+
+    @property
+    def merchant_pays(self) -> bool:
+        """Current era without a customer: merchant-billed (with a meter: meter-only)."""
+        return self.v2 and self.customer_id is None
+
+    @property
+    def bills_customer(self) -> bool:
+        return self.connection_secret is not None or self.customer_id is not None
+
+    @property
+    def provider_cost(self) -> bool:
+        """Whether the provider's cost is part of the bill: not for a current-era token with the
+        merchant's own provider key (BYOK: the provider bills the merchant directly)."""
+        return not (self.v2 and self.provider_key is not None)
 
 
 @dataclass(slots=True)
@@ -132,6 +160,13 @@ class Call:
     metadata: dict[str, str]
     worst_case: Usage  # the hold's usage (estimated input, maximum output)
     process_id: str | None = None  # the server process forwarding it (`proxy.abandoned`)
+    provider_cost: bool = True  # False: BYOK of a current-era token, no provider cost billed
+
+    def cost(self, pricing: ModelPricing, usage: Usage) -> tuple[Decimal, Decimal]:
+        """(input cost, output cost) of `usage` at `pricing`, as billed."""
+        if not self.provider_cost:
+            return _ZERO, _ZERO
+        return pricing.cost(usage)
 
 
 @dataclass(slots=True)
@@ -150,6 +185,8 @@ class Reservation:
     period_start: datetime
     seq: int | None = None  # None: metering only, no row until it is settled
     done: bool = field(default=False)
+    merchant_ledger: bool = False  # no wallet, and the merchant's account bears the cost
+    tiers: bool = True  # False: the call does not move the customer's tier position
 
 
 @dataclass(slots=True)
@@ -160,12 +197,24 @@ class _ReserveItem:
     worst: Usage
     worst_costs: tuple[Decimal, Decimal]
     now: datetime
+    ref: repository.PayerRef  # the payer as the token names it
     quick_tried: bool = False  # the quick hold wrote nothing for it: the ordinary path decides
+    secrets: repository.PayerRef | None = None  # the payer by its secrets (the ordinary path)
 
     @property
     def payer_key(self) -> tuple[str, str, str | None]:
-        assert self.token.connection_secret is not None
-        return (self.key_hash, self.token.connection_secret, self.token.product_secret)
+        ref = self.secrets or self.ref
+        assert ref.by == "secret"
+        return (self.key_hash, ref.connection, ref.product)
+
+    @property
+    def product_key(self) -> tuple[str, ...] | None:
+        """Where the product of the token is remembered (`ForwardBilling._products`)."""
+        if self.ref.product is None:
+            return None
+        if self.ref.by == "secret":
+            return (self.ref.product,)
+        return (self.key_hash, self.ref.product)  # a slug means a meter of the key's merchant
 
 
 @dataclass(slots=True)
@@ -192,7 +241,7 @@ class _SettleItem:
         """What `metering.charge` needs to price and write this settlement."""
         r = self.reservation
         tier_key = None
-        if r.product_id is not None and r.connection_id is not None:
+        if r.product_id is not None and r.connection_id is not None and r.tiers:
             tier_key = (r.connection_id, r.product_id, r.period_start)
         return Charge(
             row=_row(r, self.status, self.usage, None, self.metadata, self.model),
@@ -203,6 +252,7 @@ class _SettleItem:
             tier_key=tier_key,
             seq=r.seq,
             hold=r.hold if r.wallet_id is not None else _ZERO,
+            merchant_ledger=r.merchant_ledger,
         )
 
 
@@ -225,7 +275,7 @@ class ForwardBilling:
         self._configs: dict[tuple[str, datetime], PricingConfig] = {}
         self._reserve_writer = WriterConnection(db, durable=False)
         # Product secret -> the product version last seen, for one-statement holds.
-        self._products: dict[str, tuple[Product, PricingConfig]] = {}
+        self._products: dict[tuple[str, ...], tuple[Product, PricingConfig]] = {}
         self._settle_writer = WriterConnection(db, durable=True)
         self._holds = repository.quick_holds(db)
         self._postgres = not db.is_sqlite
@@ -250,10 +300,21 @@ class ForwardBilling:
         and 402 when the worst case does not fit."""
         key_hash = _key_hash(token.secret_key)
         now = utcnow()
-        if token.connection_secret is None:
+        call.provider_cost = token.provider_cost
+        if token.metering_only:
             return await self._metering_only(key_hash, call, now)
-        costs = call.pricing.cost(call.worst_case)
-        item = _ReserveItem(token, key_hash, call, call.worst_case, costs, now)
+        if token.merchant_pays:
+            return await self._merchant_pays(key_hash, token, call, now)
+        if token.v2:
+            assert token.customer_id is not None and token.meter_slug is not None
+            ref = repository.customer_ref(token.customer_id, token.meter_slug)
+        else:
+            assert token.connection_secret is not None
+            ref = repository.PayerRef("secret", token.connection_secret, token.product_secret)
+        costs = call.cost(call.pricing, call.worst_case)
+        item = _ReserveItem(token, key_hash, call, call.worst_case, costs, now, ref)
+        if token.disable_billing:
+            return await self._reserves.submit(item)  # no balance to check: the ordinary path
         if not self._postgres or not (self._quick_busy or self._reserves.busy):
             # A lone hold goes at once, without the group commit's hand-off. On SQLite every
             # hold does: the quick hold is short enough that a transaction per hold costs less
@@ -311,9 +372,9 @@ class ForwardBilling:
         PostgreSQL, in one short transaction without SQLAlchemy on SQLite. None when it wrote
         nothing: then the ordinary path decides, and says why (an unknown secret, another
         merchant's, a changed product, 402)."""
-        product_secret = item.token.product_secret
-        known = self._products.get(product_secret) if product_secret is not None else None
-        if known is None or len(known[1].tiers) > 1 or product_secret is None:
+        product_key = item.product_key
+        known = self._products.get(product_key) if product_key is not None else None
+        if known is None or len(known[1].tiers) > 1:
             return None
         product, config = known
         bound = self._bound(config, item, prior_units=0)
@@ -329,11 +390,9 @@ class ForwardBilling:
             created_at=item.now,
             period_start=item.now,
         )
-        assert item.token.connection_secret is not None
         wanted = repository.HoldRequest(
             key_hash=item.key_hash,
-            connection_secret=item.token.connection_secret,
-            product_secret=product_secret,
+            ref=item.ref,
             product_id=product.id,
             product_updated_at=product.updated_at,
             hold=reservation.hold,
@@ -369,6 +428,8 @@ class ForwardBilling:
         """Resolve (after the commit) or fail each job of the batch."""
         accepted: list[tuple[Job[_ReserveItem, Reservation], Reservation]] = []
         async with self._reserve_writer.transaction() as session:
+            if any(job.item.ref.by != "secret" for job in batch):
+                batch = await self._find_secrets(session, batch)
             payers = await self._lock_payers(session, [job.item for job in batch])
             available: dict[str, Decimal] = {}
             held: dict[str, Decimal] = {}
@@ -406,9 +467,30 @@ class ForwardBilling:
         payers: dict[tuple[str, str, str | None], repository.Payer | None] = {}
         for key in keys:
             payers[key] = await repository.lock_payer(
-                session, key_hash=key[0], connection_secret=key[1], product_secret=key[2]
+                session, key_hash=key[0], ref=repository.PayerRef("secret", key[1], key[2])
             )
         return payers
+
+    async def _find_secrets(
+        self, session: AsyncSession, batch: list[Job[_ReserveItem, Reservation]]
+    ) -> list[Job[_ReserveItem, Reservation]]:
+        """The ordinary path locks payers by their secrets, in wallet order: a current-era
+        token's customer and meter are looked up first (one statement each, before any lock).
+        Returns the jobs still to reserve; the others failed with the reason."""
+        left = []
+        for job in batch:
+            item = job.item
+            if item.ref.by != "secret" and item.secrets is None:
+                item.secrets = await repository.payer_secrets(session, item.key_hash, item.ref)
+                if item.secrets is None:
+                    try:
+                        await _diagnose(session, item.key_hash, item.token)
+                        raise Unauthorized("The forward token's payer is not valid.")
+                    except ApiError as error:
+                        job.fail(error)
+                        continue
+            left.append(job)
+        return left
 
     async def _hold(
         self,
@@ -424,10 +506,28 @@ class ForwardBilling:
             raise Unauthorized("The forward token's secrets are not valid.")  # unreachable
         product = payer.product
         config = DEFAULT_PRODUCT_CONFIG if product is None else self._config(product)
-        if product is not None and item.token.product_secret is not None:
+        product_key = item.product_key
+        if product is not None and product_key is not None:
             if len(self._products) >= 1024:
                 self._products.clear()
-            self._products[item.token.product_secret] = (product, config)
+            self._products[product_key] = (product, config)
+        if item.token.disable_billing:
+            # Recorded on the customer, charged to nobody's wallet: no hold, no balance check.
+            config = MERCHANT_PAYS_CONFIG
+            self._bound(config, item, prior_units=0)  # still within the range of money
+            return Reservation(
+                call=item.call,
+                merchant_id=payer.merchant_id,
+                livemode=payer.livemode,
+                connection_id=payer.connection_id,
+                product_id=None if product is None else product.id,
+                wallet_id=payer.wallet_id,
+                config=config,
+                hold=_ZERO,
+                created_at=item.now,
+                period_start=item.now,
+                tiers=False,
+            )
         period_start = usage_period(item.now, payer.cycle_started_at, payer.cycle_ends_at)[0]
         prior_units = 0  # with one tier the position cannot change the worst case
         if product is not None and len(config.tiers) > 1:
@@ -463,6 +563,40 @@ class ForwardBilling:
             hold=hold,
             created_at=item.now,
             period_start=period_start,
+        )
+
+    async def _merchant_pays(
+        self, key_hash: str, token: ForwardToken, call: Call, now: datetime
+    ) -> Reservation:
+        """A current-era call without a customer: the merchant pays the provider cost (nothing
+        with its own provider key) and the service charge, through its ledger account; no
+        wallet, no hold, the row is written when the call ends (`docs/forward-proxy.md`)."""
+        product_id = None
+        async with self.db.read() as session:
+            caller = (await find_keys(session, [key_hash])).get(key_hash)
+            if caller is None:
+                raise InvalidCredentials(
+                    "The forward token's secret_key is not an active secret key.",
+                    param="secret_key",
+                )
+            if token.meter_slug is not None:
+                product_id = await repository.find_meter(
+                    session, caller.merchant_id, caller.livemode, token.meter_slug
+                )
+                if product_id is None:
+                    raise _no_meter(token.meter_slug)
+        return Reservation(
+            call=call,
+            merchant_id=caller.merchant_id,
+            livemode=caller.livemode,
+            connection_id=None,
+            product_id=product_id,
+            wallet_id=None,
+            config=MERCHANT_PAYS_CONFIG,
+            hold=_ZERO,
+            created_at=now,
+            period_start=now,
+            merchant_ledger=True,
         )
 
     async def _metering_only(self, key_hash: str, call: Call, now: datetime) -> Reservation:
@@ -549,7 +683,7 @@ class ForwardBilling:
             answered = self.prices.lookup(call.provider, model)
             if answered.known:
                 pricing = answered
-        input_cost, output_cost = pricing.cost(usage)
+        input_cost, output_cost = call.cost(pricing, usage)
         metadata = call.metadata
         if not self._in_range(reservation.config, counts, input_cost, output_cost):
             # A provider that reports more than one request may cost or count: bill the worst
@@ -557,7 +691,7 @@ class ForwardBilling:
             usage = dataclasses.replace(call.worst_case, model=model, estimated=True)
             counts = usage
             pricing = call.pricing
-            input_cost, output_cost = pricing.cost(usage)
+            input_cost, output_cost = call.cost(pricing, usage)
             metadata = {**metadata, OUT_OF_RANGE_KEY: "true"}
             status = "error"
         if usage.estimated:
@@ -749,6 +883,18 @@ async def _diagnose(session: Any, key_hash: str, token: ForwardToken) -> None:
         raise InvalidCredentials(
             "The forward token's secret_key is not an active secret key.", param="secret_key"
         )
+    if token.v2:
+        assert token.customer_id is not None and token.meter_slug is not None
+        merchant_id, livemode = caller.merchant_id, caller.livemode
+        if not await repository.find_customer(session, merchant_id, livemode, token.customer_id):
+            raise NotFound(
+                f"No customer {token.customer_id} (the forward token's customer_id: a customer's "
+                "con_ id or reference_id, of the secret key's merchant and mode).",
+                param="customer_id",
+            )
+        if await repository.find_meter(session, merchant_id, livemode, token.meter_slug) is None:
+            raise _no_meter(token.meter_slug)
+        return
     assert token.connection_secret is not None
     connection = await repository.find_connection(session, token.connection_secret)
     if connection is None:
@@ -776,6 +922,14 @@ async def _diagnose(session: Any, key_hash: str, token: ForwardToken) -> None:
                 "secret_key.",
                 param="product_secret",
             )
+
+
+def _no_meter(meter_slug: str) -> NotFound:
+    return NotFound(
+        f"No meter {meter_slug} (the forward token's meter_slug: a meter's slug or prd_ id, of "
+        "the secret key's merchant and mode).",
+        param="meter_slug",
+    )
 
 
 def _row(

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol, cast
+from typing import Any, ClassVar, Protocol, cast
 
 from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import (
@@ -156,19 +156,82 @@ class WriterConnection:
 # -- the permission rule of a hold --------------------------------------------------------------
 
 
-def payer_rule(*, with_product: bool) -> str:
+@dataclass(frozen=True, slots=True)
+class PayerRef:
+    """How a forward token names who pays (`docs/forward-proxy.md#tokens`). `by`:
+
+    - `secret` (seed era): `connection` is a connection secret, `product` a product secret or None;
+    - `id` / `reference` (current era): `connection` is the customer's `con_` id / its
+      `reference_id` (the oldest live connection with it), `product` the meter's slug, or its
+      `prd_` id when no meter of the merchant has that slug."""
+
+    by: str
+    connection: str
+    product: str | None
+
+    @property
+    def shape(self) -> tuple[str, bool]:
+        return (self.by, self.product is not None)
+
+    def params(self) -> dict[str, str]:
+        if self.by == "secret":
+            found = {"connection_secret": self.connection}
+            if self.product is not None:
+                found["product_secret"] = self.product
+            return found
+        assert self.product is not None
+        return {"customer_id": self.connection, "meter_slug": self.product}
+
+    def binds(self) -> list[Any]:
+        if self.by == "secret":
+            binds = [bindparam("connection_secret", type_=Connection.secret.type)]
+            if self.product is not None:
+                binds.append(bindparam("product_secret", type_=Product.secret.type))
+            return binds
+        return [
+            bindparam("customer_id", type_=Connection.id.type),
+            bindparam("meter_slug", type_=Product.meter_slug.type),
+        ]
+
+
+def customer_ref(customer_id: str, meter_slug: str) -> PayerRef:
+    """A current-era token's payer (a reference may not start with `con_`)."""
+    by = "id" if customer_id.startswith("con_") else "reference"
+    return PayerRef(by, customer_id, meter_slug)
+
+
+# The current era's meter: its slug among the merchant's live meters of the mode, else its id.
+_METER_JOIN = """
+JOIN products p ON p.id = COALESCE((SELECT m.id FROM products m
+    WHERE m.merchant_id = k.merchant_id AND m.livemode = k.livemode
+      AND m.meter_slug = :meter_slug AND m.deleted_at IS NULL), :meter_slug)"""
+
+
+def payer_rule(*, with_product: bool, by: str = "secret") -> str:
     """The permission rule of a hold, the one statement of it that every path runs (the ordinary
     path's `lock_payer`, `PostgresHolds`, `SqliteHolds`): the secret key is active, the connection
     is active and belongs to the key's merchant and mode, and so does the product (when the token
     names one). A `FROM ... WHERE` clause over `k` (api_keys), `c` (connections), `w` (wallets)
-    and `p` (products), with the parameters `:key_hash`, `:connection_secret` and
-    `:product_secret`. When it matches nothing, `forward._diagnose` names the secret at fault."""
-    sql = """
+    and `p` (products), with the parameters `:key_hash` and the `PayerRef.params` of `by`
+    (`:connection_secret` and `:product_secret`, or `:customer_id` and `:meter_slug`). When it
+    matches nothing, `forward._diagnose` names the secret at fault."""
+    if by == "secret":
+        sql = """
 FROM api_keys k
-JOIN connections c ON c.secret = :connection_secret
-JOIN wallets w ON w.id = c.wallet_id"""
+JOIN connections c ON c.secret = :connection_secret"""
+    elif by == "id":
+        sql = """
+FROM api_keys k
+JOIN connections c ON c.id = :customer_id"""
+    else:
+        sql = """
+FROM api_keys k
+JOIN connections c ON c.id = (SELECT min(r.id) FROM connections r
+    WHERE r.merchant_id = k.merchant_id AND r.livemode = k.livemode
+      AND r.reference_id = :customer_id AND r.deleted_at IS NULL)"""
+    sql += "\nJOIN wallets w ON w.id = c.wallet_id"
     if with_product:
-        sql += "\nJOIN products p ON p.secret = :product_secret"
+        sql += "\nJOIN products p ON p.secret = :product_secret" if by == "secret" else _METER_JOIN
     sql += """
 WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
   AND c.deleted_at IS NULL AND c.merchant_id = k.merchant_id AND c.livemode = k.livemode"""
@@ -219,7 +282,8 @@ _PAYER_TYPES: dict[str, Any] = {
 }
 
 
-def _payer_statement(*, with_product: bool, postgres: bool) -> Any:
+def _payer_statement(ref: PayerRef, *, postgres: bool) -> Any:
+    with_product = ref.product is not None
     columns = [
         "k.merchant_id",
         "k.livemode",
@@ -235,44 +299,36 @@ def _payer_statement(*, with_product: bool, postgres: bool) -> Any:
         for column in _PRODUCT_COLUMNS:
             columns.append(f"p.{column.name} AS product_{column.key}")
             types[f"product_{column.key}"] = column.type
-    sql = f"SELECT {', '.join(columns)}{payer_rule(with_product=with_product)}"
+    sql = f"SELECT {', '.join(columns)}{payer_rule(with_product=with_product, by=ref.by)}"
     if postgres:
         sql += "FOR UPDATE OF w"
-    binds = [
-        bindparam("connection_secret", type_=Connection.secret.type),
-        bindparam("key_hash", type_=ApiKey.key_hash.type),
-    ]
-    if with_product:
-        binds.append(bindparam("product_secret", type_=Product.secret.type))
+    binds = [*ref.binds(), bindparam("key_hash", type_=ApiKey.key_hash.type)]
     return text(sql).bindparams(*binds).columns(**types)
 
 
 _PAYERS = {
-    (with_product, postgres): _payer_statement(with_product=with_product, postgres=postgres)
-    for with_product in (False, True)
+    (ref.shape, postgres): _payer_statement(ref, postgres=postgres)
+    for ref in (
+        PayerRef("secret", "", None),
+        PayerRef("secret", "", ""),
+        PayerRef("id", "", ""),
+        PayerRef("reference", "", ""),
+    )
     for postgres in (False, True)
 }
 
 
-async def lock_payer(
-    session: AsyncSession,
-    *,
-    key_hash: str,
-    connection_secret: str,
-    product_secret: str | None,
-) -> Payer | None:
-    """Check the secrets by `payer_rule` and lock the wallet, in one statement; None when the
-    rule refuses them (`forward._diagnose` then says why)."""
+async def lock_payer(session: AsyncSession, *, key_hash: str, ref: PayerRef) -> Payer | None:
+    """Check the token's payer by `payer_rule` and lock the wallet, in one statement; None when
+    the rule refuses it (`forward._diagnose` then says why)."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    params: dict[str, Any] = {"key_hash": key_hash, "connection_secret": connection_secret}
-    if product_secret is not None:
-        params["product_secret"] = product_secret
-    statement = _PAYERS[(product_secret is not None, postgres)]
+    params: dict[str, Any] = {"key_hash": key_hash, **ref.params()}
+    statement = _PAYERS[(ref.shape, postgres)]
     row = (await session.execute(statement, params)).first()
     if row is None:
         return None
     product = None
-    if product_secret is not None:
+    if ref.product is not None:
         product = Product(**{c.key: row._mapping[f"product_{c.key}"] for c in _PRODUCT_COLUMNS})
     return Payer(
         merchant_id=row.merchant_id,
@@ -285,6 +341,62 @@ async def lock_payer(
         cycle_ends_at=row.cycle_ends_at,
         product=product,
     )
+
+
+_SECRETS = {
+    by: text(
+        "SELECT c.secret AS connection_secret, p.secret AS product_secret"
+        + payer_rule(with_product=True, by=by)
+    ).bindparams(*PayerRef(by, "", "").binds(), bindparam("key_hash", type_=ApiKey.key_hash.type))
+    for by in ("id", "reference")
+}
+
+
+async def payer_secrets(session: AsyncSession, key_hash: str, ref: PayerRef) -> PayerRef | None:
+    """A current-era payer as the seed era's secrets (no lock: the ordinary path then locks by
+    them, in the server's wallet order); None when the rule refuses it."""
+    row = (await session.execute(_SECRETS[ref.by], {"key_hash": key_hash, **ref.params()})).first()
+    return None if row is None else PayerRef("secret", row.connection_secret, row.product_secret)
+
+
+async def find_customer(
+    session: AsyncSession, merchant_id: str, livemode: bool, customer_id: str
+) -> bool:
+    """Whether the merchant has a live customer with this `con_` id or reference."""
+    column = Connection.id if customer_id.startswith("con_") else Connection.reference_id
+    found = (
+        await session.execute(
+            select(Connection.id)
+            .where(
+                column == customer_id,
+                Connection.merchant_id == merchant_id,
+                Connection.livemode == livemode,
+                Connection.deleted_at.is_(None),
+            )
+            .limit(1)
+        )
+    ).first()
+    return found is not None
+
+
+async def find_meter(
+    session: AsyncSession, merchant_id: str, livemode: bool, meter_slug: str
+) -> str | None:
+    """The id of the merchant's live meter with this slug, else with this `prd_` id."""
+    for column in (Product.meter_slug, Product.id):
+        found = (
+            await session.execute(
+                select(Product.id).where(
+                    column == meter_slug,
+                    Product.merchant_id == merchant_id,
+                    Product.livemode == livemode,
+                    Product.deleted_at.is_(None),
+                )
+            )
+        ).scalar_one_or_none()
+        if found is not None:
+            return str(found)
+    return None
 
 
 async def tier_units(
@@ -452,7 +564,7 @@ def quick_holds(db: Database) -> Holds:
 _DYNAMIC_ROW = ("merchant_id", "livemode", "connection_id", "product_id", "wallet_id")
 
 
-def _quick_hold_statement() -> Any:
+def _quick_hold_statement(by: str) -> Any:
     """Check the secrets, lock the wallet, check the balance, add the hold and insert the pending
     request, all in one statement (PostgreSQL data-modifying CTEs). Nothing is written unless
     every check passes and the product is still the version whose pricing priced the hold;
@@ -479,7 +591,7 @@ def _quick_hold_statement() -> Any:
 WITH payer AS (
     SELECT k.merchant_id, k.livemode, c.id AS connection_id, c.wallet_id,
            w.cycle_started_at, w.cycle_ends_at, p.id AS product_id
-    {payer_rule(with_product=True)}
+    {payer_rule(with_product=True, by=by)}
       AND p.id = :product_id AND p.updated_at = :product_updated_at
       AND {_FITS}
     FOR UPDATE OF w
@@ -491,8 +603,7 @@ WITH payer AS (
 SELECT payer.*, (SELECT seq FROM created) AS seq FROM payer
 """  # noqa: S608
     binds = [
-        bindparam("connection_secret", type_=Connection.secret.type),
-        bindparam("product_secret", type_=Product.secret.type),
+        *PayerRef(by, "", "").binds(),
         bindparam("key_hash", type_=ApiKey.key_hash.type),
         bindparam("product_id", type_=Product.id.type),
         bindparam("product_updated_at", type_=Product.updated_at.type),
@@ -507,7 +618,8 @@ SELECT payer.*, (SELECT seq FROM created) AS seq FROM payer
     return text(sql).bindparams(*binds).columns(**result_columns), tuple(static)
 
 
-_QUICK_HOLD, _QUICK_HOLD_STATIC = _quick_hold_statement()
+_QUICK_HOLDS = {by: _quick_hold_statement(by) for by in ("secret", "id", "reference")}
+_QUICK_HOLD_STATIC = _QUICK_HOLDS["secret"][1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,12 +635,11 @@ class QuickHold:
 
 @dataclass(frozen=True, slots=True)
 class HoldRequest:
-    """A quick hold to take: the secrets to check, the product version that priced it, the hold
-    and the pending request's row (values by attribute name)."""
+    """A quick hold to take: the payer to check (with a product), the product version that
+    priced it, the hold and the pending request's row (values by attribute name)."""
 
     key_hash: str
-    connection_secret: str
-    product_secret: str
+    ref: PayerRef
     product_id: str
     product_updated_at: datetime
     hold: Decimal
@@ -543,10 +654,13 @@ class PostgresHolds:
     def __init__(self, db: Database) -> None:
         self._writer = WriterConnection(db, durable=False, autocommit=True)
         dialect = db.engine.dialect
-        compiled = _QUICK_HOLD.compile(dialect=dialect)
-        self._sql = compiled.string
-        self._names = tuple(compiled.positiontup or ())
-        self._to_db = tuple(_to_db(compiled.binds[name].type, dialect) for name in self._names)
+        # by -> (SQL, parameter names in order, their converters)
+        self._statements: dict[str, tuple[str, tuple[str, ...], tuple[Any, ...]]] = {}
+        for by, (statement, _) in _QUICK_HOLDS.items():
+            compiled = statement.compile(dialect=dialect)
+            names = tuple(compiled.positiontup or ())
+            converters = tuple(_to_db(compiled.binds[name].type, dialect) for name in names)
+            self._statements[by] = (compiled.string, names, converters)
         self._time_from_db = _from_db(Wallet.cycle_started_at.type, dialect)
 
     async def hold(self, wanted: HoldRequest) -> QuickHold | None:
@@ -554,9 +668,9 @@ class PostgresHolds:
         path then says why). Raises the driver's errors (`asyncpg.PostgresError`, ...) as they
         are: the statement may or may not have been committed (see `find_pending_hold`)."""
         connection = await self._writer.connection()
+        sql, names, converters = self._statements[wanted.ref.by]
         params: dict[str, Any] = {
-            "connection_secret": wanted.connection_secret,
-            "product_secret": wanted.product_secret,
+            **wanted.ref.params(),
             "key_hash": wanted.key_hash,
             "product_id": wanted.product_id,
             "product_updated_at": wanted.product_updated_at,
@@ -566,13 +680,11 @@ class PostgresHolds:
         values = column_values(wanted.row)
         for name in _QUICK_HOLD_STATIC:
             params[f"r_{name}"] = values[name]
-        arguments = [
-            convert(params[name]) for name, convert in zip(self._names, self._to_db, strict=True)
-        ]
+        arguments = [convert(params[name]) for name, convert in zip(names, converters, strict=True)]
         try:
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection  # asyncpg's own connection
-            found = await driver.fetchrow(self._sql, *arguments)
+            found = await driver.fetchrow(sql, *arguments)
         except BaseException:
             await self._writer.close()  # the next hold starts on a new connection
             raise
@@ -640,12 +752,16 @@ class SqliteHolds:
     says what is wrong). Commits do not wait for the disk, like every hold (see
     `WriterConnection`)."""
 
-    _PAYER = (
-        "SELECT k.merchant_id, k.livemode, c.id, c.wallet_id, w.cycle_started_at, w.cycle_ends_at"
-        + payer_rule(with_product=True)
-        + "  AND p.id = :product_id AND p.updated_at = :product_updated_at\n  AND "
-        + _FITS
-    )
+    _PAYERS: ClassVar[dict[str, str]] = {
+        by: (
+            "SELECT k.merchant_id, k.livemode, c.id, c.wallet_id, w.cycle_started_at, "
+            "w.cycle_ends_at"
+            + payer_rule(with_product=True, by=by)
+            + "  AND p.id = :product_id AND p.updated_at = :product_updated_at\n  AND "
+            + _FITS
+        )
+        for by in ("secret", "id", "reference")
+    }
     _TAKE = "UPDATE wallets SET held = held + :hold WHERE id = :wallet_id"
 
     def __init__(self, db: Database) -> None:
@@ -687,10 +803,9 @@ class SqliteHolds:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 found = connection.execute(
-                    self._PAYER,
+                    self._PAYERS[wanted.ref.by],
                     {
-                        "connection_secret": wanted.connection_secret,
-                        "product_secret": wanted.product_secret,
+                        **wanted.ref.params(),
                         "key_hash": wanted.key_hash,
                         "product_id": wanted.product_id,
                         "product_updated_at": updated_at,

@@ -27,6 +27,19 @@ def postings_for(
     ]
 
 
+def merchant_postings(merchant_id: str, provider: str, priced: PricedRequest) -> list[Posting]:
+    """A call the merchant pays (no wallet, `docs/forward-proxy.md#who-pays`): `postings_for`
+    without the wallet, which pays nothing."""
+    assert priced.total_wallet_cost == 0
+    merchant = f"merchant:{merchant_id}"
+    return [
+        Posting(merchant, priced.fee_amount, "fee"),
+        Posting(merchant, -priced.total_merchant_cost, "merchant_cost"),
+        Posting(f"provider:{provider}", priced.total_cost, "provider_cost"),
+        Posting("platform", priced.service_charge_amount, "service_charge"),
+    ]
+
+
 def priced_columns(priced: PricedRequest) -> dict[str, Any]:
     """The money columns of a request row, from its price."""
     return {

@@ -8,7 +8,7 @@ puts its API key in: `Authorization: Bearer` (OpenAI-style SDKs and the current 
 (ElevenLabs). Every one of them is dropped before forwarding (the upstream headers are an
 allowlist, `proxy.headers`), and the provider key is sent the provider's way instead.
 
-Three forms of token:
+The seed era's three forms of token (it has `connection_secret` or `product_secret`):
 
 - `billed`: connection and product secrets; the customer's wallet pays per the product.
 - `billed without a product` (`product_secret` null, connection given): the merchant's default
@@ -16,6 +16,11 @@ Three forms of token:
 - `metering only` (both secrets null, `provider_key` set): the call is forwarded with the
   merchant's own provider key and recorded for the merchant's usage, but it bills nobody: there
   is no wallet to debit, and the provider bills the merchant directly for its own key.
+
+The current era's token (v2, `{"secret_key", "customer_id", "meter_slug", "provider_key",
+"disable_billing"}`, any of them left out): a customer with a meter bills the customer; a meter
+alone or nothing at all bills the merchant (`docs/forward-proxy.md#tokens`). A bare secret key
+(`Bearer aks_...`) is a v2 token of the merchant.
 
 Decoding is pure; checking the secrets against the database happens in `proxy.billing`, in the
 same transaction that takes the hold (so a revoked connection stops working at once).
@@ -28,6 +33,7 @@ import binascii
 from collections.abc import Mapping
 from typing import Final
 
+from lava_server.api.auth import SECRET_KEY_PREFIXES
 from lava_server.errors import InvalidCredentials, InvalidRequest
 from lava_server.metering.forward import ForwardToken
 from lava_server.proxy.upstream import DEFAULT_REGISTRY, Provider, provider_env_suffix
@@ -84,8 +90,17 @@ def _optional_str(data: Mapping[str, object], field: str) -> str | None:
     return value
 
 
+_SEED_FIELDS: Final = ("connection_secret", "product_secret")
+_V2_FIELDS: Final = ("customer_id", "meter_slug", "disable_billing")
+
+
 def decode_token(raw: str) -> ForwardToken:
-    """Decode a forward token (standard base64, URL-safe and missing padding tolerated)."""
+    """Decode a forward token (standard base64, URL-safe and missing padding tolerated), or take
+    a bare secret key as the merchant's own token."""
+    if raw.startswith(SECRET_KEY_PREFIXES):
+        return ForwardToken(
+            secret_key=raw, connection_secret=None, product_secret=None, provider_key=None, v2=True
+        )
     problem = InvalidCredentials(
         "The forward token could not be decoded: it must be the base64 of a JSON object "
         "(made by generate_forward_token).",
@@ -107,18 +122,23 @@ def decode_token(raw: str) -> ForwardToken:
     secret_key = data.get("secret_key")
     if not isinstance(secret_key, str) or not secret_key:
         raise InvalidCredentials("The forward token has no secret_key.", param="secret_key")
+    seed = [name for name in _SEED_FIELDS if name in data]
+    if not seed:
+        return _decode_v2(data, secret_key)
+    mixed = [name for name in _V2_FIELDS if name in data]
+    if mixed:
+        raise InvalidCredentials(
+            f"The forward token mixes the seed era's {seed[0]} with the current era's "
+            f"{mixed[0]}: use one form (generate_forward_token makes either).",
+            param=mixed[0],
+        )
     token = ForwardToken(
         secret_key=secret_key,
         connection_secret=_optional_str(data, "connection_secret"),
         product_secret=_optional_str(data, "product_secret"),
         provider_key=_optional_str(data, "provider_key"),
     )
-    key = token.provider_key
-    if key is not None and not (key.isascii() and key.isprintable() and key == key.strip()):
-        raise InvalidCredentials(
-            "The forward token's provider_key must be printable ASCII without spaces around it.",
-            param="provider_key",
-        )
+    _check_provider_key(token.provider_key)
     if token.connection_secret is None:
         if token.product_secret is not None:
             raise InvalidCredentials(
@@ -131,6 +151,42 @@ def decode_token(raw: str) -> ForwardToken:
                 "provider_key.",
                 param="provider_key",
             )
+    return token
+
+
+def _check_provider_key(key: str | None) -> None:
+    if key is not None and not (key.isascii() and key.isprintable() and key == key.strip()):
+        raise InvalidCredentials(
+            "The forward token's provider_key must be printable ASCII without spaces around it.",
+            param="provider_key",
+        )
+
+
+def _decode_v2(data: Mapping[str, object], secret_key: str) -> ForwardToken:
+    """The current era's token: who pays follows from `customer_id` and `meter_slug`."""
+    disable = data.get("disable_billing")
+    if disable is not None and not isinstance(disable, bool):
+        raise InvalidCredentials(
+            "The forward token's disable_billing must be true, false or null.",
+            param="disable_billing",
+        )
+    token = ForwardToken(
+        secret_key=secret_key,
+        connection_secret=None,
+        product_secret=None,
+        provider_key=_optional_str(data, "provider_key"),
+        v2=True,
+        customer_id=_optional_str(data, "customer_id"),
+        meter_slug=_optional_str(data, "meter_slug"),
+        disable_billing=disable is True,
+    )
+    _check_provider_key(token.provider_key)
+    if token.customer_id is not None and token.meter_slug is None:
+        raise InvalidRequest(
+            "The forward token has a customer_id but no meter_slug: customer billing needs both "
+            "(leave both out for merchant billing).",
+            param="meter_slug",
+        )
     return token
 
 

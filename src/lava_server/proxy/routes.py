@@ -164,7 +164,8 @@ class ForwardProxy:
             raise InvalidRequest("model must not contain NUL characters (\\u0000).", param="model")
         if not isinstance(model, str) or not model:
             model = gemini_model_from_path(target.path) if api == "gemini_generate" else None
-        pricing = self._pricing(api, method, provider.name, model, token.connection_secret)
+        metering_only = not token.bills_customer and token.provider_key is not None
+        pricing = self._pricing(api, method, provider.name, model, metering_only=metering_only)
         usage_filter: UsageChunkFilter | None = None
         if api == "chat_completions" and body_json is not None:
             rewritten = add_stream_usage_option(body, body_json, provider=provider.name)
@@ -259,16 +260,17 @@ class ForwardProxy:
         method: str,
         provider: str,
         model: str | None,
-        connection_secret: str | None,
+        *,
+        metering_only: bool,
     ) -> ModelPricing:
         """The model's prices, or what `LAVA_UNKNOWN_MODEL` says for a model without one (a 400
         before anything is held or sent under `refuse`). Only the calls that can be billed, POSTs
         to a metered API, are held to the rule; a metering-only token (no wallet is billed, the
-        merchant's own key pays the provider) is never refused."""
+        merchant's own key pays the provider, and no customer is billed) is never refused."""
         if api == "unknown" or method != "POST":
             return ModelPricing(provider, model or "", "unknown")
         rule = self.settings.unknown_model
-        if connection_secret is None and rule == "refuse":
+        if metering_only and rule == "refuse":
             rule = "free"
         return self.prices.billed_price(provider, model, rule)
 
