@@ -316,6 +316,19 @@ async def test_disable_billing_records_on_the_customer_without_a_charge(lava, me
             "requests", params={"connection_id": shop.customer["connection_id"]}
         )
         assert {r["request_id"] for r in listed.json()["data"]} == {r["request_id"] for r in stored}
+        funded = await http.post(
+            f"test_helpers/connections/{shop.customer['connection_id']}/fund",
+            json={"amount": "1"},
+        )
+        assert funded.status_code == 200, funded.text
+    # Funded, a billed call pays and teaches the server the meter (a later hold of it may take
+    # the quick path): a call with disable_billing still pays nothing.
+    billed = await shop.stored(
+        await shop.call(shop.token(customer_id="user-42", meter_slug=shop.meter["meter_slug"]))
+    )
+    free = await shop.stored(await shop.call(token))
+    assert free["total_wallet_cost"] == "0.0000000000"
+    assert await shop.balance() == Decimal(1) - Decimal(billed["total_wallet_cost"])
     assert (await ledger_check(db)).problems == []
 
 

@@ -314,7 +314,8 @@ class ForwardBilling:
         costs = call.cost(call.pricing, call.worst_case)
         item = _ReserveItem(token, key_hash, call, call.worst_case, costs, now, ref)
         if token.disable_billing:
-            return await self._reserves.submit(item)  # no balance to check: the ordinary path
+            item.quick_tried = True  # no balance to check: the ordinary path
+            return await self._reserves.submit(item)
         if not self._postgres or not (self._quick_busy or self._reserves.busy):
             # A lone hold goes at once, without the group commit's hand-off. On SQLite every
             # hold does: the quick hold is short enough that a transaction per hold costs less
@@ -372,6 +373,8 @@ class ForwardBilling:
         PostgreSQL, in one short transaction without SQLAlchemy on SQLite. None when it wrote
         nothing: then the ordinary path decides, and says why (an unknown secret, another
         merchant's, a changed product, 402)."""
+        if item.token.disable_billing:
+            return None  # no hold and no balance check: the ordinary path's
         product_key = item.product_key
         known = self._products.get(product_key) if product_key is not None else None
         if known is None or len(known[1].tiers) > 1:
