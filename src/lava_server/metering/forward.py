@@ -16,7 +16,11 @@
 
 The forms of token (see `proxy.credentials`): with a product; without one (the merchant's default
 product: no fee, the wallet pays the provider cost); metering only (no connection: recorded for
-the merchant's usage, billed to nobody, no ledger entry).
+the merchant's usage, billed to nobody, no ledger entry). The current era's token names a
+customer by id or reference and a meter by slug or id, found by the hold's own statement
+(`repository.payer_rule`); without a customer, or with `disable_billing`, the merchant pays
+(`docs/forward-proxy.md#who-pays`: no wallet charged, the merchant's ledger account bears the
+cost).
 
 A call whose actual cost exceeds its hold (a provider that reports more input tokens than the
 conservative estimate, which only a body of unusual text can cause) is still charged in full: a
