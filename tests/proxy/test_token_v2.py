@@ -4,6 +4,7 @@ the merchant's own token, and the money of every form is exact and leaves the le
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,12 @@ class Shop:
                 http, self.merchant.headers, balance=balance, reference_id="user-42"
             )
         return self
+
+    async def setup_customer(self, reference_id: str, balance: str = "5") -> dict[str, Any]:
+        async with httpx.AsyncClient(base_url=self.base, timeout=30) as http:
+            return await make_connection(
+                http, self.merchant.headers, balance=balance, reference_id=reference_id
+            )
 
     def api(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -397,3 +404,55 @@ async def test_a_token_of_both_eras_is_refused(shop, fake):
     assert response.status_code == 401
     assert response.json()["error"]["param"] == "customer_id"
     assert fake.requests == []
+
+
+async def test_concurrent_customer_calls_on_the_ordinary_path(shop, fake, db, monkeypatch):
+    """Without the quick hold every call goes through the group commit, which looks the current
+    token's customers and meters up before it locks their wallets: concurrent calls of every
+    form, one of them for an unknown customer, are each billed once or refused alone."""
+
+    async def no_quick_hold(self, item):
+        return None
+
+    monkeypatch.setattr(ForwardBilling, "_try_quick_hold", no_quick_hold)
+    sizes = []
+    find_secrets = ForwardBilling._find_secrets
+
+    async def counted(self, session, batch):
+        sizes.append(len(batch))
+        return await find_secrets(self, session, batch)
+
+    monkeypatch.setattr(ForwardBilling, "_find_secrets", counted)
+    slug, meter_id = shop.meter["meter_slug"], shop.meter["meter_id"]
+    con_id = shop.customer["connection_id"]
+    second = await Shop(shop.base, shop.merchant).setup_customer("user-43")
+    forms = [
+        (con_id, slug),
+        ("user-42", meter_id),
+        ("user-43", slug),
+        ("nobody", slug),
+        ("user-42", slug),
+        (second["connection_id"], meter_id),
+        ("user-43", "no-such-meter"),
+        (con_id, slug),
+    ]
+    responses = await asyncio.gather(
+        *(shop.call(shop.token(customer_id=c, meter_slug=m)) for c, m in forms)
+    )
+    statuses = [r.status_code for r in responses]
+    assert statuses == [200, 200, 200, 404, 200, 200, 404, 200], [r.text for r in responses]
+    assert [r.json()["error"]["param"] for r in responses if r.status_code == 404] == [
+        "customer_id",
+        "meter_slug",
+    ]
+    stored = [await shop.stored(r) for r in responses if r.status_code == 200]
+    paid = {con_id: Decimal(0), second["connection_id"]: Decimal(0)}
+    for request in stored:
+        assert request["product_id"] == meter_id
+        paid[request["connection_id"]] += Decimal(request["total_wallet_cost"])
+    assert await shop.balance() == Decimal(10) - paid[con_id]
+    async with shop.api() as http:
+        found = await http.get(f"connections/{second['connection_id']}")
+    assert Decimal(found.json()["wallet"]["balance"]) == Decimal(5) - paid[second["connection_id"]]
+    assert sum(sizes) >= len(forms) and max(sizes) > 1  # looked up together, in batches
+    assert (await ledger_check(db)).problems == []
