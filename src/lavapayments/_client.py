@@ -20,6 +20,7 @@ from .resources import (
     AsyncCustomers,
     AsyncMeters,
     AsyncModels,
+    AsyncProducts,
     AsyncRequests,
     AsyncSecretKeys,
     AsyncSubscriptions,
@@ -30,6 +31,7 @@ from .resources import (
     Customers,
     Meters,
     Models,
+    Products,
     Requests,
     SecretKeys,
     Subscriptions,
@@ -114,6 +116,12 @@ class Lava(SyncAPIClient):
     def models(self) -> Models:
         """The models with a price: ``list``."""
         return Models(self)
+
+    @cached_property
+    def products(self) -> Products:
+        """Pricing products (our extension; the same objects as meters): ``create``, ``list``,
+        ``retrieve``, ``update``, ``delete``."""
+        return Products(self)
 
     @cached_property
     def connections(self) -> Connections:
@@ -321,6 +329,12 @@ class AsyncLava(AsyncAPIClient):
     def models(self) -> AsyncModels:
         """The models with a price: ``list``."""
         return AsyncModels(self)
+
+    @cached_property
+    def products(self) -> AsyncProducts:
+        """Pricing products (our extension; the same objects as meters): ``create``, ``list``,
+        ``retrieve``, ``update``, ``delete``."""
+        return AsyncProducts(self)
 
     @cached_property
     def connections(self) -> AsyncConnections:

@@ -24,6 +24,7 @@ TWINS = [
     (resources.Meters, resources.AsyncMeters),
     (resources.SecretKeys, resources.AsyncSecretKeys),
     (resources.Models, resources.AsyncModels),
+    (resources.Products, resources.AsyncProducts),
     (Lava, AsyncLava),
     (lavapayments.SyncCursorPage, lavapayments.AsyncCursorPage),
 ]

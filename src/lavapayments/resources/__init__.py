@@ -12,6 +12,7 @@ from .current import (
     Models,
     SecretKeys,
 )
+from .products import AsyncProducts, Products
 from .requests import AsyncRequests, Requests
 from .subscriptions import AsyncSubscriptions, Subscriptions
 from .usage import AsyncUsage, Usage
@@ -23,6 +24,7 @@ __all__ = [
     "AsyncCustomers",
     "AsyncMeters",
     "AsyncModels",
+    "AsyncProducts",
     "AsyncRequests",
     "AsyncSecretKeys",
     "AsyncSubscriptions",
@@ -33,6 +35,7 @@ __all__ = [
     "Customers",
     "Meters",
     "Models",
+    "Products",
     "Requests",
     "SecretKeys",
     "Subscriptions",

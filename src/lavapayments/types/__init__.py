@@ -29,6 +29,12 @@ from .params import (
     UpdateSubscriptionConfigParams,
     UsageParams,
 )
+from .product import (
+    Overdraft,
+    RestProduct,
+    RestProductTier,
+    TokenBasis,
+)
 from .request import (
     Payer,
     RestRequest,
@@ -65,6 +71,7 @@ __all__ = [
     "DeletedResponse",
     "EventNames",
     "MetadataFilters",
+    "Overdraft",
     "Payer",
     "RequestsListParams",
     "RestActiveSubscription",
@@ -81,6 +88,8 @@ __all__ = [
     "RestModel",
     "RestModelList",
     "RestPendingChange",
+    "RestProduct",
+    "RestProductTier",
     "RestRequest",
     "RestRequestFee",
     "RestRequestFeeBreakdown",
@@ -102,6 +111,7 @@ __all__ = [
     "RestWebhookDelivery",
     "RolloverType",
     "SuccessResponse",
+    "TokenBasis",
     "UpdateSubscriptionConfigParams",
     "UsageParams",
 ]
