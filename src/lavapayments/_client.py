@@ -12,6 +12,12 @@ import httpx
 from ._base_client import AsyncAPIClient, SyncAPIClient, resolve_base_url, resolve_secret_key
 from ._constants import API_VERSION, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 from ._provider_urls import Providers
+from ._response import (
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
+)
 from ._types import NOT_GIVEN, Headers, NotGiven, Query, Timeout, build_options
 from .forward_token import encode_forward_token
 from .resources import (
@@ -148,6 +154,18 @@ class Lava(SyncAPIClient):
     def subscriptions(self) -> Subscriptions:
         """Subscription configs and active subscriptions."""
         return Subscriptions(self)
+
+    @cached_property
+    def with_raw_response(self) -> LavaWithRawResponse:
+        """The client's resources with methods answering an ``APIResponse`` (headers, status,
+        ``.parse()``): ``lava.with_raw_response.customers.retrieve(id)``."""
+        return LavaWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> LavaWithStreamingResponse:
+        """The client's resources with methods answering a context manager around the unread
+        answer: ``with lava.with_streaming_response.customers.list() as response: ...``."""
+        return LavaWithStreamingResponse(self)
 
     @cached_property
     def providers(self) -> Providers:
@@ -363,6 +381,18 @@ class AsyncLava(AsyncAPIClient):
         return AsyncSubscriptions(self)
 
     @cached_property
+    def with_raw_response(self) -> AsyncLavaWithRawResponse:
+        """The client's resources with methods answering an ``APIResponse`` (headers, status,
+        ``.parse()``): ``lava.with_raw_response.customers.retrieve(id)``."""
+        return AsyncLavaWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncLavaWithStreamingResponse:
+        """The client's resources with methods answering a context manager around the unread
+        answer: ``with lava.with_streaming_response.customers.list() as response: ...``."""
+        return AsyncLavaWithStreamingResponse(self)
+
+    @cached_property
     def providers(self) -> Providers:
         """The forward URL of every provider (``lava.providers.openai``...)."""
         return Providers(self.base_url)
@@ -464,3 +494,86 @@ class AsyncLava(AsyncAPIClient):
         exc_tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+# -- with_raw_response / with_streaming_response of the clients -----------------------------------
+
+
+class LavaWithRawResponse:
+    """Every resource of the client, and ``request``, with their methods
+    answering an ``APIResponse``.
+    """
+
+    def __init__(self, client: Lava) -> None:
+        self.checkout_sessions = client.checkout_sessions.with_raw_response
+        self.connections = client.connections.with_raw_response
+        self.customers = client.customers.with_raw_response
+        self.meters = client.meters.with_raw_response
+        self.models = client.models.with_raw_response
+        self.products = client.products.with_raw_response
+        self.requests = client.requests.with_raw_response
+        self.secret_keys = client.secret_keys.with_raw_response
+        self.subscriptions = client.subscriptions.with_raw_response
+        self.usage = client.usage.with_raw_response
+        self.webhooks = client.webhooks.with_raw_response
+        self.request = to_raw_response_wrapper(client.request)
+
+
+class LavaWithStreamingResponse:
+    """Every resource of the client, and ``request``, with their methods
+    answering a context manager around the unread answer.
+    """
+
+    def __init__(self, client: Lava) -> None:
+        self.checkout_sessions = client.checkout_sessions.with_streaming_response
+        self.connections = client.connections.with_streaming_response
+        self.customers = client.customers.with_streaming_response
+        self.meters = client.meters.with_streaming_response
+        self.models = client.models.with_streaming_response
+        self.products = client.products.with_streaming_response
+        self.requests = client.requests.with_streaming_response
+        self.secret_keys = client.secret_keys.with_streaming_response
+        self.subscriptions = client.subscriptions.with_streaming_response
+        self.usage = client.usage.with_streaming_response
+        self.webhooks = client.webhooks.with_streaming_response
+        self.request = to_streamed_response_wrapper(client.request)
+
+
+class AsyncLavaWithRawResponse:
+    """Every resource of the client, and ``request``, with their methods
+    answering an ``APIResponse``.
+    """
+
+    def __init__(self, client: AsyncLava) -> None:
+        self.checkout_sessions = client.checkout_sessions.with_raw_response
+        self.connections = client.connections.with_raw_response
+        self.customers = client.customers.with_raw_response
+        self.meters = client.meters.with_raw_response
+        self.models = client.models.with_raw_response
+        self.products = client.products.with_raw_response
+        self.requests = client.requests.with_raw_response
+        self.secret_keys = client.secret_keys.with_raw_response
+        self.subscriptions = client.subscriptions.with_raw_response
+        self.usage = client.usage.with_raw_response
+        self.webhooks = client.webhooks.with_raw_response
+        self.request = async_to_raw_response_wrapper(client.request)
+
+
+class AsyncLavaWithStreamingResponse:
+    """Every resource of the client, and ``request``, with their methods
+    answering a context manager around the unread answer.
+    """
+
+    def __init__(self, client: AsyncLava) -> None:
+        self.checkout_sessions = client.checkout_sessions.with_streaming_response
+        self.connections = client.connections.with_streaming_response
+        self.customers = client.customers.with_streaming_response
+        self.meters = client.meters.with_streaming_response
+        self.models = client.models.with_streaming_response
+        self.products = client.products.with_streaming_response
+        self.requests = client.requests.with_streaming_response
+        self.secret_keys = client.secret_keys.with_streaming_response
+        self.subscriptions = client.subscriptions.with_streaming_response
+        self.usage = client.usage.with_streaming_response
+        self.webhooks = client.webhooks.with_streaming_response
+        self.request = async_to_streamed_response_wrapper(client.request)

@@ -1,6 +1,14 @@
 from __future__ import annotations
 
+from functools import cached_property
+
 from .._resource import AsyncAPIResource, SyncAPIResource, path_segment
+from .._response import (
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
+)
 from .._types import NOT_GIVEN, Body, Headers, NotGiven, Query, Timeout, build_options
 from ..pagination import AsyncPaginator, SyncCursorPage
 from ..types.checkout_session import CheckoutMode, RestCheckoutSession
@@ -10,6 +18,16 @@ __all__ = ["AsyncCheckoutSessions", "CheckoutSessions"]
 
 class CheckoutSessions(SyncAPIResource):
     """Checkout sessions: where a customer connects a wallet, tops it up or subscribes."""
+
+    @cached_property
+    def with_raw_response(self) -> CheckoutSessionsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return CheckoutSessionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> CheckoutSessionsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return CheckoutSessionsWithStreamingResponse(self)
 
     def create(
         self,
@@ -109,6 +127,16 @@ class CheckoutSessions(SyncAPIResource):
 class AsyncCheckoutSessions(AsyncAPIResource):
     """Checkout sessions: where a customer connects a wallet, tops it up or subscribes."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncCheckoutSessionsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncCheckoutSessionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncCheckoutSessionsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncCheckoutSessionsWithStreamingResponse(self)
+
     async def create(
         self,
         *,
@@ -203,3 +231,50 @@ class AsyncCheckoutSessions(AsyncAPIResource):
             ),
             RestCheckoutSession,
         )
+
+
+# -- with_raw_response / with_streaming_response --------------------------------------------------
+
+
+class CheckoutSessionsWithRawResponse:
+    """The methods of ``CheckoutSessions``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: CheckoutSessions) -> None:
+        self.create = to_raw_response_wrapper(resource.create)
+        self.list = to_raw_response_wrapper(resource.list)
+        self.retrieve = to_raw_response_wrapper(resource.retrieve)
+
+
+class CheckoutSessionsWithStreamingResponse:
+    """The methods of ``CheckoutSessions``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: CheckoutSessions) -> None:
+        self.create = to_streamed_response_wrapper(resource.create)
+        self.list = to_streamed_response_wrapper(resource.list)
+        self.retrieve = to_streamed_response_wrapper(resource.retrieve)
+
+
+class AsyncCheckoutSessionsWithRawResponse:
+    """The methods of ``AsyncCheckoutSessions``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncCheckoutSessions) -> None:
+        self.create = async_to_raw_response_wrapper(resource.create)
+        self.list = async_to_raw_response_wrapper(resource.list)
+        self.retrieve = async_to_raw_response_wrapper(resource.retrieve)
+
+
+class AsyncCheckoutSessionsWithStreamingResponse:
+    """The methods of ``AsyncCheckoutSessions``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncCheckoutSessions) -> None:
+        self.create = async_to_streamed_response_wrapper(resource.create)
+        self.list = async_to_streamed_response_wrapper(resource.list)
+        self.retrieve = async_to_streamed_response_wrapper(resource.retrieve)

@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from functools import cached_property
 from typing import Literal, TypedDict
 
 from .._resource import AsyncAPIResource, SyncAPIResource, path_segment
+from .._response import (
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
+)
 from .._types import NOT_GIVEN, Body, Headers, NotGiven, Query, Timeout, build_options
 from ..pagination import AsyncPaginator, SyncCursorPage
 from ..types.current import (
@@ -56,6 +63,16 @@ def _tiers(tiers: Sequence[MeterTierParam]) -> list[dict[str, str]]:
 
 class Customers(SyncAPIResource):
     """Customers of the current API (the same objects, and ids, as connections)."""
+
+    @cached_property
+    def with_raw_response(self) -> CustomersWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return CustomersWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> CustomersWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return CustomersWithStreamingResponse(self)
 
     def create(
         self,
@@ -226,6 +243,16 @@ class Customers(SyncAPIResource):
 class Meters(SyncAPIResource):
     """Meters of the current API (the same objects, and ids, as products)."""
 
+    @cached_property
+    def with_raw_response(self) -> MetersWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return MetersWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> MetersWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return MetersWithStreamingResponse(self)
+
     def list(
         self,
         *,
@@ -361,6 +388,16 @@ class Meters(SyncAPIResource):
 class SecretKeys(SyncAPIResource):
     """Your secret keys (of the mode of the key the client uses)."""
 
+    @cached_property
+    def with_raw_response(self) -> SecretKeysWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return SecretKeysWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> SecretKeysWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return SecretKeysWithStreamingResponse(self)
+
     def list(
         self,
         *,
@@ -436,6 +473,16 @@ class SecretKeys(SyncAPIResource):
 class Models(SyncAPIResource):
     """The models with a price (no key needed)."""
 
+    @cached_property
+    def with_raw_response(self) -> ModelsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return ModelsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> ModelsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return ModelsWithStreamingResponse(self)
+
     def list(
         self,
         *,
@@ -460,6 +507,16 @@ class Models(SyncAPIResource):
 
 class AsyncCustomers(AsyncAPIResource):
     """Customers of the current API (the same objects, and ids, as connections)."""
+
+    @cached_property
+    def with_raw_response(self) -> AsyncCustomersWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncCustomersWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncCustomersWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncCustomersWithStreamingResponse(self)
 
     async def create(
         self,
@@ -630,6 +687,16 @@ class AsyncCustomers(AsyncAPIResource):
 class AsyncMeters(AsyncAPIResource):
     """Meters of the current API (the same objects, and ids, as products)."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncMetersWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncMetersWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncMetersWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncMetersWithStreamingResponse(self)
+
     def list(
         self,
         *,
@@ -765,6 +832,16 @@ class AsyncMeters(AsyncAPIResource):
 class AsyncSecretKeys(AsyncAPIResource):
     """Your secret keys (of the mode of the key the client uses)."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncSecretKeysWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncSecretKeysWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncSecretKeysWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncSecretKeysWithStreamingResponse(self)
+
     def list(
         self,
         *,
@@ -840,6 +917,16 @@ class AsyncSecretKeys(AsyncAPIResource):
 class AsyncModels(AsyncAPIResource):
     """The models with a price (no key needed)."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncModelsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncModelsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncModelsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncModelsWithStreamingResponse(self)
+
     async def list(
         self,
         *,
@@ -860,3 +947,194 @@ class AsyncModels(AsyncAPIResource):
             ),
             RestModelList,
         )
+
+
+# -- with_raw_response / with_streaming_response --------------------------------------------------
+
+
+class CustomersWithRawResponse:
+    """The methods of ``Customers``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: Customers) -> None:
+        self.create = to_raw_response_wrapper(resource.create)
+        self.list = to_raw_response_wrapper(resource.list)
+        self.retrieve = to_raw_response_wrapper(resource.retrieve)
+        self.update = to_raw_response_wrapper(resource.update)
+        self.get_subscription = to_raw_response_wrapper(resource.get_subscription)
+        self.delete = to_raw_response_wrapper(resource.delete)
+
+
+class CustomersWithStreamingResponse:
+    """The methods of ``Customers``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: Customers) -> None:
+        self.create = to_streamed_response_wrapper(resource.create)
+        self.list = to_streamed_response_wrapper(resource.list)
+        self.retrieve = to_streamed_response_wrapper(resource.retrieve)
+        self.update = to_streamed_response_wrapper(resource.update)
+        self.get_subscription = to_streamed_response_wrapper(resource.get_subscription)
+        self.delete = to_streamed_response_wrapper(resource.delete)
+
+
+class MetersWithRawResponse:
+    """The methods of ``Meters``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: Meters) -> None:
+        self.list = to_raw_response_wrapper(resource.list)
+        self.retrieve = to_raw_response_wrapper(resource.retrieve)
+        self.create = to_raw_response_wrapper(resource.create)
+        self.update = to_raw_response_wrapper(resource.update)
+        self.delete = to_raw_response_wrapper(resource.delete)
+
+
+class MetersWithStreamingResponse:
+    """The methods of ``Meters``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: Meters) -> None:
+        self.list = to_streamed_response_wrapper(resource.list)
+        self.retrieve = to_streamed_response_wrapper(resource.retrieve)
+        self.create = to_streamed_response_wrapper(resource.create)
+        self.update = to_streamed_response_wrapper(resource.update)
+        self.delete = to_streamed_response_wrapper(resource.delete)
+
+
+class SecretKeysWithRawResponse:
+    """The methods of ``SecretKeys``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: SecretKeys) -> None:
+        self.list = to_raw_response_wrapper(resource.list)
+        self.create = to_raw_response_wrapper(resource.create)
+        self.delete = to_raw_response_wrapper(resource.delete)
+
+
+class SecretKeysWithStreamingResponse:
+    """The methods of ``SecretKeys``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: SecretKeys) -> None:
+        self.list = to_streamed_response_wrapper(resource.list)
+        self.create = to_streamed_response_wrapper(resource.create)
+        self.delete = to_streamed_response_wrapper(resource.delete)
+
+
+class ModelsWithRawResponse:
+    """The methods of ``Models``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: Models) -> None:
+        self.list = to_raw_response_wrapper(resource.list)
+
+
+class ModelsWithStreamingResponse:
+    """The methods of ``Models``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: Models) -> None:
+        self.list = to_streamed_response_wrapper(resource.list)
+
+
+class AsyncCustomersWithRawResponse:
+    """The methods of ``AsyncCustomers``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncCustomers) -> None:
+        self.create = async_to_raw_response_wrapper(resource.create)
+        self.list = async_to_raw_response_wrapper(resource.list)
+        self.retrieve = async_to_raw_response_wrapper(resource.retrieve)
+        self.update = async_to_raw_response_wrapper(resource.update)
+        self.get_subscription = async_to_raw_response_wrapper(resource.get_subscription)
+        self.delete = async_to_raw_response_wrapper(resource.delete)
+
+
+class AsyncCustomersWithStreamingResponse:
+    """The methods of ``AsyncCustomers``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncCustomers) -> None:
+        self.create = async_to_streamed_response_wrapper(resource.create)
+        self.list = async_to_streamed_response_wrapper(resource.list)
+        self.retrieve = async_to_streamed_response_wrapper(resource.retrieve)
+        self.update = async_to_streamed_response_wrapper(resource.update)
+        self.get_subscription = async_to_streamed_response_wrapper(resource.get_subscription)
+        self.delete = async_to_streamed_response_wrapper(resource.delete)
+
+
+class AsyncMetersWithRawResponse:
+    """The methods of ``AsyncMeters``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncMeters) -> None:
+        self.list = async_to_raw_response_wrapper(resource.list)
+        self.retrieve = async_to_raw_response_wrapper(resource.retrieve)
+        self.create = async_to_raw_response_wrapper(resource.create)
+        self.update = async_to_raw_response_wrapper(resource.update)
+        self.delete = async_to_raw_response_wrapper(resource.delete)
+
+
+class AsyncMetersWithStreamingResponse:
+    """The methods of ``AsyncMeters``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncMeters) -> None:
+        self.list = async_to_streamed_response_wrapper(resource.list)
+        self.retrieve = async_to_streamed_response_wrapper(resource.retrieve)
+        self.create = async_to_streamed_response_wrapper(resource.create)
+        self.update = async_to_streamed_response_wrapper(resource.update)
+        self.delete = async_to_streamed_response_wrapper(resource.delete)
+
+
+class AsyncSecretKeysWithRawResponse:
+    """The methods of ``AsyncSecretKeys``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncSecretKeys) -> None:
+        self.list = async_to_raw_response_wrapper(resource.list)
+        self.create = async_to_raw_response_wrapper(resource.create)
+        self.delete = async_to_raw_response_wrapper(resource.delete)
+
+
+class AsyncSecretKeysWithStreamingResponse:
+    """The methods of ``AsyncSecretKeys``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncSecretKeys) -> None:
+        self.list = async_to_streamed_response_wrapper(resource.list)
+        self.create = async_to_streamed_response_wrapper(resource.create)
+        self.delete = async_to_streamed_response_wrapper(resource.delete)
+
+
+class AsyncModelsWithRawResponse:
+    """The methods of ``AsyncModels``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncModels) -> None:
+        self.list = async_to_raw_response_wrapper(resource.list)
+
+
+class AsyncModelsWithStreamingResponse:
+    """The methods of ``AsyncModels``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncModels) -> None:
+        self.list = async_to_streamed_response_wrapper(resource.list)

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import cached_property
 from typing import TypedDict
 
 from .._resource import AsyncAPIResource, SyncAPIResource, path_segment
+from .._response import (
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
+)
 from .._types import NOT_GIVEN, Body, Headers, NotGiven, Query, Timeout, build_options
 from ..pagination import AsyncPaginator, SyncCursorPage
 from ..types.product import Overdraft, Payer, RateType, RestProduct, TierType, TokenBasis
@@ -41,6 +48,16 @@ def _path(product_id: str) -> str:
 
 class Products(SyncAPIResource):
     """Pricing products (our extension; a product is also a meter, with the same id)."""
+
+    @cached_property
+    def with_raw_response(self) -> ProductsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return ProductsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> ProductsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return ProductsWithStreamingResponse(self)
 
     def create(
         self,
@@ -199,6 +216,16 @@ class Products(SyncAPIResource):
 class AsyncProducts(AsyncAPIResource):
     """Pricing products (our extension; a product is also a meter, with the same id)."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncProductsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncProductsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncProductsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncProductsWithStreamingResponse(self)
+
     async def create(
         self,
         *,
@@ -351,3 +378,58 @@ class AsyncProducts(AsyncAPIResource):
             ),
             SuccessResponse,
         )
+
+
+# -- with_raw_response / with_streaming_response --------------------------------------------------
+
+
+class ProductsWithRawResponse:
+    """The methods of ``Products``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: Products) -> None:
+        self.create = to_raw_response_wrapper(resource.create)
+        self.list = to_raw_response_wrapper(resource.list)
+        self.retrieve = to_raw_response_wrapper(resource.retrieve)
+        self.update = to_raw_response_wrapper(resource.update)
+        self.delete = to_raw_response_wrapper(resource.delete)
+
+
+class ProductsWithStreamingResponse:
+    """The methods of ``Products``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: Products) -> None:
+        self.create = to_streamed_response_wrapper(resource.create)
+        self.list = to_streamed_response_wrapper(resource.list)
+        self.retrieve = to_streamed_response_wrapper(resource.retrieve)
+        self.update = to_streamed_response_wrapper(resource.update)
+        self.delete = to_streamed_response_wrapper(resource.delete)
+
+
+class AsyncProductsWithRawResponse:
+    """The methods of ``AsyncProducts``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncProducts) -> None:
+        self.create = async_to_raw_response_wrapper(resource.create)
+        self.list = async_to_raw_response_wrapper(resource.list)
+        self.retrieve = async_to_raw_response_wrapper(resource.retrieve)
+        self.update = async_to_raw_response_wrapper(resource.update)
+        self.delete = async_to_raw_response_wrapper(resource.delete)
+
+
+class AsyncProductsWithStreamingResponse:
+    """The methods of ``AsyncProducts``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncProducts) -> None:
+        self.create = async_to_streamed_response_wrapper(resource.create)
+        self.list = async_to_streamed_response_wrapper(resource.list)
+        self.retrieve = async_to_streamed_response_wrapper(resource.retrieve)
+        self.update = async_to_streamed_response_wrapper(resource.update)
+        self.delete = async_to_streamed_response_wrapper(resource.delete)

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 
 from .._resource import AsyncAPIResource, SyncAPIResource, encode_metadata_filters, path_segment
+from .._response import (
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
+)
 from .._types import NOT_GIVEN, Body, Headers, NotGiven, Query, Timeout, build_options
 from ..pagination import AsyncPaginator, SyncCursorPage
 from ..types.params import MetadataFilters
@@ -13,6 +20,16 @@ __all__ = ["AsyncRequests", "Requests"]
 
 class Requests(SyncAPIResource):
     """Metered requests: forwarded provider calls and usage you report yourself."""
+
+    @cached_property
+    def with_raw_response(self) -> RequestsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return RequestsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> RequestsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return RequestsWithStreamingResponse(self)
 
     def list(
         self,
@@ -137,6 +154,16 @@ class Requests(SyncAPIResource):
 class AsyncRequests(AsyncAPIResource):
     """Metered requests: forwarded provider calls and usage you report yourself."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncRequestsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncRequestsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncRequestsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncRequestsWithStreamingResponse(self)
+
     def list(
         self,
         *,
@@ -256,3 +283,50 @@ class AsyncRequests(AsyncAPIResource):
             ),
             RestRequest,
         )
+
+
+# -- with_raw_response / with_streaming_response --------------------------------------------------
+
+
+class RequestsWithRawResponse:
+    """The methods of ``Requests``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: Requests) -> None:
+        self.list = to_raw_response_wrapper(resource.list)
+        self.create = to_raw_response_wrapper(resource.create)
+        self.retrieve = to_raw_response_wrapper(resource.retrieve)
+
+
+class RequestsWithStreamingResponse:
+    """The methods of ``Requests``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: Requests) -> None:
+        self.list = to_streamed_response_wrapper(resource.list)
+        self.create = to_streamed_response_wrapper(resource.create)
+        self.retrieve = to_streamed_response_wrapper(resource.retrieve)
+
+
+class AsyncRequestsWithRawResponse:
+    """The methods of ``AsyncRequests``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncRequests) -> None:
+        self.list = async_to_raw_response_wrapper(resource.list)
+        self.create = async_to_raw_response_wrapper(resource.create)
+        self.retrieve = async_to_raw_response_wrapper(resource.retrieve)
+
+
+class AsyncRequestsWithStreamingResponse:
+    """The methods of ``AsyncRequests``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncRequests) -> None:
+        self.list = async_to_streamed_response_wrapper(resource.list)
+        self.create = async_to_streamed_response_wrapper(resource.create)
+        self.retrieve = async_to_streamed_response_wrapper(resource.retrieve)

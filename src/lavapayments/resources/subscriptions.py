@@ -1,8 +1,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cached_property
 
 from .._resource import AsyncAPIResource, SyncAPIResource, path_segment
+from .._response import (
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
+)
 from .._types import NOT_GIVEN, Body, Headers, NotGiven, Query, Timeout, build_options
 from ..types.shared import SuccessResponse
 from ..types.subscription import RestActiveSubscription, RestSubscriptionConfig, RolloverType
@@ -20,6 +27,16 @@ def _active_subscription_path(active_subscription_id: str) -> str:
 
 class Subscriptions(SyncAPIResource):
     """Subscription configs (plans) and the active subscriptions to them."""
+
+    @cached_property
+    def with_raw_response(self) -> SubscriptionsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return SubscriptionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> SubscriptionsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return SubscriptionsWithStreamingResponse(self)
 
     def list_configs(
         self,
@@ -183,6 +200,16 @@ class Subscriptions(SyncAPIResource):
 class AsyncSubscriptions(AsyncAPIResource):
     """Subscription configs (plans) and the active subscriptions to them."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncSubscriptionsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncSubscriptionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncSubscriptionsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncSubscriptionsWithStreamingResponse(self)
+
     async def list_configs(
         self,
         *,
@@ -339,4 +366,77 @@ class AsyncSubscriptions(AsyncAPIResource):
                 idempotency_key=idempotency_key,
             ),
             SuccessResponse,
+        )
+
+
+# -- with_raw_response / with_streaming_response --------------------------------------------------
+
+
+class SubscriptionsWithRawResponse:
+    """The methods of ``Subscriptions``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: Subscriptions) -> None:
+        self.list_configs = to_raw_response_wrapper(resource.list_configs)
+        self.create_config = to_raw_response_wrapper(resource.create_config)
+        self.update_config = to_raw_response_wrapper(resource.update_config)
+        self.delete_config = to_raw_response_wrapper(resource.delete_config)
+        self.list_active_subscriptions = to_raw_response_wrapper(resource.list_active_subscriptions)
+        self.cancel_active_subscription = to_raw_response_wrapper(
+            resource.cancel_active_subscription
+        )
+
+
+class SubscriptionsWithStreamingResponse:
+    """The methods of ``Subscriptions``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: Subscriptions) -> None:
+        self.list_configs = to_streamed_response_wrapper(resource.list_configs)
+        self.create_config = to_streamed_response_wrapper(resource.create_config)
+        self.update_config = to_streamed_response_wrapper(resource.update_config)
+        self.delete_config = to_streamed_response_wrapper(resource.delete_config)
+        self.list_active_subscriptions = to_streamed_response_wrapper(
+            resource.list_active_subscriptions
+        )
+        self.cancel_active_subscription = to_streamed_response_wrapper(
+            resource.cancel_active_subscription
+        )
+
+
+class AsyncSubscriptionsWithRawResponse:
+    """The methods of ``AsyncSubscriptions``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncSubscriptions) -> None:
+        self.list_configs = async_to_raw_response_wrapper(resource.list_configs)
+        self.create_config = async_to_raw_response_wrapper(resource.create_config)
+        self.update_config = async_to_raw_response_wrapper(resource.update_config)
+        self.delete_config = async_to_raw_response_wrapper(resource.delete_config)
+        self.list_active_subscriptions = async_to_raw_response_wrapper(
+            resource.list_active_subscriptions
+        )
+        self.cancel_active_subscription = async_to_raw_response_wrapper(
+            resource.cancel_active_subscription
+        )
+
+
+class AsyncSubscriptionsWithStreamingResponse:
+    """The methods of ``AsyncSubscriptions``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncSubscriptions) -> None:
+        self.list_configs = async_to_streamed_response_wrapper(resource.list_configs)
+        self.create_config = async_to_streamed_response_wrapper(resource.create_config)
+        self.update_config = async_to_streamed_response_wrapper(resource.update_config)
+        self.delete_config = async_to_streamed_response_wrapper(resource.delete_config)
+        self.list_active_subscriptions = async_to_streamed_response_wrapper(
+            resource.list_active_subscriptions
+        )
+        self.cancel_active_subscription = async_to_streamed_response_wrapper(
+            resource.cancel_active_subscription
         )

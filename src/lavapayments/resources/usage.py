@@ -1,8 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cached_property
 
 from .._resource import AsyncAPIResource, SyncAPIResource, encode_metadata_filters, encode_timestamp
+from .._response import (
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
+)
 from .._types import NOT_GIVEN, Headers, NotGiven, Query, Timeout, build_options
 from ..types.params import MetadataFilters
 from ..types.usage import RestUsage
@@ -12,6 +19,16 @@ __all__ = ["AsyncUsage", "Usage"]
 
 class Usage(SyncAPIResource):
     """Usage statistics, one item per day."""
+
+    @cached_property
+    def with_raw_response(self) -> UsageWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return UsageWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> UsageWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return UsageWithStreamingResponse(self)
 
     def retrieve(
         self,
@@ -57,6 +74,16 @@ class Usage(SyncAPIResource):
 class AsyncUsage(AsyncAPIResource):
     """Usage statistics, one item per day."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncUsageWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncUsageWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncUsageWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncUsageWithStreamingResponse(self)
+
     async def retrieve(
         self,
         *,
@@ -96,3 +123,42 @@ class AsyncUsage(AsyncAPIResource):
             ),
             RestUsage,
         )
+
+
+# -- with_raw_response / with_streaming_response --------------------------------------------------
+
+
+class UsageWithRawResponse:
+    """The methods of ``Usage``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: Usage) -> None:
+        self.retrieve = to_raw_response_wrapper(resource.retrieve)
+
+
+class UsageWithStreamingResponse:
+    """The methods of ``Usage``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: Usage) -> None:
+        self.retrieve = to_streamed_response_wrapper(resource.retrieve)
+
+
+class AsyncUsageWithRawResponse:
+    """The methods of ``AsyncUsage``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncUsage) -> None:
+        self.retrieve = async_to_raw_response_wrapper(resource.retrieve)
+
+
+class AsyncUsageWithStreamingResponse:
+    """The methods of ``AsyncUsage``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncUsage) -> None:
+        self.retrieve = async_to_streamed_response_wrapper(resource.retrieve)
