@@ -42,6 +42,7 @@ from ._exceptions import (
     LavaError,
     status_error_class,
 )
+from ._gateway import GatewayFormat, gateway_body, gateway_token, gateway_url
 from ._logs import logger
 from ._redact import REDACTED, mask, redact
 from ._response import (
@@ -51,7 +52,7 @@ from ._response import (
     ResponseMode,
     StreamingAPIResponse,
 )
-from ._types import NotGiven, RequestOptions, Timeout
+from ._types import NotGiven, QueryValue, RequestOptions, Timeout
 from ._version import __version__
 from .pagination import AsyncCursorPage, AsyncPaginator, ItemT, SyncCursorPage
 
@@ -248,6 +249,53 @@ class BaseClient(Generic[HttpxClientT]):
             timeout=timeout,
         )
 
+    def _build_gateway_request(
+        self,
+        url: str,
+        *,
+        customer_id: str | None,
+        meter_slug: str | None,
+        provider_key: str | None,
+        disable_billing: bool | None,
+        connection_secret: str | None,
+        product_secret: str | None,
+        format: GatewayFormat | None,
+        method: str,
+        body: object,
+        headers: Mapping[str, str] | None,
+        timeout: Timeout | NotGiven,
+        extra_headers: Mapping[str, str] | None,
+        extra_query: Mapping[str, QueryValue] | None,
+        idempotency_key: str | None,
+    ) -> httpx.Request:
+        """The one request of a ``gateway()`` call (see ``lavapayments._gateway``)."""
+        token = gateway_token(
+            self.secret_key,
+            customer_id=customer_id,
+            meter_slug=meter_slug,
+            provider_key=provider_key,
+            disable_billing=disable_billing,
+            connection_secret=connection_secret,
+            product_secret=product_secret,
+        )
+        content, sent = gateway_body(
+            body, {**(headers or {}), **(extra_headers or {})}, token, encode_json
+        )
+        if idempotency_key is not None:
+            sent["Idempotency-Key"] = idempotency_key
+        target = httpx.URL(gateway_url(self.base_url, url, format))
+        if extra_query:
+            target = target.copy_merge_params(
+                {k: v for k, v in extra_query.items() if v is not None}
+            )
+        return self._client.build_request(
+            method.upper(),
+            target,
+            headers=sent,
+            content=content,
+            timeout=self.timeout if isinstance(timeout, NotGiven) else timeout,
+        )
+
     # -- retries -------------------------------------------------------------------------------
 
     def _retry_delay(self, retries_taken: int, response: httpx.Response | None) -> float | None:
@@ -408,6 +456,22 @@ class SyncAPIClient(BaseClient[httpx.Client]):
             self._sleep(delay)
             retries_taken += 1
 
+    def _send_once(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        """Send once, never retried (a gateway call may cost money); raise on an error."""
+        self._log_request(request, 0)
+        try:
+            response = self._client.send(request, stream=stream)
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(request=request) from exc
+        except httpx.TransportError as exc:
+            raise APIConnectionError(request=request) from exc
+        self._log_response(request, response)
+        if not response.is_success:
+            response.read()
+            response.close()
+            raise self._make_status_error(response)
+        return response
+
     def _respond(
         self, options: RequestOptions, parser: Callable[[httpx.Response], ResponseT]
     ) -> ResponseT:
@@ -490,6 +554,22 @@ class AsyncAPIClient(BaseClient[httpx.AsyncClient]):
             self._log_retry(request, delay, reason)
             await self._sleep(delay)
             retries_taken += 1
+
+    async def _send_once(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        """Send once, never retried (a gateway call may cost money); raise on an error."""
+        self._log_request(request, 0)
+        try:
+            response = await self._client.send(request, stream=stream)
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(request=request) from exc
+        except httpx.TransportError as exc:
+            raise APIConnectionError(request=request) from exc
+        self._log_response(request, response)
+        if not response.is_success:
+            await response.aread()
+            await response.aclose()
+            raise self._make_status_error(response)
+        return response
 
     async def _respond(
         self, options: RequestOptions, parser: Callable[[httpx.Response], ResponseT]

@@ -25,6 +25,7 @@ TWINS = [
     (resources.SecretKeys, resources.AsyncSecretKeys),
     (resources.Models, resources.AsyncModels),
     (resources.Products, resources.AsyncProducts),
+    (resources.CreditBundles, resources.AsyncCreditBundles),
     (Lava, AsyncLava),
     (lavapayments.SyncCursorPage, lavapayments.AsyncCursorPage),
 ]

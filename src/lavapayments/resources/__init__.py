@@ -3,10 +3,12 @@
 from .checkout_sessions import AsyncCheckoutSessions, CheckoutSessions
 from .connections import AsyncConnections, Connections
 from .current import (
+    AsyncCreditBundles,
     AsyncCustomers,
     AsyncMeters,
     AsyncModels,
     AsyncSecretKeys,
+    CreditBundles,
     Customers,
     Meters,
     Models,
@@ -21,6 +23,7 @@ from .webhooks import AsyncWebhooks, Webhooks
 __all__ = [
     "AsyncCheckoutSessions",
     "AsyncConnections",
+    "AsyncCreditBundles",
     "AsyncCustomers",
     "AsyncMeters",
     "AsyncModels",
@@ -32,6 +35,7 @@ __all__ = [
     "AsyncWebhooks",
     "CheckoutSessions",
     "Connections",
+    "CreditBundles",
     "Customers",
     "Meters",
     "Models",

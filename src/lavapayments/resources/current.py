@@ -1,5 +1,6 @@
 """The current API's resources (the Node SDK 11.x's ``customers``, ``meters``,
-``secretKeys`` and ``models``), on the same objects as the seed era's."""
+``creditBundles``, ``secretKeys`` and ``models``), on the same objects as the seed era's; its
+plans and subscriptions are methods of ``subscriptions`` (resources/subscriptions.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .._response import (
 from .._types import NOT_GIVEN, Body, Headers, NotGiven, Query, Timeout, build_options
 from ..pagination import AsyncPaginator, SyncCursorPage
 from ..types.current import (
+    RestCreditBundle,
     RestCustomer,
     RestCustomerSubscriptionResponse,
     RestMeter,
@@ -29,10 +31,12 @@ from ..types.shared import SuccessResponse
 from ..types.webhook import DeletedResponse
 
 __all__ = [
+    "AsyncCreditBundles",
     "AsyncCustomers",
     "AsyncMeters",
     "AsyncModels",
     "AsyncSecretKeys",
+    "CreditBundles",
     "Customers",
     "MeterTierParam",
     "Meters",
@@ -59,6 +63,69 @@ def _tiers(tiers: Sequence[MeterTierParam]) -> list[dict[str, str]]:
         }
         for t in tiers
     ]
+
+
+class CreditBundles(SyncAPIResource):
+    """Credit bundles of plans (the Node SDK 11.x's ``creditBundles``): read only; a plan's
+    bundles are written through ``subscriptions.create_plan``/``update_plan``."""
+
+    @cached_property
+    def with_raw_response(self) -> CreditBundlesWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return CreditBundlesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> CreditBundlesWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return CreditBundlesWithStreamingResponse(self)
+
+    def list(
+        self,
+        *,
+        plan_id: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> SyncCursorPage[RestCreditBundle]:
+        """List credit bundles, optionally of one plan (``GET credit_bundles``); iterate for
+        every page."""
+        return self._client._request_page(
+            build_options(
+                "GET",
+                "credit_bundles",
+                query={"plan_id": plan_id, "cursor": cursor, "limit": limit},
+                timeout=timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                idempotency_key=idempotency_key,
+            ),
+            RestCreditBundle,
+        )
+
+    def retrieve(
+        self,
+        credit_bundle_id: str,
+        *,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> RestCreditBundle:
+        """Retrieve a credit bundle (``GET credit_bundles/{id}``)."""
+        return self._client._request(
+            build_options(
+                "GET",
+                f"credit_bundles/{path_segment(credit_bundle_id, 'credit_bundle_id')}",
+                timeout=timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                idempotency_key=idempotency_key,
+            ),
+            RestCreditBundle,
+        )
 
 
 class Customers(SyncAPIResource):
@@ -502,6 +569,69 @@ class Models(SyncAPIResource):
                 idempotency_key=idempotency_key,
             ),
             RestModelList,
+        )
+
+
+class AsyncCreditBundles(AsyncAPIResource):
+    """Credit bundles of plans (the Node SDK 11.x's ``creditBundles``): read only; a plan's
+    bundles are written through ``subscriptions.create_plan``/``update_plan``."""
+
+    @cached_property
+    def with_raw_response(self) -> AsyncCreditBundlesWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncCreditBundlesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncCreditBundlesWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncCreditBundlesWithStreamingResponse(self)
+
+    def list(
+        self,
+        *,
+        plan_id: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> AsyncPaginator[RestCreditBundle]:
+        """List credit bundles, optionally of one plan (``GET credit_bundles``); iterate for
+        every page."""
+        return self._client._request_page(
+            build_options(
+                "GET",
+                "credit_bundles",
+                query={"plan_id": plan_id, "cursor": cursor, "limit": limit},
+                timeout=timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                idempotency_key=idempotency_key,
+            ),
+            RestCreditBundle,
+        )
+
+    async def retrieve(
+        self,
+        credit_bundle_id: str,
+        *,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> RestCreditBundle:
+        """Retrieve a credit bundle (``GET credit_bundles/{id}``)."""
+        return await self._client._request(
+            build_options(
+                "GET",
+                f"credit_bundles/{path_segment(credit_bundle_id, 'credit_bundle_id')}",
+                timeout=timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                idempotency_key=idempotency_key,
+            ),
+            RestCreditBundle,
         )
 
 
@@ -952,6 +1082,26 @@ class AsyncModels(AsyncAPIResource):
 # -- with_raw_response / with_streaming_response --------------------------------------------------
 
 
+class CreditBundlesWithRawResponse:
+    """The methods of ``CreditBundles``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: CreditBundles) -> None:
+        self.list = to_raw_response_wrapper(resource.list)
+        self.retrieve = to_raw_response_wrapper(resource.retrieve)
+
+
+class CreditBundlesWithStreamingResponse:
+    """The methods of ``CreditBundles``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: CreditBundles) -> None:
+        self.list = to_streamed_response_wrapper(resource.list)
+        self.retrieve = to_streamed_response_wrapper(resource.retrieve)
+
+
 class CustomersWithRawResponse:
     """The methods of ``Customers``, each answering an ``APIResponse``:
     headers, status, ``.parse()``.
@@ -1044,6 +1194,26 @@ class ModelsWithStreamingResponse:
 
     def __init__(self, resource: Models) -> None:
         self.list = to_streamed_response_wrapper(resource.list)
+
+
+class AsyncCreditBundlesWithRawResponse:
+    """The methods of ``AsyncCreditBundles``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncCreditBundles) -> None:
+        self.list = async_to_raw_response_wrapper(resource.list)
+        self.retrieve = async_to_raw_response_wrapper(resource.retrieve)
+
+
+class AsyncCreditBundlesWithStreamingResponse:
+    """The methods of ``AsyncCreditBundles``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncCreditBundles) -> None:
+        self.list = async_to_streamed_response_wrapper(resource.list)
+        self.retrieve = async_to_streamed_response_wrapper(resource.retrieve)
 
 
 class AsyncCustomersWithRawResponse:

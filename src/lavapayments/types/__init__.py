@@ -3,6 +3,8 @@
 from .checkout_session import CheckoutMode, RestCheckoutSession
 from .connection import RestConnection, RestConnectionWallet
 from .current import (
+    BillingInterval,
+    RestCreditBundle,
     RestCustomer,
     RestCustomerContact,
     RestCustomerSubscription,
@@ -12,11 +14,18 @@ from .current import (
     RestModel,
     RestModelList,
     RestPendingChange,
+    RestPlan,
+    RestPlanCreditBundle,
+    RestPlanLinkedMeter,
     RestSecretKey,
     RestSecretKeyCreate,
+    RestSubscription,
     RestSubscriptionBase,
+    RestSubscriptionCreateResponse,
     RestSubscriptionCredits,
+    RestSubscriptionCustomer,
     RestSubscriptionPlan,
+    SubscriptionStatus,
 )
 from .params import (
     CheckoutSessionsListParams,
@@ -62,6 +71,7 @@ from .webhook import (
 )
 
 __all__ = [
+    "BillingInterval",
     "CheckoutMode",
     "CheckoutSessionsListParams",
     "ConnectionsListParams",
@@ -79,6 +89,7 @@ __all__ = [
     "RestCheckoutSession",
     "RestConnection",
     "RestConnectionWallet",
+    "RestCreditBundle",
     "RestCustomer",
     "RestCustomerContact",
     "RestCustomerSubscription",
@@ -88,6 +99,9 @@ __all__ = [
     "RestModel",
     "RestModelList",
     "RestPendingChange",
+    "RestPlan",
+    "RestPlanCreditBundle",
+    "RestPlanLinkedMeter",
     "RestProduct",
     "RestProductTier",
     "RestRequest",
@@ -98,9 +112,12 @@ __all__ = [
     "RestRequestServiceCharge",
     "RestSecretKey",
     "RestSecretKeyCreate",
+    "RestSubscription",
     "RestSubscriptionBase",
     "RestSubscriptionConfig",
+    "RestSubscriptionCreateResponse",
     "RestSubscriptionCredits",
+    "RestSubscriptionCustomer",
     "RestSubscriptionPlan",
     "RestUsage",
     "RestUsageItem",
@@ -110,6 +127,7 @@ __all__ = [
     "RestWebhookCreate",
     "RestWebhookDelivery",
     "RolloverType",
+    "SubscriptionStatus",
     "SuccessResponse",
     "TokenBasis",
     "UpdateSubscriptionConfigParams",

@@ -22,3 +22,5 @@ class RestCheckoutSession(BaseModel):
     subscription_config_id: str | None = None
     created_at: datetime
     completed_at: datetime | None = None
+    expires_at: datetime | None = None
+    """Our extension: when the session stops being usable."""
