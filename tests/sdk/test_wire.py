@@ -443,6 +443,27 @@ CASES: dict[str, Case] = {
         query={"a": "b"},
         body={"name": "x"},
     ),
+    "current-era checkout": Case(
+        lambda c: c.checkout_sessions.create(
+            checkout_mode="credit_bundle",
+            origin_url="https://app.example.com",
+            customer_id="con_1",
+            plan_id="sc_1",
+            credit_bundle_id="cb_1",
+        ),
+        "POST",
+        "/v1/checkout_sessions",
+        payloads.checkout_session(checkout_mode="credit_bundle", customer_id="con_1"),
+        RestCheckoutSession,
+        body={
+            "checkout_mode": "credit_bundle",
+            "origin_url": "https://app.example.com",
+            "customer_id": "con_1",
+            "plan_id": "sc_1",
+            "credit_bundle_id": "cb_1",
+        },
+        status=201,
+    ),
     # -- products (our extension), credit bundles, plans and current-era subscriptions --
     "products.create": Case(
         lambda c: c.products.create(

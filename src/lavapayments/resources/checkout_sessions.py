@@ -37,6 +37,9 @@ class CheckoutSessions(SyncAPIResource):
         reference_id: str | None = None,
         connection_id: str | None = None,
         subscription_config_id: str | None = None,
+        customer_id: str | None = None,
+        plan_id: str | None = None,
+        credit_bundle_id: str | None = None,
         timeout: Timeout | NotGiven = NOT_GIVEN,
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
@@ -52,6 +55,10 @@ class CheckoutSessions(SyncAPIResource):
             reference_id: your own id for the customer, kept on the connection.
             connection_id: the connection to top up (or to subscribe).
             subscription_config_id: the plan to subscribe to.
+            customer_id: the current API's name of ``connection_id`` (``subscription`` and
+                ``credit_bundle`` modes).
+            plan_id: the current API's name of ``subscription_config_id``.
+            credit_bundle_id: the bundle to buy, in ``"credit_bundle"`` mode (current API).
         """
         return self._client._request(
             build_options(
@@ -63,6 +70,9 @@ class CheckoutSessions(SyncAPIResource):
                     "reference_id": reference_id,
                     "connection_id": connection_id,
                     "subscription_config_id": subscription_config_id,
+                    "customer_id": customer_id,
+                    "plan_id": plan_id,
+                    "credit_bundle_id": credit_bundle_id,
                 },
                 timeout=timeout,
                 extra_headers=extra_headers,
@@ -145,6 +155,9 @@ class AsyncCheckoutSessions(AsyncAPIResource):
         reference_id: str | None = None,
         connection_id: str | None = None,
         subscription_config_id: str | None = None,
+        customer_id: str | None = None,
+        plan_id: str | None = None,
+        credit_bundle_id: str | None = None,
         timeout: Timeout | NotGiven = NOT_GIVEN,
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
@@ -160,6 +173,10 @@ class AsyncCheckoutSessions(AsyncAPIResource):
             reference_id: your own id for the customer, kept on the connection.
             connection_id: the connection to top up (or to subscribe).
             subscription_config_id: the plan to subscribe to.
+            customer_id: the current API's name of ``connection_id`` (``subscription`` and
+                ``credit_bundle`` modes).
+            plan_id: the current API's name of ``subscription_config_id``.
+            credit_bundle_id: the bundle to buy, in ``"credit_bundle"`` mode (current API).
         """
         return await self._client._request(
             build_options(
@@ -171,6 +188,9 @@ class AsyncCheckoutSessions(AsyncAPIResource):
                     "reference_id": reference_id,
                     "connection_id": connection_id,
                     "subscription_config_id": subscription_config_id,
+                    "customer_id": customer_id,
+                    "plan_id": plan_id,
+                    "credit_bundle_id": credit_bundle_id,
                 },
                 timeout=timeout,
                 extra_headers=extra_headers,

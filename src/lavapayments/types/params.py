@@ -44,6 +44,9 @@ class CreateCheckoutSessionParams(_CreateCheckoutSessionRequired, total=False):
     reference_id: str
     connection_id: str
     subscription_config_id: str
+    customer_id: str
+    plan_id: str
+    credit_bundle_id: str
 
 
 class CheckoutSessionsListParams(TypedDict, total=False):
