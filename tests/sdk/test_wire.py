@@ -443,6 +443,22 @@ CASES: dict[str, Case] = {
         query={"a": "b"},
         body={"name": "x"},
     ),
+    "current-era requests filters": Case(
+        lambda c: c.requests.list(customer_id="con_1", meter_id="prd_1"),
+        "GET",
+        "/v1/requests",
+        payloads.page([payloads.request()]),
+        RestRequest,
+        query={"customer_id": "con_1", "meter_id": "prd_1"},
+    ),
+    "current-era usage filters": Case(
+        lambda c: c.usage.retrieve(start="2026-01-01T00:00:00Z", customer_id="con_1", meter_id="m"),
+        "GET",
+        "/v1/usage",
+        payloads.usage(),
+        RestUsage,
+        query={"start": "2026-01-01T00:00:00Z", "customer_id": "con_1", "meter_id": "m"},
+    ),
     "current-era checkout": Case(
         lambda c: c.checkout_sessions.create(
             checkout_mode="credit_bundle",

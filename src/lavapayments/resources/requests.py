@@ -39,6 +39,8 @@ class Requests(SyncAPIResource):
         connection_id: str | None = None,
         product_id: str | None = None,
         metadata_filters: MetadataFilters | None = None,
+        customer_id: str | None = None,
+        meter_id: str | None = None,
         timeout: Timeout | NotGiven = NOT_GIVEN,
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
@@ -47,6 +49,8 @@ class Requests(SyncAPIResource):
         """List requests, newest first (``GET requests``).
 
         Args:
+            customer_id, meter_id: the current API's names of ``connection_id`` and
+                ``product_id`` (the same ids).
             metadata_filters: metadata pairs every returned request holds, e.g.
                 ``{"user_id": "123"}`` (sent as a JSON array of pairs).
 
@@ -61,6 +65,8 @@ class Requests(SyncAPIResource):
                     "limit": limit,
                     "connection_id": connection_id,
                     "product_id": product_id,
+                    "customer_id": customer_id,
+                    "meter_id": meter_id,
                     "metadata_filters": encode_metadata_filters(metadata_filters),
                 },
                 timeout=timeout,
@@ -172,6 +178,8 @@ class AsyncRequests(AsyncAPIResource):
         connection_id: str | None = None,
         product_id: str | None = None,
         metadata_filters: MetadataFilters | None = None,
+        customer_id: str | None = None,
+        meter_id: str | None = None,
         timeout: Timeout | NotGiven = NOT_GIVEN,
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
@@ -180,6 +188,8 @@ class AsyncRequests(AsyncAPIResource):
         """List requests, newest first (``GET requests``).
 
         Args:
+            customer_id, meter_id: the current API's names of ``connection_id`` and
+                ``product_id`` (the same ids).
             metadata_filters: metadata pairs every returned request holds, e.g.
                 ``{"user_id": "123"}`` (sent as a JSON array of pairs).
 
@@ -195,6 +205,8 @@ class AsyncRequests(AsyncAPIResource):
                     "limit": limit,
                     "connection_id": connection_id,
                     "product_id": product_id,
+                    "customer_id": customer_id,
+                    "meter_id": meter_id,
                     "metadata_filters": encode_metadata_filters(metadata_filters),
                 },
                 timeout=timeout,

@@ -38,6 +38,8 @@ class Usage(SyncAPIResource):
         connection_id: str | None = None,
         product_id: str | None = None,
         metadata_filters: MetadataFilters | None = None,
+        customer_id: str | None = None,
+        meter_id: str | None = None,
         timeout: Timeout | NotGiven = NOT_GIVEN,
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
@@ -49,6 +51,8 @@ class Usage(SyncAPIResource):
             start: the first day, ISO 8601 text or a ``datetime``; its UTC offset sets the time
                 zone of the daily buckets.
             end: the last moment included (default: now).
+            customer_id, meter_id: the current API's names of ``connection_id`` and
+                ``product_id`` (the same ids).
             metadata_filters: metadata pairs every counted request holds.
         """
         return self._client._request(
@@ -60,6 +64,8 @@ class Usage(SyncAPIResource):
                     "end": encode_timestamp(end),
                     "connection_id": connection_id,
                     "product_id": product_id,
+                    "customer_id": customer_id,
+                    "meter_id": meter_id,
                     "metadata_filters": encode_metadata_filters(metadata_filters),
                 },
                 timeout=timeout,
@@ -92,6 +98,8 @@ class AsyncUsage(AsyncAPIResource):
         connection_id: str | None = None,
         product_id: str | None = None,
         metadata_filters: MetadataFilters | None = None,
+        customer_id: str | None = None,
+        meter_id: str | None = None,
         timeout: Timeout | NotGiven = NOT_GIVEN,
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
@@ -103,6 +111,8 @@ class AsyncUsage(AsyncAPIResource):
             start: the first day, ISO 8601 text or a ``datetime``; its UTC offset sets the time
                 zone of the daily buckets.
             end: the last moment included (default: now).
+            customer_id, meter_id: the current API's names of ``connection_id`` and
+                ``product_id`` (the same ids).
             metadata_filters: metadata pairs every counted request holds.
         """
         return await self._client._request(
@@ -114,6 +124,8 @@ class AsyncUsage(AsyncAPIResource):
                     "end": encode_timestamp(end),
                     "connection_id": connection_id,
                     "product_id": product_id,
+                    "customer_id": customer_id,
+                    "meter_id": meter_id,
                     "metadata_filters": encode_metadata_filters(metadata_filters),
                 },
                 timeout=timeout,

@@ -73,6 +73,8 @@ class RequestsListParams(TypedDict, total=False):
     connection_id: str
     product_id: str
     metadata_filters: MetadataFilters
+    customer_id: str
+    meter_id: str
 
 
 class _CreateRequestRequired(TypedDict):
@@ -104,6 +106,8 @@ class UsageParams(_UsageRequired, total=False):
     connection_id: str
     product_id: str
     metadata_filters: MetadataFilters
+    customer_id: str
+    meter_id: str
 
 
 class CreateSubscriptionConfigParams(TypedDict):
