@@ -53,6 +53,8 @@ raw_page: SyncCursorPage[RestProduct] = lava.with_raw_response.products.list().p
 with lava.products.with_streaming_response.list() as streamed:
     lines: list[str] = list(streamed.iter_lines())
     streamed_page: SyncCursorPage[RestProduct] = streamed.parse()
+lava.requests.create(request_id="r", customer_id="con_1", meter_slug="chat", input_tokens=1)
+lava.requests.create(request_id="r", connection_secret="c", product_secret="p")
 answer: object = lava.gateway("https://api.openai.com/v1/chat/completions", meter_slug="m")
 
 
@@ -92,6 +94,7 @@ BAD = {
     "not awaited": "x: RestConnection = AsyncLava('k').connections.retrieve('c')",
     "raw is not parsed": "y: RestConnection = lava.connections.with_raw_response.retrieve('c')",
     "wrong gateway format": "lava.gateway('https://a', format='cobol')",
+    "mixed eras": "lava.requests.create(request_id='r', connection_secret='c', meter_slug='m')",
 }
 
 

@@ -459,6 +459,22 @@ CASES: dict[str, Case] = {
         RestUsage,
         query={"start": "2026-01-01T00:00:00Z", "customer_id": "con_1", "meter_id": "m"},
     ),
+    "current-era request creation": Case(
+        lambda c: c.requests.create(
+            request_id="job_1", customer_id="con_1", meter_slug="chat", input_tokens=3
+        ),
+        "POST",
+        "/v1/requests",
+        payloads.request(),
+        RestRequest,
+        body={
+            "request_id": "job_1",
+            "customer_id": "con_1",
+            "meter_slug": "chat",
+            "input_tokens": 3,
+        },
+        status=201,
+    ),
     "current-era checkout": Case(
         lambda c: c.checkout_sessions.create(
             checkout_mode="credit_bundle",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cached_property
+from typing import overload
 
 from .._resource import AsyncAPIResource, SyncAPIResource, encode_metadata_filters, path_segment
 from .._response import (
@@ -77,12 +78,60 @@ class Requests(SyncAPIResource):
             RestRequest,
         )
 
+    @overload
     def create(
         self,
         *,
         request_id: str,
         connection_secret: str,
         product_secret: str,
+        customer_id: None = None,
+        meter_slug: None = None,
+        metadata: Mapping[str, str] | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        input_characters: int | None = None,
+        output_characters: int | None = None,
+        input_seconds: int | None = None,
+        output_seconds: int | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+        idempotency_key: str | None = None,
+    ) -> RestRequest: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        request_id: str,
+        customer_id: str,
+        meter_slug: str,
+        connection_secret: None = None,
+        product_secret: None = None,
+        metadata: Mapping[str, str] | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        input_characters: int | None = None,
+        output_characters: int | None = None,
+        input_seconds: int | None = None,
+        output_seconds: int | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+        idempotency_key: str | None = None,
+    ) -> RestRequest: ...
+
+    def create(
+        self,
+        *,
+        request_id: str,
+        connection_secret: str | None = None,
+        product_secret: str | None = None,
+        customer_id: str | None = None,
+        meter_slug: str | None = None,
         metadata: Mapping[str, str] | None = None,
         input_tokens: int | None = None,
         output_tokens: int | None = None,
@@ -105,6 +154,8 @@ class Requests(SyncAPIResource):
             request_id: your id for this usage (1..255 characters).
             connection_secret: the customer's connection secret.
             product_secret: the secret of the product that prices it.
+            customer_id, meter_slug: the current API's way to name them instead (the customer
+                is the connection, the meter the product).
             metadata: string pairs stored on the request (filter on them later).
             input_tokens, output_tokens, input_characters, output_characters, input_seconds,
                 output_seconds: usage counts (>= 0); an absent count is 0.
@@ -117,6 +168,8 @@ class Requests(SyncAPIResource):
                     "request_id": request_id,
                     "connection_secret": connection_secret,
                     "product_secret": product_secret,
+                    "customer_id": customer_id,
+                    "meter_slug": meter_slug,
                     "metadata": metadata,
                     "input_tokens": input_tokens,
                     "output_tokens": output_tokens,
@@ -217,12 +270,60 @@ class AsyncRequests(AsyncAPIResource):
             RestRequest,
         )
 
+    @overload
     async def create(
         self,
         *,
         request_id: str,
         connection_secret: str,
         product_secret: str,
+        customer_id: None = None,
+        meter_slug: None = None,
+        metadata: Mapping[str, str] | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        input_characters: int | None = None,
+        output_characters: int | None = None,
+        input_seconds: int | None = None,
+        output_seconds: int | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+        idempotency_key: str | None = None,
+    ) -> RestRequest: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        request_id: str,
+        customer_id: str,
+        meter_slug: str,
+        connection_secret: None = None,
+        product_secret: None = None,
+        metadata: Mapping[str, str] | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        input_characters: int | None = None,
+        output_characters: int | None = None,
+        input_seconds: int | None = None,
+        output_seconds: int | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        extra_body: Body | None = None,
+        idempotency_key: str | None = None,
+    ) -> RestRequest: ...
+
+    async def create(
+        self,
+        *,
+        request_id: str,
+        connection_secret: str | None = None,
+        product_secret: str | None = None,
+        customer_id: str | None = None,
+        meter_slug: str | None = None,
         metadata: Mapping[str, str] | None = None,
         input_tokens: int | None = None,
         output_tokens: int | None = None,
@@ -245,6 +346,8 @@ class AsyncRequests(AsyncAPIResource):
             request_id: your id for this usage (1..255 characters).
             connection_secret: the customer's connection secret.
             product_secret: the secret of the product that prices it.
+            customer_id, meter_slug: the current API's way to name them instead (the customer
+                is the connection, the meter the product).
             metadata: string pairs stored on the request (filter on them later).
             input_tokens, output_tokens, input_characters, output_characters, input_seconds,
                 output_seconds: usage counts (>= 0); an absent count is 0.
@@ -257,6 +360,8 @@ class AsyncRequests(AsyncAPIResource):
                     "request_id": request_id,
                     "connection_secret": connection_secret,
                     "product_secret": product_secret,
+                    "customer_id": customer_id,
+                    "meter_slug": meter_slug,
                     "metadata": metadata,
                     "input_tokens": input_tokens,
                     "output_tokens": output_tokens,
