@@ -62,7 +62,7 @@ async def test_rewrite_openai_shape_to_anthropic(lava, billed, fake) -> None:
         "customer_id": billed.connection["connection_id"],
         "meter_slug": billed.product["meter_slug"],
     }
-    body = {"model": "claude-3-5-haiku-latest", "messages": CHAT["messages"], "max_tokens": 50}
+    body = {"model": "claude-haiku-4-5", "messages": CHAT["messages"], "max_tokens": 50}
     answer = await call(lava.gateway(MESSAGES_URL, format="openai", body=body, **customer))
     assert answer["object"] == "chat.completion" and answer["usage"]["total_tokens"] > 0
     assert fake.requests[-1]["path"] == "/v1/messages"
