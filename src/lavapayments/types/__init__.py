@@ -47,6 +47,7 @@ from .product import (
 from .request import (
     Payer,
     RestRequest,
+    RestRequestCharge,
     RestRequestFee,
     RestRequestFeeBreakdown,
     RestRequestFeeTier,
@@ -105,6 +106,7 @@ __all__ = [
     "RestProduct",
     "RestProductTier",
     "RestRequest",
+    "RestRequestCharge",
     "RestRequestFee",
     "RestRequestFeeBreakdown",
     "RestRequestFeeTier",
