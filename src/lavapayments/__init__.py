@@ -27,6 +27,7 @@ from ._exceptions import (
 )
 from ._logs import setup_logging as _setup_logging
 from ._provider_urls import Providers
+from ._response import APIResponse, AsyncStreamingAPIResponse, StreamingAPIResponse
 from ._types import NOT_GIVEN, NotGiven
 from ._version import __version__
 from .pagination import AsyncCursorPage, AsyncPaginator, SyncCursorPage
@@ -36,12 +37,14 @@ __all__ = [
     "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
+    "APIResponse",
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AsyncCursorPage",
     "AsyncLava",
     "AsyncPaginator",
+    "AsyncStreamingAPIResponse",
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
@@ -54,6 +57,7 @@ __all__ = [
     "PermissionDeniedError",
     "Providers",
     "RateLimitError",
+    "StreamingAPIResponse",
     "SyncCursorPage",
     "UnprocessableEntityError",
     "__version__",

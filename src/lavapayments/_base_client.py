@@ -17,10 +17,10 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import httpx
 import pydantic
@@ -42,9 +42,17 @@ from ._exceptions import (
     LavaError,
     status_error_class,
 )
+from ._gateway import GatewayFormat, gateway_body, gateway_token, gateway_url
 from ._logs import logger
 from ._redact import REDACTED, mask, redact
-from ._types import NotGiven, RequestOptions, Timeout
+from ._response import (
+    RESPONSE_MODE_HEADER,
+    APIResponse,
+    AsyncStreamingAPIResponse,
+    ResponseMode,
+    StreamingAPIResponse,
+)
+from ._types import NotGiven, QueryValue, RequestOptions, Timeout
 from ._version import __version__
 from .pagination import AsyncCursorPage, AsyncPaginator, ItemT, SyncCursorPage
 
@@ -123,6 +131,21 @@ def encode_json(data: object) -> bytes:
     return json.dumps(
         data, separators=(",", ":"), ensure_ascii=False, default=_json_default
     ).encode("utf-8")
+
+
+def take_response_mode(options: RequestOptions) -> tuple[RequestOptions, ResponseMode | None]:
+    """The options without the ``with_raw_response``/``with_streaming_response`` marker, and
+    the mode it asked for (``None``: a plain call)."""
+    mode: ResponseMode | None = None
+    headers = {}
+    for name, value in options.headers.items():
+        if name.lower() == RESPONSE_MODE_HEADER.lower():
+            mode = "stream" if value == "stream" else "raw"
+        else:
+            headers[name] = value
+    if mode is None:
+        return options, None
+    return dataclasses.replace(options, headers=headers), mode
 
 
 _TYPE_ADAPTERS: dict[Any, pydantic.TypeAdapter[Any]] = {}
@@ -224,6 +247,53 @@ class BaseClient(Generic[HttpxClientT]):
             headers=headers,
             content=None if options.json_data is None else encode_json(options.json_data),
             timeout=timeout,
+        )
+
+    def _build_gateway_request(
+        self,
+        url: str,
+        *,
+        customer_id: str | None,
+        meter_slug: str | None,
+        provider_key: str | None,
+        disable_billing: bool | None,
+        connection_secret: str | None,
+        product_secret: str | None,
+        format: GatewayFormat | None,
+        method: str,
+        body: object,
+        headers: Mapping[str, str] | None,
+        timeout: Timeout | NotGiven,
+        extra_headers: Mapping[str, str] | None,
+        extra_query: Mapping[str, QueryValue] | None,
+        idempotency_key: str | None,
+    ) -> httpx.Request:
+        """The one request of a ``gateway()`` call (see ``lavapayments._gateway``)."""
+        token = gateway_token(
+            self.secret_key,
+            customer_id=customer_id,
+            meter_slug=meter_slug,
+            provider_key=provider_key,
+            disable_billing=disable_billing,
+            connection_secret=connection_secret,
+            product_secret=product_secret,
+        )
+        content, sent = gateway_body(
+            body, {**(headers or {}), **(extra_headers or {})}, token, encode_json
+        )
+        if idempotency_key is not None:
+            sent["Idempotency-Key"] = idempotency_key
+        target = httpx.URL(gateway_url(self.base_url, url, format))
+        if extra_query:
+            target = target.copy_merge_params(
+                {k: v for k, v in extra_query.items() if v is not None}
+            )
+        return self._client.build_request(
+            method.upper(),
+            target,
+            headers=sent,
+            content=content,
+            timeout=self.timeout if isinstance(timeout, NotGiven) else timeout,
         )
 
     # -- retries -------------------------------------------------------------------------------
@@ -352,15 +422,16 @@ class SyncAPIClient(BaseClient[httpx.Client]):
     def _sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
-    def _send(self, options: RequestOptions) -> httpx.Response:
-        """Send with retries; return a successful response or raise."""
+    def _send(self, options: RequestOptions, *, stream: bool = False) -> httpx.Response:
+        """Send with retries; return a successful response or raise. With ``stream``, the
+        body of a successful response is left unread."""
         options = self._prepare_options(options)
         retries_taken = 0
         while True:
             request = self._build_request(options)
             self._log_request(request, retries_taken)
             try:
-                response = self._client.send(request)
+                response = self._client.send(request, stream=stream)
             except httpx.TimeoutException as exc:
                 delay = self._retry_delay(retries_taken, None)
                 if delay is None:
@@ -375,6 +446,7 @@ class SyncAPIClient(BaseClient[httpx.Client]):
                 self._log_response(request, response)
                 if response.is_success:
                     return response
+                response.read()
                 delay = self._retry_delay(retries_taken, response)
                 if delay is None:
                     raise self._make_status_error(response)
@@ -384,21 +456,53 @@ class SyncAPIClient(BaseClient[httpx.Client]):
             self._sleep(delay)
             retries_taken += 1
 
+    def _send_once(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        """Send once, never retried (a gateway call may cost money); raise on an error."""
+        self._log_request(request, 0)
+        try:
+            response = self._client.send(request, stream=stream)
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(request=request) from exc
+        except httpx.TransportError as exc:
+            raise APIConnectionError(request=request) from exc
+        self._log_response(request, response)
+        if not response.is_success:
+            response.read()
+            response.close()
+            raise self._make_status_error(response)
+        return response
+
+    def _respond(
+        self, options: RequestOptions, parser: Callable[[httpx.Response], ResponseT]
+    ) -> ResponseT:
+        """Send, then parse the answer, or wrap it for ``with_raw_response`` (read) or
+        ``with_streaming_response`` (unread); the wrappers type what the caller gets."""
+        options, mode = take_response_mode(options)
+        response = self._send(options, stream=mode == "stream")
+        if mode == "raw":
+            return cast(ResponseT, APIResponse(response, parser))
+        if mode == "stream":
+            return cast(ResponseT, StreamingAPIResponse(response, parser))
+        return parser(response)
+
     def _request(self, options: RequestOptions, cast_to: type[ResponseT]) -> ResponseT:
-        return self._parse(self._send(options), cast_to)
+        return self._respond(options, lambda response: self._parse(response, cast_to))
 
     def _request_json(self, options: RequestOptions) -> Any:
-        return self._decode_json(self._send(options))
+        return self._respond(options, self._decode_json)
 
     def _request_page(self, options: RequestOptions, item: type[ItemT]) -> SyncCursorPage[ItemT]:
-        page = self._request(options, SyncCursorPage[item])  # type: ignore[valid-type]
+        def parse(response: httpx.Response) -> SyncCursorPage[ItemT]:
+            page = self._parse(response, SyncCursorPage[item])  # type: ignore[valid-type]
+            page._fetch_page = fetch
+            return page
 
         def fetch(cursor: str) -> SyncCursorPage[ItemT]:
-            query = {**options.query, "cursor": cursor}
-            return self._request_page(dataclasses.replace(options, query=query), item)
+            plain, _ = take_response_mode(options)
+            query = {**plain.query, "cursor": cursor}
+            return self._request_page(dataclasses.replace(plain, query=query), item)
 
-        page._fetch_page = fetch
-        return page
+        return self._respond(options, parse)
 
     @property
     def is_closed(self) -> bool:
@@ -417,15 +521,16 @@ class AsyncAPIClient(BaseClient[httpx.AsyncClient]):
     async def _sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
-    async def _send(self, options: RequestOptions) -> httpx.Response:
-        """Send with retries; return a successful response or raise."""
+    async def _send(self, options: RequestOptions, *, stream: bool = False) -> httpx.Response:
+        """Send with retries; return a successful response or raise. With ``stream``, the
+        body of a successful response is left unread."""
         options = self._prepare_options(options)
         retries_taken = 0
         while True:
             request = self._build_request(options)
             self._log_request(request, retries_taken)
             try:
-                response = await self._client.send(request)
+                response = await self._client.send(request, stream=stream)
             except httpx.TimeoutException as exc:
                 delay = self._retry_delay(retries_taken, None)
                 if delay is None:
@@ -440,6 +545,7 @@ class AsyncAPIClient(BaseClient[httpx.AsyncClient]):
                 self._log_response(request, response)
                 if response.is_success:
                     return response
+                await response.aread()
                 delay = self._retry_delay(retries_taken, response)
                 if delay is None:
                     raise self._make_status_error(response)
@@ -449,23 +555,55 @@ class AsyncAPIClient(BaseClient[httpx.AsyncClient]):
             await self._sleep(delay)
             retries_taken += 1
 
+    async def _send_once(self, request: httpx.Request, *, stream: bool) -> httpx.Response:
+        """Send once, never retried (a gateway call may cost money); raise on an error."""
+        self._log_request(request, 0)
+        try:
+            response = await self._client.send(request, stream=stream)
+        except httpx.TimeoutException as exc:
+            raise APITimeoutError(request=request) from exc
+        except httpx.TransportError as exc:
+            raise APIConnectionError(request=request) from exc
+        self._log_response(request, response)
+        if not response.is_success:
+            await response.aread()
+            await response.aclose()
+            raise self._make_status_error(response)
+        return response
+
+    async def _respond(
+        self, options: RequestOptions, parser: Callable[[httpx.Response], ResponseT]
+    ) -> ResponseT:
+        """Send, then parse the answer, or wrap it for ``with_raw_response`` (read) or
+        ``with_streaming_response`` (unread); the wrappers type what the caller gets."""
+        options, mode = take_response_mode(options)
+        response = await self._send(options, stream=mode == "stream")
+        if mode == "raw":
+            return cast(ResponseT, APIResponse(response, parser))
+        if mode == "stream":
+            return cast(ResponseT, AsyncStreamingAPIResponse(response, parser))
+        return parser(response)
+
     async def _request(self, options: RequestOptions, cast_to: type[ResponseT]) -> ResponseT:
-        return self._parse(await self._send(options), cast_to)
+        return await self._respond(options, lambda response: self._parse(response, cast_to))
 
     async def _request_json(self, options: RequestOptions) -> Any:
-        return self._decode_json(await self._send(options))
+        return await self._respond(options, self._decode_json)
 
     async def _fetch_page(
         self, options: RequestOptions, item: type[ItemT]
     ) -> AsyncCursorPage[ItemT]:
-        page = await self._request(options, AsyncCursorPage[item])  # type: ignore[valid-type]
+        def parse(response: httpx.Response) -> AsyncCursorPage[ItemT]:
+            page = self._parse(response, AsyncCursorPage[item])  # type: ignore[valid-type]
+            page._fetch_page = fetch
+            return page
 
         async def fetch(cursor: str) -> AsyncCursorPage[ItemT]:
-            query = {**options.query, "cursor": cursor}
-            return await self._fetch_page(dataclasses.replace(options, query=query), item)
+            plain, _ = take_response_mode(options)
+            query = {**plain.query, "cursor": cursor}
+            return await self._fetch_page(dataclasses.replace(plain, query=query), item)
 
-        page._fetch_page = fetch
-        return page
+        return await self._respond(options, parse)
 
     def _request_page(self, options: RequestOptions, item: type[ItemT]) -> AsyncPaginator[ItemT]:
         return AsyncPaginator(lambda: self._fetch_page(options, item))

@@ -11,15 +11,28 @@ import httpx
 
 from ._base_client import AsyncAPIClient, SyncAPIClient, resolve_base_url, resolve_secret_key
 from ._constants import API_VERSION, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from ._gateway import GatewayFormat
 from ._provider_urls import Providers
+from ._response import (
+    AsyncResponseContextManager,
+    AsyncStreamingAPIResponse,
+    ResponseContextManager,
+    StreamingAPIResponse,
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
+)
 from ._types import NOT_GIVEN, Headers, NotGiven, Query, Timeout, build_options
 from .forward_token import encode_forward_token
 from .resources import (
     AsyncCheckoutSessions,
     AsyncConnections,
+    AsyncCreditBundles,
     AsyncCustomers,
     AsyncMeters,
     AsyncModels,
+    AsyncProducts,
     AsyncRequests,
     AsyncSecretKeys,
     AsyncSubscriptions,
@@ -27,9 +40,11 @@ from .resources import (
     AsyncWebhooks,
     CheckoutSessions,
     Connections,
+    CreditBundles,
     Customers,
     Meters,
     Models,
+    Products,
     Requests,
     SecretKeys,
     Subscriptions,
@@ -116,6 +131,17 @@ class Lava(SyncAPIClient):
         return Models(self)
 
     @cached_property
+    def credit_bundles(self) -> CreditBundles:
+        """Credit bundles (current API): ``list``, ``retrieve``."""
+        return CreditBundles(self)
+
+    @cached_property
+    def products(self) -> Products:
+        """Pricing products (our extension; the same objects as meters): ``create``, ``list``,
+        ``retrieve``, ``update``, ``delete``."""
+        return Products(self)
+
+    @cached_property
     def connections(self) -> Connections:
         """Connections: ``list``, ``retrieve``, ``delete``."""
         return Connections(self)
@@ -138,8 +164,24 @@ class Lava(SyncAPIClient):
 
     @cached_property
     def subscriptions(self) -> Subscriptions:
-        """Subscription configs and active subscriptions."""
+        """Subscriptions and plans: the seed era's ``list_configs``, ``create_config``,
+        ``update_config``, ``delete_config``, ``list_active_subscriptions``,
+        ``cancel_active_subscription``, and the current API's ``create``, ``list``, ``update``,
+        ``cancel``, ``list_plans``, ``retrieve_plan``, ``create_plan``, ``update_plan``,
+        ``delete_plan`` (the same objects: a plan is a subscription config)."""
         return Subscriptions(self)
+
+    @cached_property
+    def with_raw_response(self) -> LavaWithRawResponse:
+        """The client's resources with methods answering an ``APIResponse`` (headers, status,
+        ``.parse()``): ``lava.with_raw_response.customers.retrieve(id)``."""
+        return LavaWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> LavaWithStreamingResponse:
+        """The client's resources with methods answering a context manager around the unread
+        answer: ``with lava.with_streaming_response.customers.list() as response: ...``."""
+        return LavaWithStreamingResponse(self)
 
     @cached_property
     def providers(self) -> Providers:
@@ -204,6 +246,110 @@ class Lava(SyncAPIClient):
             connection_secret=connection_secret,
             product_secret=product_secret,
             provider_key=provider_key,
+        )
+
+    def gateway(
+        self,
+        url: str,
+        *,
+        customer_id: str | None = None,
+        meter_slug: str | None = None,
+        provider_key: str | None = None,
+        disable_billing: bool | None = None,
+        connection_secret: str | None = None,
+        product_secret: str | None = None,
+        format: GatewayFormat | None = None,
+        method: str = "POST",
+        body: object = None,
+        headers: Headers | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """Call a provider through Lava and return its decoded JSON answer (the Node SDK's
+        ``gateway``).
+
+        ``url`` is the provider's own URL (``https://api.openai.com/v1/chat/completions``). It is
+        called through ``forward?u=<url>``, or through ``rewrite/{format}/{url}`` when
+        ``format`` names the shape your body is in (``openai``, ``anthropic``...), with a forward
+        token made from this client's secret key:
+
+        - ``customer_id`` and ``meter_slug``: the customer pays per the meter
+          (``disable_billing=True`` records without charging);
+        - ``meter_slug`` alone: metered, no customer; neither: billed to you, the merchant;
+        - ``connection_secret`` and ``product_secret`` (our extension): the seed era's billing
+          of a connection's wallet per a product;
+        - ``provider_key``: your own provider key, with any of the above.
+
+        ``body``: a dict or list is sent as JSON, text and bytes as they are. ``headers`` go to
+        the provider (an ``Authorization`` among them is replaced by the token). The call is
+        sent once, never retried.
+
+        Raises:
+            ValueError: ``customer_id`` without ``meter_slug``, or both kinds of billing.
+            APIStatusError: the provider or Lava answered with an error status.
+        """
+        request = self._build_gateway_request(
+            url,
+            customer_id=customer_id,
+            meter_slug=meter_slug,
+            provider_key=provider_key,
+            disable_billing=disable_billing,
+            connection_secret=connection_secret,
+            product_secret=product_secret,
+            format=format,
+            method=method,
+            body=body,
+            headers=headers,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            idempotency_key=idempotency_key,
+        )
+        return self._decode_json(self._send_once(request, stream=False))
+
+    def gateway_stream(
+        self,
+        url: str,
+        *,
+        customer_id: str | None = None,
+        meter_slug: str | None = None,
+        provider_key: str | None = None,
+        disable_billing: bool | None = None,
+        connection_secret: str | None = None,
+        product_secret: str | None = None,
+        format: GatewayFormat | None = None,
+        method: str = "POST",
+        body: object = None,
+        headers: Headers | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> ResponseContextManager[Any]:
+        """``gateway()`` with the answer unread, for streamed answers (server-sent events):
+        ``with lava.gateway_stream(url, body={..., "stream": True}) as response:`` then
+        ``for line in response.iter_lines(): ...``. Same arguments as ``gateway()``."""
+        request = self._build_gateway_request(
+            url,
+            customer_id=customer_id,
+            meter_slug=meter_slug,
+            provider_key=provider_key,
+            disable_billing=disable_billing,
+            connection_secret=connection_secret,
+            product_secret=product_secret,
+            format=format,
+            method=method,
+            body=body,
+            headers=headers,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            idempotency_key=idempotency_key,
+        )
+        return ResponseContextManager(
+            lambda: StreamingAPIResponse(self._send_once(request, stream=True), self._decode_json)
         )
 
     def with_options(
@@ -323,6 +469,17 @@ class AsyncLava(AsyncAPIClient):
         return AsyncModels(self)
 
     @cached_property
+    def credit_bundles(self) -> AsyncCreditBundles:
+        """Credit bundles (current API): ``list``, ``retrieve``."""
+        return AsyncCreditBundles(self)
+
+    @cached_property
+    def products(self) -> AsyncProducts:
+        """Pricing products (our extension; the same objects as meters): ``create``, ``list``,
+        ``retrieve``, ``update``, ``delete``."""
+        return AsyncProducts(self)
+
+    @cached_property
     def connections(self) -> AsyncConnections:
         """Connections: ``list``, ``retrieve``, ``delete``."""
         return AsyncConnections(self)
@@ -345,8 +502,24 @@ class AsyncLava(AsyncAPIClient):
 
     @cached_property
     def subscriptions(self) -> AsyncSubscriptions:
-        """Subscription configs and active subscriptions."""
+        """Subscriptions and plans: the seed era's ``list_configs``, ``create_config``,
+        ``update_config``, ``delete_config``, ``list_active_subscriptions``,
+        ``cancel_active_subscription``, and the current API's ``create``, ``list``, ``update``,
+        ``cancel``, ``list_plans``, ``retrieve_plan``, ``create_plan``, ``update_plan``,
+        ``delete_plan`` (the same objects: a plan is a subscription config)."""
         return AsyncSubscriptions(self)
+
+    @cached_property
+    def with_raw_response(self) -> AsyncLavaWithRawResponse:
+        """The client's resources with methods answering an ``APIResponse`` (headers, status,
+        ``.parse()``): ``lava.with_raw_response.customers.retrieve(id)``."""
+        return AsyncLavaWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncLavaWithStreamingResponse:
+        """The client's resources with methods answering a context manager around the unread
+        answer: ``with lava.with_streaming_response.customers.list() as response: ...``."""
+        return AsyncLavaWithStreamingResponse(self)
 
     @cached_property
     def providers(self) -> Providers:
@@ -413,6 +586,113 @@ class AsyncLava(AsyncAPIClient):
             provider_key=provider_key,
         )
 
+    async def gateway(
+        self,
+        url: str,
+        *,
+        customer_id: str | None = None,
+        meter_slug: str | None = None,
+        provider_key: str | None = None,
+        disable_billing: bool | None = None,
+        connection_secret: str | None = None,
+        product_secret: str | None = None,
+        format: GatewayFormat | None = None,
+        method: str = "POST",
+        body: object = None,
+        headers: Headers | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """Call a provider through Lava and return its decoded JSON answer (the Node SDK's
+        ``gateway``).
+
+        ``url`` is the provider's own URL (``https://api.openai.com/v1/chat/completions``). It is
+        called through ``forward?u=<url>``, or through ``rewrite/{format}/{url}`` when
+        ``format`` names the shape your body is in (``openai``, ``anthropic``...), with a forward
+        token made from this client's secret key:
+
+        - ``customer_id`` and ``meter_slug``: the customer pays per the meter
+          (``disable_billing=True`` records without charging);
+        - ``meter_slug`` alone: metered, no customer; neither: billed to you, the merchant;
+        - ``connection_secret`` and ``product_secret`` (our extension): the seed era's billing
+          of a connection's wallet per a product;
+        - ``provider_key``: your own provider key, with any of the above.
+
+        ``body``: a dict or list is sent as JSON, text and bytes as they are. ``headers`` go to
+        the provider (an ``Authorization`` among them is replaced by the token). The call is
+        sent once, never retried.
+
+        Raises:
+            ValueError: ``customer_id`` without ``meter_slug``, or both kinds of billing.
+            APIStatusError: the provider or Lava answered with an error status.
+        """
+        request = self._build_gateway_request(
+            url,
+            customer_id=customer_id,
+            meter_slug=meter_slug,
+            provider_key=provider_key,
+            disable_billing=disable_billing,
+            connection_secret=connection_secret,
+            product_secret=product_secret,
+            format=format,
+            method=method,
+            body=body,
+            headers=headers,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            idempotency_key=idempotency_key,
+        )
+        return self._decode_json(await self._send_once(request, stream=False))
+
+    def gateway_stream(
+        self,
+        url: str,
+        *,
+        customer_id: str | None = None,
+        meter_slug: str | None = None,
+        provider_key: str | None = None,
+        disable_billing: bool | None = None,
+        connection_secret: str | None = None,
+        product_secret: str | None = None,
+        format: GatewayFormat | None = None,
+        method: str = "POST",
+        body: object = None,
+        headers: Headers | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> AsyncResponseContextManager[Any]:
+        """``gateway()`` with the answer unread, for streamed answers (server-sent events):
+        ``async with lava.gateway_stream(url, body={..., "stream": True}) as response:`` then
+        ``async for line in response.iter_lines(): ...``. Same arguments as ``gateway()``."""
+        request = self._build_gateway_request(
+            url,
+            customer_id=customer_id,
+            meter_slug=meter_slug,
+            provider_key=provider_key,
+            disable_billing=disable_billing,
+            connection_secret=connection_secret,
+            product_secret=product_secret,
+            format=format,
+            method=method,
+            body=body,
+            headers=headers,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            idempotency_key=idempotency_key,
+        )
+
+        async def send() -> AsyncStreamingAPIResponse[Any]:
+            response = await self._send_once(request, stream=True)
+            return AsyncStreamingAPIResponse(response, self._decode_json)
+
+        return AsyncResponseContextManager(send)
+
     def with_options(
         self,
         *,
@@ -450,3 +730,90 @@ class AsyncLava(AsyncAPIClient):
         exc_tb: TracebackType | None,
     ) -> None:
         await self.close()
+
+
+# -- with_raw_response / with_streaming_response of the clients -----------------------------------
+
+
+class LavaWithRawResponse:
+    """Every resource of the client, and ``request``, with their methods
+    answering an ``APIResponse``.
+    """
+
+    def __init__(self, client: Lava) -> None:
+        self.checkout_sessions = client.checkout_sessions.with_raw_response
+        self.connections = client.connections.with_raw_response
+        self.credit_bundles = client.credit_bundles.with_raw_response
+        self.customers = client.customers.with_raw_response
+        self.meters = client.meters.with_raw_response
+        self.models = client.models.with_raw_response
+        self.products = client.products.with_raw_response
+        self.requests = client.requests.with_raw_response
+        self.secret_keys = client.secret_keys.with_raw_response
+        self.subscriptions = client.subscriptions.with_raw_response
+        self.usage = client.usage.with_raw_response
+        self.webhooks = client.webhooks.with_raw_response
+        self.request = to_raw_response_wrapper(client.request)
+
+
+class LavaWithStreamingResponse:
+    """Every resource of the client, and ``request``, with their methods
+    answering a context manager around the unread answer.
+    """
+
+    def __init__(self, client: Lava) -> None:
+        self.checkout_sessions = client.checkout_sessions.with_streaming_response
+        self.connections = client.connections.with_streaming_response
+        self.credit_bundles = client.credit_bundles.with_streaming_response
+        self.customers = client.customers.with_streaming_response
+        self.meters = client.meters.with_streaming_response
+        self.models = client.models.with_streaming_response
+        self.products = client.products.with_streaming_response
+        self.requests = client.requests.with_streaming_response
+        self.secret_keys = client.secret_keys.with_streaming_response
+        self.subscriptions = client.subscriptions.with_streaming_response
+        self.usage = client.usage.with_streaming_response
+        self.webhooks = client.webhooks.with_streaming_response
+        self.request = to_streamed_response_wrapper(client.request)
+
+
+class AsyncLavaWithRawResponse:
+    """Every resource of the client, and ``request``, with their methods
+    answering an ``APIResponse``.
+    """
+
+    def __init__(self, client: AsyncLava) -> None:
+        self.checkout_sessions = client.checkout_sessions.with_raw_response
+        self.connections = client.connections.with_raw_response
+        self.credit_bundles = client.credit_bundles.with_raw_response
+        self.customers = client.customers.with_raw_response
+        self.meters = client.meters.with_raw_response
+        self.models = client.models.with_raw_response
+        self.products = client.products.with_raw_response
+        self.requests = client.requests.with_raw_response
+        self.secret_keys = client.secret_keys.with_raw_response
+        self.subscriptions = client.subscriptions.with_raw_response
+        self.usage = client.usage.with_raw_response
+        self.webhooks = client.webhooks.with_raw_response
+        self.request = async_to_raw_response_wrapper(client.request)
+
+
+class AsyncLavaWithStreamingResponse:
+    """Every resource of the client, and ``request``, with their methods
+    answering a context manager around the unread answer.
+    """
+
+    def __init__(self, client: AsyncLava) -> None:
+        self.checkout_sessions = client.checkout_sessions.with_streaming_response
+        self.connections = client.connections.with_streaming_response
+        self.credit_bundles = client.credit_bundles.with_streaming_response
+        self.customers = client.customers.with_streaming_response
+        self.meters = client.meters.with_streaming_response
+        self.models = client.models.with_streaming_response
+        self.products = client.products.with_streaming_response
+        self.requests = client.requests.with_streaming_response
+        self.secret_keys = client.secret_keys.with_streaming_response
+        self.subscriptions = client.subscriptions.with_streaming_response
+        self.usage = client.usage.with_streaming_response
+        self.webhooks = client.webhooks.with_streaming_response
+        self.request = async_to_streamed_response_wrapper(client.request)

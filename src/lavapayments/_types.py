@@ -23,7 +23,9 @@ class NotGiven:
     """Marks an argument that was not passed, where ``None`` has a meaning of its own.
 
     ``timeout=None`` disables the timeout, while ``timeout=NOT_GIVEN`` (the default) keeps the
-    client's timeout.
+    client's timeout. In an update, ``None`` sends JSON ``null`` (clear the field) while
+    ``NOT_GIVEN`` (the default) leaves the field out (keep it):
+    ``lava.customers.update(id, name=None)`` clears the name and changes nothing else.
     """
 
     def __bool__(self) -> Literal[False]:
@@ -64,20 +66,23 @@ def build_options(
 ) -> RequestOptions:
     """Merge a method's own arguments with the caller's per-call options.
 
-    ``None`` values are dropped from the query and the body (the API treats an absent field as
-    "not given"); ``extra_*`` entries win over the method's own. With ``keep_null``, ``None``
-    in the body is sent as JSON ``null`` (an update's "clear this field"): the method leaves out
-    the fields not given itself.
+    ``NOT_GIVEN`` values are always left out. ``None`` values are dropped from the query and
+    the body (the API treats an absent field as "not given"); ``extra_*`` entries win over the
+    method's own. With ``keep_null``, ``None`` in the body is sent as JSON ``null`` (an
+    update's "clear this field"): such a method defaults its clearable arguments to
+    ``NOT_GIVEN`` so that leaving one out sends nothing.
     """
     merged_query = {
-        k: v for k, v in {**(query or {}), **(extra_query or {})}.items() if v is not None
+        k: v
+        for k, v in {**(query or {}), **(extra_query or {})}.items()
+        if v is not None and not isinstance(v, NotGiven)
     }
     json_data: dict[str, object] | None = None
     if body is not None or extra_body is not None:
         json_data = {
             k: v
             for k, v in {**(body or {}), **(extra_body or {})}.items()
-            if keep_null or v is not None
+            if not isinstance(v, NotGiven) and (keep_null or v is not None)
         }
     return RequestOptions(
         method=method,

@@ -235,3 +235,86 @@ def secret_key(**overrides: Any) -> dict[str, Any]:
         "created_at": "2026-12-06T16:00:00.000Z",
         **overrides,
     }
+
+
+def product(**overrides: Any) -> dict[str, Any]:
+    return {
+        "product_id": "prd_1",
+        "product_secret": "ps_1",
+        "name": "Chat",
+        "meter_slug": "chat",
+        "rate_type": "fixed",
+        "token_basis": "input+output",
+        "tiers": [{"start": 0, "rate": "2.5", "type": "tokens_1m"}],
+        "base_cost_payer": "wallet",
+        "service_charge_payer": "wallet",
+        "overdraft": "block",
+        "created_at": "2026-12-06T16:00:00.000Z",
+        "updated_at": "2026-12-06T16:00:00.000Z",
+        **overrides,
+    }
+
+
+def credit_bundle(**overrides: Any) -> dict[str, Any]:
+    return {
+        "credit_bundle_id": "cb_1",
+        "plan_id": "sc_1",
+        "name": "Top-up",
+        "cost": "10.00",
+        "credit_amount": "12.50",
+        "created_at": "2026-12-06T16:00:00.000Z",
+        **overrides,
+    }
+
+
+def plan(**overrides: Any) -> dict[str, Any]:
+    return {
+        "plan_id": "sc_1",
+        "merchant_id": "mer_1",
+        "name": "Pro",
+        "period_amount": "25.00",
+        "included_credit": "20.00",
+        "billing_interval": "month",
+        "rollover_type": "none",
+        "bundle_rollover_type": "full",
+        "default_auto_top_up_bundle_id": "cb_1",
+        "linked_meters": [{"meter_id": "prd_1", "name": "Chat"}],
+        "credit_bundles": [
+            {"credit_bundle_id": "cb_1", "name": "Top-up", "cost": "10", "credit_amount": "12.5"}
+        ],
+        "created_at": "2026-12-06T16:00:00.000Z",
+        **overrides,
+    }
+
+
+def subscription_base(**overrides: Any) -> dict[str, Any]:
+    return {
+        "subscription_id": "as_1",
+        "plan_id": "sc_1",
+        "status": "active",
+        "auto_top_up_bundle_id": None,
+        "started_at": "2026-12-06T16:00:00.000Z",
+        "cancelled_at": None,
+        "cycle_start_at": "2026-12-06T16:00:00.000Z",
+        "cycle_end_at": "2027-01-06T16:00:00.000Z",
+        "plan": {
+            "name": "Pro",
+            "period_amount": "25.00",
+            "included_credit": "20.00",
+            "billing_interval": "month",
+            "rollover_type": "none",
+            "bundle_rollover_type": "full",
+        },
+        "credits": {"total_remaining": "20", "cycle_remaining": "20", "bundle_remaining": "0"},
+        "pending_change": {"type": "cancellation", "effective_at": "2027-01-06T16:00:00.000Z"},
+        **overrides,
+    }
+
+
+def subscription(**overrides: Any) -> dict[str, Any]:
+    return {
+        **subscription_base(),
+        "customer_id": "con_1",
+        "customer": {"phone": "+15550100"},
+        **overrides,
+    }

@@ -78,3 +78,45 @@ def test_optional_seed_fields_default_to_none() -> None:
 def test_wrong_enum_value_is_rejected() -> None:
     with pytest.raises(pydantic.ValidationError):
         RestRequest.model_validate(payloads.request(status="teleported"))
+
+
+def test_current_era_names_and_our_extensions_are_typed() -> None:
+    request = RestRequest.model_validate(
+        payloads.request(
+            customer_id="con_1",
+            meter_id="prd_1",
+            cost="0.0014000000",
+            charge={
+                "amount": "0.0020000000",
+                "rate_type": "fixed",
+                "breakdown": [
+                    {
+                        "tier": {"start": 0, "rate": "2", "type": "tokens_1m"},
+                        "tokens": 1000,
+                        "characters": 0,
+                        "seconds": 0,
+                        "cost": "0.0020000000",
+                    }
+                ],
+            },
+        )
+    )
+    assert request.cost == Decimal("0.0014") and request.customer_id == "con_1"
+    assert request.charge is not None and request.charge.amount == Decimal("0.002")
+    assert request.charge.breakdown[0].tier.rate == Decimal("2")
+    usage = RestUsage.model_validate(
+        {**payloads.usage(), "totals": {**payloads.usage_totals(), "total_charge": "1.50"}}
+    )
+    assert usage.totals.total_charge == Decimal("1.50") and usage.totals.total_cost is None
+    session = RestCheckoutSession.model_validate(
+        payloads.checkout_session(expires_at="2025-05-01T13:00:00.000Z")
+    )
+    assert session.expires_at == datetime(2025, 5, 1, 13, tzinfo=timezone.utc)
+    subscription = RestActiveSubscription.model_validate(
+        payloads.active_subscription(
+            current_period_start="2025-05-01T00:00:00.000Z",
+            current_period_end="2025-06-01T00:00:00.000Z",
+        )
+    )
+    assert isinstance(subscription.current_period_end, datetime)
+    assert subscription.current_period_end.tzinfo is not None

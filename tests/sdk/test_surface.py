@@ -24,6 +24,8 @@ TWINS = [
     (resources.Meters, resources.AsyncMeters),
     (resources.SecretKeys, resources.AsyncSecretKeys),
     (resources.Models, resources.AsyncModels),
+    (resources.Products, resources.AsyncProducts),
+    (resources.CreditBundles, resources.AsyncCreditBundles),
     (Lava, AsyncLava),
     (lavapayments.SyncCursorPage, lavapayments.AsyncCursorPage),
 ]

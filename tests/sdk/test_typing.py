@@ -14,9 +14,13 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 GOOD = """
 from decimal import Decimal
 
-from lavapayments import AsyncLava, Lava
+from lavapayments import NOT_GIVEN, APIResponse, AsyncLava, Lava, SyncCursorPage
 from lavapayments.types import (
     CreateCheckoutSessionParams,
+    RestCreditBundle,
+    RestCustomer,
+    RestPlan,
+    RestProduct,
     RequestsListParams,
     RestConnection,
     RestSubscriptionConfig,
@@ -38,6 +42,20 @@ url: str = lava.providers.google_openai_compatible
 billed: str = lava.generate_forward_token(connection_secret="c", product_secret="p")
 metered: str = lava.generate_forward_token(provider_key="k")
 raw: object = lava.request("GET", "connections", timeout=5, extra_headers={"X": "y"})
+product: RestProduct = lava.products.retrieve("prd_1")
+rate: Decimal = product.tiers[0].rate
+plans: list[RestPlan] = lava.subscriptions.list_plans().data
+lava.subscriptions.update("as_1", auto_top_up_bundle_id=None)
+lava.customers.update("con_1", name=None, email=NOT_GIVEN)
+raw_customer: APIResponse[RestCustomer] = lava.customers.with_raw_response.retrieve("c")
+parsed_customer: RestCustomer = raw_customer.parse()
+raw_page: SyncCursorPage[RestProduct] = lava.with_raw_response.products.list().parse()
+with lava.products.with_streaming_response.list() as streamed:
+    lines: list[str] = list(streamed.iter_lines())
+    streamed_page: SyncCursorPage[RestProduct] = streamed.parse()
+lava.requests.create(request_id="r", customer_id="con_1", meter_slug="chat", input_tokens=1)
+lava.requests.create(request_id="r", connection_secret="c", product_secret="p")
+answer: object = lava.gateway("https://api.openai.com/v1/chat/completions", meter_slug="m")
 
 
 async def main(client: AsyncLava) -> None:
@@ -51,6 +69,18 @@ async def main(client: AsyncLava) -> None:
     config: RestSubscriptionConfig = await client.subscriptions.create_config(
         name="Pro", period_amount=Decimal("25"), rollover_type="full"
     )
+    bundle: RestCreditBundle = await client.credit_bundles.retrieve("cb_1")
+    raw_plan = await client.subscriptions.with_raw_response.retrieve_plan("sc_1")
+    plan: RestPlan = raw_plan.parse()
+    raw_list = await client.with_raw_response.customers.list()
+    customers: list[RestCustomer] = raw_list.parse().data
+    async with client.customers.with_streaming_response.retrieve("c") as stream:
+        async for line in stream.iter_lines():
+            text: str = line
+        customer: RestCustomer = await stream.parse()
+    async with client.gateway_stream("https://api.openai.com/v1", body={"stream": True}) as sse:
+        async for chunk in sse.iter_bytes():
+            data: bytes = chunk
 """
 
 BAD = {
@@ -62,6 +92,9 @@ BAD = {
     "incomplete params": 'bad: CreateCheckoutSessionParams = {"checkout_mode": "topup"}',
     "unknown param": 'lava.requests.list(colour="red")',
     "not awaited": "x: RestConnection = AsyncLava('k').connections.retrieve('c')",
+    "raw is not parsed": "y: RestConnection = lava.connections.with_raw_response.retrieve('c')",
+    "wrong gateway format": "lava.gateway('https://a', format='cobol')",
+    "mixed eras": "lava.requests.create(request_id='r', connection_secret='c', meter_slug='m')",
 }
 
 

@@ -3,15 +3,18 @@
 from .checkout_sessions import AsyncCheckoutSessions, CheckoutSessions
 from .connections import AsyncConnections, Connections
 from .current import (
+    AsyncCreditBundles,
     AsyncCustomers,
     AsyncMeters,
     AsyncModels,
     AsyncSecretKeys,
+    CreditBundles,
     Customers,
     Meters,
     Models,
     SecretKeys,
 )
+from .products import AsyncProducts, Products
 from .requests import AsyncRequests, Requests
 from .subscriptions import AsyncSubscriptions, Subscriptions
 from .usage import AsyncUsage, Usage
@@ -20,9 +23,11 @@ from .webhooks import AsyncWebhooks, Webhooks
 __all__ = [
     "AsyncCheckoutSessions",
     "AsyncConnections",
+    "AsyncCreditBundles",
     "AsyncCustomers",
     "AsyncMeters",
     "AsyncModels",
+    "AsyncProducts",
     "AsyncRequests",
     "AsyncSecretKeys",
     "AsyncSubscriptions",
@@ -30,9 +35,11 @@ __all__ = [
     "AsyncWebhooks",
     "CheckoutSessions",
     "Connections",
+    "CreditBundles",
     "Customers",
     "Meters",
     "Models",
+    "Products",
     "Requests",
     "SecretKeys",
     "Subscriptions",

@@ -1,6 +1,14 @@
 from __future__ import annotations
 
+from functools import cached_property
+
 from .._resource import AsyncAPIResource, SyncAPIResource, path_segment
+from .._response import (
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
+)
 from .._types import NOT_GIVEN, Body, Headers, NotGiven, Query, Timeout, build_options
 from ..pagination import AsyncPaginator, SyncCursorPage
 from ..types.checkout_session import CheckoutMode, RestCheckoutSession
@@ -11,6 +19,16 @@ __all__ = ["AsyncCheckoutSessions", "CheckoutSessions"]
 class CheckoutSessions(SyncAPIResource):
     """Checkout sessions: where a customer connects a wallet, tops it up or subscribes."""
 
+    @cached_property
+    def with_raw_response(self) -> CheckoutSessionsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return CheckoutSessionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> CheckoutSessionsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return CheckoutSessionsWithStreamingResponse(self)
+
     def create(
         self,
         *,
@@ -19,6 +37,9 @@ class CheckoutSessions(SyncAPIResource):
         reference_id: str | None = None,
         connection_id: str | None = None,
         subscription_config_id: str | None = None,
+        customer_id: str | None = None,
+        plan_id: str | None = None,
+        credit_bundle_id: str | None = None,
         timeout: Timeout | NotGiven = NOT_GIVEN,
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
@@ -34,6 +55,10 @@ class CheckoutSessions(SyncAPIResource):
             reference_id: your own id for the customer, kept on the connection.
             connection_id: the connection to top up (or to subscribe).
             subscription_config_id: the plan to subscribe to.
+            customer_id: the current API's name of ``connection_id`` (``subscription`` and
+                ``credit_bundle`` modes).
+            plan_id: the current API's name of ``subscription_config_id``.
+            credit_bundle_id: the bundle to buy, in ``"credit_bundle"`` mode (current API).
         """
         return self._client._request(
             build_options(
@@ -45,6 +70,9 @@ class CheckoutSessions(SyncAPIResource):
                     "reference_id": reference_id,
                     "connection_id": connection_id,
                     "subscription_config_id": subscription_config_id,
+                    "customer_id": customer_id,
+                    "plan_id": plan_id,
+                    "credit_bundle_id": credit_bundle_id,
                 },
                 timeout=timeout,
                 extra_headers=extra_headers,
@@ -109,6 +137,16 @@ class CheckoutSessions(SyncAPIResource):
 class AsyncCheckoutSessions(AsyncAPIResource):
     """Checkout sessions: where a customer connects a wallet, tops it up or subscribes."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncCheckoutSessionsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncCheckoutSessionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncCheckoutSessionsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncCheckoutSessionsWithStreamingResponse(self)
+
     async def create(
         self,
         *,
@@ -117,6 +155,9 @@ class AsyncCheckoutSessions(AsyncAPIResource):
         reference_id: str | None = None,
         connection_id: str | None = None,
         subscription_config_id: str | None = None,
+        customer_id: str | None = None,
+        plan_id: str | None = None,
+        credit_bundle_id: str | None = None,
         timeout: Timeout | NotGiven = NOT_GIVEN,
         extra_headers: Headers | None = None,
         extra_query: Query | None = None,
@@ -132,6 +173,10 @@ class AsyncCheckoutSessions(AsyncAPIResource):
             reference_id: your own id for the customer, kept on the connection.
             connection_id: the connection to top up (or to subscribe).
             subscription_config_id: the plan to subscribe to.
+            customer_id: the current API's name of ``connection_id`` (``subscription`` and
+                ``credit_bundle`` modes).
+            plan_id: the current API's name of ``subscription_config_id``.
+            credit_bundle_id: the bundle to buy, in ``"credit_bundle"`` mode (current API).
         """
         return await self._client._request(
             build_options(
@@ -143,6 +188,9 @@ class AsyncCheckoutSessions(AsyncAPIResource):
                     "reference_id": reference_id,
                     "connection_id": connection_id,
                     "subscription_config_id": subscription_config_id,
+                    "customer_id": customer_id,
+                    "plan_id": plan_id,
+                    "credit_bundle_id": credit_bundle_id,
                 },
                 timeout=timeout,
                 extra_headers=extra_headers,
@@ -203,3 +251,50 @@ class AsyncCheckoutSessions(AsyncAPIResource):
             ),
             RestCheckoutSession,
         )
+
+
+# -- with_raw_response / with_streaming_response --------------------------------------------------
+
+
+class CheckoutSessionsWithRawResponse:
+    """The methods of ``CheckoutSessions``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: CheckoutSessions) -> None:
+        self.create = to_raw_response_wrapper(resource.create)
+        self.list = to_raw_response_wrapper(resource.list)
+        self.retrieve = to_raw_response_wrapper(resource.retrieve)
+
+
+class CheckoutSessionsWithStreamingResponse:
+    """The methods of ``CheckoutSessions``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: CheckoutSessions) -> None:
+        self.create = to_streamed_response_wrapper(resource.create)
+        self.list = to_streamed_response_wrapper(resource.list)
+        self.retrieve = to_streamed_response_wrapper(resource.retrieve)
+
+
+class AsyncCheckoutSessionsWithRawResponse:
+    """The methods of ``AsyncCheckoutSessions``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncCheckoutSessions) -> None:
+        self.create = async_to_raw_response_wrapper(resource.create)
+        self.list = async_to_raw_response_wrapper(resource.list)
+        self.retrieve = async_to_raw_response_wrapper(resource.retrieve)
+
+
+class AsyncCheckoutSessionsWithStreamingResponse:
+    """The methods of ``AsyncCheckoutSessions``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncCheckoutSessions) -> None:
+        self.create = async_to_streamed_response_wrapper(resource.create)
+        self.list = async_to_streamed_response_wrapper(resource.list)
+        self.retrieve = async_to_streamed_response_wrapper(resource.retrieve)

@@ -1,6 +1,14 @@
 from __future__ import annotations
 
+from functools import cached_property
+
 from .._resource import AsyncAPIResource, SyncAPIResource, path_segment
+from .._response import (
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
+)
 from .._types import NOT_GIVEN, Headers, NotGiven, Query, Timeout, build_options
 from ..pagination import AsyncPaginator, SyncCursorPage
 from ..types.connection import RestConnection
@@ -11,6 +19,16 @@ __all__ = ["AsyncConnections", "Connections"]
 
 class Connections(SyncAPIResource):
     """Connections: a customer's wallet linked to your merchant account."""
+
+    @cached_property
+    def with_raw_response(self) -> ConnectionsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return ConnectionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> ConnectionsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return ConnectionsWithStreamingResponse(self)
 
     def list(
         self,
@@ -91,6 +109,16 @@ class Connections(SyncAPIResource):
 class AsyncConnections(AsyncAPIResource):
     """Connections: a customer's wallet linked to your merchant account."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncConnectionsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncConnectionsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncConnectionsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncConnectionsWithStreamingResponse(self)
+
     def list(
         self,
         *,
@@ -166,3 +194,50 @@ class AsyncConnections(AsyncAPIResource):
             ),
             SuccessResponse,
         )
+
+
+# -- with_raw_response / with_streaming_response --------------------------------------------------
+
+
+class ConnectionsWithRawResponse:
+    """The methods of ``Connections``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: Connections) -> None:
+        self.list = to_raw_response_wrapper(resource.list)
+        self.retrieve = to_raw_response_wrapper(resource.retrieve)
+        self.delete = to_raw_response_wrapper(resource.delete)
+
+
+class ConnectionsWithStreamingResponse:
+    """The methods of ``Connections``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: Connections) -> None:
+        self.list = to_streamed_response_wrapper(resource.list)
+        self.retrieve = to_streamed_response_wrapper(resource.retrieve)
+        self.delete = to_streamed_response_wrapper(resource.delete)
+
+
+class AsyncConnectionsWithRawResponse:
+    """The methods of ``AsyncConnections``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncConnections) -> None:
+        self.list = async_to_raw_response_wrapper(resource.list)
+        self.retrieve = async_to_raw_response_wrapper(resource.retrieve)
+        self.delete = async_to_raw_response_wrapper(resource.delete)
+
+
+class AsyncConnectionsWithStreamingResponse:
+    """The methods of ``AsyncConnections``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncConnections) -> None:
+        self.list = async_to_streamed_response_wrapper(resource.list)
+        self.retrieve = async_to_streamed_response_wrapper(resource.retrieve)
+        self.delete = async_to_streamed_response_wrapper(resource.delete)

@@ -1,16 +1,25 @@
 """The current API's resources (the Node SDK 11.x's ``customers``, ``meters``,
-``secretKeys`` and ``models``), on the same objects as the seed era's."""
+``creditBundles``, ``secretKeys`` and ``models``), on the same objects as the seed era's; its
+plans and subscriptions are methods of ``subscriptions`` (resources/subscriptions.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from functools import cached_property
 from typing import Literal, TypedDict
 
 from .._resource import AsyncAPIResource, SyncAPIResource, path_segment
+from .._response import (
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
+)
 from .._types import NOT_GIVEN, Body, Headers, NotGiven, Query, Timeout, build_options
 from ..pagination import AsyncPaginator, SyncCursorPage
 from ..types.current import (
+    RestCreditBundle,
     RestCustomer,
     RestCustomerSubscriptionResponse,
     RestMeter,
@@ -22,10 +31,12 @@ from ..types.shared import SuccessResponse
 from ..types.webhook import DeletedResponse
 
 __all__ = [
+    "AsyncCreditBundles",
     "AsyncCustomers",
     "AsyncMeters",
     "AsyncModels",
     "AsyncSecretKeys",
+    "CreditBundles",
     "Customers",
     "MeterTierParam",
     "Meters",
@@ -54,8 +65,81 @@ def _tiers(tiers: Sequence[MeterTierParam]) -> list[dict[str, str]]:
     ]
 
 
+class CreditBundles(SyncAPIResource):
+    """Credit bundles of plans (the Node SDK 11.x's ``creditBundles``): read only; a plan's
+    bundles are written through ``subscriptions.create_plan``/``update_plan``."""
+
+    @cached_property
+    def with_raw_response(self) -> CreditBundlesWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return CreditBundlesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> CreditBundlesWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return CreditBundlesWithStreamingResponse(self)
+
+    def list(
+        self,
+        *,
+        plan_id: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> SyncCursorPage[RestCreditBundle]:
+        """List credit bundles, optionally of one plan (``GET credit_bundles``); iterate for
+        every page."""
+        return self._client._request_page(
+            build_options(
+                "GET",
+                "credit_bundles",
+                query={"plan_id": plan_id, "cursor": cursor, "limit": limit},
+                timeout=timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                idempotency_key=idempotency_key,
+            ),
+            RestCreditBundle,
+        )
+
+    def retrieve(
+        self,
+        credit_bundle_id: str,
+        *,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> RestCreditBundle:
+        """Retrieve a credit bundle (``GET credit_bundles/{id}``)."""
+        return self._client._request(
+            build_options(
+                "GET",
+                f"credit_bundles/{path_segment(credit_bundle_id, 'credit_bundle_id')}",
+                timeout=timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                idempotency_key=idempotency_key,
+            ),
+            RestCreditBundle,
+        )
+
+
 class Customers(SyncAPIResource):
     """Customers of the current API (the same objects, and ids, as connections)."""
+
+    @cached_property
+    def with_raw_response(self) -> CustomersWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return CustomersWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> CustomersWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return CustomersWithStreamingResponse(self)
 
     def create(
         self,
@@ -226,6 +310,16 @@ class Customers(SyncAPIResource):
 class Meters(SyncAPIResource):
     """Meters of the current API (the same objects, and ids, as products)."""
 
+    @cached_property
+    def with_raw_response(self) -> MetersWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return MetersWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> MetersWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return MetersWithStreamingResponse(self)
+
     def list(
         self,
         *,
@@ -361,6 +455,16 @@ class Meters(SyncAPIResource):
 class SecretKeys(SyncAPIResource):
     """Your secret keys (of the mode of the key the client uses)."""
 
+    @cached_property
+    def with_raw_response(self) -> SecretKeysWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return SecretKeysWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> SecretKeysWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return SecretKeysWithStreamingResponse(self)
+
     def list(
         self,
         *,
@@ -436,6 +540,16 @@ class SecretKeys(SyncAPIResource):
 class Models(SyncAPIResource):
     """The models with a price (no key needed)."""
 
+    @cached_property
+    def with_raw_response(self) -> ModelsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return ModelsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> ModelsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return ModelsWithStreamingResponse(self)
+
     def list(
         self,
         *,
@@ -458,8 +572,81 @@ class Models(SyncAPIResource):
         )
 
 
+class AsyncCreditBundles(AsyncAPIResource):
+    """Credit bundles of plans (the Node SDK 11.x's ``creditBundles``): read only; a plan's
+    bundles are written through ``subscriptions.create_plan``/``update_plan``."""
+
+    @cached_property
+    def with_raw_response(self) -> AsyncCreditBundlesWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncCreditBundlesWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncCreditBundlesWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncCreditBundlesWithStreamingResponse(self)
+
+    def list(
+        self,
+        *,
+        plan_id: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> AsyncPaginator[RestCreditBundle]:
+        """List credit bundles, optionally of one plan (``GET credit_bundles``); iterate for
+        every page."""
+        return self._client._request_page(
+            build_options(
+                "GET",
+                "credit_bundles",
+                query={"plan_id": plan_id, "cursor": cursor, "limit": limit},
+                timeout=timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                idempotency_key=idempotency_key,
+            ),
+            RestCreditBundle,
+        )
+
+    async def retrieve(
+        self,
+        credit_bundle_id: str,
+        *,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        extra_headers: Headers | None = None,
+        extra_query: Query | None = None,
+        idempotency_key: str | None = None,
+    ) -> RestCreditBundle:
+        """Retrieve a credit bundle (``GET credit_bundles/{id}``)."""
+        return await self._client._request(
+            build_options(
+                "GET",
+                f"credit_bundles/{path_segment(credit_bundle_id, 'credit_bundle_id')}",
+                timeout=timeout,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                idempotency_key=idempotency_key,
+            ),
+            RestCreditBundle,
+        )
+
+
 class AsyncCustomers(AsyncAPIResource):
     """Customers of the current API (the same objects, and ids, as connections)."""
+
+    @cached_property
+    def with_raw_response(self) -> AsyncCustomersWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncCustomersWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncCustomersWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncCustomersWithStreamingResponse(self)
 
     async def create(
         self,
@@ -630,6 +817,16 @@ class AsyncCustomers(AsyncAPIResource):
 class AsyncMeters(AsyncAPIResource):
     """Meters of the current API (the same objects, and ids, as products)."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncMetersWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncMetersWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncMetersWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncMetersWithStreamingResponse(self)
+
     def list(
         self,
         *,
@@ -765,6 +962,16 @@ class AsyncMeters(AsyncAPIResource):
 class AsyncSecretKeys(AsyncAPIResource):
     """Your secret keys (of the mode of the key the client uses)."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncSecretKeysWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncSecretKeysWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncSecretKeysWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncSecretKeysWithStreamingResponse(self)
+
     def list(
         self,
         *,
@@ -840,6 +1047,16 @@ class AsyncSecretKeys(AsyncAPIResource):
 class AsyncModels(AsyncAPIResource):
     """The models with a price (no key needed)."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncModelsWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncModelsWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncModelsWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncModelsWithStreamingResponse(self)
+
     async def list(
         self,
         *,
@@ -860,3 +1077,234 @@ class AsyncModels(AsyncAPIResource):
             ),
             RestModelList,
         )
+
+
+# -- with_raw_response / with_streaming_response --------------------------------------------------
+
+
+class CreditBundlesWithRawResponse:
+    """The methods of ``CreditBundles``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: CreditBundles) -> None:
+        self.list = to_raw_response_wrapper(resource.list)
+        self.retrieve = to_raw_response_wrapper(resource.retrieve)
+
+
+class CreditBundlesWithStreamingResponse:
+    """The methods of ``CreditBundles``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: CreditBundles) -> None:
+        self.list = to_streamed_response_wrapper(resource.list)
+        self.retrieve = to_streamed_response_wrapper(resource.retrieve)
+
+
+class CustomersWithRawResponse:
+    """The methods of ``Customers``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: Customers) -> None:
+        self.create = to_raw_response_wrapper(resource.create)
+        self.list = to_raw_response_wrapper(resource.list)
+        self.retrieve = to_raw_response_wrapper(resource.retrieve)
+        self.update = to_raw_response_wrapper(resource.update)
+        self.get_subscription = to_raw_response_wrapper(resource.get_subscription)
+        self.delete = to_raw_response_wrapper(resource.delete)
+
+
+class CustomersWithStreamingResponse:
+    """The methods of ``Customers``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: Customers) -> None:
+        self.create = to_streamed_response_wrapper(resource.create)
+        self.list = to_streamed_response_wrapper(resource.list)
+        self.retrieve = to_streamed_response_wrapper(resource.retrieve)
+        self.update = to_streamed_response_wrapper(resource.update)
+        self.get_subscription = to_streamed_response_wrapper(resource.get_subscription)
+        self.delete = to_streamed_response_wrapper(resource.delete)
+
+
+class MetersWithRawResponse:
+    """The methods of ``Meters``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: Meters) -> None:
+        self.list = to_raw_response_wrapper(resource.list)
+        self.retrieve = to_raw_response_wrapper(resource.retrieve)
+        self.create = to_raw_response_wrapper(resource.create)
+        self.update = to_raw_response_wrapper(resource.update)
+        self.delete = to_raw_response_wrapper(resource.delete)
+
+
+class MetersWithStreamingResponse:
+    """The methods of ``Meters``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: Meters) -> None:
+        self.list = to_streamed_response_wrapper(resource.list)
+        self.retrieve = to_streamed_response_wrapper(resource.retrieve)
+        self.create = to_streamed_response_wrapper(resource.create)
+        self.update = to_streamed_response_wrapper(resource.update)
+        self.delete = to_streamed_response_wrapper(resource.delete)
+
+
+class SecretKeysWithRawResponse:
+    """The methods of ``SecretKeys``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: SecretKeys) -> None:
+        self.list = to_raw_response_wrapper(resource.list)
+        self.create = to_raw_response_wrapper(resource.create)
+        self.delete = to_raw_response_wrapper(resource.delete)
+
+
+class SecretKeysWithStreamingResponse:
+    """The methods of ``SecretKeys``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: SecretKeys) -> None:
+        self.list = to_streamed_response_wrapper(resource.list)
+        self.create = to_streamed_response_wrapper(resource.create)
+        self.delete = to_streamed_response_wrapper(resource.delete)
+
+
+class ModelsWithRawResponse:
+    """The methods of ``Models``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: Models) -> None:
+        self.list = to_raw_response_wrapper(resource.list)
+
+
+class ModelsWithStreamingResponse:
+    """The methods of ``Models``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: Models) -> None:
+        self.list = to_streamed_response_wrapper(resource.list)
+
+
+class AsyncCreditBundlesWithRawResponse:
+    """The methods of ``AsyncCreditBundles``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncCreditBundles) -> None:
+        self.list = async_to_raw_response_wrapper(resource.list)
+        self.retrieve = async_to_raw_response_wrapper(resource.retrieve)
+
+
+class AsyncCreditBundlesWithStreamingResponse:
+    """The methods of ``AsyncCreditBundles``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncCreditBundles) -> None:
+        self.list = async_to_streamed_response_wrapper(resource.list)
+        self.retrieve = async_to_streamed_response_wrapper(resource.retrieve)
+
+
+class AsyncCustomersWithRawResponse:
+    """The methods of ``AsyncCustomers``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncCustomers) -> None:
+        self.create = async_to_raw_response_wrapper(resource.create)
+        self.list = async_to_raw_response_wrapper(resource.list)
+        self.retrieve = async_to_raw_response_wrapper(resource.retrieve)
+        self.update = async_to_raw_response_wrapper(resource.update)
+        self.get_subscription = async_to_raw_response_wrapper(resource.get_subscription)
+        self.delete = async_to_raw_response_wrapper(resource.delete)
+
+
+class AsyncCustomersWithStreamingResponse:
+    """The methods of ``AsyncCustomers``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncCustomers) -> None:
+        self.create = async_to_streamed_response_wrapper(resource.create)
+        self.list = async_to_streamed_response_wrapper(resource.list)
+        self.retrieve = async_to_streamed_response_wrapper(resource.retrieve)
+        self.update = async_to_streamed_response_wrapper(resource.update)
+        self.get_subscription = async_to_streamed_response_wrapper(resource.get_subscription)
+        self.delete = async_to_streamed_response_wrapper(resource.delete)
+
+
+class AsyncMetersWithRawResponse:
+    """The methods of ``AsyncMeters``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncMeters) -> None:
+        self.list = async_to_raw_response_wrapper(resource.list)
+        self.retrieve = async_to_raw_response_wrapper(resource.retrieve)
+        self.create = async_to_raw_response_wrapper(resource.create)
+        self.update = async_to_raw_response_wrapper(resource.update)
+        self.delete = async_to_raw_response_wrapper(resource.delete)
+
+
+class AsyncMetersWithStreamingResponse:
+    """The methods of ``AsyncMeters``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncMeters) -> None:
+        self.list = async_to_streamed_response_wrapper(resource.list)
+        self.retrieve = async_to_streamed_response_wrapper(resource.retrieve)
+        self.create = async_to_streamed_response_wrapper(resource.create)
+        self.update = async_to_streamed_response_wrapper(resource.update)
+        self.delete = async_to_streamed_response_wrapper(resource.delete)
+
+
+class AsyncSecretKeysWithRawResponse:
+    """The methods of ``AsyncSecretKeys``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncSecretKeys) -> None:
+        self.list = async_to_raw_response_wrapper(resource.list)
+        self.create = async_to_raw_response_wrapper(resource.create)
+        self.delete = async_to_raw_response_wrapper(resource.delete)
+
+
+class AsyncSecretKeysWithStreamingResponse:
+    """The methods of ``AsyncSecretKeys``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncSecretKeys) -> None:
+        self.list = async_to_streamed_response_wrapper(resource.list)
+        self.create = async_to_streamed_response_wrapper(resource.create)
+        self.delete = async_to_streamed_response_wrapper(resource.delete)
+
+
+class AsyncModelsWithRawResponse:
+    """The methods of ``AsyncModels``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncModels) -> None:
+        self.list = async_to_raw_response_wrapper(resource.list)
+
+
+class AsyncModelsWithStreamingResponse:
+    """The methods of ``AsyncModels``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncModels) -> None:
+        self.list = async_to_streamed_response_wrapper(resource.list)

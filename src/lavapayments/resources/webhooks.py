@@ -1,9 +1,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Literal
 
 from .._resource import AsyncAPIResource, SyncAPIResource, path_segment
+from .._response import (
+    async_to_raw_response_wrapper,
+    async_to_streamed_response_wrapper,
+    to_raw_response_wrapper,
+    to_streamed_response_wrapper,
+)
 from .._types import NOT_GIVEN, Body, Headers, NotGiven, Query, Timeout, build_options
 from ..pagination import AsyncPaginator, SyncCursorPage
 from ..types.webhook import (
@@ -23,6 +30,16 @@ def _id(webhook_id: str) -> str:
 
 class Webhooks(SyncAPIResource):
     """Webhook endpoints: where the server sends signed events, and their deliveries."""
+
+    @cached_property
+    def with_raw_response(self) -> WebhooksWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return WebhooksWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> WebhooksWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return WebhooksWithStreamingResponse(self)
 
     def list(
         self,
@@ -268,6 +285,16 @@ class Webhooks(SyncAPIResource):
 class AsyncWebhooks(AsyncAPIResource):
     """Webhook endpoints: where the server sends signed events, and their deliveries."""
 
+    @cached_property
+    def with_raw_response(self) -> AsyncWebhooksWithRawResponse:
+        """These methods answering an ``APIResponse``: headers, status and ``.parse()``."""
+        return AsyncWebhooksWithRawResponse(self)
+
+    @cached_property
+    def with_streaming_response(self) -> AsyncWebhooksWithStreamingResponse:
+        """These methods answering a context manager around the unread answer."""
+        return AsyncWebhooksWithStreamingResponse(self)
+
     def list(
         self,
         *,
@@ -507,3 +534,74 @@ class AsyncWebhooks(AsyncAPIResource):
             ),
             RestWebhookDelivery,
         )
+
+
+# -- with_raw_response / with_streaming_response --------------------------------------------------
+
+
+class WebhooksWithRawResponse:
+    """The methods of ``Webhooks``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: Webhooks) -> None:
+        self.list = to_raw_response_wrapper(resource.list)
+        self.retrieve = to_raw_response_wrapper(resource.retrieve)
+        self.create = to_raw_response_wrapper(resource.create)
+        self.update = to_raw_response_wrapper(resource.update)
+        self.delete = to_raw_response_wrapper(resource.delete)
+        self.rotate_secret = to_raw_response_wrapper(resource.rotate_secret)
+        self.list_deliveries = to_raw_response_wrapper(resource.list_deliveries)
+        self.resend_delivery = to_raw_response_wrapper(resource.resend_delivery)
+        self.test = to_raw_response_wrapper(resource.test)
+
+
+class WebhooksWithStreamingResponse:
+    """The methods of ``Webhooks``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: Webhooks) -> None:
+        self.list = to_streamed_response_wrapper(resource.list)
+        self.retrieve = to_streamed_response_wrapper(resource.retrieve)
+        self.create = to_streamed_response_wrapper(resource.create)
+        self.update = to_streamed_response_wrapper(resource.update)
+        self.delete = to_streamed_response_wrapper(resource.delete)
+        self.rotate_secret = to_streamed_response_wrapper(resource.rotate_secret)
+        self.list_deliveries = to_streamed_response_wrapper(resource.list_deliveries)
+        self.resend_delivery = to_streamed_response_wrapper(resource.resend_delivery)
+        self.test = to_streamed_response_wrapper(resource.test)
+
+
+class AsyncWebhooksWithRawResponse:
+    """The methods of ``AsyncWebhooks``, each answering an ``APIResponse``:
+    headers, status, ``.parse()``.
+    """
+
+    def __init__(self, resource: AsyncWebhooks) -> None:
+        self.list = async_to_raw_response_wrapper(resource.list)
+        self.retrieve = async_to_raw_response_wrapper(resource.retrieve)
+        self.create = async_to_raw_response_wrapper(resource.create)
+        self.update = async_to_raw_response_wrapper(resource.update)
+        self.delete = async_to_raw_response_wrapper(resource.delete)
+        self.rotate_secret = async_to_raw_response_wrapper(resource.rotate_secret)
+        self.list_deliveries = async_to_raw_response_wrapper(resource.list_deliveries)
+        self.resend_delivery = async_to_raw_response_wrapper(resource.resend_delivery)
+        self.test = async_to_raw_response_wrapper(resource.test)
+
+
+class AsyncWebhooksWithStreamingResponse:
+    """The methods of ``AsyncWebhooks``, each answering a context manager
+    around the unread answer: ``iter_bytes()``, ``iter_lines()``, ``parse()``.
+    """
+
+    def __init__(self, resource: AsyncWebhooks) -> None:
+        self.list = async_to_streamed_response_wrapper(resource.list)
+        self.retrieve = async_to_streamed_response_wrapper(resource.retrieve)
+        self.create = async_to_streamed_response_wrapper(resource.create)
+        self.update = async_to_streamed_response_wrapper(resource.update)
+        self.delete = async_to_streamed_response_wrapper(resource.delete)
+        self.rotate_secret = async_to_streamed_response_wrapper(resource.rotate_secret)
+        self.list_deliveries = async_to_streamed_response_wrapper(resource.list_deliveries)
+        self.resend_delivery = async_to_streamed_response_wrapper(resource.resend_delivery)
+        self.test = async_to_streamed_response_wrapper(resource.test)

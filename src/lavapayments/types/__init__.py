@@ -3,6 +3,8 @@
 from .checkout_session import CheckoutMode, RestCheckoutSession
 from .connection import RestConnection, RestConnectionWallet
 from .current import (
+    BillingInterval,
+    RestCreditBundle,
     RestCustomer,
     RestCustomerContact,
     RestCustomerSubscription,
@@ -12,11 +14,18 @@ from .current import (
     RestModel,
     RestModelList,
     RestPendingChange,
+    RestPlan,
+    RestPlanCreditBundle,
+    RestPlanLinkedMeter,
     RestSecretKey,
     RestSecretKeyCreate,
+    RestSubscription,
     RestSubscriptionBase,
+    RestSubscriptionCreateResponse,
     RestSubscriptionCredits,
+    RestSubscriptionCustomer,
     RestSubscriptionPlan,
+    SubscriptionStatus,
 )
 from .params import (
     CheckoutSessionsListParams,
@@ -29,9 +38,16 @@ from .params import (
     UpdateSubscriptionConfigParams,
     UsageParams,
 )
+from .product import (
+    Overdraft,
+    RestProduct,
+    RestProductTier,
+    TokenBasis,
+)
 from .request import (
     Payer,
     RestRequest,
+    RestRequestCharge,
     RestRequestFee,
     RestRequestFeeBreakdown,
     RestRequestFeeTier,
@@ -56,6 +72,7 @@ from .webhook import (
 )
 
 __all__ = [
+    "BillingInterval",
     "CheckoutMode",
     "CheckoutSessionsListParams",
     "ConnectionsListParams",
@@ -65,6 +82,7 @@ __all__ = [
     "DeletedResponse",
     "EventNames",
     "MetadataFilters",
+    "Overdraft",
     "Payer",
     "RequestsListParams",
     "RestActiveSubscription",
@@ -72,6 +90,7 @@ __all__ = [
     "RestCheckoutSession",
     "RestConnection",
     "RestConnectionWallet",
+    "RestCreditBundle",
     "RestCustomer",
     "RestCustomerContact",
     "RestCustomerSubscription",
@@ -81,7 +100,13 @@ __all__ = [
     "RestModel",
     "RestModelList",
     "RestPendingChange",
+    "RestPlan",
+    "RestPlanCreditBundle",
+    "RestPlanLinkedMeter",
+    "RestProduct",
+    "RestProductTier",
     "RestRequest",
+    "RestRequestCharge",
     "RestRequestFee",
     "RestRequestFeeBreakdown",
     "RestRequestFeeTier",
@@ -89,9 +114,12 @@ __all__ = [
     "RestRequestServiceCharge",
     "RestSecretKey",
     "RestSecretKeyCreate",
+    "RestSubscription",
     "RestSubscriptionBase",
     "RestSubscriptionConfig",
+    "RestSubscriptionCreateResponse",
     "RestSubscriptionCredits",
+    "RestSubscriptionCustomer",
     "RestSubscriptionPlan",
     "RestUsage",
     "RestUsageItem",
@@ -101,7 +129,9 @@ __all__ = [
     "RestWebhookCreate",
     "RestWebhookDelivery",
     "RolloverType",
+    "SubscriptionStatus",
     "SuccessResponse",
+    "TokenBasis",
     "UpdateSubscriptionConfigParams",
     "UsageParams",
 ]

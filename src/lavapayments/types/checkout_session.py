@@ -7,7 +7,7 @@ from .._models import BaseModel
 
 __all__ = ["CheckoutMode", "RestCheckoutSession"]
 
-CheckoutMode: TypeAlias = Literal["onboarding", "topup", "subscription"]
+CheckoutMode: TypeAlias = Literal["onboarding", "topup", "subscription", "credit_bundle"]
 
 
 class RestCheckoutSession(BaseModel):
@@ -20,5 +20,9 @@ class RestCheckoutSession(BaseModel):
     connection_id: str | None = None
     reference_id: str | None = None
     subscription_config_id: str | None = None
+    customer_id: str | None = None
+    plan_id: str | None = None
     created_at: datetime
     completed_at: datetime | None = None
+    expires_at: datetime | None = None
+    """Our extension: when the session stops being usable."""

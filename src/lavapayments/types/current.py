@@ -1,14 +1,17 @@
 """Response models of the current API (the Node SDK 11.x's ``Rest*``): customers, meters,
-secret keys and models. Money is ``Decimal``, times timezone-aware ``datetime``."""
+plans, credit bundles, subscriptions, secret keys and models. Money is ``Decimal``, times
+timezone-aware ``datetime``, in the Node SDK's fields and in our extensions alike."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 from .._models import BaseModel, Money
 
 __all__ = [
+    "BillingInterval",
+    "RestCreditBundle",
     "RestCustomer",
     "RestCustomerContact",
     "RestCustomerSubscription",
@@ -18,14 +21,25 @@ __all__ = [
     "RestModel",
     "RestModelList",
     "RestPendingChange",
+    "RestPlan",
+    "RestPlanCreditBundle",
+    "RestPlanLinkedMeter",
     "RestSecretKey",
     "RestSecretKeyCreate",
+    "RestSubscription",
     "RestSubscriptionBase",
+    "RestSubscriptionCreateResponse",
     "RestSubscriptionCredits",
+    "RestSubscriptionCustomer",
     "RestSubscriptionPlan",
+    "RolloverType",
+    "SubscriptionStatus",
 ]
 
 TierType = Literal["tokens_1m", "characters_1m", "minutes", "requests"]
+BillingInterval: TypeAlias = Literal["day", "week", "month", "year"]
+RolloverType: TypeAlias = Literal["full", "none"]
+SubscriptionStatus: TypeAlias = Literal["active", "cancelled"]
 
 
 class RestCustomerContact(BaseModel):
@@ -77,10 +91,15 @@ class RestSubscriptionCredits(BaseModel):
 
 
 class RestPendingChange(BaseModel):
-    """A change that takes effect at the end of the cycle."""
+    """A change that takes effect at the end of the cycle: a ``cancellation``, or a
+    ``downgrade`` to the plan named here."""
 
     type: str
     effective_at: datetime | None = None
+    plan_id: str | None = None
+    name: str | None = None
+    period_amount: Money | None = None
+    included_credit: Money | None = None
 
 
 class RestSubscriptionBase(BaseModel):
@@ -122,6 +141,8 @@ class RestMeter(BaseModel):
     rate_type: Literal["fixed", "percentage"]
     tiers: list[RestMeterTier]
     created_at: datetime
+    updated_at: datetime | None = None
+    """Our extension: when the meter last changed."""
 
 
 class RestSecretKey(BaseModel):
@@ -153,3 +174,69 @@ class RestModelList(BaseModel):
 
     object: str
     data: list[RestModel]
+
+
+class RestSubscriptionCustomer(BaseModel):
+    """The subscriber's contact, in a subscriptions list."""
+
+    phone: str
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+class RestSubscription(RestSubscriptionBase):
+    """A subscription as listed, with its customer."""
+
+    customer_id: str
+    customer: RestSubscriptionCustomer
+
+
+class RestSubscriptionCreateResponse(BaseModel):
+    """The answer of ``subscriptions.create``."""
+
+    subscription: RestSubscriptionBase
+
+
+class RestPlanLinkedMeter(BaseModel):
+    """A meter whose usage a plan's credits pay for."""
+
+    meter_id: str
+    name: str
+
+
+class RestPlanCreditBundle(BaseModel):
+    """A credit bundle as part of its plan: ``credit_amount`` credits for ``cost``."""
+
+    credit_bundle_id: str
+    name: str
+    cost: Money
+    credit_amount: Money
+
+
+class RestPlan(BaseModel):
+    """A plan (the same object, and id, as a seed-era subscription config)."""
+
+    plan_id: str
+    merchant_id: str
+    name: str
+    period_amount: Money
+    included_credit: Money
+    billing_interval: BillingInterval
+    rollover_type: RolloverType
+    bundle_rollover_type: RolloverType
+    default_auto_top_up_bundle_id: str | None = None
+    linked_meters: list[RestPlanLinkedMeter]
+    credit_bundles: list[RestPlanCreditBundle]
+    created_at: datetime
+
+
+class RestCreditBundle(BaseModel):
+    """A credit bundle a plan's subscribers can buy."""
+
+    credit_bundle_id: str
+    plan_id: str
+    name: str
+    cost: Money
+    credit_amount: Money
+    created_at: datetime

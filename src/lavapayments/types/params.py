@@ -44,6 +44,9 @@ class CreateCheckoutSessionParams(_CreateCheckoutSessionRequired, total=False):
     reference_id: str
     connection_id: str
     subscription_config_id: str
+    customer_id: str
+    plan_id: str
+    credit_bundle_id: str
 
 
 class CheckoutSessionsListParams(TypedDict, total=False):
@@ -70,6 +73,8 @@ class RequestsListParams(TypedDict, total=False):
     connection_id: str
     product_id: str
     metadata_filters: MetadataFilters
+    customer_id: str
+    meter_id: str
 
 
 class _CreateRequestRequired(TypedDict):
@@ -101,6 +106,8 @@ class UsageParams(_UsageRequired, total=False):
     connection_id: str
     product_id: str
     metadata_filters: MetadataFilters
+    customer_id: str
+    meter_id: str
 
 
 class CreateSubscriptionConfigParams(TypedDict):

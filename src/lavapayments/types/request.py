@@ -8,6 +8,7 @@ from .._models import BaseModel, Money
 __all__ = [
     "Payer",
     "RestRequest",
+    "RestRequestCharge",
     "RestRequestFee",
     "RestRequestFeeBreakdown",
     "RestRequestFeeTier",
@@ -70,6 +71,14 @@ class RestRequestServiceCharge(BaseModel):
     payer: Payer
 
 
+class RestRequestCharge(BaseModel):
+    """The current API's name of the fee: what the customer is charged per the meter."""
+
+    amount: Money
+    rate_type: Literal["fixed", "percentage"]
+    breakdown: list[RestRequestFeeBreakdown]
+
+
 class RestRequest(BaseModel):
     """One metered request (forwarded to a provider, or reported with ``requests.create``)."""
 
@@ -78,7 +87,7 @@ class RestRequest(BaseModel):
     connection_id: str | None = None
     product_id: str | None = None
     provider: str
-    provider_key_type: Literal["managed", "unmanaged"]
+    provider_key_type: Literal["managed", "unmanaged", "stored"]
     model: str | None = None
     endpoint: str
     response_id: str | None = None
@@ -91,3 +100,8 @@ class RestRequest(BaseModel):
     metadata: dict[str, str]
     timestamp: datetime | None = None
     created_at: datetime
+    # The current API's names (Node SDK 11.x), for the same ids and amounts:
+    customer_id: str | None = None
+    meter_id: str | None = None
+    cost: Money | None = None
+    charge: RestRequestCharge | None = None

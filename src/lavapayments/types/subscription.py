@@ -51,3 +51,8 @@ class RestActiveSubscription(BaseModel):
     created_at: datetime
     subscription_config: RestSubscriptionConfig
     wallet: RestActiveSubscriptionWallet
+    # Our extensions (not in the Node SDK's type), typed:
+    current_period_start: datetime | None = None
+    """When the current billing period began."""
+    current_period_end: datetime | None = None
+    """When the current billing period ends (the next renewal)."""

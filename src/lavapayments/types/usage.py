@@ -18,6 +18,9 @@ class RestUsageTotals(BaseModel):
     total_request_cost: Money
     total_wallet_cost: Money
     total_merchant_cost: Money
+    # The current API's names (Node SDK 11.x):
+    total_cost: Money | None = None
+    total_charge: Money | None = None
 
 
 class RestUsageItem(RestUsageTotals):
