@@ -375,3 +375,96 @@ async def test_provider_error_passes_with_its_status(billed_byok: Billed, fake: 
     stored = await billed_byok.requests()
     assert len(stored) == 1 and stored[0]["status"] == "error"
     assert await billed_byok.balance() == Decimal(10)
+
+
+# ---------------------------------------------------------------------- sync clients, cache, breaks
+
+
+async def test_sync_openai_client_cache_reads_from_anthropic(
+    billed_byok: Billed, fake: FakeProvider, db
+):
+    """Anthropic's cache reads come back as OpenAI's cached tokens, and are billed as such."""
+    prompt = PROMPT + " fake-cache-read"
+    input_tokens = count_tokens(prompt)
+    cached = input_tokens // 2
+    with openai.OpenAI(
+        base_url=rewrite_url(billed_byok, "openai", "https://api.anthropic.com"),
+        api_key=billed_byok.token,
+        max_retries=0,
+    ) as client:
+        raw = client.chat.completions.with_raw_response.create(
+            model=CLAUDE, messages=[{"role": "user", "content": prompt}]
+        )
+    completion = raw.parse()
+    assert completion.usage is not None
+    assert completion.usage.prompt_tokens == input_tokens
+    assert completion.usage.prompt_tokens_details is not None
+    assert completion.usage.prompt_tokens_details.cached_tokens == cached
+    assert fake.requests[-1]["path"] == "/v1/messages"
+    stored = await billed_byok.request(raw.headers["x-lava-request-id"])
+    assert_billed(
+        stored,
+        billed_byok.product,
+        provider="anthropic",
+        model=CLAUDE,
+        input_tokens=input_tokens,
+        output_tokens=DEFAULT_OUTPUT_TOKENS,
+        cache_read_tokens=cached,
+    )
+    assert len(await billed_byok.requests()) == 1
+    assert (await ledger_check(db)).problems == []
+
+
+async def test_sync_anthropic_client_with_the_providers_base_url(
+    billed: Billed, fake: FakeProvider
+):
+    """Base URL `.../rewrite/anthropic/https://api.openai.com/v1`: the client asks for
+    `.../v1/v1/messages`, which means OpenAI's chat endpoint."""
+    with anthropic.Anthropic(
+        base_url=rewrite_url(billed, "anthropic", "https://api.openai.com/v1"),
+        api_key=billed.token,
+        max_retries=0,
+    ) as client:
+        message = client.messages.create(model=GPT, max_tokens=100, messages=ANTHROPIC_MESSAGES)
+        with client.messages.stream(
+            model=GPT, max_tokens=100, messages=ANTHROPIC_MESSAGES
+        ) as stream:
+            text = "".join(stream.text_stream)
+    assert message.content[0].type == "text" and message.content[0].text == ANSWER
+    assert text == ANSWER
+    assert [r["path"] for r in fake.requests] == ["/v1/chat/completions"] * 2
+
+
+async def test_provider_error_midstream_reaches_the_openai_client(
+    billed_byok: Billed, fake: FakeProvider, db
+):
+    """Anthropic's `error` event becomes an OpenAI error chunk, which the client raises; the
+    call is billed as broken off (at least its input, status `error`)."""
+    async with openai_to_anthropic_client(billed_byok) as client:
+        raw = await client.chat.completions.with_raw_response.create(
+            model=CLAUDE,
+            messages=[{"role": "user", "content": PROMPT + " fake-error-midstream"}],
+            stream=True,
+        )
+        with pytest.raises(openai.APIError, match="Overloaded"):
+            _ = [chunk async for chunk in raw.parse()]
+    stored = await billed_byok.request(raw.headers["x-lava-request-id"])
+    assert stored["status"] == "error"
+    assert stored["model_usage"]["input_tokens"] == count_tokens(PROMPT + " fake-error-midstream")
+    assert await billed_byok.balance() == Decimal(10) - Decimal(str(stored["total_wallet_cost"]))
+    assert (await ledger_check(db)).problems == []
+
+
+async def test_provider_error_midstream_reaches_the_anthropic_client(
+    billed: Billed, fake: FakeProvider
+):
+    async with anthropic_to_openai_client(billed) as client:
+        with pytest.raises(anthropic.APIStatusError):
+            async with client.messages.stream(
+                model=GPT,
+                max_tokens=100,
+                messages=[{"role": "user", "content": PROMPT + " fake-error-midstream"}],
+            ) as stream:
+                _ = [event async for event in stream]
+    stored = await billed.requests()
+    assert len(stored) == 1 and stored[0]["status"] == "error"
