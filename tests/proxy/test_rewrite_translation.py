@@ -8,6 +8,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lava_server.errors import InvalidRequest
 from lava_server.proxy.rewrite.request import (
@@ -718,3 +720,104 @@ def test_openai_stream_without_done_still_ends_and_error_chunks_pass() -> None:
         "message_stop",
     ]
     assert stream.close() == b""  # ended once
+
+
+# ----------------------------------------------------------------- anything at all: never a 500
+
+_json_leaf = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+_KEYS = st.sampled_from(
+    [
+        "model",
+        "messages",
+        "role",
+        "content",
+        "type",
+        "text",
+        "image_url",
+        "url",
+        "source",
+        "tool_calls",
+        "function",
+        "arguments",
+        "name",
+        "id",
+        "tool_call_id",
+        "tool_use_id",
+        "input",
+        "tools",
+        "tool_choice",
+        "system",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "stop_sequences",
+        "stream",
+        "stream_options",
+        "metadata",
+        "user",
+        "n",
+        "parameters",
+        "input_schema",
+        "media_type",
+        "data",
+        "is_error",
+    ]
+)
+_ROLES = st.sampled_from(["user", "assistant", "system", "developer", "tool", "x"])
+_TYPES = st.sampled_from(["text", "image", "image_url", "tool_use", "tool_result", "function"])
+_json = st.recursive(
+    _json_leaf | _ROLES | _TYPES,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(_KEYS, children, max_size=5),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.dictionaries(_KEYS, _json, max_size=8))
+def test_any_request_translates_or_is_a_400(body: dict[str, Any]) -> None:
+    for translate in (openai_to_anthropic, lambda b: anthropic_to_openai(b, provider="openai")):
+        try:
+            translated = translate(body)
+        except InvalidRequest as error:
+            assert error.param
+        else:
+            json.dumps(translated.body)
+
+
+@settings(max_examples=150, deadline=None)
+@given(answer=st.dictionaries(_KEYS | st.sampled_from(["choices", "usage", "delta"]), _json))
+def test_any_answer_translates(answer: dict[str, Any]) -> None:
+    json.dumps(anthropic_message_to_openai(answer))
+    json.dumps(openai_completion_to_anthropic(answer))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    frames=st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "message_start",
+                    "content_block_start",
+                    "content_block_delta",
+                    "message_delta",
+                    "message_stop",
+                    "error",
+                ]
+            ),
+            st.dictionaries(
+                st.sampled_from(
+                    ["type", "message", "index", "content_block", "delta", "usage", "choices"]
+                ),
+                _json,
+            ),
+        ),
+        max_size=8,
+    ),
+    garbage=st.binary(max_size=40),
+)
+def test_any_stream_translates(frames: list[tuple[str, dict[str, Any]]], garbage: bytes) -> None:
+    data = sse([(name, {**payload, "type": name}) for name, payload in frames]) + garbage
+    for translator in (AnthropicToOpenAIStream(include_usage=True), OpenAIToAnthropicStream()):
+        out = translator.feed(data) + translator.close()
+        parse_events(out)
