@@ -38,6 +38,7 @@ from lava_server.payments.context import Billing
 from lava_server.products.routes import meters as meters_router
 from lava_server.products.routes import router as products_router
 from lava_server.proxy.rewrite.route import REWRITE_PATH, RewriteProxy
+from lava_server.proxy.rewrite.schemas import rewrite_paths
 from lava_server.proxy.routes import FORWARD_PATH, ForwardProxy
 from lava_server.proxy.routes import METHODS as FORWARD_METHODS
 from lava_server.proxy.schemas import SECURITY_SCHEMES as FORWARD_SECURITY
@@ -147,7 +148,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.mount("/embed/static", StaticFiles(directory=STATIC), name="checkout-static")
     if not settings.separate_worker:
         embed_in(app)  # the worker loop runs as long as the app, unless `lava worker` runs apart
-    openapi.install(app, paths=forward_paths(), security_schemes=FORWARD_SECURITY)
+    openapi.install(
+        app, paths={**forward_paths(), **rewrite_paths()}, security_schemes=FORWARD_SECURITY
+    )
     docs.install(app)
 
     app.add_middleware(
