@@ -468,3 +468,40 @@ async def test_provider_error_midstream_reaches_the_anthropic_client(
                 _ = [event async for event in stream]
     stored = await billed.requests()
     assert len(stored) == 1 and stored[0]["status"] == "error"
+
+
+async def test_provider_drop_in_a_whole_answer_is_a_502(
+    billed_byok: Billed, fake: FakeProvider, db
+):
+    """A whole answer is translated once complete: when the provider drops it halfway, the client
+    has nothing yet and gets a 502 (never a 500); the call is billed for its input."""
+    prompt = PROMPT + " fake-drop-midstream"
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(
+            rewrite_url(billed_byok, "openai", ANTHROPIC_URL),
+            json={"model": CLAUDE, "messages": [{"role": "user", "content": prompt}]},
+            headers={"Authorization": f"Bearer {billed_byok.token}"},
+        )
+    assert response.status_code == 502, response.text
+    assert response.json()["error"]["code"] == "upstream_error"
+    stored = await billed_byok.request(response.headers["x-lava-request-id"])
+    assert stored["status"] == "error"
+    assert stored["model_usage"]["input_tokens"] > 0  # what was used, at least the input
+    assert await billed_byok.balance() == Decimal(10) - Decimal(str(stored["total_wallet_cost"]))
+    assert (await ledger_check(db)).problems == []
+
+
+async def test_provider_drop_midstream_drops_the_client(billed: Billed, fake: FakeProvider, db):
+    async with anthropic_to_openai_client(billed) as client:
+        with pytest.raises(anthropic.APIConnectionError):
+            async with client.messages.stream(
+                model=GPT,
+                max_tokens=100,
+                messages=[{"role": "user", "content": PROMPT + " fake-drop-midstream"}],
+            ) as stream:
+                _ = [event async for event in stream]
+    stored = await billed.requests()
+    assert len(stored) == 1
+    settled = await billed.request(stored[0]["request_id"])
+    assert settled["status"] == "error"
+    assert (await ledger_check(db)).problems == []

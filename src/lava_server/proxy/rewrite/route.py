@@ -22,6 +22,7 @@ from lava_server.errors import (
     ApiError,
     InvalidRequest,
     MethodNotAllowed,
+    UpstreamError,
     error_response,
     note_failed_auth,
 )
@@ -38,7 +39,7 @@ from lava_server.proxy.rewrite.response import (
 )
 from lava_server.proxy.rewrite.stream import AnthropicToOpenAIStream, OpenAIToAnthropicStream
 from lava_server.proxy.rewrite.target import RewriteTarget, parse_rewrite_path
-from lava_server.proxy.routes import FORWARD_PATH, ForwardProxy
+from lava_server.proxy.routes import FORWARD_PATH, AbortConnection, ForwardProxy
 from lava_server.proxy.upstream import UpstreamURLError, split_forward_query
 from lava_server.untrusted import UntrustedJSONError, parse_json
 
@@ -89,11 +90,13 @@ class RewriteProxy:
         if body is None:
             return  # the client left before sending its request
         out: Send = send
+        translating: _TranslatingSend | None = None
         if target.translated:
             translated = _translate_request(target, body)
             body = orjson.dumps(translated.body)
             headers = _provider_headers(headers, target)
-            out = _TranslatingSend(send, target, translated).send
+            translating = _TranslatingSend(send, target, translated)
+            out = translating.send
         forward_query = b"u=" + quote(target.url, safe="").encode()
         if query:
             forward_query += b"&" + query
@@ -104,7 +107,16 @@ class RewriteProxy:
             "query_string": forward_query,
             "headers": headers,
         }
-        await self.forward(forward_scope, replaying(body, receive), out)
+        try:
+            await self.forward(forward_scope, replaying(body, receive), out)
+        except AbortConnection:
+            if translating is None or translating.started:
+                raise  # the client has part of the answer: its connection is dropped
+            # A whole answer is translated once complete, so nothing has reached the client.
+            raise UpstreamError(
+                "The provider's answer broke off before it was complete; the call was billed "
+                "for its input (see its request)."
+            ) from None
 
 
 def _translate_request(target: RewriteTarget, body: bytes) -> Translated:
@@ -143,13 +155,14 @@ class _TranslatingSend:
         self._start: Message | None = None
         self._body: list[bytes] = []
         self._stream: AnthropicToOpenAIStream | OpenAIToAnthropicStream | None = None
+        self.started = False  # the client has the start of the answer
 
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             await self._start_answer(message)
             return
         if message["type"] != "http.response.body" or self._mode == "pass":
-            await self._send(message)
+            await self._downstream(message)
             return
         chunk: bytes = message.get("body", b"")
         more: bool = message.get("more_body", False)
@@ -158,12 +171,18 @@ class _TranslatingSend:
             if not more:
                 out += self._stream.close()
             if out or not more:
-                await self._send({"type": "http.response.body", "body": out, "more_body": more})
+                piece = {"type": "http.response.body", "body": out, "more_body": more}
+                await self._downstream(piece)
             return
         if chunk:
             self._body.append(chunk)
         if not more:
             await self._send_whole(b"".join(self._body))
+
+    async def _downstream(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
 
     async def _start_answer(self, message: Message) -> None:
         status: int = message["status"]
@@ -184,7 +203,7 @@ class _TranslatingSend:
             self._mode = "whole"
             self._start = message
             return
-        await self._send(message)
+        await self._downstream(message)
 
     async def _send_whole(self, body: bytes) -> None:
         assert self._start is not None
@@ -202,5 +221,5 @@ class _TranslatingSend:
             body = orjson.dumps(translated)
         headers = [(n, v) for n, v in start.get("headers", []) if n not in (b"content-length",)]
         headers.append((b"content-length", str(len(body)).encode()))
-        await self._send({**start, "headers": headers})
-        await self._send({"type": "http.response.body", "body": body, "more_body": False})
+        await self._downstream({**start, "headers": headers})
+        await self._downstream({"type": "http.response.body", "body": body, "more_body": False})
