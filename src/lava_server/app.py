@@ -37,6 +37,8 @@ from lava_server.model_prices.service import PriceRefresher
 from lava_server.payments.context import Billing
 from lava_server.products.routes import meters as meters_router
 from lava_server.products.routes import router as products_router
+from lava_server.proxy.rewrite.route import REWRITE_PATH, RewriteProxy
+from lava_server.proxy.rewrite.schemas import rewrite_paths
 from lava_server.proxy.routes import FORWARD_PATH, ForwardProxy
 from lava_server.proxy.routes import METHODS as FORWARD_METHODS
 from lava_server.proxy.schemas import SECURITY_SCHEMES as FORWARD_SECURITY
@@ -146,17 +148,25 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.mount("/embed/static", StaticFiles(directory=STATIC), name="checkout-static")
     if not settings.separate_worker:
         embed_in(app)  # the worker loop runs as long as the app, unless `lava worker` runs apart
-    openapi.install(app, paths=forward_paths(), security_schemes=FORWARD_SECURITY)
+    openapi.install(
+        app, paths={**forward_paths(), **rewrite_paths()}, security_schemes=FORWARD_SECURITY
+    )
     docs.install(app)
 
-    app.add_middleware(HotPaths, forward=forward, create_request=create_request)
-    app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=(FORWARD_PATH,))
-    app.add_middleware(InputGuard, skip_body_prefixes=(FORWARD_PATH,))
+    app.add_middleware(
+        HotPaths,
+        forward=forward,
+        rewrite=RewriteProxy(forward),
+        create_request=create_request,
+    )
+    proxy_paths = (FORWARD_PATH, REWRITE_PATH + "/")
+    app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=proxy_paths)
+    app.add_middleware(InputGuard, skip_body_prefixes=proxy_paths)
     app.add_middleware(AuthFailures, limiter=state.auth_failures)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
-        forward_prefix=FORWARD_PATH,
+        forward_prefix=proxy_paths,
         max_forward_body_bytes=settings.max_forward_body_bytes,
     )
     return app
@@ -173,18 +183,28 @@ async def _purge_idempotency_keys(state: AppState) -> None:
 
 # GET brings HEAD, as in Starlette's routes; any other method is refused with 405.
 _FORWARD_METHODS = frozenset([*FORWARD_METHODS, "HEAD"])
+_REWRITE_PREFIX = REWRITE_PATH + "/"
 _FORWARD_ALLOW = [(b"allow", ", ".join([*FORWARD_METHODS, "HEAD"]).encode())]
 
 
 class HotPaths:
-    """ASGI middleware: the two hot paths, `POST /v1/requests` and `/v1/forward`, go straight to
-    their handlers, skipping routing and FastAPI's per-request machinery (about 0.1 ms a call).
+    """ASGI middleware: the hot paths, `POST /v1/requests`, `/v1/forward` and its rewrite door
+    `/v1/rewrite/`, go straight to their handlers, skipping routing and FastAPI's per-request
+    machinery (about 0.1 ms a call).
     The router never sees `/v1/forward` (its API document comes from `proxy.schemas`); it keeps
     the `POST /v1/requests` route for the API document."""
 
-    def __init__(self, app: ASGIApp, *, forward: ForwardProxy, create_request: ASGIApp) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        forward: ForwardProxy,
+        rewrite: RewriteProxy,
+        create_request: ASGIApp,
+    ) -> None:
         self.app = app
         self.forward = forward
+        self.rewrite = rewrite
         self.create_request = create_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -203,6 +223,9 @@ class HotPaths:
                         "Method not allowed on this route.",
                         headers=_FORWARD_ALLOW,
                     )
+                return
+            if path.startswith(_REWRITE_PREFIX):
+                await self.rewrite(scope, receive, send)  # its own 405 for other methods
                 return
             if path == "/v1/requests" and scope["method"] == "POST":
                 await self.create_request(scope, receive, send)

@@ -146,6 +146,7 @@ def _config(lava: Lava) -> str:
         "query.product_id": [product["product_id"]],
         "query.start": ["2025-05-01T00:00:00+05:30"],
         "query.u": PROVIDER_URLS,
+        "path.url": ["api.openai.com", "api.anthropic.com"],
     }
     token = encode_forward_token(secret_key=lava.secret_key, **secrets)
     return "\n".join(

@@ -437,3 +437,12 @@ async def _forward(
         ),
         402,
     )
+    # The rewrite door: an Anthropic-shaped call to OpenAI, translated both ways.
+    message = {**chat, "max_tokens": 10}
+    rewrite = "/v1/rewrite/anthropic/api.openai.com"
+    answer = await _expect(client.post(rewrite, json=message, headers={"x-api-key": token}), 200)
+    assert answer["type"] == "message"
+    await lava_refuses(client.post(rewrite, json=message), 401)
+    await lava_refuses(
+        client.post("/v1/rewrite/google/api.openai.com", json=message, headers=bearer), 400
+    )

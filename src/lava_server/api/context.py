@@ -28,10 +28,11 @@ class RequestContextMiddleware:
         app: ASGIApp,
         *,
         max_body_bytes: int,
-        forward_prefix: str,
+        forward_prefix: str | tuple[str, ...],
         max_forward_body_bytes: int,
     ) -> None:
-        """Bodies of paths under `forward_prefix` may reach `max_forward_body_bytes`."""
+        """Bodies of paths under `forward_prefix` (one or several) may reach
+        `max_forward_body_bytes`."""
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.forward_prefix = forward_prefix
