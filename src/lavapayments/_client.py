@@ -24,7 +24,7 @@ from ._response import (
     to_streamed_response_wrapper,
 )
 from ._types import NOT_GIVEN, Headers, NotGiven, Query, Timeout, build_options
-from .forward_token import encode_forward_token
+from .forward_token import UNSET, _Unset, encode_forward_token
 from .resources import (
     AsyncCheckoutSessions,
     AsyncConnections,
@@ -228,24 +228,65 @@ class Lava(SyncAPIClient):
         self, *, connection_secret: None = None, product_secret: None = None, provider_key: str
     ) -> str: ...
 
+    @overload
     def generate_forward_token(
         self,
         *,
-        connection_secret: str | None = None,
-        product_secret: str | None = None,
-        provider_key: str | None = None,
+        customer_id: str | _Unset | None = UNSET,
+        meter_slug: str | _Unset | None = UNSET,
+        provider_key: str | _Unset | None = UNSET,
+        disable_billing: bool | _Unset | None = UNSET,
+    ) -> str: ...
+
+    def generate_forward_token(
+        self,
+        *,
+        connection_secret: str | _Unset | None = UNSET,
+        product_secret: str | _Unset | None = UNSET,
+        customer_id: str | _Unset | None = UNSET,
+        meter_slug: str | _Unset | None = UNSET,
+        provider_key: str | _Unset | None = UNSET,
+        disable_billing: bool | _Unset | None = UNSET,
     ) -> str:
         """Make the API key a provider SDK sends to the forward endpoint.
 
         Give ``connection_secret`` and ``product_secret`` to bill a customer's wallet (and
         ``provider_key`` to use your own provider key), or only ``provider_key`` to meter
-        without billing. The token is the one the Node SDK makes, byte for byte.
+        without billing (the seed era's token). Or give the current API's ``customer_id`` and
+        ``meter_slug`` (bill the customer under the meter; ``disable_billing=True`` records
+        without charging), ``meter_slug`` alone with ``customer_id=None`` (the merchant pays,
+        attributed to the meter), or ``customer_id=None`` alone (the merchant pays, as with the
+        bare secret key). The token is the one the Node SDK makes, byte for byte; see
+        ``lavapayments.forward_token.encode_forward_token``.
         """
+        current = (customer_id, meter_slug, disable_billing)
+        seed_era = (
+            not isinstance(connection_secret, _Unset)
+            or not isinstance(product_secret, _Unset)
+            or all(isinstance(value, _Unset) for value in current)
+        )
+        if seed_era:
+            if not all(isinstance(value, _Unset) for value in current):
+                raise ValueError(
+                    "customer_id, meter_slug and disable_billing belong to the current token "
+                    "form, connection_secret and product_secret to the seed era's: give one "
+                    "form's options"
+                )
+            # The seed era's call: a secret left out is a JSON null.
+            connection = None if isinstance(connection_secret, _Unset) else connection_secret
+            product = None if isinstance(product_secret, _Unset) else product_secret
+            return encode_forward_token(
+                secret_key=self.secret_key,
+                connection_secret=connection,
+                product_secret=product,
+                provider_key=None if isinstance(provider_key, _Unset) else provider_key,
+            )
         return encode_forward_token(
             secret_key=self.secret_key,
-            connection_secret=connection_secret,
-            product_secret=product_secret,
+            customer_id=customer_id,
+            meter_slug=meter_slug,
             provider_key=provider_key,
+            disable_billing=disable_billing,
         )
 
     def gateway(
@@ -566,24 +607,65 @@ class AsyncLava(AsyncAPIClient):
         self, *, connection_secret: None = None, product_secret: None = None, provider_key: str
     ) -> str: ...
 
+    @overload
     def generate_forward_token(
         self,
         *,
-        connection_secret: str | None = None,
-        product_secret: str | None = None,
-        provider_key: str | None = None,
+        customer_id: str | _Unset | None = UNSET,
+        meter_slug: str | _Unset | None = UNSET,
+        provider_key: str | _Unset | None = UNSET,
+        disable_billing: bool | _Unset | None = UNSET,
+    ) -> str: ...
+
+    def generate_forward_token(
+        self,
+        *,
+        connection_secret: str | _Unset | None = UNSET,
+        product_secret: str | _Unset | None = UNSET,
+        customer_id: str | _Unset | None = UNSET,
+        meter_slug: str | _Unset | None = UNSET,
+        provider_key: str | _Unset | None = UNSET,
+        disable_billing: bool | _Unset | None = UNSET,
     ) -> str:
         """Make the API key a provider SDK sends to the forward endpoint (no I/O, not async).
 
         Give ``connection_secret`` and ``product_secret`` to bill a customer's wallet (and
         ``provider_key`` to use your own provider key), or only ``provider_key`` to meter
-        without billing. The token is the one the Node SDK makes, byte for byte.
+        without billing (the seed era's token). Or give the current API's ``customer_id`` and
+        ``meter_slug`` (bill the customer under the meter; ``disable_billing=True`` records
+        without charging), ``meter_slug`` alone with ``customer_id=None`` (the merchant pays,
+        attributed to the meter), or ``customer_id=None`` alone (the merchant pays, as with the
+        bare secret key). The token is the one the Node SDK makes, byte for byte; see
+        ``lavapayments.forward_token.encode_forward_token``.
         """
+        current = (customer_id, meter_slug, disable_billing)
+        seed_era = (
+            not isinstance(connection_secret, _Unset)
+            or not isinstance(product_secret, _Unset)
+            or all(isinstance(value, _Unset) for value in current)
+        )
+        if seed_era:
+            if not all(isinstance(value, _Unset) for value in current):
+                raise ValueError(
+                    "customer_id, meter_slug and disable_billing belong to the current token "
+                    "form, connection_secret and product_secret to the seed era's: give one "
+                    "form's options"
+                )
+            # The seed era's call: a secret left out is a JSON null.
+            connection = None if isinstance(connection_secret, _Unset) else connection_secret
+            product = None if isinstance(product_secret, _Unset) else product_secret
+            return encode_forward_token(
+                secret_key=self.secret_key,
+                connection_secret=connection,
+                product_secret=product,
+                provider_key=None if isinstance(provider_key, _Unset) else provider_key,
+            )
         return encode_forward_token(
             secret_key=self.secret_key,
-            connection_secret=connection_secret,
-            product_secret=product_secret,
+            customer_id=customer_id,
+            meter_slug=meter_slug,
             provider_key=provider_key,
+            disable_billing=disable_billing,
         )
 
     async def gateway(

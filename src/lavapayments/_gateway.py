@@ -3,13 +3,11 @@ and the body of one call to a provider through Lava."""
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Callable, Mapping
 from typing import Literal, TypeAlias
 from urllib.parse import quote
 
-from .forward_token import encode_forward_token
+from .forward_token import UNSET, encode_forward_token
 
 __all__ = ["GatewayFormat", "gateway_body", "gateway_token", "gateway_url"]
 
@@ -27,28 +25,28 @@ def _forward_token_v2(
     provider_key: str | None,
     disable_billing: bool | None,
 ) -> str:
-    """The current API's forward token, as the Node SDK 11.x's ``generateForwardToken`` makes it
-    for ``gateway()``: the base64 of ``JSON.stringify({secret_key, customer_id, meter_slug,
-    provider_key, disable_billing})``, where JavaScript's ``undefined`` leaves a key out and
-    ``null`` stays.
-
-    ``lavapayments.forward_token`` encodes only the seed-era token; once it encodes this one too,
-    this helper should call it instead.
-    """
-    token: dict[str, object] = {"secret_key": secret_key}
+    """The current API's forward token as the Node SDK 11.x's ``gateway()`` asks for it: a
+    customer with a meter bills the customer; a meter alone is sent with ``customer_id: null``
+    (merchant-billed, attributed to the meter) and without ``disable_billing``; neither bills
+    the merchant. Options left ``None`` are left out, as JavaScript's ``undefined`` is."""
     if customer_id is not None and meter_slug is not None:
-        token |= {"customer_id": customer_id, "meter_slug": meter_slug}
-    elif meter_slug is not None:
-        token |= {"customer_id": None, "meter_slug": meter_slug}
-        disable_billing = None  # the Node SDK drops it without a customer
-    else:
-        disable_billing = None
-    if provider_key is not None:
-        token["provider_key"] = provider_key
-    if disable_billing is not None:
-        token["disable_billing"] = disable_billing
-    text = json.dumps(token, separators=(",", ":"), ensure_ascii=False)
-    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+        return encode_forward_token(
+            secret_key=secret_key,
+            customer_id=customer_id,
+            meter_slug=meter_slug,
+            provider_key=UNSET if provider_key is None else provider_key,
+            disable_billing=UNSET if disable_billing is None else disable_billing,
+        )
+    if meter_slug is not None:
+        return encode_forward_token(
+            secret_key=secret_key,
+            customer_id=None,
+            meter_slug=meter_slug,
+            provider_key=UNSET if provider_key is None else provider_key,
+        )
+    return encode_forward_token(
+        secret_key=secret_key, provider_key=UNSET if provider_key is None else provider_key
+    )
 
 
 def gateway_token(

@@ -108,3 +108,25 @@ def test_the_seed_era_signature_still_makes_the_seed_form() -> None:
 def test_contradictory_options_are_refused(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match=r"customer_id|meter_slug|disable_billing"):
         encode_forward_token(secret_key="k", **options)
+
+
+# The clients' own method makes the same tokens. With no current-era option it is the seed era's
+# call (only provider_key: metering with null secrets), so its first vectors are left out here.
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [(options, expected) for options, expected in VECTORS if set(options) - {"provider_key"}],
+)
+def test_the_clients_generate_the_same_tokens(options: dict[str, Any], expected: str) -> None:
+    from lavapayments import AsyncLava, Lava
+
+    assert Lava("aks_test_abc").generate_forward_token(**options) == expected
+    assert AsyncLava("aks_test_abc").generate_forward_token(**options) == expected
+
+
+def test_the_clients_refuse_a_mix_of_both_forms() -> None:
+    from lavapayments import Lava
+
+    with pytest.raises(ValueError, match="one form"):
+        Lava("aks_test_abc").generate_forward_token(
+            connection_secret="cs", product_secret="ps", meter_slug="chat"
+        )
