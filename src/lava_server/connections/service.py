@@ -74,11 +74,30 @@ def split_name(name: str | None) -> tuple[str | None, str | None]:
     return first or None, last.strip() or None
 
 
+def is_reference(customer_id: str) -> bool:
+    """The one rule of naming a customer (`docs/current-api.md#customers`): wherever a customer
+    id goes, the merchant's `reference_id` may stand for it, and a reference never starts `con_`.
+    True when `customer_id` is a reference, not an id."""
+    return not customer_id.startswith("con_")
+
+
+async def connection_id_of(db: Database, caller: Caller, customer_id: str) -> str:
+    """The id of the connection that `customer_id` (an id or a reference) names, for a filter:
+    an unknown reference is answered as it is, which no connection id ever matches."""
+    if not is_reference(customer_id):
+        return customer_id
+    async with db.read() as session:
+        found = await repository.by_reference(
+            session, caller.merchant_id, caller.livemode, customer_id
+        )
+    return customer_id if found is None else found[0].id
+
+
 async def _find(
     session: AsyncSession, caller: Caller, connection_id: str, param: str
 ) -> tuple[Connection, Wallet]:
-    """By id, or (current API) by the merchant's `reference_id`, which never starts `con_`."""
-    if connection_id.startswith("con_"):
+    """By id, or (current API) by the merchant's `reference_id` (`is_reference`)."""
+    if not is_reference(connection_id):
         found = await repository.get_with_wallet(
             session, caller.merchant_id, caller.livemode, connection_id
         )
