@@ -93,7 +93,7 @@ async def connection_id_of(db: Database, caller: Caller, customer_id: str) -> st
     return customer_id if found is None else found[0].id
 
 
-async def _find(
+async def find(
     session: AsyncSession, caller: Caller, connection_id: str, param: str
 ) -> tuple[Connection, Wallet]:
     """By id, or (current API) by the merchant's `reference_id` (`is_reference`)."""
@@ -114,7 +114,7 @@ async def retrieve(
     db: Database, caller: Caller, connection_id: str, *, param: str = "connection_id"
 ) -> tuple[Connection, Wallet]:
     async with db.read() as session:
-        return await _find(session, caller, connection_id, param)
+        return await find(session, caller, connection_id, param)
 
 
 async def create_customer(
@@ -178,7 +178,7 @@ async def update_customer(
     async with db.write() as session:
         if "reference_id" in given and params.reference_id is not None:
             await repository.lock_merchant(session, caller.merchant_id)
-        connection, wallet = await _find(session, caller, connection_id, "customer_id")
+        connection, wallet = await find(session, caller, connection_id, "customer_id")
         if "reference_id" in given and params.reference_id != connection.reference_id:
             if params.reference_id is not None:
                 taken = await repository.by_reference(
@@ -215,7 +215,7 @@ async def delete(
 ) -> None:
     """Revoke the connection and its secret at once; the wallet and its history stay."""
     async with db.write() as session:
-        connection, _ = await _find(session, caller, connection_id, param)
+        connection, _ = await find(session, caller, connection_id, param)
         connection.deleted_at = utcnow()
         await outbox.record(
             session,
