@@ -231,3 +231,25 @@ async def test_list_and_usage_filters_by_either_name_and_by_reference(client, me
         headers=merchant.headers,
     )
     assert_error(clash, 400, "invalid_request", "meter_id")
+
+
+async def test_retries_after_the_customer_is_deleted(client, merchant):
+    """A seed-era retry is answered by its secrets, as before; a retry naming the customer by
+    id or reference must find it."""
+    product, connection = await _setup(client, merchant)
+    first = await report(client, merchant.headers, connection, product, "kept", **COUNTS)
+    assert first.status_code == 201
+    await client.delete(f"/v1/connections/{connection['connection_id']}", headers=merchant.headers)
+    again = await report(client, merchant.headers, connection, product, "kept", **COUNTS)
+    assert (again.status_code, again.json()) == (200, first.json())
+    by_id = await client.post(
+        "/v1/requests",
+        json={
+            "request_id": "kept",
+            "customer_id": connection["connection_id"],
+            "meter_slug": "chat-meter",
+            **COUNTS,
+        },
+        headers=merchant.headers,
+    )
+    assert_error(by_id, 404, "not_found", "customer_id")

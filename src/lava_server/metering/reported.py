@@ -88,6 +88,8 @@ class Report(Protocol):
     @property
     def meter_slug(self) -> str | None: ...
     @property
+    def seed_secrets(self) -> tuple[str, str] | None: ...
+    @property
     def metadata(self) -> dict[str, str] | None: ...
     @property
     def input_tokens(self) -> int: ...
@@ -213,13 +215,13 @@ class RequestBatcher:
                 seen.add(item.key)
                 assert item.caller is not None
                 try:
-                    if item.unresolved is not None:
-                        raise item.unresolved
                     if item.key in existing:
                         stored = await repository.find_request(session, *item.key)
                         assert stored is not None
                         outcomes.append((job, replay(stored, item)))
                         continue
+                    if item.unresolved is not None:
+                        raise item.unresolved
                     connection, product = found.resolved[id(item)]
                     assert item.fingerprint is not None
                     charges.append(
@@ -452,9 +454,17 @@ def prepare(
 
 
 def replay(existing: Request, item: _Item) -> Created:
-    if item.unresolved is not None:
+    """The stored answer to a report sent again. A seed-era report is compared by its own
+    secrets, so that its retry is answered even after its connection or product was deleted; a
+    report naming them otherwise must find them."""
+    fingerprint = item.fingerprint
+    secrets = item.params.seed_secrets
+    if fingerprint is None and secrets is not None:
+        fingerprint = item.params.fingerprint(*secrets)
+    if fingerprint is None:
+        assert item.unresolved is not None
         raise item.unresolved
-    if existing.fingerprint != item.fingerprint:
+    if existing.fingerprint != fingerprint:
         raise Conflict(
             f"request_id {existing.request_id!r} was already reported with different values; "
             "a new report needs a new request_id.",

@@ -79,6 +79,16 @@ class RequestCreate(BaseModel):
                 param="meter_slug",
             )
 
+    @property
+    def seed_secrets(self) -> tuple[str, str] | None:
+        """`(connection_secret, product_secret)` when the report names its customer and meter
+        by these alone, as in the seed era."""
+        if self.connection_secret is None or self.product_secret is None:
+            return None
+        if any(getattr(self, name) is not None for name in _NAMES[2:]):
+            return None
+        return self.connection_secret, self.product_secret
+
     def fingerprint(self, connection_secret: str, product_secret: str) -> str:
         """What makes two reports of one `request_id` the same report: the same connection and
         product, however named, and the same values. (The seed era's form, unchanged, so that
