@@ -193,6 +193,7 @@ class RequestBatcher:
             batch = [job for job in batch if job.item.caller is not None]
             found = await _Found.read(session, batch)
             for job in batch:
+                job.item.unresolved = None  # a report written again is resolved again
                 try:
                     found.resolve(job.item)
                 except ApiError as error:
