@@ -131,6 +131,8 @@ async def test_create_is_idempotent_on_reference_id(client, merchant, live_merch
         ({"metadata": "x"}, "metadata"),
         ({"metadata": {"k": "v" * 9000}}, "metadata"),
         ({"nickname": "x"}, "nickname"),
+        ({"name": "x" * 256}, "name"),  # a first name longer than its column (a 500 once)
+        ({"name": "Ada " + "x" * 256}, "name"),
     ],
 )
 async def test_bad_input_names_the_field(client, merchant, body, param):

@@ -11,6 +11,7 @@ import subprocess
 
 from lava_server.app import create_app
 from lava_server.testing import serve_in_thread
+from tests.secret_keys.helpers import later
 from tests.webhooks.test_node_sdk import node_sdk  # noqa: F401 - the fixture
 
 SCRIPT = """
@@ -49,17 +50,23 @@ const attempt = async (call) => {
   out.key = await lava.secretKeys.create({ name: "node" });
   out.keys = await lava.secretKeys.list({ limit: 10 });
   out.models = await lava.models.list();
-  out.keyDeleted = await lava.secretKeys.delete(out.key.secret_key_id);
+  out.keyTooSoon = await attempt(() => lava.secretKeys.delete(out.key.secret_key_id));
 
   out.customerDeleted = await lava.customers.delete(id);
   out.meterDeleted = await lava.meters.delete(out.meter.meter_id);
   out.gone = await attempt(() => lava.customers.retrieve(id));
+  // The new key revokes the one this client was made with, which is old enough.
+  const second = new Lava(out.key.secret_key, { baseUrl: process.env.BASE });
+  out.keyDeleted = await second.secretKeys.delete(out.keys.data[1].secret_key_id);
   console.log(JSON.stringify(out));
 })().catch((error) => { console.error(error); process.exit(1); });
 """
 
 
-def test_the_node_sdk_drives_the_current_api(node_sdk, settings, merchant):  # noqa: F811
+def test_the_node_sdk_drives_the_current_api(node_sdk, settings, merchant, monkeypatch):  # noqa: F811
+    # The server's clock runs 16 s ahead: the merchant's key is past the cooldown of a new key
+    # (docs/current-api.md#secret-keys), the keys made by the script are not.
+    later(monkeypatch)
     with serve_in_thread(create_app(settings), shutdown_timeout=3) as server:
         done = subprocess.run(
             ["node", "-e", SCRIPT],
@@ -111,7 +118,9 @@ def test_the_node_sdk_drives_the_current_api(node_sdk, settings, merchant):  # n
         assert key["secret_key_hint"] == key["secret_key"][-4:]
         assert out["keys"]["data"][0]["secret_key_id"] == key["secret_key_id"]
         assert all("secret_key" not in k for k in out["keys"]["data"])
-        assert out["keyDeleted"] == {"id": key["secret_key_id"], "deleted": True}
+        assert "429" in out["keyTooSoon"]["error"]
+        old_key = out["keys"]["data"][1]["secret_key_id"]
+        assert out["keyDeleted"] == {"id": old_key, "deleted": True}
         assert out["models"]["object"] == "list" and out["models"]["data"]
 
         assert out["customerDeleted"] == {"success": True}

@@ -22,6 +22,7 @@ from lavapayments.types import (
     RestSecretKeyCreate,
     SuccessResponse,
 )
+from tests.secret_keys.helpers import later
 
 from .conftest import call, collect
 
@@ -114,16 +115,18 @@ async def test_meters(lava) -> None:
         await call(lava.meters.retrieve(meter.meter_id))
 
 
-async def test_secret_keys_and_models(lava, base_url) -> None:
+async def test_secret_keys_and_models(lava, base_url, monkeypatch) -> None:
     created = await call(lava.secret_keys.create(name="SDK"))
     assert isinstance(created, RestSecretKeyCreate)
     assert created.secret_key_hint == created.secret_key[-4:]
     keys = await collect(lava.secret_keys.list())
     assert len(keys) == 2 and keys[0].secret_key_id == created.secret_key_id
     assert not hasattr(keys[0], "secret_key")
-    # The new key works, and revokes the one the client was made with.
+    # The new key works, and revokes the one the client was made with (15 s after its creation
+    # at the earliest: the server's clock is moved on).
     with Lava(created.secret_key, base_url=base_url, max_retries=0) as second:
         old = keys[1].secret_key_id
+        later(monkeypatch)
         assert second.secret_keys.delete(old).deleted is True
         with pytest.raises(BadRequestError):
             second.secret_keys.delete(created.secret_key_id)  # the last key stays

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import NotRequired, TypedDict
 
+from lava_server.api.names import either
 from lava_server.api.schemas import closed
 from lava_server.timeutil import Timestamp
 
@@ -43,7 +44,8 @@ def origin_of(url: str) -> str:
 
 
 class CheckoutSessionCreate(BaseModel):
-    """The seed's `CreateCheckoutSessionParams`."""
+    """The seed's `CreateCheckoutSessionParams`; the customer may be named `customer_id`, as in
+    the current API."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -52,8 +54,15 @@ class CheckoutSessionCreate(BaseModel):
         str, Field(min_length=1, max_length=2048, examples=["https://shop.example"])
     ]
     reference_id: Text | None = None
-    connection_id: ObjectId | None = None
+    connection_id: Text | None = None
+    customer_id: Text | None = None
     subscription_config_id: ObjectId | None = None
+
+    @property
+    def customer(self) -> str | None:
+        """The customer that `connection_id` or `customer_id` names (an id or the merchant's
+        `reference_id`, `docs/current-api.md#shared-routes`)."""
+        return either("customer_id", self.customer_id, "connection_id", self.connection_id)
 
     @field_validator("origin_url")
     @classmethod
@@ -75,6 +84,7 @@ class RestCheckoutSession(TypedDict):
     created_at: Timestamp
     expires_at: Timestamp
     connection_id: NotRequired[str]
+    customer_id: NotRequired[str]  # = connection_id (the current API's name)
     reference_id: NotRequired[str]
     subscription_config_id: NotRequired[str]
     completed_at: NotRequired[Timestamp]

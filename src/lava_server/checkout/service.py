@@ -12,7 +12,7 @@ from typing import cast
 from lava_server.api.auth import Caller
 from lava_server.checkout import repository
 from lava_server.checkout.schemas import CheckoutSessionCreate, Mode, RestCheckoutSession
-from lava_server.connections import repository as connections
+from lava_server.connections import service as connections
 from lava_server.db.engine import Database
 from lava_server.db.models import CheckoutSession
 from lava_server.errors import Conflict, InvalidRequest, NotFound
@@ -40,7 +40,7 @@ def render(session: CheckoutSession, public_base: str) -> RestCheckoutSession:
         "expires_at": iso(session.expires_at),
     }
     if session.connection_id is not None:
-        body["connection_id"] = session.connection_id
+        body["connection_id"] = body["customer_id"] = session.connection_id
     if session.reference_id is not None:
         body["reference_id"] = session.reference_id
     if session.subscription_config_id is not None:
@@ -52,15 +52,16 @@ def render(session: CheckoutSession, public_base: str) -> RestCheckoutSession:
 
 def _check_mode(params: CheckoutSessionCreate) -> None:
     mode = params.checkout_mode
-    if mode == "topup" and params.connection_id is None:
+    name = "customer_id" if params.customer_id is not None else "connection_id"
+    if mode == "topup" and params.customer is None:
         raise InvalidRequest(
             "connection_id is required when checkout_mode is topup.", param="connection_id"
         )
-    if mode == "onboarding" and params.connection_id is not None:
+    if mode == "onboarding" and params.customer is not None:
         raise InvalidRequest(
-            "connection_id is only accepted when checkout_mode is topup or subscription "
+            f"{name} is only accepted when checkout_mode is topup or subscription "
             "(onboarding creates the connection).",
-            param="connection_id",
+            param=name,
         )
     if mode == "subscription" and params.subscription_config_id is None:
         raise InvalidRequest(
@@ -106,12 +107,16 @@ async def create(
                     f"No subscription config {params.subscription_config_id}.",
                     param="subscription_config_id",
                 )
-        if params.connection_id is not None:
-            found = await connections.get_with_wallet(
-                session, caller.merchant_id, caller.livemode, params.connection_id
+        customer = params.customer
+        if customer is not None:
+            # An id or the merchant's reference for it, by the customers' one rule.
+            found = await connections.find(
+                session,
+                caller,
+                customer,
+                "customer_id" if params.customer_id is not None else "connection_id",
             )
-            if found is None:
-                raise NotFound(f"No connection {params.connection_id}.", param="connection_id")
+            checkout.connection_id = found[0].id
             wallet = found[1]
             if wallet.phone is None:
                 raise InvalidRequest(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,22 +74,63 @@ class ConnectionRef:
     merchant_id: str
     livemode: bool
     wallet_id: str
+    secret: str
+
+
+async def _refs(session: AsyncSession, *where: Any) -> Sequence[Any]:
+    """Live connections as rows of their id, owner, wallet, secret and reference, oldest first."""
+    table = table_of(Connection)
+    return (
+        await session.execute(
+            select(
+                table.c.secret,
+                table.c.id,
+                table.c.merchant_id,
+                table.c.livemode,
+                table.c.wallet_id,
+                table.c.reference_id,
+            )
+            .where(*where, Connection.not_deleted())
+            .order_by(table.c.id)
+        )
+    ).all()
+
+
+def _ref(row: Any) -> ConnectionRef:
+    return ConnectionRef(row.id, row.merchant_id, row.livemode, row.wallet_id, row.secret)
 
 
 async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str, ConnectionRef]:
     """Active connections by secret (any merchant: the caller checks ownership)."""
     if not secrets:
         return {}
+    rows = await _refs(session, table_of(Connection).c.secret.in_(secrets))
+    return {row.secret: _ref(row) for row in rows}
+
+
+async def by_ids(session: AsyncSession, ids: Sequence[str]) -> dict[str, ConnectionRef]:
+    """Active connections by id (any merchant: the caller checks ownership)."""
+    if not ids:
+        return {}
+    rows = await _refs(session, table_of(Connection).c.id.in_(ids))
+    return {row.id: _ref(row) for row in rows}
+
+
+async def by_references(
+    session: AsyncSession, merchant_ids: Sequence[str], references: Sequence[str]
+) -> dict[tuple[str, bool, str], ConnectionRef]:
+    """Active connections by (merchant, mode, reference): the oldest of each, as
+    `by_reference` finds them."""
+    if not references:
+        return {}
     table = table_of(Connection)
-    rows = await session.execute(
-        select(
-            table.c.secret, table.c.id, table.c.merchant_id, table.c.livemode, table.c.wallet_id
-        ).where(table.c.secret.in_(secrets), Connection.not_deleted())
+    rows = await _refs(
+        session, table.c.reference_id.in_(references), table.c.merchant_id.in_(merchant_ids)
     )
-    return {
-        row.secret: ConnectionRef(row.id, row.merchant_id, row.livemode, row.wallet_id)
-        for row in rows
-    }
+    found: dict[tuple[str, bool, str], ConnectionRef] = {}
+    for row in rows:
+        found.setdefault((row.merchant_id, row.livemode, row.reference_id), _ref(row))
+    return found
 
 
 async def by_reference(

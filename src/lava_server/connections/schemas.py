@@ -81,6 +81,19 @@ def _check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return value
 
 
+def _check_name(value: str | None) -> str | None:
+    """Its first and last names (split at the first space, as `service.split_name` stores them)
+    each fit their column."""
+    if value is not None:
+        first, _, last = value.strip().partition(" ")
+        if len(first) > 255 or len(last.strip()) > 255:
+            raise ValueError(
+                "its first and last names (split at the first space) may each be at most "
+                "255 characters"
+            )
+    return value
+
+
 def _check_reference(value: str | None) -> str | None:
     if value is not None and value.startswith("con_"):
         raise ValueError("may not start with con_ (customer ids do)")
@@ -100,6 +113,7 @@ class CustomerCreate(BaseModel):
 
     _metadata = field_validator("metadata")(_check_metadata)
     _reference = field_validator("reference_id")(_check_reference)
+    _name = field_validator("name")(_check_name)
 
 
 class CustomerUpdate(BaseModel):
@@ -115,3 +129,4 @@ class CustomerUpdate(BaseModel):
 
     _metadata = field_validator("metadata")(_check_metadata)
     _reference = field_validator("reference_id")(_check_reference)
+    _name = field_validator("name")(_check_name)

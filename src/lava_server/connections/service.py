@@ -74,11 +74,30 @@ def split_name(name: str | None) -> tuple[str | None, str | None]:
     return first or None, last.strip() or None
 
 
-async def _find(
+def is_reference(customer_id: str) -> bool:
+    """The one rule of naming a customer (`docs/current-api.md#customers`): wherever a customer
+    id goes, the merchant's `reference_id` may stand for it, and a reference never starts `con_`.
+    True when `customer_id` is a reference, not an id."""
+    return not customer_id.startswith("con_")
+
+
+async def connection_id_of(db: Database, caller: Caller, customer_id: str) -> str:
+    """The id of the connection that `customer_id` (an id or a reference) names, for a filter:
+    an unknown reference is answered as it is, which no connection id ever matches."""
+    if not is_reference(customer_id):
+        return customer_id
+    async with db.read() as session:
+        found = await repository.by_reference(
+            session, caller.merchant_id, caller.livemode, customer_id
+        )
+    return customer_id if found is None else found[0].id
+
+
+async def find(
     session: AsyncSession, caller: Caller, connection_id: str, param: str
 ) -> tuple[Connection, Wallet]:
-    """By id, or (current API) by the merchant's `reference_id`, which never starts `con_`."""
-    if connection_id.startswith("con_"):
+    """By id, or (current API) by the merchant's `reference_id` (`is_reference`)."""
+    if not is_reference(connection_id):
         found = await repository.get_with_wallet(
             session, caller.merchant_id, caller.livemode, connection_id
         )
@@ -95,7 +114,7 @@ async def retrieve(
     db: Database, caller: Caller, connection_id: str, *, param: str = "connection_id"
 ) -> tuple[Connection, Wallet]:
     async with db.read() as session:
-        return await _find(session, caller, connection_id, param)
+        return await find(session, caller, connection_id, param)
 
 
 async def create_customer(
@@ -159,7 +178,7 @@ async def update_customer(
     async with db.write() as session:
         if "reference_id" in given and params.reference_id is not None:
             await repository.lock_merchant(session, caller.merchant_id)
-        connection, wallet = await _find(session, caller, connection_id, "customer_id")
+        connection, wallet = await find(session, caller, connection_id, "customer_id")
         if "reference_id" in given and params.reference_id != connection.reference_id:
             if params.reference_id is not None:
                 taken = await repository.by_reference(
@@ -196,7 +215,7 @@ async def delete(
 ) -> None:
     """Revoke the connection and its secret at once; the wallet and its history stay."""
     async with db.write() as session:
-        connection, _ = await _find(session, caller, connection_id, param)
+        connection, _ = await find(session, caller, connection_id, param)
         connection.deleted_at = utcnow()
         await outbox.record(
             session,

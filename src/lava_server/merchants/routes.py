@@ -60,7 +60,7 @@ async def list_secret_keys(
 
 @router.delete(
     "/{secret_key_id}",
-    summary="Revoke a secret key (not the last one)",
+    summary="Revoke a secret key (not the last one, nor one made less than 15 s ago)",
     responses=errors(404),
 )
 async def delete_secret_key(

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.api.auth import Caller, hash_secret_key
 from lava_server.db.engine import Database
 from lava_server.db.models import ApiKey, Merchant
-from lava_server.errors import InvalidRequest, NotFound
+from lava_server.errors import InvalidRequest, NotFound, RateLimited
 from lava_server.ids import new_id
 from lava_server.merchants import repository
 from lava_server.timeutil import utcnow
 
 BOOTSTRAP_MERCHANT_NAME = "Sandbox merchant"
 DEFAULT_KEY_NAME = "Secret key"
+REVOKE_COOLDOWN = timedelta(seconds=15)
+"""A key younger than this cannot be revoked through the API (429 with Retry-After)."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,8 @@ async def page_keys(
 
 async def revoke_own_key(db: Database, caller: Caller, key_id: str) -> None:
     """Revoke one of the caller's keys of its mode, never the last one (the merchant would be
-    locked out of the API in that mode)."""
+    locked out of the API in that mode), nor one made less than `REVOKE_COOLDOWN` ago
+    (`docs/current-api.md#secret-keys`)."""
     async with db.write() as session:
         await repository.lock_merchant(session, caller.merchant_id)
         key = await repository.active_key(session, caller.merchant_id, caller.livemode, key_id)
@@ -125,4 +130,14 @@ async def revoke_own_key(db: Database, caller: Caller, key_id: str) -> None:
                 "This is the last secret key of this mode; create another one before revoking it.",
                 param="id",
             )
-        key.revoked_at = utcnow()
+        now = utcnow()
+        wait = key.created_at + REVOKE_COOLDOWN - now
+        if wait > timedelta(0):
+            seconds = math.ceil(wait.total_seconds())
+            raise RateLimited(
+                f"A secret key can be revoked {REVOKE_COOLDOWN.seconds} s after its creation at "
+                f"the earliest; retry in {seconds} s.",
+                param="id",
+                headers={"Retry-After": str(seconds)},
+            )
+        key.revoked_at = now

@@ -25,19 +25,22 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.api.auth import Caller, find_keys, invalid_key
 from lava_server.connections import repository as connections
 from lava_server.connections.repository import ConnectionRef
+from lava_server.connections.service import is_reference
 from lava_server.db.engine import Database
 from lava_server.db.models import Request
 from lava_server.errors import (
     ApiError,
     Conflict,
     InsufficientBalance,
+    InvalidRequest,
     NotFound,
     Unauthorized,
 )
@@ -59,6 +62,7 @@ from lava_server.timeutil import utcnow
 from lava_server.wallets.credit import open_wallets
 
 log = logging.getLogger("lava_server")
+_Ref = TypeVar("_Ref", ConnectionRef, ProductRef)
 MAX_BATCH = 64
 MERCHANT_ENDPOINT = "POST /v1/requests"
 ZERO = Decimal(0)
@@ -70,9 +74,21 @@ class Report(Protocol):
     @property
     def request_id(self) -> str: ...
     @property
-    def connection_secret(self) -> str: ...
+    def connection_secret(self) -> str | None: ...
     @property
-    def product_secret(self) -> str: ...
+    def product_secret(self) -> str | None: ...
+    @property
+    def customer(self) -> str | None: ...
+    @property
+    def customer_id(self) -> str | None: ...
+    @property
+    def meter(self) -> str | None: ...
+    @property
+    def meter_id(self) -> str | None: ...
+    @property
+    def meter_slug(self) -> str | None: ...
+    @property
+    def seed_secrets(self) -> tuple[str, str] | None: ...
     @property
     def metadata(self) -> dict[str, str] | None: ...
     @property
@@ -91,7 +107,7 @@ class Report(Protocol):
     def provider(self) -> str | None: ...
     @property
     def model(self) -> str | None: ...
-    def fingerprint(self) -> str: ...
+    def fingerprint(self, connection_secret: str, product_secret: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -104,8 +120,9 @@ class Created:
 class _Item:
     key_hash: str  # of the secret key that sent it: looked up in the batch's transaction
     params: Report
-    fingerprint: str
     caller: Caller | None = None
+    fingerprint: str | None = None  # once its connection and product are known
+    unresolved: ApiError | None = None  # why they are not
 
     @property
     def key(self) -> tuple[str, bool, str]:
@@ -128,7 +145,7 @@ class RequestBatcher:
     async def submit(self, key_hash: str, params: Report) -> Created:
         """Store and charge one report sent with the secret key of hash `key_hash` (checked in
         the same transaction: a key revoked a moment ago is refused)."""
-        return await self._commits.submit(_Item(key_hash, params, params.fingerprint()))
+        return await self._commits.submit(_Item(key_hash, params))
 
     async def _write(self, batch: list[_Job]) -> None:
         retry: list[_Job] = []
@@ -156,7 +173,7 @@ class RequestBatcher:
                 job.fail(RuntimeError("a report failed on a unique key"))
                 return
             try:
-                job.resolve(replay(stored, item.fingerprint))
+                job.resolve(replay(stored, item))
             except ApiError as error:
                 job.fail(error)
         except Exception as error:  # a bug: the caller reports it as a 500
@@ -174,13 +191,14 @@ class RequestBatcher:
                 if job.item.caller is None:
                     outcomes.append((job, invalid_key()))
             batch = [job for job in batch if job.item.caller is not None]
-            found_connections = await connections.by_secrets(
-                session, [job.item.params.connection_secret for job in batch]
-            )
-            found_products = await products.by_secrets(
-                session, [job.item.params.product_secret for job in batch]
-            )
-            wallet_ids = [c.wallet_id for c in found_connections.values()]
+            found = await _Found.read(session, batch)
+            for job in batch:
+                job.item.unresolved = None  # a report written again is resolved again
+                try:
+                    found.resolve(job.item)
+                except ApiError as error:
+                    job.item.unresolved = error
+            wallet_ids = [c.wallet_id for c, _ in found.resolved.values()]
             now = utcnow()
             # Lock the wallets; due period credit expires before anything is spent; each
             # wallet's usage period.
@@ -201,10 +219,12 @@ class RequestBatcher:
                     if item.key in existing:
                         stored = await repository.find_request(session, *item.key)
                         assert stored is not None
-                        outcomes.append((job, replay(stored, item.fingerprint)))
+                        outcomes.append((job, replay(stored, item)))
                         continue
-                    connection = found_connections.get(item.params.connection_secret)
-                    product = found_products.get(item.params.product_secret)
+                    if item.unresolved is not None:
+                        raise item.unresolved
+                    connection, product = found.resolved[id(item)]
+                    assert item.fingerprint is not None
                     charges.append(
                         (
                             job,
@@ -217,7 +237,7 @@ class RequestBatcher:
                                 connection=connection,
                                 product=product,
                                 period_start=wallets[connection.wallet_id].period_start
-                                if connection is not None and connection.wallet_id in wallets
+                                if connection.wallet_id in wallets
                                 else now,
                                 now=now,
                             ),
@@ -243,6 +263,124 @@ class RequestBatcher:
         return retry
 
 
+@dataclass
+class _Found:
+    """The connections and products a batch names, read in a few statements whichever names
+    each report uses (`docs/current-api.md#requests-and-usage`), and what each report resolved
+    to (by `id` of its item)."""
+
+    by_secret: dict[str, ConnectionRef]
+    by_id: dict[str, ConnectionRef]
+    by_reference: dict[tuple[str, bool, str], ConnectionRef]
+    products_by_secret: dict[str, ProductRef]
+    products_by_id: dict[str, ProductRef]
+    products_by_slug: dict[tuple[str, bool, str], ProductRef]
+    resolved: dict[int, tuple[ConnectionRef, ProductRef]]
+
+    @classmethod
+    async def read(cls, session: AsyncSession, batch: list[_Job]) -> _Found:
+        reports = [job.item.params for job in batch]
+        merchants = sorted({job.item.caller.merchant_id for job in batch if job.item.caller})
+        customers = [r.customer for r in _named(reports, "customer")]
+        meters = [r.meter for r in _named(reports, "meter")]
+        slugs = [r.meter_slug for r in reports if r.meter_slug is not None]
+        return cls(
+            by_secret=await connections.by_secrets(
+                session, [r.connection_secret for r in reports if r.connection_secret]
+            ),
+            by_id=await connections.by_ids(
+                session, [c for c in customers if c is not None and not is_reference(c)]
+            ),
+            by_reference=await connections.by_references(
+                session, merchants, [c for c in customers if c is not None and is_reference(c)]
+            ),
+            products_by_secret=await products.by_secrets(
+                session, [r.product_secret for r in reports if r.product_secret]
+            ),
+            # A slug names a meter by its slug, else by its id.
+            products_by_id=await products.by_ids(
+                session, [m for m in [*meters, *slugs] if m is not None]
+            ),
+            products_by_slug=await products.by_slugs(session, merchants, slugs),
+            resolved={},
+        )
+
+    def resolve(self, item: _Item) -> None:
+        """The report's connection and product, checked to be the caller's, and its
+        fingerprint; an `ApiError` when a name finds nothing or two names disagree."""
+        caller, params = item.caller, item.params
+        assert caller is not None
+        mine = (caller.merchant_id, caller.livemode)
+        customers: list[tuple[str, ConnectionRef]] = []
+        if params.connection_secret is not None:
+            connection = self.by_secret.get(params.connection_secret)
+            if connection is None or (connection.merchant_id, connection.livemode) != mine:
+                raise Unauthorized(
+                    "connection_secret is not an active connection of this merchant.",
+                    param="connection_secret",
+                )
+            customers.append(("connection_secret", connection))
+        customer = params.customer
+        if customer is not None:
+            name = "customer_id" if params.customer_id is not None else "connection_id"
+            connection = (
+                self.by_reference.get((*mine, customer))
+                if is_reference(customer)
+                else self.by_id.get(customer)
+            )
+            if connection is None or (connection.merchant_id, connection.livemode) != mine:
+                raise NotFound(f"No customer {customer}.", param=name)
+            customers.append((name, connection))
+        meters: list[tuple[str, ProductRef]] = []
+        if params.product_secret is not None:
+            product = self.products_by_secret.get(params.product_secret)
+            if product is None or (product.merchant_id, product.livemode) != mine:
+                raise NotFound("No product with this product_secret.", param="product_secret")
+            meters.append(("product_secret", product))
+        if params.meter_slug is not None:
+            product = self.products_by_slug.get((*mine, params.meter_slug))
+            if product is None:
+                product = self.products_by_id.get(params.meter_slug)
+            if product is None or (product.merchant_id, product.livemode) != mine:
+                raise NotFound(f"No meter {params.meter_slug}.", param="meter_slug")
+            meters.append(("meter_slug", product))
+        meter = params.meter
+        if meter is not None:
+            name = "meter_id" if params.meter_id is not None else "product_id"
+            product = self.products_by_id.get(meter)
+            if product is None or (product.merchant_id, product.livemode) != mine:
+                raise NotFound(f"No meter {meter}.", param=name)
+            meters.append((name, product))
+        connection = _same("customer", customers)
+        product = _same("meter", meters)
+        item.fingerprint = params.fingerprint(connection.secret, product.secret)
+        self.resolved[id(item)] = (connection, product)
+
+
+def _named(reports: list[Report], attribute: str) -> list[Report]:
+    """The reports whose pair of names agrees (the others fail in `_Found.resolve`)."""
+    named = []
+    for report in reports:
+        try:
+            getattr(report, attribute)
+        except ApiError:
+            continue
+        named.append(report)
+    return named
+
+
+def _same(what: str, found: list[tuple[str, _Ref]]) -> _Ref:
+    """The one object that every name given names; a 400 naming two that disagree."""
+    (first_name, first), *others = found
+    for name, other in others:
+        if other.id != first.id:
+            raise InvalidRequest(
+                f"{first_name} and {name} name different {what}s ({first.id}, {other.id}).",
+                param=name,
+            )
+    return first
+
+
 def prepare(
     settings: Settings,
     prices: PriceBook,
@@ -250,28 +388,13 @@ def prepare(
     params: Report,
     fingerprint: str,
     *,
-    connection: ConnectionRef | None,
-    product: ProductRef | None,
+    connection: ConnectionRef,
+    product: ProductRef,
     period_start: datetime,
     now: datetime,
 ) -> Charge:
-    """Check a new report against its connection and product and say how to charge it (the
+    """Say how to charge a new report whose connection and product are the caller's (the
     balance is checked by `charge`, against the wallet as the batch has left it)."""
-    if (
-        connection is None
-        or connection.merchant_id != caller.merchant_id
-        or connection.livemode != caller.livemode
-    ):
-        raise Unauthorized(
-            "connection_secret is not an active connection of this merchant.",
-            param="connection_secret",
-        )
-    if (
-        product is None
-        or product.merchant_id != caller.merchant_id
-        or product.livemode != caller.livemode
-    ):
-        raise NotFound("No product with this product_secret.", param="product_secret")
     usage = Usage(
         input_tokens=params.input_tokens,
         output_tokens=params.output_tokens,
@@ -331,7 +454,17 @@ def prepare(
     )
 
 
-def replay(existing: Request, fingerprint: str) -> Created:
+def replay(existing: Request, item: _Item) -> Created:
+    """The stored answer to a report sent again. A seed-era report is compared by its own
+    secrets, so that its retry is answered even after its connection or product was deleted; a
+    report naming them otherwise must find them."""
+    fingerprint = item.fingerprint
+    secrets = item.params.seed_secrets
+    if fingerprint is None and secrets is not None:
+        fingerprint = item.params.fingerprint(*secrets)
+    if fingerprint is None:
+        assert item.unresolved is not None
+        raise item.unresolved
     if existing.fingerprint != fingerprint:
         raise Conflict(
             f"request_id {existing.request_id!r} was already reported with different values; "

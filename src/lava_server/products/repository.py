@@ -54,6 +54,7 @@ class ProductRef:
     livemode: bool
     overdraft: str
     pricing: PricingConfig
+    secret: str
 
 
 _PRICING_CACHE: dict[tuple[str, datetime], PricingConfig] = {}
@@ -72,14 +73,13 @@ def pricing_of(product_id: str, updated_at: datetime, fields: dict[str, Any]) ->
     return config
 
 
-async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str, ProductRef]:
-    """Active products by secret (any merchant: the caller checks ownership)."""
-    if not secrets:
-        return {}
+async def _refs(session: AsyncSession, *where: Any) -> list[tuple[Any, ProductRef]]:
+    """Live products as (row, `ProductRef`), the row giving their secret and slug."""
     t = table_of(Product)
     rows = await session.execute(
         select(
             t.c.secret,
+            t.c.meter_slug,
             t.c.id,
             t.c.merchant_id,
             t.c.livemode,
@@ -90,9 +90,9 @@ async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str,
             t.c.tiers,
             t.c.base_cost_payer,
             t.c.service_charge_payer,
-        ).where(t.c.secret.in_(secrets), Product.not_deleted())
+        ).where(*where, Product.not_deleted())
     )
-    found = {}
+    found = []
     for row in rows:
         fields = {
             "rate_type": row.rate_type,
@@ -101,14 +101,43 @@ async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str,
             "base_cost_payer": row.base_cost_payer,
             "service_charge_payer": row.service_charge_payer,
         }
-        found[row.secret] = ProductRef(
+        ref = ProductRef(
             row.id,
             row.merchant_id,
             row.livemode,
             row.overdraft,
             pricing_of(row.id, row.updated_at, fields),
+            row.secret,
         )
+        found.append((row, ref))
     return found
+
+
+async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str, ProductRef]:
+    """Active products by secret (any merchant: the caller checks ownership)."""
+    if not secrets:
+        return {}
+    rows = await _refs(session, table_of(Product).c.secret.in_(secrets))
+    return {row.secret: ref for row, ref in rows}
+
+
+async def by_ids(session: AsyncSession, ids: Sequence[str]) -> dict[str, ProductRef]:
+    """Active products by id (any merchant: the caller checks ownership)."""
+    if not ids:
+        return {}
+    rows = await _refs(session, table_of(Product).c.id.in_(ids))
+    return {ref.id: ref for _, ref in rows}
+
+
+async def by_slugs(
+    session: AsyncSession, merchant_ids: Sequence[str], slugs: Sequence[str]
+) -> dict[tuple[str, bool, str], ProductRef]:
+    """Active products by (merchant, mode, `meter_slug`)."""
+    if not slugs:
+        return {}
+    t = table_of(Product)
+    rows = await _refs(session, t.c.meter_slug.in_(slugs), t.c.merchant_id.in_(merchant_ids))
+    return {(ref.merchant_id, ref.livemode, row.meter_slug): ref for row, ref in rows}
 
 
 async def lock_merchant(session: AsyncSession, merchant_id: str) -> None:

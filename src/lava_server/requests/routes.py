@@ -14,10 +14,12 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from lava_server.api.auth import Caller, authenticate, presented_key, secret_key
+from lava_server.api.names import either
 from lava_server.api.pagination import PageParams, page, page_params
 from lava_server.api.responses import JSONBody
 from lava_server.api.schemas import Page, errors
 from lava_server.api.state import AppState, get_state
+from lava_server.connections import service as connections
 from lava_server.errors import answer_for, note_failed_auth
 from lava_server.metadata import parse_metadata_filters
 from lava_server.metering.reported import Created
@@ -44,6 +46,7 @@ class CreateRequest:
             raise RequestValidationError(
                 [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
             ) from None
+        body.check_names()
         result = await self.submit(key_hash, body)
         return JSONBody(service.render(result.request), status_code=201 if result.created else 200)
 
@@ -100,24 +103,30 @@ def _router() -> APIRouter:
 
 
 _read = _router()  # the read side needs nothing but the state
+CUSTOMER = "A customer id, or the merchant's reference_id for it."
 
 
 @_read.get("", summary="List requests, newest first")
 async def list_requests(
-    connection_id: str | None = Query(None, max_length=64),
-    product_id: str | None = Query(None, max_length=64),
+    customer_id: str | None = Query(None, max_length=255, description=CUSTOMER),
+    connection_id: str | None = Query(None, max_length=255, description="= customer_id."),
+    meter_id: str | None = Query(None, max_length=64),
+    product_id: str | None = Query(None, max_length=64, description="= meter_id."),
     metadata_filters: str | None = Query(None, description='JSON [["key","value"], ...]'),
     state: AppState = Depends(get_state),
     caller: Caller = Depends(authenticate),
     params: PageParams = Depends(page_params),
 ) -> Page[RestRequest]:
+    customer = either("customer_id", customer_id, "connection_id", connection_id)
     rows = await service.list_page(
         state.db,
         caller,
         cursor=params.cursor,
         limit=params.limit,
-        connection_id=connection_id,
-        product_id=product_id,
+        connection_id=None
+        if customer is None
+        else await connections.connection_id_of(state.db, caller, customer),
+        product_id=either("meter_id", meter_id, "product_id", product_id),
         metadata_filters=parse_metadata_filters(metadata_filters),
     )
     return page(rows, params.limit, service.render, lambda request: request.request_id)

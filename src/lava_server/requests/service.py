@@ -25,7 +25,11 @@ from lava_server.timeutil import iso
 
 
 def render(request: Request) -> RestRequest:
-    """The seed's `RestRequest`."""
+    """`RestRequest` of both eras: the seed's fields and the current API's."""
+    fee_amount = format_money(request.fee_amount)
+    rate_type = cast(RateType, request.rate_type)
+    breakdown = cast(list[FeeBreakdown], request.fee_breakdown)
+    total_cost = format_money(request.total_cost)
     body: RestRequest = {
         "request_id": request.request_id,
         "status": cast(RequestStatus, request.status),
@@ -44,19 +48,21 @@ def render(request: Request) -> RestRequest:
             "total_seconds": request.input_seconds + request.output_seconds,
             "input_cost": format_money(request.input_cost),
             "output_cost": format_money(request.output_cost),
-            "total_cost": format_money(request.total_cost),
+            "total_cost": total_cost,
             "payer": cast(Payer, request.model_payer),
         },
         "fee": {
-            "amount": format_money(request.fee_amount),
-            "rate_type": cast(RateType, request.rate_type),
+            "amount": fee_amount,
+            "rate_type": rate_type,
             "token_basis": cast(TokenBasis, request.token_basis),
-            "breakdown": cast(list[FeeBreakdown], request.fee_breakdown),
+            "breakdown": breakdown,
         },
         "service_charge": {
             "amount": format_money(request.service_charge_amount),
             "payer": cast(Payer, request.service_charge_payer),
         },
+        "cost": total_cost,
+        "charge": {"amount": fee_amount, "rate_type": rate_type, "breakdown": breakdown},
         "total_request_cost": format_money(request.total_request_cost),
         "total_wallet_cost": format_money(request.total_wallet_cost),
         "total_merchant_cost": format_money(request.total_merchant_cost),
@@ -64,9 +70,9 @@ def render(request: Request) -> RestRequest:
         "created_at": iso(request.created_at),
     }
     if request.connection_id is not None:
-        body["connection_id"] = request.connection_id
+        body["connection_id"] = body["customer_id"] = request.connection_id
     if request.product_id is not None:
-        body["product_id"] = request.product_id
+        body["product_id"] = body["meter_id"] = request.product_id
     if request.model is not None:
         body["model"] = request.model
     if request.response_id is not None:

@@ -12,7 +12,9 @@ from lava_server.timeutil import Timestamp
 
 @closed
 class UsageSums(TypedDict):
-    """The sums of the completed requests of a day (or of the whole range)."""
+    """The sums of the completed requests of a day (or of the whole range), with both eras'
+    names (`docs/current-api.md#requests-and-usage`): `total_cost` = `total_usage_cost`,
+    `total_charge` = `total_fee_amount`."""
 
     total_requests: Annotated[int, Field(ge=0)]
     total_usage_tokens: Annotated[int, Field(ge=0)]
@@ -24,6 +26,8 @@ class UsageSums(TypedDict):
     total_merchant_cost: MoneyString
     total_gross_volume: MoneyString
     total_net_volume: MoneyString
+    total_cost: MoneyString
+    total_charge: MoneyString
 
 
 @closed

@@ -115,6 +115,8 @@ def _render_sums(sums: dict[str, Any]) -> UsageSums:
         "total_merchant_cost": format_money(sums["total_merchant_cost"]),
         "total_gross_volume": format_money(sums["total_request_cost"]),
         "total_net_volume": format_money(sums["total_fee_amount"] - sums["total_merchant_cost"]),
+        "total_cost": format_money(sums["total_usage_cost"]),
+        "total_charge": format_money(sums["total_fee_amount"]),
     }
 
 
