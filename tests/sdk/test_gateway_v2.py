@@ -1,8 +1,6 @@
 """``lava.gateway()`` with the current API's forward token (``customer_id`` + ``meter_slug``,
 meter-only, merchant-billed) and the ``rewrite/{format}/{url}`` endpoint, against our own
-server over real HTTP (SQLite and PostgreSQL, sync and async) with the fake providers.
-
-These need the server's token v2 and rewrite support; until they land these tests fail."""
+server over real HTTP (SQLite and PostgreSQL, sync and async) with the fake providers."""
 
 from __future__ import annotations
 
@@ -58,9 +56,11 @@ async def test_meter_only_and_merchant_billed(lava, billed, fake) -> None:
 
 
 async def test_rewrite_openai_shape_to_anthropic(lava, billed, fake) -> None:
+    # The server has a managed key for OpenAI only: the merchant brings its Anthropic key.
     customer = {
         "customer_id": billed.connection["connection_id"],
         "meter_slug": billed.product["meter_slug"],
+        "provider_key": "sk-ant-merchant",
     }
     body = {"model": "claude-haiku-4-5", "messages": CHAT["messages"], "max_tokens": 50}
     answer = await call(lava.gateway(MESSAGES_URL, format="openai", body=body, **customer))
