@@ -157,3 +157,24 @@ async def by_reference(
 async def lock_merchant(session: AsyncSession, merchant_id: str) -> None:
     """Serialises a merchant's customer creations, so that a reference is taken once."""
     await session.execute(select(Merchant.id).where(Merchant.id == merchant_id).with_for_update())
+
+
+async def is_live_customer(
+    session: AsyncSession, merchant_id: str, livemode: bool, customer_id: str
+) -> bool:
+    """Whether the merchant has a live customer with this `con_` id or `reference_id`
+    (`connections.service.is_reference`)."""
+    column = Connection.reference_id if not customer_id.startswith("con_") else Connection.id
+    found = (
+        await session.execute(
+            select(Connection.id)
+            .where(
+                column == customer_id,
+                Connection.merchant_id == merchant_id,
+                Connection.livemode == livemode,
+                Connection.deleted_at.is_(None),
+            )
+            .limit(1)
+        )
+    ).first()
+    return found is not None

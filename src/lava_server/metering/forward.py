@@ -43,6 +43,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.api.auth import SECRET_KEY_PREFIXES, find_keys, hash_secret_key
+from lava_server.connections import repository as connections_repository
 from lava_server.db.engine import Database
 from lava_server.db.models import Product
 from lava_server.errors import (
@@ -72,6 +73,7 @@ from lava_server.pricing import (
     parse_pricing_config,
     price_upper_bound,
 )
+from lava_server.products import repository as products_repository
 from lava_server.products.service import check_pricing
 from lava_server.settings import Settings
 from lava_server.timeutil import utcnow
@@ -587,7 +589,7 @@ class ForwardBilling:
                     param="secret_key",
                 )
             if token.meter_slug is not None:
-                product_id = await repository.find_meter(
+                product_id = await products_repository.meter_id(
                     session, caller.merchant_id, caller.livemode, token.meter_slug
                 )
                 if product_id is None:
@@ -893,13 +895,18 @@ async def _diagnose(session: Any, key_hash: str, token: ForwardToken) -> None:
     if token.v2:
         assert token.customer_id is not None and token.meter_slug is not None
         merchant_id, livemode = caller.merchant_id, caller.livemode
-        if not await repository.find_customer(session, merchant_id, livemode, token.customer_id):
+        if not await connections_repository.is_live_customer(
+            session, merchant_id, livemode, token.customer_id
+        ):
             raise NotFound(
                 f"No customer {token.customer_id} (the forward token's customer_id: a customer's "
                 "con_ id or reference_id, of the secret key's merchant and mode).",
                 param="customer_id",
             )
-        if await repository.find_meter(session, merchant_id, livemode, token.meter_slug) is None:
+        if (
+            await products_repository.meter_id(session, merchant_id, livemode, token.meter_slug)
+            is None
+        ):
             raise _no_meter(token.meter_slug)
         return
     assert token.connection_secret is not None

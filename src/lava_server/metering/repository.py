@@ -359,46 +359,6 @@ async def payer_secrets(session: AsyncSession, key_hash: str, ref: PayerRef) -> 
     return None if row is None else PayerRef("secret", row.connection_secret, row.product_secret)
 
 
-async def find_customer(
-    session: AsyncSession, merchant_id: str, livemode: bool, customer_id: str
-) -> bool:
-    """Whether the merchant has a live customer with this `con_` id or reference."""
-    column = Connection.id if customer_id.startswith("con_") else Connection.reference_id
-    found = (
-        await session.execute(
-            select(Connection.id)
-            .where(
-                column == customer_id,
-                Connection.merchant_id == merchant_id,
-                Connection.livemode == livemode,
-                Connection.deleted_at.is_(None),
-            )
-            .limit(1)
-        )
-    ).first()
-    return found is not None
-
-
-async def find_meter(
-    session: AsyncSession, merchant_id: str, livemode: bool, meter_slug: str
-) -> str | None:
-    """The id of the merchant's live meter with this slug, else with this `prd_` id."""
-    for column in (Product.meter_slug, Product.id):
-        found = (
-            await session.execute(
-                select(Product.id).where(
-                    column == meter_slug,
-                    Product.merchant_id == merchant_id,
-                    Product.livemode == livemode,
-                    Product.deleted_at.is_(None),
-                )
-            )
-        ).scalar_one_or_none()
-        if found is not None:
-            return str(found)
-    return None
-
-
 async def tier_units(
     session: AsyncSession, connection_id: str, product_id: str, period_start: datetime
 ) -> int:

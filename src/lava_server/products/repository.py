@@ -158,3 +158,24 @@ async def slugs_taken(
         )
     )
     return {row[0] for row in rows}
+
+
+async def meter_id(
+    session: AsyncSession, merchant_id: str, livemode: bool, meter_slug: str
+) -> str | None:
+    """The id of the merchant's live meter (product) with this `meter_slug`, else with this
+    `prd_` id: how a forward token's `meter_slug` names a meter."""
+    for column in (Product.meter_slug, Product.id):
+        found = (
+            await session.execute(
+                select(Product.id).where(
+                    column == meter_slug,
+                    Product.merchant_id == merchant_id,
+                    Product.livemode == livemode,
+                    Product.deleted_at.is_(None),
+                )
+            )
+        ).scalar_one_or_none()
+        if found is not None:
+            return str(found)
+    return None
