@@ -10,7 +10,7 @@ from typing_extensions import NotRequired, TypedDict
 from lava_server.api.schemas import closed
 from lava_server.timeutil import Timestamp
 
-Mode = Literal["onboarding", "topup", "subscription"]
+Mode = Literal["onboarding", "topup", "subscription", "credit_bundle"]
 Text = Annotated[str, Field(min_length=1, max_length=255)]
 ObjectId = Annotated[str, Field(min_length=1, max_length=64)]
 _HOST = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
@@ -43,7 +43,8 @@ def origin_of(url: str) -> str:
 
 
 class CheckoutSessionCreate(BaseModel):
-    """The seed's `CreateCheckoutSessionParams`."""
+    """The seed's `CreateCheckoutSessionParams` and the current API's: `customer_id` is a
+    `connection_id`, `plan_id` a `subscription_config_id` (`docs/current-api.md#checkout`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -54,6 +55,9 @@ class CheckoutSessionCreate(BaseModel):
     reference_id: Text | None = None
     connection_id: ObjectId | None = None
     subscription_config_id: ObjectId | None = None
+    customer_id: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    plan_id: ObjectId | None = None
+    credit_bundle_id: ObjectId | None = None
 
     @field_validator("origin_url")
     @classmethod
@@ -78,3 +82,6 @@ class RestCheckoutSession(TypedDict):
     reference_id: NotRequired[str]
     subscription_config_id: NotRequired[str]
     completed_at: NotRequired[Timestamp]
+    customer_id: NotRequired[str]
+    plan_id: NotRequired[str]
+    credit_bundle_id: NotRequired[str]

@@ -9,12 +9,14 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from lava_server.api.auth import Caller
 from lava_server.checkout import repository
 from lava_server.checkout.schemas import CheckoutSessionCreate, Mode, RestCheckoutSession
 from lava_server.connections import repository as connections
 from lava_server.db.engine import Database
-from lava_server.db.models import CheckoutSession
+from lava_server.db.models import CheckoutSession, Connection, Wallet
 from lava_server.errors import Conflict, InvalidRequest, NotFound
 from lava_server.ids import new_id, new_secret
 from lava_server.payments.context import Billing
@@ -41,24 +43,60 @@ def render(session: CheckoutSession, public_base: str) -> RestCheckoutSession:
     }
     if session.connection_id is not None:
         body["connection_id"] = session.connection_id
+        body["customer_id"] = session.connection_id
     if session.reference_id is not None:
         body["reference_id"] = session.reference_id
     if session.subscription_config_id is not None:
         body["subscription_config_id"] = session.subscription_config_id
+        body["plan_id"] = session.subscription_config_id
+    if session.credit_bundle_id is not None:
+        body["credit_bundle_id"] = session.credit_bundle_id
     if session.completed_at is not None:
         body["completed_at"] = iso(session.completed_at)
     return body
 
 
+def _one_name(params: CheckoutSessionCreate) -> None:
+    """Either era's name of a field: fold the current API's into the seed's."""
+    for old, new in (("connection_id", "customer_id"), ("subscription_config_id", "plan_id")):
+        old_value, new_value = getattr(params, old), getattr(params, new)
+        if old_value is not None and new_value is not None and old_value != new_value:
+            raise InvalidRequest(f"{new} and {old} name different objects.", param=new)
+        if old_value is None:
+            setattr(params, old, new_value)
+
+
 def _check_mode(params: CheckoutSessionCreate) -> None:
     mode = params.checkout_mode
+    if mode == "credit_bundle":
+        if params.connection_id is None:
+            raise InvalidRequest(
+                "customer_id is required when checkout_mode is credit_bundle.",
+                param="customer_id",
+            )
+        if params.credit_bundle_id is None:
+            raise InvalidRequest(
+                "credit_bundle_id is required when checkout_mode is credit_bundle.",
+                param="credit_bundle_id",
+            )
+        if params.subscription_config_id is not None:
+            raise InvalidRequest(
+                "plan_id is not accepted when checkout_mode is credit_bundle.", param="plan_id"
+            )
+        return
+    if params.credit_bundle_id is not None:
+        raise InvalidRequest(
+            "credit_bundle_id is only accepted when checkout_mode is credit_bundle.",
+            param="credit_bundle_id",
+        )
     if mode == "topup" and params.connection_id is None:
         raise InvalidRequest(
             "connection_id is required when checkout_mode is topup.", param="connection_id"
         )
     if mode == "onboarding" and params.connection_id is not None:
         raise InvalidRequest(
-            "connection_id is only accepted when checkout_mode is topup or subscription "
+            "connection_id is only accepted when checkout_mode is topup, subscription or "
+            "credit_bundle "
             "(onboarding creates the connection).",
             param="connection_id",
         )
@@ -77,6 +115,7 @@ def _check_mode(params: CheckoutSessionCreate) -> None:
 async def create(
     billing: Billing, caller: Caller, params: CheckoutSessionCreate, now: datetime
 ) -> CheckoutSession:
+    _one_name(params)
     _check_mode(params)
     if caller.livemode:
         billing.check_live_mode()  # a live session must never take test cards or fake codes
@@ -89,6 +128,7 @@ async def create(
         reference_id=params.reference_id,
         connection_id=params.connection_id,
         subscription_config_id=params.subscription_config_id,
+        credit_bundle_id=params.credit_bundle_id,
         secret=new_secret("css", caller.livemode),
         created_at=now,
         expires_at=now + timedelta(hours=billing.settings.checkout_session_ttl_hours),
@@ -102,35 +142,66 @@ async def create(
                 session, caller.merchant_id, caller.livemode, params.subscription_config_id
             )
             if config is None:
-                raise NotFound(
-                    f"No subscription config {params.subscription_config_id}.",
-                    param="subscription_config_id",
-                )
+                param = "plan_id" if params.plan_id is not None else "subscription_config_id"
+                raise NotFound(f"No plan {params.subscription_config_id}.", param=param)
         if params.connection_id is not None:
-            found = await connections.get_with_wallet(
-                session, caller.merchant_id, caller.livemode, params.connection_id
-            )
+            param = "customer_id" if params.customer_id is not None else "connection_id"
+            found = await _connection(session, caller, params.connection_id, param)
             if found is None:
-                raise NotFound(f"No connection {params.connection_id}.", param="connection_id")
-            wallet = found[1]
-            if wallet.phone is None:
-                raise InvalidRequest(
-                    "connection_id: the connection's wallet has no phone number on file, so its "
-                    "owner cannot confirm this checkout with a one-time code.",
-                    param="connection_id",
+                raise NotFound(
+                    f"No {param.removesuffix('_id')} {params.connection_id}.", param=param
                 )
+            connection, wallet = found
+            checkout.connection_id = connection.id
+            phone = wallet.phone or connection.phone
+            if phone is None:
+                raise InvalidRequest(
+                    f"{param}: no phone number is on file for it, so its owner cannot confirm "
+                    "this checkout with a one-time code.",
+                    param=param,
+                )
+            running = await subscriptions.active_for_wallet(session, wallet.id)
+            # Changing plans (`docs/current-api.md#checkout`) is for the merchant's own
+            # subscription; another merchant's on a shared wallet stays in the way.
             if (
                 params.checkout_mode == "subscription"
-                and await subscriptions.active_for_wallet(session, wallet.id) is not None
+                and running is not None
+                and running.merchant_id != caller.merchant_id
             ):
                 raise Conflict(
-                    "connection_id: the connection's wallet already has an active subscription.",
-                    param="connection_id",
+                    f"{param}: the customer's wallet already has an active subscription.",
+                    param=param,
                 )
+            if params.checkout_mode == "credit_bundle":
+                assert params.credit_bundle_id is not None
+                bundle = await subscriptions.get_bundle(
+                    session, caller.merchant_id, caller.livemode, params.credit_bundle_id
+                )
+                if bundle is None:
+                    raise NotFound(
+                        f"No credit bundle {params.credit_bundle_id}.", param="credit_bundle_id"
+                    )
+                if running is None or running.subscription_config_id != bundle.plan_id:
+                    raise InvalidRequest(
+                        "credit_bundle_id: the customer is not subscribed to the bundle's plan.",
+                        param="credit_bundle_id",
+                    )
+                checkout.amount = bundle.cost
             checkout.wallet_id = wallet.id
-            checkout.phone = wallet.phone
+            checkout.phone = phone
         await repository.add(session, checkout)
     return checkout
+
+
+async def _connection(
+    session: AsyncSession, caller: Caller, customer_id: str, param: str
+) -> tuple[Connection, Wallet] | None:
+    """By id, or (current API) by the merchant's `reference_id`."""
+    if customer_id.startswith("con_"):
+        return await connections.get_with_wallet(
+            session, caller.merchant_id, caller.livemode, customer_id
+        )
+    return await connections.by_reference(session, caller.merchant_id, caller.livemode, customer_id)
 
 
 async def retrieve(db: Database, caller: Caller, checkout_session_id: str) -> CheckoutSession:

@@ -433,6 +433,8 @@ class CheckoutSession(Base):
     autopay_threshold: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     autopay_amount: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     payment_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Added by migration 0010: the bundle a `credit_bundle` checkout buys.
+    credit_bundle_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class PaymentMethod(Base):

@@ -12,6 +12,7 @@ from lava_server.api.auth import Caller
 from lava_server.db.engine import Database
 from lava_server.db.models import (
     ActiveSubscription,
+    CreditBundle,
     Payment,
     PaymentMethod,
     SubscriptionConfig,
@@ -398,3 +399,50 @@ async def renewed_free(
     """A period of a $0 plan starts: nothing to charge, nothing granted."""
     _move_to_period(subscription, config, index)
     await _report(session, outbox.SUBSCRIPTION_RENEWED, subscription, now)
+
+
+async def bundle_bought(
+    session: AsyncSession,
+    subscription: ActiveSubscription,
+    bundle: CreditBundle,
+    payment: Payment,
+    now: datetime,
+) -> None:
+    """A credit bundle was paid for (and the payment credited): its `credit_amount` becomes
+    bundle credit of the subscription, spent after the cycle's credit and kept at the cycle's
+    end only when the plan's `bundle_rollover_type` is `full`. A bundle granting more or less
+    than it costs moves the difference between the merchant and the wallet in its own ledger
+    transaction. The caller holds the wallet's lock."""
+    config = await repository.config_by_id(session, subscription.subscription_config_id)
+    assert config is not None
+    difference = bundle.credit_amount - payment.amount
+    if difference != 0:
+        await post(
+            session,
+            txn_id=f"bundle_credit:{payment.id}",
+            postings=[
+                Posting(
+                    wallet_account(subscription.wallet_id),
+                    difference,
+                    "bundle_credit",
+                    subscription.wallet_id,
+                ),
+                Posting(f"merchant:{subscription.merchant_id}", -difference, "bundle_credit"),
+            ],
+            livemode=subscription.livemode,
+            now=now,
+        )
+    await grant_credit(
+        session,
+        wallet_id=subscription.wallet_id,
+        livemode=subscription.livemode,
+        merchant_id=subscription.merchant_id,
+        active_subscription_id=subscription.id,
+        payment_id=payment.id,
+        amount=bundle.credit_amount,
+        expires_at=(
+            subscription.current_period_end if config.bundle_rollover_type == "none" else None
+        ),
+        now=now,
+        kind="bundle",
+    )

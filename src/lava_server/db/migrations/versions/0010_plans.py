@@ -8,7 +8,8 @@ merchant and mode). New tables: `plan_meters` (a plan's meter links; none = ever
 `credit_bundles` (`cb_` ids, soft deleted). Adds to `active_subscriptions`: the auto top-up
 bundle and a scheduled change (`pending_change`, `pending_at`, `pending_plan_id`); its
 `payment_method_id` becomes nullable (free plans are not paid). Adds `credit_grants.kind`
-(`cycle`, or `bundle` for bought credit; existing grants are cycle credit).
+(`cycle`, or `bundle` for bought credit; existing grants are cycle credit), and
+`checkout_sessions.credit_bundle_id` (what a `credit_bundle` checkout buys).
 
 Revision ID: 0010
 Revises: 0009
@@ -105,9 +106,13 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("kind", sa.String(length=8), server_default="cycle", nullable=False)
         )
+    with op.batch_alter_table("checkout_sessions") as batch:
+        batch.add_column(sa.Column("credit_bundle_id", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("checkout_sessions") as batch:
+        batch.drop_column("credit_bundle_id")
     with op.batch_alter_table("credit_grants") as batch:
         batch.drop_column("kind")
     with op.batch_alter_table("active_subscriptions") as batch:
