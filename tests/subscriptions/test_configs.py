@@ -133,8 +133,9 @@ async def test_config_in_use_cannot_be_deleted(client, merchant, clock):
         headers=merchant.headers,
     )
     assert cancel.json() == {"success": True}
-    # A cancellation takes effect at the end of the cycle (docs/api.md#active-subscriptions):
-    # until then the plan is still in use.
+    # A cancellation takes effect at the end of the cycle
+    # (docs/checkout-and-wallets.md#subscriptions-and-period-credit): until then the plan is
+    # still in use.
     assert (await client.delete(path, headers=merchant.headers)).status_code == 409
     clock.advance(days=32)
     await run_once(billing_of(client), clock.now)
@@ -178,7 +179,8 @@ async def test_active_subscription_shape_and_cancel(client, merchant, live_merch
     for _ in range(2):  # cancelling twice is fine
         response = await client.delete(path, headers=merchant.headers)
         assert response.status_code == 200 and response.json() == {"success": True}
-    # Cancelled at the end of the cycle (docs/api.md#active-subscriptions): active until then.
+    # Cancelled at the end of the cycle, active until then
+    # (docs/checkout-and-wallets.md#subscriptions-and-period-credit).
     pending = (await client.get("/v1/active-subscriptions", headers=merchant.headers)).json()[0]
     assert pending["status"] == "active" and "cancelled_at" not in pending
     assert pending["wallet"]["active_balance"] == "20.0000000000"  # until the period's end
