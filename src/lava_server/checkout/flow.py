@@ -159,9 +159,11 @@ async def load(billing: Billing, secret: str, now: datetime) -> View | None:
                 balance = wallet.balance - wallet.held
             if checkout.mode == "subscription" and checkout.completed_at is None:
                 running = await subscriptions.active_for_wallet(session, checkout.wallet_id)
-                # The merchant's own subscription changes plan; another merchant's is in the way.
-                already_subscribed = (
-                    running is not None and running.merchant_id != checkout.merchant_id
+                # The merchant's own subscription changes plan; another merchant's, or one to
+                # this very plan, is in the way.
+                already_subscribed = running is not None and (
+                    running.merchant_id != checkout.merchant_id
+                    or running.subscription_config_id == checkout.subscription_config_id
                 )
     step = step_of(checkout, now)
     if step is Step.EXPIRED and processing:
@@ -438,7 +440,8 @@ async def _subscription_amount(session: AsyncSession, checkout: CheckoutSession)
         assert current is not None
         if current.id == config.id:
             raise FormError(
-                "You are already subscribed to this plan. Nothing was charged.", status=409
+                "This wallet already has an active subscription to this plan. Nothing was charged.",
+                status=409,
             )
         if config.period_amount < current.period_amount:
             return None

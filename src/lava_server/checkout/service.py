@@ -166,7 +166,10 @@ async def create(
             if (
                 params.checkout_mode == "subscription"
                 and running is not None
-                and running.merchant_id != caller.merchant_id
+                and (
+                    running.merchant_id != caller.merchant_id
+                    or running.subscription_config_id == params.subscription_config_id
+                )
             ):
                 raise Conflict(
                     f"{param}: the customer's wallet already has an active subscription.",
