@@ -9,6 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from lava_server.wallets.service import check as ledger_check
 from lava_server.worker.runner import run_once
 from tests.api.test_api_base import assert_error
@@ -177,4 +179,61 @@ async def test_subscribe_buy_bundles_upgrade_and_downgrade(client, merchant, db,
     assert renewed["subscription_id"] == upgraded["subscription_id"]
     assert renewed["cycle_start_at"] == pending["cycle_end_at"]
     assert renewed["credits"]["cycle_remaining"] == "8.0000000000"
+    assert (await ledger_check(db)).problems == []
+
+
+@pytest.mark.parametrize(
+    ("rollover", "bundle_rollover", "cycle_after", "bundle_after"),
+    [
+        ("none", "full", "8.0000000000", "6.0000000000"),
+        ("none", "none", "8.0000000000", "0.0000000000"),
+        ("full", "none", "13.0000000000", "0.0000000000"),
+    ],
+)
+async def test_credit_at_the_end_of_a_cycle(
+    client, merchant, db, clock, rollover, bundle_rollover, cycle_after, bundle_after
+):
+    """Cycle credit rolls over per `rollover_type`; bundle credit is kept at the cycle's end
+    iff `bundle_rollover_type` is `full`."""
+    h = merchant.headers
+    billing = billing_of(client)
+    plan = (
+        await client.post(
+            "/v1/plans",
+            json={**BASIC, "rollover_type": rollover, "bundle_rollover_type": bundle_rollover},
+            headers=h,
+        )
+    ).json()
+    session = await checkout(client, h, checkout_mode="subscription", plan_id=plan["plan_id"])
+    page = Page(client, secret_of(session))
+    await page.post("details", **DETAILS)
+    await page.verify()
+    await page.post("pay", **GOOD_CARD)
+    session = (
+        await client.get(f"/v1/checkout_sessions/{session['checkout_session_id']}", headers=h)
+    ).json()
+    customer_id = session["customer_id"]
+    bundle = plan["credit_bundles"][0]["credit_bundle_id"]
+    session = await checkout(
+        client, h, checkout_mode="credit_bundle", customer_id=customer_id, credit_bundle_id=bundle
+    )
+    page = Page(client, secret_of(session))
+    await page.post("send_code")
+    await page.verify()
+    await page.post("pay", **GOOD_CARD)
+    subs = (await client.get("/v1/active-subscriptions", headers=h)).json()
+    wallet_id = next(s["wallet_id"] for s in subs if s["connection_id"] == customer_id)
+    await spend(db, billing.settings, wallet_id, Decimal(3), clock.now)  # 8 -> 5 cycle credit
+    before = await subscription_of(client, h, customer_id)
+    assert before["credits"]["cycle_remaining"] == "5.0000000000"
+    assert before["credits"]["bundle_remaining"] == "6.0000000000"
+    clock.now = at(before["cycle_end_at"])
+    await run_once(billing, clock.now)
+    await run_once(billing, clock.now)
+    after = await subscription_of(client, h, customer_id)
+    assert after["cycle_start_at"] == before["cycle_end_at"]
+    assert after["credits"]["cycle_remaining"] == cycle_after
+    assert after["credits"]["bundle_remaining"] == bundle_after
+    wallet = await wallet_row(db, wallet_id)
+    assert wallet.balance == Decimal(after["credits"]["total_remaining"])
     assert (await ledger_check(db)).problems == []
