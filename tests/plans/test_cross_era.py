@@ -57,6 +57,22 @@ async def test_plans_cross_the_eras(client, merchant):
     configs = (await client.get("/v1/subscription-configs", headers=h)).json()
     [config] = [c for c in configs if c["subscription_config_id"] == new["plan_id"]]
     assert config["period_amount"] == "7.5000000000" and config["rollover_type"] == "none"
+    # The Free plan is seen by the seed era too, and stays free and undeletable there.
+    free = next(
+        p for p in (await client.get("/v1/plans", headers=h)).json()["data"] if p["name"] == "Free"
+    )
+    configs = (await client.get("/v1/subscription-configs", headers=h)).json()
+    assert free["plan_id"] in [c["subscription_config_id"] for c in configs]
+    free_path = f"/v1/subscription-configs/{free['plan_id']}"
+    assert_error(
+        await client.put(free_path, json={"period_amount": "5"}, headers=h),
+        400,
+        "invalid_request",
+        "period_amount",
+    )
+    assert_error(
+        await client.delete(free_path, headers=h), 400, "invalid_request", "subscription_config_id"
+    )
     deleted = await client.delete(f"/v1/subscription-configs/{new['plan_id']}", headers=h)
     assert deleted.status_code == 200
     assert_error(

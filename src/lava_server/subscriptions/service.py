@@ -129,6 +129,8 @@ async def update_config(
         if config is None:
             raise NotFound(f"No subscription config {config_id}.", param="subscription_config_id")
         new_amount = params.period_amount
+        if new_amount is not None and config.is_free:
+            raise InvalidRequest("period_amount: the Free plan stays free.", param="period_amount")
         if new_amount is not None:
             # A plan granting what it charges keeps doing so; one granting less never grants
             # more than it charges (`docs/current-api.md#plans`).
