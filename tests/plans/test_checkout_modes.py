@@ -228,6 +228,12 @@ async def test_credit_at_the_end_of_a_cycle(
     assert before["credits"]["cycle_remaining"] == "5.0000000000"
     assert before["credits"]["bundle_remaining"] == "6.0000000000"
     clock.now = at(before["cycle_end_at"])
+    # Credit due to expire is gone at once, before the worker has come by.
+    due = await subscription_of(client, h, customer_id)
+    kept_cycle = "5.0000000000" if rollover == "full" else "0.0000000000"
+    kept_bundle = "6.0000000000" if bundle_rollover == "full" else "0.0000000000"
+    assert due["credits"]["cycle_remaining"] == kept_cycle
+    assert due["credits"]["bundle_remaining"] == kept_bundle
     await run_once(billing, clock.now)
     await run_once(billing, clock.now)
     after = await subscription_of(client, h, customer_id)

@@ -29,7 +29,7 @@ from lava_server.subscriptions.current_schemas import (
     SubscriptionUpdate,
 )
 from lava_server.subscriptions.schemas import RolloverType
-from lava_server.timeutil import iso, iso_or_none
+from lava_server.timeutil import iso, iso_or_none, utcnow
 from lava_server.wallets.ledger import lock_wallet
 
 Credits = dict[str, Decimal]
@@ -88,7 +88,7 @@ def render(
 async def _render_many(
     session: AsyncSession, rows: Sequence[tuple[ActiveSubscription, SubscriptionConfig]]
 ) -> list[RestSubscriptionBase]:
-    credits = await repository.credit_left(session, [row[0].id for row in rows])
+    credits = await repository.credit_left(session, [row[0].id for row in rows], utcnow())
     bodies = []
     for subscription, config in rows:
         pending_plan = None

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import (
@@ -428,9 +428,10 @@ async def page_subscriptions(
 
 
 async def credit_left(
-    session: AsyncSession, subscription_ids: Sequence[str]
+    session: AsyncSession, subscription_ids: Sequence[str], now: datetime
 ) -> dict[str, dict[str, Decimal]]:
-    """What is left of each subscription's credit, by kind (`cycle`, `bundle`), not expired."""
+    """What is left at `now` of each subscription's credit, by kind (`cycle`, `bundle`): credit
+    due to expire by then counts as gone, whether or not a debit or the worker has expired it."""
     found: dict[str, dict[str, Decimal]] = {
         subscription_id: {"cycle": Decimal(0), "bundle": Decimal(0)}
         for subscription_id in subscription_ids
@@ -442,6 +443,7 @@ async def credit_left(
             CreditGrant.active_subscription_id.in_(sorted(set(subscription_ids))),
             CreditGrant.expired_at.is_(None),
             CreditGrant.remaining > 0,
+            or_(CreditGrant.expires_at.is_(None), CreditGrant.expires_at > now),
         )
     )
     for subscription_id, kind, remaining in rows:
