@@ -45,6 +45,7 @@ from lava_server.proxy.schemas import SECURITY_SCHEMES as FORWARD_SECURITY
 from lava_server.proxy.schemas import forward_paths
 from lava_server.requests.routes import CreateRequest, router_with
 from lava_server.settings import Settings
+from lava_server.subscriptions.current_routes import router as plans_router
 from lava_server.subscriptions.routes import router as subscriptions_router
 from lava_server.usage.routes import router as usage_router
 from lava_server.web import STATIC
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.billing = Billing(settings, db)
     app.include_router(checkout_router)
     app.include_router(subscriptions_router)
+    app.include_router(plans_router)
     app.include_router(webhooks_router)
     app.include_router(checkout_page_router)
     app.mount("/embed/static", StaticFiles(directory=STATIC), name="checkout-static")

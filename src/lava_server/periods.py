@@ -6,7 +6,7 @@ subscription's billing period (`usage_period`)."""
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 
 def calendar_period(now: datetime) -> tuple[datetime, datetime]:
@@ -62,3 +62,23 @@ def usage_period(
     if cycle_ends_at is not None and start < cycle_ends_at <= now:
         start = cycle_ends_at
     return start, end
+
+
+_DAYS = {"day": 1, "week": 7}
+
+
+def interval_start(started_at: datetime, index: int, interval: str) -> datetime:
+    """The start of period `index` of a plan renewing every `interval` (`day`, `week`,
+    `month`, `year`): months and years as `cycle_start`, days and weeks exactly."""
+    if interval in _DAYS:
+        return started_at.astimezone(timezone.utc) + timedelta(days=_DAYS[interval] * index)
+    return cycle_start(started_at, index * (12 if interval == "year" else 1))
+
+
+def interval_index(started_at: datetime, now: datetime, interval: str) -> int:
+    """The index of the period of a plan renewing every `interval` that holds `now`."""
+    if interval in _DAYS:
+        days = (now - started_at) // timedelta(days=_DAYS[interval])
+        return max(0, days)
+    index = cycle_period(started_at, now)[0]
+    return index // 12 if interval == "year" else index

@@ -118,9 +118,54 @@ async def test_every_answer_is_one_the_published_schema_allows(
     await _secret_keys(client, h)
     await _expect(client.get("/v1/models"), 200)
     await _meters(client, h)
+    await _plans(client, h)
     await _blocked_address(client)
 
     assert published.unexercised() == []
+
+
+async def _plans(client: httpx.AsyncClient, h: dict[str, str]) -> None:
+    body = {
+        "name": "Pro",
+        "period_amount": "10",
+        "billing_interval": "month",
+        "credit_bundles": [{"name": "B", "cost": "5", "credit_amount": "5"}],
+        "default_auto_top_up_bundle_index": 0,
+    }
+    plan = await _expect(client.post("/v1/plans", json=body, headers=h), 201)
+    await _expect(client.post("/v1/plans", json={**body, "included_credit": "11"}, headers=h), 400)
+    base = f"/v1/plans/{plan['plan_id']}"
+    plans = await _expect(client.get("/v1/plans", headers=h), 200)
+    await _expect(client.get("/v1/plans", params={"limit": "0"}, headers=h), 400)
+    await _expect(client.get(base, headers=h), 200)
+    await _expect(client.get("/v1/plans/sc_test_missing", headers=h), 404)
+    await _expect(client.patch(base, json={"name": "Pro 2"}, headers=h), 200)
+    await _expect(client.patch(base, json={"period_amount": "1"}, headers=h), 400)
+    bundle = plan["credit_bundles"][0]["credit_bundle_id"]
+    await _expect(
+        client.get("/v1/credit_bundles", params={"plan_id": plan["plan_id"]}, headers=h), 200
+    )
+    await _expect(client.get("/v1/credit_bundles", params={"limit": "0"}, headers=h), 400)
+    await _expect(client.get(f"/v1/credit_bundles/{bundle}", headers=h), 200)
+    await _expect(client.get("/v1/credit_bundles/cb_test_missing", headers=h), 404)
+    free = next(p for p in plans["data"] if p["name"] == "Free")
+    customer = await _expect(client.post("/v1/customers", json={}, headers=h), 201)
+    made = {"customer_id": customer["customer_id"], "plan_id": free["plan_id"]}
+    sub = await _expect(client.post("/v1/subscriptions", json=made, headers=h), 201)
+    paid = {**made, "plan_id": plan["plan_id"]}
+    await _expect(client.post("/v1/subscriptions", json=paid, headers=h), 400)
+    await _expect(client.get("/v1/subscriptions", params={"status": "all"}, headers=h), 200)
+    await _expect(client.get("/v1/subscriptions", params={"status": "x"}, headers=h), 400)
+    path = f"/v1/subscriptions/{sub['subscription']['subscription_id']}"
+    await _expect(client.patch(path, json={"auto_top_up_bundle_id": None}, headers=h), 200)
+    await _expect(client.patch(path, json={"auto_top_up_bundle_id": bundle}, headers=h), 400)
+    await _expect(client.delete(path, headers=h), 200)
+    await _expect(client.delete("/v1/subscriptions/as_test_missing", headers=h), 404)
+    await _expect(
+        client.get(f"/v1/customers/{customer['customer_id']}/subscription", headers=h), 200
+    )
+    await _expect(client.delete(base, headers=h), 200)
+    await _expect(client.delete(base, headers=h), 404)
 
 
 async def _blocked_address(client: httpx.AsyncClient) -> None:

@@ -3,11 +3,13 @@ routes: every answer parses into the SDK's models."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import httpx
 import pytest
 
+from lava_server.worker.runner import run_once
 from lavapayments import AsyncLava, ConflictError
 from tests.checkout.helpers import billing_of, secret_of, succeeded_charges
 from tests.subscriptions.helpers import subscribe
@@ -46,6 +48,11 @@ async def test_sdk_round_trip(client, merchant):
     assert active.subscription_config.name == "Pro 2"
     cancelled = await lava.subscriptions.cancel_active_subscription(active.active_subscription_id)
     assert cancelled.success is True
+    # The cancellation takes effect at the end of the cycle
+    # (docs/checkout-and-wallets.md#subscriptions-and-period-credit); the plan is in use until then.
+    with pytest.raises(ConflictError):
+        await lava.subscriptions.delete_config(config.subscription_config_id)
+    await run_once(billing_of(client), datetime.now(timezone.utc) + timedelta(days=32))
     deleted = await lava.subscriptions.delete_config(config.subscription_config_id)
     assert deleted.success is True
     assert len(succeeded_charges(billing_of(client).sandbox)) == 1

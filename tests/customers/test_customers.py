@@ -4,12 +4,15 @@ the outbox events, and objects crossing between the eras."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import select
 
 from lava_server.db.models import WebhookOutbox
+from lava_server.worker.runner import run_once
 from tests.api.test_api_base import assert_error
-from tests.checkout.helpers import DETAILS
+from tests.checkout.helpers import DETAILS, billing_of
 from tests.subscriptions.helpers import subscribe
 
 CONTACT_KEYS = {"phone", "email", "first_name", "last_name"}
@@ -208,11 +211,22 @@ async def test_a_checkout_connection_is_a_customer_with_its_subscription(
         "cycle_remaining": "20.0000000000",
         "bundle_remaining": "0.0000000000",
     }
-    # Cancelled through the seed-era route: no subscription runs any more.
+    # Cancelled through the seed-era route: it runs to the end of its cycle with the
+    # cancellation pending, then no subscription runs any more.
     cancel = await client.delete(
         f"/v1/active-subscriptions/{active['active_subscription_id']}", headers=merchant.headers
     )
     assert cancel.status_code == 200, cancel.text
+    pending = (
+        await client.get(f"/v1/customers/{customer_id}/subscription", headers=merchant.headers)
+    ).json()["subscription"]
+    assert pending["status"] == "active"
+    assert pending["pending_change"] == {
+        "type": "cancellation",
+        "effective_at": pending["cycle_end_at"],
+    }
+    clock.now = datetime.fromisoformat(pending["cycle_end_at"].replace("Z", "+00:00"))
+    await run_once(billing_of(client), clock.now)
     after = await client.get(f"/v1/customers/{customer_id}/subscription", headers=merchant.headers)
     assert after.json() == {"subscription": None}
     listed = (await client.get("/v1/customers", headers=merchant.headers)).json()["data"]

@@ -176,3 +176,85 @@ async def test_customers_and_meters_are_backfilled(tmp_path, pg_database_url) ->
             connection = await asyncpg.connect(admin.render_as_string(hide_password=False))
             await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             await connection.close()
+
+
+async def test_plans_and_subscriptions_are_carried_over(tmp_path, pg_database_url) -> None:
+    """Migration 0010 makes subscription configs plans: existing ones are monthly, grant their
+    `period_amount` (`included_credit`), keep bought credit (`bundle_rollover_type` full); an
+    existing subscription keeps its id, wallet, connection and card, with nothing pending, and
+    its credit grants are cycle credit."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+    from alembic import command
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from lava_server.db.migrate import alembic_config, upgrade
+
+    urls = [f"sqlite:///{tmp_path / 'old.db'}"]
+    admin = None
+    if pg_database_url is not None:
+        name = f"lava_mig_{uuid.uuid4().hex[:8]}"
+        admin = make_url(pg_database_url).set(drivername="postgresql")
+        connection = await asyncpg.connect(admin.render_as_string(hide_password=False))
+        await connection.execute(f'CREATE DATABASE "{name}"')
+        await connection.close()
+        urls.append(
+            make_url(pg_database_url).set(database=name).render_as_string(hide_password=False)
+        )
+    now = "2026-01-01 00:00:00"
+    try:
+        for url in urls:
+            await asyncio.to_thread(command.upgrade, alembic_config(url), "0009")
+            db = Database(url)
+            # SQLite stores money as integer 1e-10 dollars; PostgreSQL as NUMERIC
+            amount = "123456700000" if db.is_sqlite else "12.34567"
+            async with db.write() as session:
+                for statement in (
+                    f"INSERT INTO merchants VALUES ('mer_1', 'M', '{now}')",
+                    "INSERT INTO wallets (id, livemode, phone, balance, held, autopay_enabled,"
+                    f" created_at) VALUES ('wal_1', false, '+15550001', 0, 0, false, '{now}')",
+                    "INSERT INTO subscription_configs (id, merchant_id, livemode, name,"
+                    " period_amount, rollover_type, created_at, updated_at) VALUES ('sc_1',"
+                    f" 'mer_1', false, 'Pro', {amount}, 'full', '{now}', '{now}')",
+                    "INSERT INTO active_subscriptions (id, merchant_id, livemode, wallet_id,"
+                    " connection_id, subscription_config_id, payment_method_id, status,"
+                    " started_at, billing_anchor, period_index, current_period_start,"
+                    " current_period_end, created_at) VALUES ('as_1', 'mer_1', false, 'wal_1',"
+                    f" 'con_1', 'sc_1', 'pm_1', 'active', '{now}', 1, 0, '{now}',"
+                    f" '2026-02-01 00:00:00', '{now}')",
+                    "INSERT INTO credit_grants (wallet_id, livemode, merchant_id,"
+                    " active_subscription_id, payment_id, amount, remaining, granted_at)"
+                    f" VALUES ('wal_1', false, 'mer_1', 'as_1', 'pay_1', {amount}, {amount},"
+                    f" '{now}')",
+                ):
+                    await session.execute(text(statement))
+            await db.dispose()
+            upgrade(url)
+            db = Database(url)
+            from sqlalchemy import select
+
+            from lava_server.db.models import ActiveSubscription, CreditGrant, SubscriptionConfig
+
+            async with db.read() as session:
+                plan = (await session.execute(select(SubscriptionConfig))).scalar_one()
+                subscription = (await session.execute(select(ActiveSubscription))).scalar_one()
+                grant = (await session.execute(select(CreditGrant))).scalar_one()
+            await db.dispose()
+            assert plan.billing_interval == "month"
+            assert str(plan.included_credit) == str(plan.period_amount) == "12.3456700000"
+            assert plan.bundle_rollover_type == "full"
+            assert plan.rollover_type == "full"
+            assert plan.default_auto_top_up_bundle_id is None
+            assert plan.is_free is False
+            assert (subscription.wallet_id, subscription.connection_id) == ("wal_1", "con_1")
+            assert subscription.payment_method_id == "pm_1"
+            assert subscription.pending_change is None and subscription.cancelled_at is None
+            assert grant.kind == "cycle"
+    finally:
+        if admin is not None:
+            connection = await asyncpg.connect(admin.render_as_string(hide_password=False))
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await connection.close()

@@ -204,9 +204,9 @@ class FakeLavaAPI:
             case "GET", ["active-subscriptions"]:
                 return ok(list(self.active_subscriptions.values()))
             case "DELETE", ["active-subscriptions", object_id]:
-                subscription = self.get(self.active_subscriptions, object_id, "Subscription")
-                if subscription["status"] != "cancelled":
-                    subscription.update(status="cancelled", cancelled_at=now_iso())
+                # Cancelling takes effect at the end of the cycle (docs/current-api.md
+                # #subscriptions): the subscription stays active until then.
+                self.get(self.active_subscriptions, object_id, "Subscription")
                 return ok({"success": True})
         raise ApiError(404, "not_found", f"No route {method} /v1/{route}")
 

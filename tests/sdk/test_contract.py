@@ -314,10 +314,12 @@ async def test_active_subscriptions_list_and_cancel(lava: Client, backend: Backe
 
     assert (await call(lava.subscriptions.cancel_active_subscription(subscription_id))).success
     assert (await call(lava.subscriptions.cancel_active_subscription(subscription_id))).success
+    # The cancellation takes effect at the end of the cycle (docs/current-api.md#subscriptions):
+    # until then the subscription is still active.
     active = await call(lava.subscriptions.list_active_subscriptions())
-    cancelled = next(s for s in active if s.active_subscription_id == subscription_id)
-    assert cancelled.status == "cancelled"
-    assert cancelled.cancelled_at is not None
+    pending = next(s for s in active if s.active_subscription_id == subscription_id)
+    assert pending.status == "active"
+    assert pending.cancelled_at is None
 
     with pytest.raises(NotFoundError):
         await call(lava.subscriptions.cancel_active_subscription("as_test_01UNKNOWN"))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
+from lava_server.worker.runner import run_once
 from tests.api.test_api_base import assert_error
 from tests.checkout.helpers import billing_of, create_config, succeeded_charges
 from tests.subscriptions.helpers import subscribe
@@ -115,7 +118,7 @@ async def test_missing_fields(client, merchant):
     assert_error(response, 400, "invalid_request", "period_amount")
 
 
-async def test_config_in_use_cannot_be_deleted(client, merchant):
+async def test_config_in_use_cannot_be_deleted(client, merchant, clock):
     config = await create_config(client, merchant.headers)
     subscription = await subscribe(client, merchant.headers, config=config)
     path = f"/v1/subscription-configs/{config['subscription_config_id']}"
@@ -130,6 +133,12 @@ async def test_config_in_use_cannot_be_deleted(client, merchant):
         headers=merchant.headers,
     )
     assert cancel.json() == {"success": True}
+    # A cancellation takes effect at the end of the cycle
+    # (docs/checkout-and-wallets.md#subscriptions-and-period-credit): until then the plan is
+    # still in use.
+    assert (await client.delete(path, headers=merchant.headers)).status_code == 409
+    clock.advance(days=32)
+    await run_once(billing_of(client), clock.now)
     assert (await client.delete(path, headers=merchant.headers)).status_code == 200
     # The cancelled subscription still shows its plan.
     listed = (await client.get("/v1/active-subscriptions", headers=merchant.headers)).json()
@@ -170,10 +179,17 @@ async def test_active_subscription_shape_and_cancel(client, merchant, live_merch
     for _ in range(2):  # cancelling twice is fine
         response = await client.delete(path, headers=merchant.headers)
         assert response.status_code == 200 and response.json() == {"success": True}
+    # Cancelled at the end of the cycle, active until then
+    # (docs/checkout-and-wallets.md#subscriptions-and-period-credit).
+    pending = (await client.get("/v1/active-subscriptions", headers=merchant.headers)).json()[0]
+    assert pending["status"] == "active" and "cancelled_at" not in pending
+    assert pending["wallet"]["active_balance"] == "20.0000000000"  # until the period's end
+    clock.now = datetime.fromisoformat(pending["current_period_end"].replace("Z", "+00:00"))
+    await run_once(billing_of(client), clock.now)
     cancelled = (await client.get("/v1/active-subscriptions", headers=merchant.headers)).json()[0]
     assert cancelled["status"] == "cancelled"
-    assert cancelled["cancelled_at"].endswith("Z")
-    assert cancelled["wallet"]["active_balance"] == "20.0000000000"  # until the period's end
+    assert cancelled["cancelled_at"] == pending["current_period_end"]
+    assert cancelled["wallet"]["active_balance"] == "0.0000000000"  # its credit ended with it
     assert_error(
         await client.delete("/v1/active-subscriptions/as_test_nope", headers=merchant.headers),
         404,

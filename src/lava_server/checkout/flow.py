@@ -37,7 +37,16 @@ from lava_server.checkout import codes, forms, repository, service
 from lava_server.checkout.forms import FormError
 from lava_server.connections import repository as connections
 from lava_server.connections.service import contact_of
-from lava_server.db.models import CheckoutSession, Connection, Payment, SubscriptionConfig, Wallet
+from lava_server.db.models import (
+    ActiveSubscription,
+    CheckoutSession,
+    Connection,
+    CreditBundle,
+    Payment,
+    PaymentMethod,
+    SubscriptionConfig,
+    Wallet,
+)
 from lava_server.ids import new_id, new_secret
 from lava_server.merchants import repository as merchants
 from lava_server.payments import repository as payment_records
@@ -149,8 +158,12 @@ async def load(billing: Billing, secret: str, now: datetime) -> View | None:
             if wallet is not None:
                 balance = wallet.balance - wallet.held
             if checkout.mode == "subscription" and checkout.completed_at is None:
-                already_subscribed = (
-                    await subscriptions.active_for_wallet(session, checkout.wallet_id) is not None
+                running = await subscriptions.active_for_wallet(session, checkout.wallet_id)
+                # The merchant's own subscription changes plan; another merchant's, or one to
+                # this very plan, is in the way.
+                already_subscribed = running is not None and (
+                    running.merchant_id != checkout.merchant_id
+                    or running.subscription_config_id == checkout.subscription_config_id
                 )
     step = step_of(checkout, now)
     if step is Step.EXPIRED and processing:
@@ -304,7 +317,7 @@ async def change_amount(billing: Billing, secret: str, now: datetime) -> None:
     async with billing.db.write() as session:
         checkout = await _at_step(billing, session, secret, now, Step.PAY)
         if (
-            checkout.mode == "subscription"
+            checkout.mode in ("subscription", "credit_bundle")
             or await repository.lock_pending_payment(session, checkout.id) is not None
         ):
             raise StaleStep()
@@ -359,7 +372,16 @@ async def pay(billing: Billing, secret: str, form: Mapping[str, str], now: datet
             amount = checkout.amount
             if checkout.mode == "subscription":
                 amount = await _subscription_amount(session, checkout)
-            assert amount is not None and wallet is not None
+            elif checkout.mode == "credit_bundle":
+                amount = (await _bundle_bought(session, checkout))[0].cost
+            if amount is None:  # a downgrade: nothing to charge now
+                method = payments.save_method(
+                    checkout.wallet_id, checkout.livemode, provider.name, saved, now
+                )
+                await payment_records.add_method(session, method)
+                await _schedule_downgrade(session, checkout, method, now)
+                return
+            assert wallet is not None
             if wallet.balance + amount > MAX_AMOUNT:  # the range of money: checked before charging
                 raise FormError(
                     f"This wallet can hold at most {forms.dollars(MAX_AMOUNT)}; it holds "
@@ -391,9 +413,13 @@ async def pay(billing: Billing, secret: str, form: Mapping[str, str], now: datet
         raise FormError(problem, "card_number", status=402)
 
 
-async def _subscription_amount(session: AsyncSession, checkout: CheckoutSession) -> Decimal:
+async def _subscription_amount(session: AsyncSession, checkout: CheckoutSession) -> Decimal | None:
+    """What subscribing charges now: the plan's `period_amount`, or None for a downgrade of
+    the merchant's own running subscription (`docs/current-api.md#checkout`), which is
+    scheduled for the end of its cycle and charges nothing now."""
     assert checkout.wallet_id is not None and checkout.subscription_config_id is not None
-    if await subscriptions.active_for_wallet(session, checkout.wallet_id) is not None:
+    running = await subscriptions.active_for_wallet(session, checkout.wallet_id)
+    if running is not None and running.merchant_id != checkout.merchant_id:
         raise FormError(
             "This wallet already has an active subscription. Nothing was charged.", status=409
         )
@@ -409,7 +435,49 @@ async def _subscription_amount(session: AsyncSession, checkout: CheckoutSession)
     )
     if config is None:
         raise FormError("This plan is no longer offered. Nothing was charged.", status=409)
+    if running is not None:
+        current = await subscriptions.config_by_id(session, running.subscription_config_id)
+        assert current is not None
+        if current.id == config.id:
+            raise FormError(
+                "This wallet already has an active subscription to this plan. Nothing was charged.",
+                status=409,
+            )
+        if config.period_amount < current.period_amount:
+            return None
     return config.period_amount
+
+
+async def _bundle_bought(
+    session: AsyncSession, checkout: CheckoutSession
+) -> tuple[CreditBundle, ActiveSubscription]:
+    """The bundle a `credit_bundle` checkout buys, and the subscription to the bundle's plan
+    that it is bought for: both still there, or nothing is charged."""
+    assert checkout.wallet_id is not None and checkout.credit_bundle_id is not None
+    bundle = await subscriptions.get_bundle(
+        session, checkout.merchant_id, checkout.livemode, checkout.credit_bundle_id
+    )
+    running = await subscriptions.active_for_wallet(session, checkout.wallet_id)
+    if bundle is None or running is None or running.subscription_config_id != bundle.plan_id:
+        raise FormError(
+            "This credit bundle is no longer offered to you. Nothing was charged.", status=409
+        )
+    return bundle, running
+
+
+async def _schedule_downgrade(
+    session: AsyncSession, checkout: CheckoutSession, method: PaymentMethod, now: datetime
+) -> None:
+    """A cheaper plan starts when the running cycle ends; its renewals use this card."""
+    assert checkout.wallet_id is not None and checkout.subscription_config_id is not None
+    found = await subscriptions.active_for_wallet(session, checkout.wallet_id)
+    assert found is not None
+    running = await subscriptions.lock_subscription(session, found.id)
+    running.pending_change = subscription_service.PENDING_DOWNGRADE
+    running.pending_at = running.current_period_end
+    running.pending_plan_id = checkout.subscription_config_id
+    running.payment_method_id = method.id
+    checkout.completed_at = now
 
 
 async def settle(
@@ -482,7 +550,14 @@ async def _complete(
         config = await subscriptions.config_by_id(session, checkout.subscription_config_id)
         method = await payment_records.get_method(session, payment.payment_method_id)
         assert config is not None and method is not None
-        if await subscriptions.active_for_wallet(session, wallet.id) is None:
+        running = await subscriptions.active_for_wallet(session, wallet.id)
+        if running is not None and running.merchant_id == checkout.merchant_id:
+            # An upgrade (or leaving a free plan) applies at once: the old subscription ends.
+            running = await subscriptions.lock_subscription(session, running.id)
+            await subscription_service.end(session, running, subscription_service.REPLACED, now)
+            await session.flush()
+            running = None
+        if running is None:
             await subscription_service.start(
                 session,
                 merchant_id=checkout.merchant_id,
@@ -496,6 +571,9 @@ async def _complete(
             )
         else:  # a race the page's checks make all but impossible: keep the money as credit
             log.warning("checkout %s paid for a wallet already subscribed", checkout.id)
+    if checkout.mode == "credit_bundle":
+        bundle, running = await _bundle_bought(session, checkout)
+        await subscription_service.bundle_bought(session, running, bundle, payment, now)
     if checkout.autopay_amount is not None:
         wallet.autopay_enabled = True
         wallet.autopay_threshold = checkout.autopay_threshold

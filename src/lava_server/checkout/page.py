@@ -128,7 +128,7 @@ def _steps(view: View) -> list[dict[str, Any]]:
     if flow.asks_details(checkout):
         order.append((Step.DETAILS, "Details"))
     order.append((Step.CODE, "Code"))
-    if checkout.mode != "subscription":
+    if checkout.mode not in ("subscription", "credit_bundle"):
         order.append((Step.AMOUNT, "Amount"))
     order.append((Step.PAY, "Payment"))
     steps = [step for step, _ in order]

@@ -7,11 +7,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing_extensions import NotRequired, TypedDict
 
-from lava_server.api.names import either
 from lava_server.api.schemas import closed
 from lava_server.timeutil import Timestamp
 
-Mode = Literal["onboarding", "topup", "subscription"]
+Mode = Literal["onboarding", "topup", "subscription", "credit_bundle"]
 Text = Annotated[str, Field(min_length=1, max_length=255)]
 ObjectId = Annotated[str, Field(min_length=1, max_length=64)]
 _HOST = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
@@ -44,8 +43,8 @@ def origin_of(url: str) -> str:
 
 
 class CheckoutSessionCreate(BaseModel):
-    """The seed's `CreateCheckoutSessionParams`; the customer may be named `customer_id`, as in
-    the current API."""
+    """The seed's `CreateCheckoutSessionParams` and the current API's: `customer_id` is a
+    `connection_id`, `plan_id` a `subscription_config_id` (`docs/current-api.md#checkout`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -55,14 +54,10 @@ class CheckoutSessionCreate(BaseModel):
     ]
     reference_id: Text | None = None
     connection_id: Text | None = None
-    customer_id: Text | None = None
     subscription_config_id: ObjectId | None = None
-
-    @property
-    def customer(self) -> str | None:
-        """The customer that `connection_id` or `customer_id` names (an id or the merchant's
-        `reference_id`, `docs/current-api.md#shared-routes`)."""
-        return either("customer_id", self.customer_id, "connection_id", self.connection_id)
+    customer_id: Text | None = None
+    plan_id: ObjectId | None = None
+    credit_bundle_id: ObjectId | None = None
 
     @field_validator("origin_url")
     @classmethod
@@ -84,7 +79,9 @@ class RestCheckoutSession(TypedDict):
     created_at: Timestamp
     expires_at: Timestamp
     connection_id: NotRequired[str]
-    customer_id: NotRequired[str]  # = connection_id (the current API's name)
     reference_id: NotRequired[str]
     subscription_config_id: NotRequired[str]
     completed_at: NotRequired[Timestamp]
+    customer_id: NotRequired[str]
+    plan_id: NotRequired[str]
+    credit_bundle_id: NotRequired[str]

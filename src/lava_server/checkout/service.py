@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from lava_server.api.auth import Caller
+from lava_server.api.names import either
 from lava_server.checkout import repository
 from lava_server.checkout.schemas import CheckoutSessionCreate, Mode, RestCheckoutSession
 from lava_server.connections import service as connections
@@ -40,27 +41,63 @@ def render(session: CheckoutSession, public_base: str) -> RestCheckoutSession:
         "expires_at": iso(session.expires_at),
     }
     if session.connection_id is not None:
-        body["connection_id"] = body["customer_id"] = session.connection_id
+        body["connection_id"] = session.connection_id
+        body["customer_id"] = session.connection_id
     if session.reference_id is not None:
         body["reference_id"] = session.reference_id
     if session.subscription_config_id is not None:
         body["subscription_config_id"] = session.subscription_config_id
+        body["plan_id"] = session.subscription_config_id
+    if session.credit_bundle_id is not None:
+        body["credit_bundle_id"] = session.credit_bundle_id
     if session.completed_at is not None:
         body["completed_at"] = iso(session.completed_at)
     return body
 
 
+def _one_name(params: CheckoutSessionCreate) -> None:
+    """Either era's name of a field (`docs/current-api.md#shared-routes`): fold the current
+    API's into the seed's, a 400 naming both when they differ."""
+    params.connection_id = either(
+        "customer_id", params.customer_id, "connection_id", params.connection_id
+    )
+    params.subscription_config_id = either(
+        "plan_id", params.plan_id, "subscription_config_id", params.subscription_config_id
+    )
+
+
 def _check_mode(params: CheckoutSessionCreate) -> None:
     mode = params.checkout_mode
     name = "customer_id" if params.customer_id is not None else "connection_id"
-    if mode == "topup" and params.customer is None:
+    if mode == "credit_bundle":
+        if params.connection_id is None:
+            raise InvalidRequest(
+                "customer_id is required when checkout_mode is credit_bundle.",
+                param="customer_id",
+            )
+        if params.credit_bundle_id is None:
+            raise InvalidRequest(
+                "credit_bundle_id is required when checkout_mode is credit_bundle.",
+                param="credit_bundle_id",
+            )
+        if params.subscription_config_id is not None:
+            raise InvalidRequest(
+                "plan_id is not accepted when checkout_mode is credit_bundle.", param="plan_id"
+            )
+        return
+    if params.credit_bundle_id is not None:
+        raise InvalidRequest(
+            "credit_bundle_id is only accepted when checkout_mode is credit_bundle.",
+            param="credit_bundle_id",
+        )
+    if mode == "topup" and params.connection_id is None:
         raise InvalidRequest(
             "connection_id is required when checkout_mode is topup.", param="connection_id"
         )
-    if mode == "onboarding" and params.customer is not None:
+    if mode == "onboarding" and params.connection_id is not None:
         raise InvalidRequest(
-            f"{name} is only accepted when checkout_mode is topup or subscription "
-            "(onboarding creates the connection).",
+            f"{name} is only accepted when checkout_mode is topup, subscription or "
+            "credit_bundle (onboarding creates the connection).",
             param=name,
         )
     if mode == "subscription" and params.subscription_config_id is None:
@@ -78,6 +115,7 @@ def _check_mode(params: CheckoutSessionCreate) -> None:
 async def create(
     billing: Billing, caller: Caller, params: CheckoutSessionCreate, now: datetime
 ) -> CheckoutSession:
+    _one_name(params)
     _check_mode(params)
     if caller.livemode:
         billing.check_live_mode()  # a live session must never take test cards or fake codes
@@ -90,6 +128,7 @@ async def create(
         reference_id=params.reference_id,
         connection_id=params.connection_id,
         subscription_config_id=params.subscription_config_id,
+        credit_bundle_id=params.credit_bundle_id,
         secret=new_secret("css", caller.livemode),
         created_at=now,
         expires_at=now + timedelta(hours=billing.settings.checkout_session_ttl_hours),
@@ -103,37 +142,53 @@ async def create(
                 session, caller.merchant_id, caller.livemode, params.subscription_config_id
             )
             if config is None:
-                raise NotFound(
-                    f"No subscription config {params.subscription_config_id}.",
-                    param="subscription_config_id",
-                )
-        customer = params.customer
-        if customer is not None:
+                param = "plan_id" if params.plan_id is not None else "subscription_config_id"
+                raise NotFound(f"No plan {params.subscription_config_id}.", param=param)
+        if params.connection_id is not None:
+            param = "customer_id" if params.customer_id is not None else "connection_id"
             # An id or the merchant's reference for it, by the customers' one rule.
-            found = await connections.find(
-                session,
-                caller,
-                customer,
-                "customer_id" if params.customer_id is not None else "connection_id",
-            )
-            checkout.connection_id = found[0].id
-            wallet = found[1]
-            if wallet.phone is None:
+            found = await connections.find(session, caller, params.connection_id, param)
+            connection, wallet = found
+            checkout.connection_id = connection.id
+            phone = wallet.phone or connection.phone
+            if phone is None:
                 raise InvalidRequest(
-                    "connection_id: the connection's wallet has no phone number on file, so its "
-                    "owner cannot confirm this checkout with a one-time code.",
-                    param="connection_id",
+                    f"{param}: no phone number is on file for it, so its owner cannot confirm "
+                    "this checkout with a one-time code.",
+                    param=param,
                 )
+            running = await subscriptions.active_for_wallet(session, wallet.id)
+            # Changing plans (`docs/current-api.md#checkout`) is for the merchant's own
+            # subscription; another merchant's on a shared wallet stays in the way.
             if (
                 params.checkout_mode == "subscription"
-                and await subscriptions.active_for_wallet(session, wallet.id) is not None
+                and running is not None
+                and (
+                    running.merchant_id != caller.merchant_id
+                    or running.subscription_config_id == params.subscription_config_id
+                )
             ):
                 raise Conflict(
-                    "connection_id: the connection's wallet already has an active subscription.",
-                    param="connection_id",
+                    f"{param}: the customer's wallet already has an active subscription.",
+                    param=param,
                 )
+            if params.checkout_mode == "credit_bundle":
+                assert params.credit_bundle_id is not None
+                bundle = await subscriptions.get_bundle(
+                    session, caller.merchant_id, caller.livemode, params.credit_bundle_id
+                )
+                if bundle is None:
+                    raise NotFound(
+                        f"No credit bundle {params.credit_bundle_id}.", param="credit_bundle_id"
+                    )
+                if running is None or running.subscription_config_id != bundle.plan_id:
+                    raise InvalidRequest(
+                        "credit_bundle_id: the customer is not subscribed to the bundle's plan.",
+                        param="credit_bundle_id",
+                    )
+                checkout.amount = bundle.cost
             checkout.wallet_id = wallet.id
-            checkout.phone = wallet.phone
+            checkout.phone = phone
         await repository.add(session, checkout)
     return checkout
 

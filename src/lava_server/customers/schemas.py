@@ -7,7 +7,7 @@ from typing import Any, Literal
 from typing_extensions import NotRequired, TypedDict
 
 from lava_server.api.schemas import closed
-from lava_server.money import MoneyString
+from lava_server.subscriptions.current_schemas import RestSubscriptionBase
 from lava_server.timeutil import Timestamp
 
 Status = Literal["active", "cancelled"]
@@ -45,46 +45,6 @@ class RestCustomer(TypedDict):
     metadata: dict[str, Any] | None
     created_at: Timestamp
     connection_secret: NotRequired[str]
-
-
-@closed
-class SubscriptionPlan(TypedDict):
-    name: str
-    period_amount: MoneyString
-    included_credit: MoneyString
-    billing_interval: Literal["day", "week", "month", "year"]
-    rollover_type: Literal["full", "none"]
-    bundle_rollover_type: Literal["full", "none"]
-
-
-@closed
-class SubscriptionCredits(TypedDict):
-    total_remaining: MoneyString
-    cycle_remaining: MoneyString
-    bundle_remaining: MoneyString
-
-
-@closed
-class PendingChange(TypedDict):
-    type: Literal["cancellation", "downgrade"]
-    effective_at: str | None
-
-
-@closed
-class RestSubscriptionBase(TypedDict):
-    """The subscription (an active subscription of the seed era, same id) and its credits."""
-
-    subscription_id: str
-    plan_id: str
-    status: Status
-    auto_top_up_bundle_id: str | None
-    started_at: Timestamp
-    cancelled_at: str | None
-    cycle_start_at: str | None
-    cycle_end_at: str | None
-    plan: SubscriptionPlan
-    credits: SubscriptionCredits
-    pending_change: PendingChange | None
 
 
 @closed

@@ -5,8 +5,7 @@ subscription each one runs."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
-from typing import Literal, cast
+from typing import cast
 
 from lava_server.api.auth import Caller
 from lava_server.connections import service as connections
@@ -18,9 +17,9 @@ from lava_server.customers.schemas import (
 )
 from lava_server.db.engine import Database
 from lava_server.db.models import ActiveSubscription, Connection, SubscriptionConfig, Wallet
-from lava_server.pricing import format_money
+from lava_server.subscriptions import current
 from lava_server.subscriptions import repository as subscriptions
-from lava_server.timeutil import iso, iso_or_none
+from lava_server.timeutil import iso
 
 Running = dict[str, tuple[ActiveSubscription, SubscriptionConfig]]
 
@@ -70,41 +69,8 @@ async def render_one(db: Database, found: tuple[Connection, Wallet]) -> RestCust
 async def subscription_of(
     db: Database, caller: Caller, customer_id: str
 ) -> CustomerSubscriptionAnswer:
-    """The running subscription in the current API's shape. Seed-era plans are monthly, grant
-    their whole `period_amount` as credit and have no bundles; a cancelled subscription stops
-    at once (so none is ever pending)."""
+    """The running subscription in the current API's shape (`subscriptions.current`), with its
+    credit by kind and the change pending at the end of its cycle."""
     connection, _ = await connections.retrieve(db, caller, customer_id, param="customer_id")
     async with db.read() as session:
-        running = await subscriptions.live_for_connections(session, [connection.id])
-        found = running.get(connection.id)
-        if found is None:
-            return {"subscription": None}
-        subscription, config = found
-        cycle = await subscriptions.period_credit_left(session, subscription.id)
-    rollover = cast(Literal["full", "none"], config.rollover_type)
-    return {
-        "subscription": {
-            "subscription_id": subscription.id,
-            "plan_id": config.id,
-            "status": cast(Status, subscription.status),
-            "auto_top_up_bundle_id": None,
-            "started_at": iso(subscription.started_at),
-            "cancelled_at": iso_or_none(subscription.cancelled_at),
-            "cycle_start_at": iso(subscription.current_period_start),
-            "cycle_end_at": iso(subscription.current_period_end),
-            "plan": {
-                "name": config.name,
-                "period_amount": format_money(config.period_amount),
-                "included_credit": format_money(config.period_amount),
-                "billing_interval": "month",
-                "rollover_type": rollover,
-                "bundle_rollover_type": "full",
-            },
-            "credits": {
-                "total_remaining": format_money(cycle),
-                "cycle_remaining": format_money(cycle),
-                "bundle_remaining": format_money(Decimal(0)),
-            },
-            "pending_change": None,
-        }
-    }
+        return {"subscription": await current.running_of(session, connection.id)}

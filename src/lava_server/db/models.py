@@ -333,7 +333,17 @@ class SubscriptionConfig(SoftDeleted):
     """A plan a merchant sells: `period_amount` charged each period, granted as period credit."""
 
     __tablename__ = "subscription_configs"
-    __table_args__ = (Index("ix_subscription_configs_merchant", "merchant_id", "livemode", "id"),)
+    __table_args__ = (
+        Index("ix_subscription_configs_merchant", "merchant_id", "livemode", "id"),
+        Index(
+            "uq_subscription_configs_free",
+            "merchant_id",
+            "livemode",
+            unique=True,
+            sqlite_where=text("is_free"),
+            postgresql_where=text("is_free"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
@@ -341,6 +351,43 @@ class SubscriptionConfig(SoftDeleted):
     name: Mapped[str] = mapped_column(String(255))
     period_amount: Mapped[Decimal] = mapped_column(Money())
     rollover_type: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Added by migration 0010 (the current API's plans, `docs/current-api.md#plans`): the
+    # credit a period grants (at most `period_amount`), how often it renews, whether bought
+    # bundle credit outlives a cycle, the bundle new subscriptions top up with, and whether
+    # this is the merchant's $0 Free plan (one per merchant and mode).
+    billing_interval: Mapped[str] = mapped_column(String(8), server_default="month")
+    included_credit: Mapped[Decimal] = mapped_column(Money())
+    bundle_rollover_type: Mapped[str] = mapped_column(String(8), server_default="full")
+    default_auto_top_up_bundle_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    is_free: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+class PlanMeter(Base):
+    """A meter (product) linked to a plan; a plan with no links covers every meter."""
+
+    __tablename__ = "plan_meters"
+
+    plan_id: Mapped[str] = mapped_column(ForeignKey("subscription_configs.id"), primary_key=True)
+    meter_id: Mapped[str] = mapped_column(ForeignKey("products.id"), primary_key=True)
+
+
+class CreditBundle(SoftDeleted):
+    """Credit a plan's subscribers can buy: `cost` paid, `credit_amount` granted as bundle
+    credit (spent after the cycle's credit). `position` keeps the plan's order."""
+
+    __tablename__ = "credit_bundles"
+    __table_args__ = (Index("ix_credit_bundles_plan", "plan_id", "position"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("subscription_configs.id"))
+    merchant_id: Mapped[str] = mapped_column(String(64))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(255))
+    cost: Mapped[Decimal] = mapped_column(Money())
+    credit_amount: Mapped[Decimal] = mapped_column(Money())
+    position: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -386,6 +433,8 @@ class CheckoutSession(Base):
     autopay_threshold: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     autopay_amount: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     payment_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Added by migration 0010: the bundle a `credit_bundle` checkout buys.
+    credit_bundle_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class PaymentMethod(Base):
@@ -473,7 +522,7 @@ class ActiveSubscription(Base):
     wallet_id: Mapped[str] = mapped_column(ForeignKey("wallets.id"))
     connection_id: Mapped[str] = mapped_column(String(64))
     subscription_config_id: Mapped[str] = mapped_column(ForeignKey("subscription_configs.id"))
-    payment_method_id: Mapped[str] = mapped_column(String(64))
+    payment_method_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     billing_anchor: Mapped[int] = mapped_column(Integer)
@@ -483,6 +532,13 @@ class ActiveSubscription(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     cancel_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Added by migration 0010 (`docs/current-api.md#subscriptions`): the bundle bought when
+    # credit runs out, and a change scheduled for `pending_at` (the cycle's end): a
+    # `cancellation`, or a `downgrade` to `pending_plan_id`. Free plans have no payment method.
+    auto_top_up_bundle_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pending_change: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    pending_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    pending_plan_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class CreditGrant(Base):
@@ -502,6 +558,9 @@ class CreditGrant(Base):
     payment_id: Mapped[str] = mapped_column(String(64))
     amount: Mapped[Decimal] = mapped_column(Money())
     remaining: Mapped[Decimal] = mapped_column(Money())
+    # Added by migration 0010: `cycle` (a period's included credit) or `bundle` (bought credit,
+    # spent after the cycle's).
+    kind: Mapped[str] = mapped_column(String(8), server_default="cycle")
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

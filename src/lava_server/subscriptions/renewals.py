@@ -16,7 +16,7 @@ from lava_server.payments.context import Billing
 from lava_server.payments.interface import ChargeResult
 from lava_server.payments.repository import FAILED, RENEWAL, SUCCEEDED
 from lava_server.payments.service import new_payment, record_outcome
-from lava_server.periods import cycle_period
+from lava_server.periods import interval_index
 from lava_server.subscriptions import repository, service
 from lava_server.subscriptions.repository import ACTIVE
 from lava_server.wallets.ledger import lock_wallet
@@ -45,13 +45,25 @@ async def _queue(billing: Billing, subscription_id: str, now: datetime) -> int:
             return 0
         if await repository.renewal_pending(session, subscription.id):
             return 0
-        index = cycle_period(subscription.started_at, now)[0]
+        if await service.finish_pending(session, subscription, now):
+            return 0  # cancelled at the end of its cycle
+        config = await repository.config_by_id(session, subscription.subscription_config_id)
+        assert config is not None
+        index = interval_index(subscription.started_at, now, config.billing_interval)
+        if config.period_amount == 0:
+            await service.renewed_free(session, subscription, config, index, now)
+            return 0
         key = f"{subscription.id}:renewal:{index}"
         if await payment_records.key_used(session, key):
             return 0
-        config = await repository.config_by_id(session, subscription.subscription_config_id)
-        method = await payment_records.get_method(session, subscription.payment_method_id)
-        assert config is not None and method is not None
+        method = (
+            None
+            if subscription.payment_method_id is None
+            else await payment_records.get_method(session, subscription.payment_method_id)
+        )
+        if method is None:  # a paid plan without a card to charge
+            await service.end(session, subscription, service.PAYMENT_FAILED, now)
+            return 0
         await payment_records.add_payment(
             session,
             new_payment(

@@ -4,13 +4,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import (
     ActiveSubscription,
+    Connection,
+    CreditBundle,
     CreditGrant,
     Payment,
+    PlanMeter,
+    Product,
     SubscriptionConfig,
     Wallet,
 )
@@ -233,3 +237,215 @@ async def period_credit_left(session: AsyncSession, subscription_id: str) -> Dec
         )
     ).scalar_one()
     return Decimal(total)
+
+
+# The current API's plans, bundles and subscriptions (`docs/current-api.md#plans`).
+
+
+async def free_plan(
+    session: AsyncSession, merchant_id: str, livemode: bool
+) -> SubscriptionConfig | None:
+    return (
+        await session.execute(
+            select(SubscriptionConfig).where(
+                SubscriptionConfig.merchant_id == merchant_id,
+                SubscriptionConfig.livemode == livemode,
+                SubscriptionConfig.is_free.is_(True),
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def page_configs(
+    session: AsyncSession, merchant_id: str, livemode: bool, cursor: str | None, limit: int
+) -> Sequence[SubscriptionConfig]:
+    query = select(SubscriptionConfig).where(
+        SubscriptionConfig.merchant_id == merchant_id,
+        SubscriptionConfig.livemode == livemode,
+        SubscriptionConfig.not_deleted(),
+    )
+    if cursor is not None:
+        query = query.where(SubscriptionConfig.id < cursor)
+    query = query.order_by(SubscriptionConfig.id.desc()).limit(limit + 1)
+    return (await session.execute(query)).scalars().all()
+
+
+async def linked_meters(
+    session: AsyncSession, plan_ids: Sequence[str]
+) -> dict[str, list[tuple[str, str]]]:
+    """(meter id, name) of each plan's linked meters that are not deleted."""
+    found: dict[str, list[tuple[str, str]]] = {plan_id: [] for plan_id in plan_ids}
+    if not plan_ids:
+        return found
+    rows = await session.execute(
+        select(PlanMeter.plan_id, Product.id, Product.name)
+        .join(Product, Product.id == PlanMeter.meter_id)
+        .where(PlanMeter.plan_id.in_(sorted(set(plan_ids))), Product.not_deleted())
+        .order_by(Product.id)
+    )
+    for plan_id, meter_id, name in rows:
+        found[plan_id].append((meter_id, name))
+    return found
+
+
+async def live_meter_ids(
+    session: AsyncSession, merchant_id: str, livemode: bool, meter_ids: Sequence[str]
+) -> set[str]:
+    rows = await session.execute(
+        select(Product.id).where(
+            Product.id.in_(sorted(set(meter_ids))),
+            Product.merchant_id == merchant_id,
+            Product.livemode == livemode,
+            Product.not_deleted(),
+        )
+    )
+    return set(rows.scalars())
+
+
+async def set_linked_meters(session: AsyncSession, plan_id: str, meter_ids: Sequence[str]) -> None:
+    await session.execute(delete(PlanMeter).where(PlanMeter.plan_id == plan_id))
+    for meter_id in sorted(set(meter_ids)):
+        session.add(PlanMeter(plan_id=plan_id, meter_id=meter_id))
+    await session.flush()
+
+
+async def plan_covers_meter(session: AsyncSession, plan_id: str, meter_id: str) -> bool:
+    """A plan covers a meter it links, or every meter when it links none."""
+    rows = (
+        await session.execute(select(PlanMeter.meter_id).where(PlanMeter.plan_id == plan_id))
+    ).scalars()
+    linked = set(rows)
+    return not linked or meter_id in linked
+
+
+async def bundles_of(
+    session: AsyncSession, plan_ids: Sequence[str]
+) -> dict[str, list[CreditBundle]]:
+    found: dict[str, list[CreditBundle]] = {plan_id: [] for plan_id in plan_ids}
+    if not plan_ids:
+        return found
+    rows = await session.execute(
+        select(CreditBundle)
+        .where(CreditBundle.plan_id.in_(sorted(set(plan_ids))), CreditBundle.not_deleted())
+        .order_by(CreditBundle.position, CreditBundle.id)
+    )
+    for bundle in rows.scalars():
+        found[bundle.plan_id].append(bundle)
+    return found
+
+
+async def add_bundle(session: AsyncSession, bundle: CreditBundle) -> None:
+    session.add(bundle)
+    await session.flush()
+
+
+async def get_bundle(
+    session: AsyncSession, merchant_id: str, livemode: bool, bundle_id: str
+) -> CreditBundle | None:
+    return (
+        await session.execute(
+            select(CreditBundle).where(
+                CreditBundle.id == bundle_id,
+                CreditBundle.merchant_id == merchant_id,
+                CreditBundle.livemode == livemode,
+                CreditBundle.not_deleted(),
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def bundle_by_id(session: AsyncSession, bundle_id: str) -> CreditBundle | None:
+    return await session.get(CreditBundle, bundle_id)
+
+
+async def page_bundles(
+    session: AsyncSession,
+    merchant_id: str,
+    livemode: bool,
+    plan_id: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Sequence[CreditBundle]:
+    query = (
+        select(CreditBundle)
+        .join(SubscriptionConfig, SubscriptionConfig.id == CreditBundle.plan_id)
+        .where(
+            CreditBundle.merchant_id == merchant_id,
+            CreditBundle.livemode == livemode,
+            CreditBundle.not_deleted(),
+            SubscriptionConfig.not_deleted(),
+        )
+    )
+    if plan_id is not None:
+        query = query.where(CreditBundle.plan_id == plan_id)
+    if cursor is not None:
+        query = query.where(CreditBundle.id < cursor)
+    query = query.order_by(CreditBundle.id.desc()).limit(limit + 1)
+    return (await session.execute(query)).scalars().all()
+
+
+async def delete_bundles_of(session: AsyncSession, plan_id: str, now: datetime) -> None:
+    await session.execute(
+        update(CreditBundle)
+        .where(CreditBundle.plan_id == plan_id, CreditBundle.deleted_at.is_(None))
+        .values(deleted_at=now)
+    )
+
+
+SubscriptionView = tuple[ActiveSubscription, SubscriptionConfig, Wallet, Connection | None]
+
+
+async def page_subscriptions(
+    session: AsyncSession,
+    merchant_id: str,
+    livemode: bool,
+    *,
+    status: str | None,
+    connection_id: str | None,
+    cursor: str | None,
+    limit: int,
+) -> list[SubscriptionView]:
+    query = (
+        select(ActiveSubscription, SubscriptionConfig, Wallet, Connection)
+        .join(
+            SubscriptionConfig, SubscriptionConfig.id == ActiveSubscription.subscription_config_id
+        )
+        .join(Wallet, Wallet.id == ActiveSubscription.wallet_id)
+        .outerjoin(Connection, Connection.id == ActiveSubscription.connection_id)
+        .where(
+            ActiveSubscription.merchant_id == merchant_id,
+            ActiveSubscription.livemode == livemode,
+        )
+    )
+    if status is not None:
+        query = query.where(ActiveSubscription.status == status)
+    if connection_id is not None:
+        query = query.where(ActiveSubscription.connection_id == connection_id)
+    if cursor is not None:
+        query = query.where(ActiveSubscription.id < cursor)
+    rows = await session.execute(query.order_by(ActiveSubscription.id.desc()).limit(limit + 1))
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+
+async def credit_left(
+    session: AsyncSession, subscription_ids: Sequence[str], now: datetime
+) -> dict[str, dict[str, Decimal]]:
+    """What is left at `now` of each subscription's credit, by kind (`cycle`, `bundle`): credit
+    due to expire by then counts as gone, whether or not a debit or the worker has expired it."""
+    found: dict[str, dict[str, Decimal]] = {
+        subscription_id: {"cycle": Decimal(0), "bundle": Decimal(0)}
+        for subscription_id in subscription_ids
+    }
+    if not subscription_ids:
+        return found
+    rows = await session.execute(
+        select(CreditGrant.active_subscription_id, CreditGrant.kind, CreditGrant.remaining).where(
+            CreditGrant.active_subscription_id.in_(sorted(set(subscription_ids))),
+            CreditGrant.expired_at.is_(None),
+            CreditGrant.remaining > 0,
+            or_(CreditGrant.expires_at.is_(None), CreditGrant.expires_at > now),
+        )
+    )
+    for subscription_id, kind, remaining in rows:
+        found[subscription_id][kind] += remaining
+    return found

@@ -12,15 +12,16 @@ from lava_server.api.auth import Caller
 from lava_server.db.engine import Database
 from lava_server.db.models import (
     ActiveSubscription,
+    CreditBundle,
     Payment,
     PaymentMethod,
     SubscriptionConfig,
     Wallet,
 )
-from lava_server.errors import Conflict, NotFound
+from lava_server.errors import Conflict, InvalidRequest, NotFound
 from lava_server.ids import new_id
 from lava_server.payments.repository import FAILED
-from lava_server.periods import cycle_start
+from lava_server.periods import interval_start
 from lava_server.pricing import format_money
 from lava_server.subscriptions import repository
 from lava_server.subscriptions.repository import ACTIVE, CANCELLED
@@ -35,11 +36,13 @@ from lava_server.subscriptions.schemas import (
 )
 from lava_server.timeutil import iso
 from lava_server.wallets.credit import end_credit_at, expire_credit, grant_credit
-from lava_server.wallets.ledger import lock_wallet
+from lava_server.wallets.ledger import Posting, lock_wallet, post, wallet_account
 from lava_server.wallets.repository import get_wallet
 
 CANCELLED_BY_MERCHANT = "cancelled"
 PAYMENT_FAILED = "payment_failed"
+REPLACED = "replaced"
+PENDING_CANCELLATION, PENDING_DOWNGRADE = "cancellation", "downgrade"
 
 
 def render_config(config: SubscriptionConfig) -> RestSubscriptionConfig:
@@ -98,7 +101,11 @@ async def create_config(
         livemode=caller.livemode,
         name=params.name,
         period_amount=params.period_amount,
+        included_credit=params.period_amount,
+        billing_interval="month",
         rollover_type=params.rollover_type,
+        bundle_rollover_type="full",
+        is_free=False,
         created_at=now,
         updated_at=now,
     )
@@ -121,6 +128,16 @@ async def update_config(
         )
         if config is None:
             raise NotFound(f"No subscription config {config_id}.", param="subscription_config_id")
+        new_amount = params.period_amount
+        if new_amount is not None and config.is_free:
+            raise InvalidRequest("period_amount: the Free plan stays free.", param="period_amount")
+        if new_amount is not None:
+            # A plan granting what it charges keeps doing so; one granting less never grants
+            # more than it charges (`docs/current-api.md#plans`).
+            if config.included_credit == config.period_amount:
+                config.included_credit = new_amount
+            else:
+                config.included_credit = min(config.included_credit, new_amount)
         for field, value in params.model_dump(exclude_none=True).items():
             setattr(config, field, value)
         config.updated_at = now
@@ -135,6 +152,8 @@ async def delete_config(db: Database, caller: Caller, config_id: str, now: datet
         )
         if config is None:
             raise NotFound(f"No subscription config {config_id}.", param="subscription_config_id")
+        if config.is_free:
+            raise InvalidRequest("The Free plan cannot be deleted.", param="subscription_config_id")
         if await repository.config_in_use(session, config.id):
             raise Conflict(
                 f"Subscription config {config_id} has active subscriptions; cancel them first.",
@@ -150,8 +169,11 @@ async def list_subscriptions(db: Database, caller: Caller) -> list[RestActiveSub
 
 
 async def cancel(db: Database, caller: Caller, subscription_id: str, now: datetime) -> None:
-    """No further renewals; credit already granted stays spendable until the period's end.
-    Cancelling a cancelled subscription changes nothing."""
+    """Cancel at the end of the cycle (`docs/current-api.md#subscriptions`), through either
+    era's route: the subscription stays active with a pending cancellation, and the renewal
+    that would start the next period ends it instead (`finish_pending`). Credit already granted
+    stays spendable until then. When its period has already ended (a renewal is due) it ends at
+    once. Cancelling a cancelled subscription, or cancelling twice, changes nothing."""
     async with db.write() as session:
         found = await repository.get_subscription(
             session, caller.merchant_id, caller.livemode, subscription_id
@@ -164,18 +186,66 @@ async def cancel(db: Database, caller: Caller, subscription_id: str, now: dateti
         subscription = await repository.lock_subscription(session, found.id)
         if subscription.status != ACTIVE:
             return
-        await end(session, subscription, CANCELLED_BY_MERCHANT, now)
+        if subscription.current_period_end <= now:
+            await end(session, subscription, CANCELLED_BY_MERCHANT, now)
+            await _drop_unstarted_renewals(session, subscription.id, now)
+            return
+        subscription.pending_change = PENDING_CANCELLATION
+        subscription.pending_at = subscription.current_period_end
+        subscription.pending_plan_id = None
+        # What ends with the cycle is known now: the wallet's cycle, and its credit.
+        await repository.end_wallet_cycle(
+            session, subscription.wallet_id, subscription.current_period_end
+        )
+        await end_credit_at(
+            session, subscription.wallet_id, subscription.id, subscription.current_period_end
+        )
         await _drop_unstarted_renewals(session, subscription.id, now)
 
 
+async def finish_pending(
+    session: AsyncSession, subscription: ActiveSubscription, now: datetime
+) -> bool:
+    """At a renewal: apply the change pending for this time. A cancellation ends the
+    subscription (its `cancelled_at` is the cycle's end; returns True, nothing to renew); a
+    downgrade moves it to the cheaper plan, which the renewal then charges. The caller holds
+    the wallet's lock and the subscription's."""
+    if subscription.pending_change is None or subscription.pending_at is None:
+        return False
+    if subscription.pending_at > now:
+        return False
+    at = subscription.pending_at
+    if subscription.pending_change == PENDING_CANCELLATION:
+        await end(session, subscription, CANCELLED_BY_MERCHANT, now, at=at)
+        await _drop_unstarted_renewals(session, subscription.id, now)
+        return True
+    if subscription.pending_plan_id is not None:
+        subscription.subscription_config_id = subscription.pending_plan_id
+        subscription.auto_top_up_bundle_id = None
+    _clear_pending(subscription)
+    return False
+
+
+def _clear_pending(subscription: ActiveSubscription) -> None:
+    subscription.pending_change = None
+    subscription.pending_at = None
+    subscription.pending_plan_id = None
+
+
 async def end(
-    session: AsyncSession, subscription: ActiveSubscription, reason: str, now: datetime
+    session: AsyncSession,
+    subscription: ActiveSubscription,
+    reason: str,
+    now: datetime,
+    *,
+    at: datetime | None = None,
 ) -> None:
-    """Stop a subscription: its cycle, and its credit, end with its current period. The caller
-    holds the wallet's lock and the subscription's."""
+    """Stop a subscription (`at`, default now): its cycle, and its credit, end with its current
+    period. The caller holds the wallet's lock and the subscription's."""
     subscription.status = CANCELLED
-    subscription.cancelled_at = now
+    subscription.cancelled_at = now if at is None else at
     subscription.cancel_reason = reason
+    _clear_pending(subscription)
     ends_at = subscription.current_period_end
     await repository.end_wallet_cycle(session, subscription.wallet_id, ends_at)
     await end_credit_at(session, subscription.wallet_id, subscription.id, ends_at)
@@ -226,8 +296,8 @@ async def start(
     wallet_id: str,
     connection_id: str,
     config: SubscriptionConfig,
-    method: PaymentMethod,
-    payment: Payment,
+    method: PaymentMethod | None,
+    payment: Payment | None,
     now: datetime,
 ) -> ActiveSubscription:
     """Create the subscription its first (succeeded, credited) payment paid for, start the
@@ -239,20 +309,22 @@ async def start(
         wallet_id=wallet_id,
         connection_id=connection_id,
         subscription_config_id=config.id,
-        payment_method_id=method.id,
+        payment_method_id=None if method is None else method.id,
         status=ACTIVE,
         started_at=now,
         billing_anchor=now.day,
         period_index=0,
         current_period_start=now,
-        current_period_end=cycle_start(now, 1),
+        current_period_end=interval_start(now, 1, config.billing_interval),
         created_at=now,
+        auto_top_up_bundle_id=config.default_auto_top_up_bundle_id,
     )
     await repository.add_subscription(session, subscription)
     await repository.start_wallet_cycle(session, wallet_id, now)
-    await _grant_period(session, subscription, config, payment, now)
-    payment.active_subscription_id = subscription.id
-    payment.period_index = 0
+    if payment is not None:
+        await _grant_period(session, subscription, config, payment, now)
+        payment.active_subscription_id = subscription.id
+        payment.period_index = 0
     await _report(session, outbox.SUBSCRIPTION_CREATED, subscription, now)
     return subscription
 
@@ -264,6 +336,25 @@ async def _grant_period(
     payment: Payment,
     now: datetime,
 ) -> None:
+    """The period's credit: the plan's `included_credit` (at most what was paid). What was paid
+    beyond it is the merchant's, moved out of the wallet in its own ledger transaction."""
+    granted = min(config.included_credit, payment.amount)
+    fee = payment.amount - granted
+    if fee > 0:
+        await post(
+            session,
+            txn_id=f"plan_fee:{payment.id}",
+            postings=[
+                Posting(
+                    wallet_account(subscription.wallet_id), -fee, "plan_fee", subscription.wallet_id
+                ),
+                Posting(f"merchant:{subscription.merchant_id}", fee, "plan_fee"),
+            ],
+            livemode=subscription.livemode,
+            now=now,
+        )
+    if granted <= 0:
+        return
     await grant_credit(
         session,
         wallet_id=subscription.wallet_id,
@@ -271,7 +362,7 @@ async def _grant_period(
         merchant_id=subscription.merchant_id,
         active_subscription_id=subscription.id,
         payment_id=payment.id,
-        amount=payment.amount,
+        amount=granted,
         expires_at=subscription.current_period_end if config.rollover_type == "none" else None,
         now=now,
     )
@@ -284,11 +375,76 @@ async def renewed(
     For a subscription cancelled meanwhile, the money stays as purchased credit."""
     if subscription.status != ACTIVE or payment.period_index is None:
         return
-    index = payment.period_index
-    subscription.period_index = index
-    subscription.current_period_start = cycle_start(subscription.started_at, index)
-    subscription.current_period_end = cycle_start(subscription.started_at, index + 1)
     config = await repository.config_by_id(session, subscription.subscription_config_id)
     assert config is not None
+    _move_to_period(subscription, config, payment.period_index)
     await _grant_period(session, subscription, config, payment, now)
     await _report(session, outbox.SUBSCRIPTION_RENEWED, subscription, now)
+
+
+def _move_to_period(
+    subscription: ActiveSubscription, config: SubscriptionConfig, index: int
+) -> None:
+    interval = config.billing_interval
+    subscription.period_index = index
+    subscription.current_period_start = interval_start(subscription.started_at, index, interval)
+    subscription.current_period_end = interval_start(subscription.started_at, index + 1, interval)
+
+
+async def renewed_free(
+    session: AsyncSession,
+    subscription: ActiveSubscription,
+    config: SubscriptionConfig,
+    index: int,
+    now: datetime,
+) -> None:
+    """A period of a $0 plan starts: nothing to charge, nothing granted."""
+    _move_to_period(subscription, config, index)
+    await _report(session, outbox.SUBSCRIPTION_RENEWED, subscription, now)
+
+
+async def bundle_bought(
+    session: AsyncSession,
+    subscription: ActiveSubscription,
+    bundle: CreditBundle,
+    payment: Payment,
+    now: datetime,
+) -> None:
+    """A credit bundle was paid for (and the payment credited): its `credit_amount` becomes
+    bundle credit of the subscription, spent after the cycle's credit and kept at the cycle's
+    end only when the plan's `bundle_rollover_type` is `full`. A bundle granting more or less
+    than it costs moves the difference between the merchant and the wallet in its own ledger
+    transaction. The caller holds the wallet's lock."""
+    config = await repository.config_by_id(session, subscription.subscription_config_id)
+    assert config is not None
+    difference = bundle.credit_amount - payment.amount
+    if difference != 0:
+        await post(
+            session,
+            txn_id=f"bundle_credit:{payment.id}",
+            postings=[
+                Posting(
+                    wallet_account(subscription.wallet_id),
+                    difference,
+                    "bundle_credit",
+                    subscription.wallet_id,
+                ),
+                Posting(f"merchant:{subscription.merchant_id}", -difference, "bundle_credit"),
+            ],
+            livemode=subscription.livemode,
+            now=now,
+        )
+    await grant_credit(
+        session,
+        wallet_id=subscription.wallet_id,
+        livemode=subscription.livemode,
+        merchant_id=subscription.merchant_id,
+        active_subscription_id=subscription.id,
+        payment_id=payment.id,
+        amount=bundle.credit_amount,
+        expires_at=(
+            subscription.current_period_end if config.bundle_rollover_type == "none" else None
+        ),
+        now=now,
+        kind="bundle",
+    )

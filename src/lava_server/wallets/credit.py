@@ -150,8 +150,10 @@ async def grant_credit(
     amount: Decimal,
     expires_at: datetime | None,
     now: datetime,
+    kind: str = "cycle",
 ) -> None:
-    """Record `amount`, already credited to the wallet, as period credit."""
+    """Record `amount`, already credited to the wallet, as period credit: a cycle's (`cycle`)
+    or bought with a credit bundle (`bundle`, spent after the cycle's)."""
     await repository.add_grant(
         session,
         CreditGrant(
@@ -164,6 +166,7 @@ async def grant_credit(
             remaining=amount,
             granted_at=now,
             expires_at=expires_at,
+            kind=kind,
         ),
     )
     await refresh_summary(session, wallet_id)

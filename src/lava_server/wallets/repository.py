@@ -138,10 +138,14 @@ def _lock_grants(*where: ColumnElement[bool]) -> Select[CreditGrant]:
 
 
 async def lock_grants_to_spend(session: AsyncSession, wallet_id: str) -> Sequence[CreditGrant]:
-    """The wallet's grants with credit left, in the order credit is spent: earliest expiry
-    first, grants that never expire last."""
+    """The wallet's grants with credit left, in the order credit is spent: a cycle's credit
+    before bought (bundle) credit (`docs/current-api.md#plans`), then earliest expiry first,
+    grants that never expire last."""
     query = _lock_grants(CreditGrant.wallet_id == wallet_id).order_by(
-        CreditGrant.expires_at.is_(None), CreditGrant.expires_at, CreditGrant.id
+        CreditGrant.kind == "bundle",
+        CreditGrant.expires_at.is_(None),
+        CreditGrant.expires_at,
+        CreditGrant.id,
     )
     return (await session.execute(query)).scalars().all()
 
