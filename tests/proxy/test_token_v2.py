@@ -339,6 +339,53 @@ async def test_disable_billing_records_on_the_customer_without_a_charge(lava, me
     assert (await ledger_check(db)).problems == []
 
 
+async def test_disable_billing_only_under_a_meter_of_the_customers_plan(lava, merchant, fake, db):
+    """A customer on a plan that links meters may be recorded (`disable_billing`) only under
+    one of them: another meter is a 400 naming `meter_slug`, and nothing is forwarded."""
+    shop = await Shop(lava.url, merchant).setup(balance="0")
+    customer = shop.customer["connection_id"]
+    token = shop.token(
+        customer_id=customer, meter_slug=shop.meter["meter_slug"], disable_billing=True
+    )
+    assert (await shop.call(token)).status_code == 200  # on the Free plan: every meter
+    async with shop.api() as http:
+        other = await http.post(
+            "meters",
+            json={
+                "name": "Other meter",
+                "rate_type": "fixed",
+                "tier_type": "tokens_1m",
+                "tiers": [{"start": "0", "rate": "1"}],
+            },
+        )
+        assert other.status_code == 201, other.text
+        plan = await http.post(
+            "plans",
+            json={
+                "name": "Free with one meter",
+                "period_amount": "0",
+                "billing_interval": "month",
+                "meter_ids": [other.json()["meter_id"]],
+            },
+        )
+        assert plan.status_code == 201, plan.text
+        subscribed = await http.post(
+            "subscriptions", json={"customer_id": customer, "plan_id": plan.json()["plan_id"]}
+        )
+        assert subscribed.status_code in (200, 201), subscribed.text
+    sent = len(fake.requests)
+    refused = await shop.call(token)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["param"] == "meter_slug"
+    assert len(fake.requests) == sent
+    on_plan = shop.token(
+        customer_id=customer, meter_slug=other.json()["meter_slug"], disable_billing=True
+    )
+    recorded = await shop.stored(await shop.call(on_plan))
+    assert recorded["connection_id"] == customer and recorded["total_wallet_cost"] == "0.0000000000"
+    assert (await ledger_check(db)).problems == []
+
+
 async def test_a_customer_without_a_meter_is_a_400(shop, fake):
     for customer_id in (shop.customer["connection_id"], "user-42"):
         for options in ({}, {"meter_slug": None}):

@@ -521,7 +521,16 @@ class ForwardBilling:
                 self._products.clear()
             self._products[product_key] = (product, config)
         if item.token.disable_billing:
-            # Recorded on the customer, charged to nobody's wallet: no hold, no balance check.
+            # Recorded on the customer, charged to nobody's wallet: no hold, no balance check;
+            # but only under a meter of the customer's plan.
+            if product is not None and not await products_repository.on_customer_plan(
+                session, payer.merchant_id, payer.connection_id, product.id
+            ):
+                raise InvalidRequest(
+                    f"The meter {item.token.meter_slug} is not on the customer's plan: a call "
+                    "with disable_billing is recorded only under a meter of the customer's plan.",
+                    param="meter_slug",
+                )
             config = MERCHANT_PAYS_CONFIG
             self._bound(config, item, prior_units=0)  # still within the range of money
             return Reservation(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import Merchant, Product, table_of
+from lava_server.db.models import ActiveSubscription, Merchant, PlanMeter, Product, table_of
 from lava_server.pricing import PricingConfig, parse_pricing_config
 
 
@@ -179,3 +179,30 @@ async def meter_id(
         if found is not None:
             return str(found)
     return None
+
+
+async def on_customer_plan(
+    session: AsyncSession, merchant_id: str, connection_id: str, meter_id: str
+) -> bool:
+    """Whether the plan of the customer's running subscription with the merchant covers the
+    meter (`plan_covers_meter`); a customer without one is on the Free plan, which covers every
+    meter (`docs/current-api.md#plans`)."""
+    plan_id = (
+        await session.execute(
+            select(ActiveSubscription.subscription_config_id).where(
+                ActiveSubscription.connection_id == connection_id,
+                ActiveSubscription.merchant_id == merchant_id,
+                ActiveSubscription.status == "active",
+            )
+        )
+    ).scalar_one_or_none()
+    return plan_id is None or await plan_covers_meter(session, plan_id, meter_id)
+
+
+async def plan_covers_meter(session: AsyncSession, plan_id: str, meter_id: str) -> bool:
+    """A plan covers a meter it links, or every meter when it links none."""
+    rows = (
+        await session.execute(select(PlanMeter.meter_id).where(PlanMeter.plan_id == plan_id))
+    ).scalars()
+    linked = set(rows)
+    return not linked or meter_id in linked

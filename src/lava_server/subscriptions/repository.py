@@ -309,15 +309,6 @@ async def set_linked_meters(session: AsyncSession, plan_id: str, meter_ids: Sequ
     await session.flush()
 
 
-async def plan_covers_meter(session: AsyncSession, plan_id: str, meter_id: str) -> bool:
-    """A plan covers a meter it links, or every meter when it links none."""
-    rows = (
-        await session.execute(select(PlanMeter.meter_id).where(PlanMeter.plan_id == plan_id))
-    ).scalars()
-    linked = set(rows)
-    return not linked or meter_id in linked
-
-
 async def bundles_of(
     session: AsyncSession, plan_ids: Sequence[str]
 ) -> dict[str, list[CreditBundle]]:
