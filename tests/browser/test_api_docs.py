@@ -74,5 +74,8 @@ async def test_redoc_renders_every_operation_offline(browser, lava, artifacts):
         "[data-section-id^='operation/']", "els => els.map(e => e.dataset.sectionId)"
     )
     assert len(sections) == len(operations)
-    assert await heading.count() == 10  # five methods on each of the two forward paths
+    forward = page.locator("h2", has_text="metered and billed to a wallet")
+    assert await forward.count() == 10  # five methods on each of the two forward paths
+    rewrite = page.locator("h2", has_text="of another API shape, translated")
+    assert await rewrite.count() == 1  # POST on the rewrite door
     assert outside == []
