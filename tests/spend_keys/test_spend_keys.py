@@ -407,3 +407,18 @@ async def test_counters_of_a_past_cycle_read_as_zero(client, merchant, db, clock
     )
     assert other.json()["current_spend"] == "0.0000000000"
     assert other.json()["total_spend"] == "1.0000000000"
+
+
+async def test_a_spend_key_calls_none_of_the_management_api(client, merchant):
+    key = (
+        await client.post("/v1/spend_keys", json={"name": "k"}, headers=merchant.headers)
+    ).json()
+    theirs = {"Authorization": f"Bearer {key['key']}"}
+    for method, path in (
+        ("GET", "/v1/spend_keys"),
+        ("POST", f"/v1/spend_keys/{key['spend_key_id']}/rotate"),
+        ("GET", "/v1/customers"),
+        ("POST", "/v1/secret_keys"),
+    ):
+        answer = await client.request(method, path, headers=theirs, json={"name": "x"})
+        assert_error(answer, 401, "unauthorized", "Authorization")
