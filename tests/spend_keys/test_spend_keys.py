@@ -410,9 +410,7 @@ async def test_counters_of_a_past_cycle_read_as_zero(client, merchant, db, clock
 
 
 async def test_a_spend_key_calls_none_of_the_management_api(client, merchant):
-    key = (
-        await client.post("/v1/spend_keys", json={"name": "k"}, headers=merchant.headers)
-    ).json()
+    key = (await client.post("/v1/spend_keys", json={"name": "k"}, headers=merchant.headers)).json()
     theirs = {"Authorization": f"Bearer {key['key']}"}
     for method, path in (
         ("GET", "/v1/spend_keys"),
