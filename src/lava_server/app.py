@@ -45,6 +45,7 @@ from lava_server.proxy.schemas import SECURITY_SCHEMES as FORWARD_SECURITY
 from lava_server.proxy.schemas import forward_paths
 from lava_server.requests.routes import CreateRequest, router_with
 from lava_server.settings import Settings
+from lava_server.spend_keys.routes import router as spend_keys_router
 from lava_server.subscriptions.current_routes import router as plans_router
 from lava_server.subscriptions.routes import router as subscriptions_router
 from lava_server.usage.routes import router as usage_router
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(connections_router)
     app.include_router(customers_router)
     app.include_router(secret_keys_router)
+    app.include_router(spend_keys_router)
     app.include_router(models_router_with(prices))
     app.include_router(products_router)
     app.include_router(meters_router)

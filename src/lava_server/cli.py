@@ -27,6 +27,8 @@ from lava_server.payments import live
 from lava_server.products import service as products
 from lava_server.products.schemas import ProductCreate, RestProduct
 from lava_server.settings import Settings
+from lava_server.spend_keys import service as spend_keys
+from lava_server.spend_keys.schemas import RestSpendKey, SpendKeyCreate
 from lava_server.timeutil import iso, iso_or_none
 from lava_server.wallets import service as wallets
 from lava_server.webhooks import service as webhooks
@@ -70,6 +72,11 @@ webhooks_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(webhooks_app, name="webhooks")
+spend_keys_app = typer.Typer(
+    help="Create, list, revoke and rotate a merchant's spend keys (lava_sk_...).",
+    no_args_is_help=True,
+)
+app.add_typer(spend_keys_app, name="spend-keys")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -687,6 +694,152 @@ async def _worker(settings: Settings, *, once: bool, run_process: Any) -> Any:
     finally:
         await deliverer.stop()
         await db.dispose()
+
+
+def _spend_key_row(key: RestSpendKey) -> list[str]:
+    spend = key["spend_limit"]
+    requests = key["request_limit"]
+    return [
+        key["spend_key_id"],
+        key["name"],
+        key["key_preview"],
+        key["status"],
+        key["customer_id"] or "(merchant)",
+        "-" if spend is None else f"{key['current_spend']} / {spend['amount']} {spend['cycle']}",
+        "-"
+        if requests is None
+        else f"{key['current_requests']} / {requests['count']} {requests['cycle']}",
+    ]
+
+
+@spend_keys_app.command("create")
+def spend_keys_create(
+    name: str,
+    merchant: MerchantOption,
+    customer: Annotated[
+        str | None,
+        typer.Option("--customer", help="Spend this customer's wallet (id or reference_id)."),
+    ] = None,
+    meter: Annotated[
+        str | None, typer.Option("--meter", help="Price calls with this meter (slug or id).")
+    ] = None,
+    spend_limit: Annotated[
+        str | None, typer.Option("--spend-limit", help="AMOUNT:CYCLE, e.g. 5:daily.")
+    ] = None,
+    request_limit: Annotated[
+        str | None, typer.Option("--request-limit", help="COUNT:CYCLE, e.g. 1000:monthly.")
+    ] = None,
+    rpm: Annotated[int | None, typer.Option("--rpm", help="Rate limit, calls a minute.")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", help="An allowed model; repeat. Default: all.")
+    ] = None,
+    live: LiveOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Create a spend key and print it (shown once)."""
+    body: dict[str, Any] = {"name": name, "customer_id": customer, "meter_slug": meter}
+    if spend_limit is not None:
+        amount, _, cycle = spend_limit.partition(":")
+        body["spend_limit"] = {"amount": amount, "cycle": cycle or "total"}
+    if request_limit is not None:
+        count, _, cycle = request_limit.partition(":")
+        body["request_limit"] = {
+            "count": int(count) if count.isdigit() else count,
+            "cycle": cycle or "total",
+        }
+    if rpm is not None:
+        body["rate_limit"] = {"rpm": rpm}
+    if model:
+        body["allowed_models"] = model
+    try:
+        params = SpendKeyCreate.model_validate({k: v for k, v in body.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        err_console.print(f"[red]{field_path(first['loc'])}: {first['msg']}[/red]")
+        raise typer.Exit(2) from exc
+    settings = _settings(database_url)
+    caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
+
+    async def work(db: Database) -> Any:
+        await merchants.require_merchant(db, merchant)
+        return await spend_keys.create(db, caller, params)
+
+    created = _with_database(settings, work)
+    if as_json:
+        print(json.dumps(created))
+    else:
+        console.print(
+            f"Spend key {created['spend_key_id']}\nKey (shown once): {created['key']}",
+            soft_wrap=True,
+        )
+
+
+@spend_keys_app.command("list")
+def spend_keys_list(
+    merchant: MerchantOption,
+    live: LiveOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """List a merchant's spend keys not revoked, newest first (previews only)."""
+    settings = _settings(database_url)
+    caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
+
+    async def work(db: Database) -> list[RestSpendKey]:
+        await merchants.require_merchant(db, merchant)
+        found: list[RestSpendKey] = []
+        cursor: str | None = None
+        while True:
+            rows = await spend_keys.list_page(db, caller, cursor, 100)
+            found.extend(spend_keys.render(row) for row in rows[:100])
+            if len(rows) <= 100:
+                return found
+            cursor = rows[99][0].id
+
+    rows = _with_database(settings, work)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("spend key", "name", "preview", "status", "spends", "spend", "requests")
+    for row in rows:
+        table.add_row(*_spend_key_row(row))
+    console.print(table)
+
+
+@spend_keys_app.command("revoke")
+def spend_keys_revoke(
+    spend_key_id: str,
+    merchant: MerchantOption,
+    live: LiveOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Revoke a spend key: it is refused from the next call on."""
+    settings = _settings(database_url)
+    caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
+    _with_database(settings, lambda db: spend_keys.revoke(db, caller, spend_key_id))
+    console.print(f"Revoked {spend_key_id}")
+
+
+@spend_keys_app.command("rotate")
+def spend_keys_rotate(
+    spend_key_id: str,
+    merchant: MerchantOption,
+    live: LiveOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Give a spend key a new raw key (shown once); the old one stops at once."""
+    settings = _settings(database_url)
+    caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
+    rotated = _with_database(settings, lambda db: spend_keys.rotate(db, caller, spend_key_id))
+    if as_json:
+        print(json.dumps(rotated))
+    else:
+        console.print(
+            f"Spend key {rotated['spend_key_id']}\nNew key (shown once): {rotated['key']}",
+            soft_wrap=True,
+        )
 
 
 @app.command("fake-provider")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import datetime, timedelta, timezone
+from typing import Literal
 
 
 def calendar_period(now: datetime) -> tuple[datetime, datetime]:
@@ -82,3 +83,30 @@ def interval_index(started_at: datetime, now: datetime, interval: str) -> int:
         return max(0, days)
     index = cycle_period(started_at, now)[0]
     return index // 12 if interval == "year" else index
+
+
+LimitCycle = Literal["daily", "weekly", "monthly", "total"]
+"""The cycle of a spend key's limit (`docs/current-api.md#spend-keys`)."""
+
+
+def limit_cycle_start(cycle: LimitCycle, now: datetime) -> datetime | None:
+    """The start of the cycle holding `now`: midnight UTC (`daily`), Monday 00:00 UTC (`weekly`,
+    the ISO week), the 1st of the month 00:00 UTC (`monthly`); None for `total`, which never
+    resets."""
+    now = now.astimezone(timezone.utc)
+    midnight = datetime(now.year, now.month, now.day, tzinfo=timezone.utc)
+    if cycle == "daily":
+        return midnight
+    if cycle == "weekly":
+        return midnight - timedelta(days=now.weekday())
+    if cycle == "monthly":
+        return calendar_period(now)[0]
+    return None
+
+
+def limit_cycle_is_stale(cycle: LimitCycle, last_reset: datetime, now: datetime) -> bool:
+    """Whether counters last reset at `last_reset` belong to an earlier cycle than `now`'s: then
+    they count as zero, and the next write starts the cycle afresh (no job runs at the boundary).
+    `total` is never stale."""
+    start = limit_cycle_start(cycle, now)
+    return start is not None and last_reset.astimezone(timezone.utc) < start

@@ -35,6 +35,7 @@ from .resources import (
     AsyncProducts,
     AsyncRequests,
     AsyncSecretKeys,
+    AsyncSpendKeys,
     AsyncSubscriptions,
     AsyncUsage,
     AsyncWebhooks,
@@ -47,6 +48,7 @@ from .resources import (
     Products,
     Requests,
     SecretKeys,
+    SpendKeys,
     Subscriptions,
     Usage,
     Webhooks,
@@ -124,6 +126,11 @@ class Lava(SyncAPIClient):
     def secret_keys(self) -> SecretKeys:
         """Secret keys: ``list``, ``create``, ``delete``."""
         return SecretKeys(self)
+
+    @cached_property
+    def spend_keys(self) -> SpendKeys:
+        """Spend keys: ``create``, ``list``, ``retrieve``, ``update``, ``revoke``, ``rotate``."""
+        return SpendKeys(self)
 
     @cached_property
     def models(self) -> Models:
@@ -505,6 +512,11 @@ class AsyncLava(AsyncAPIClient):
         return AsyncSecretKeys(self)
 
     @cached_property
+    def spend_keys(self) -> AsyncSpendKeys:
+        """Spend keys: ``create``, ``list``, ``retrieve``, ``update``, ``revoke``, ``rotate``."""
+        return AsyncSpendKeys(self)
+
+    @cached_property
     def models(self) -> AsyncModels:
         """The models with a price: ``list``."""
         return AsyncModels(self)
@@ -832,6 +844,7 @@ class LavaWithRawResponse:
         self.products = client.products.with_raw_response
         self.requests = client.requests.with_raw_response
         self.secret_keys = client.secret_keys.with_raw_response
+        self.spend_keys = client.spend_keys.with_raw_response
         self.subscriptions = client.subscriptions.with_raw_response
         self.usage = client.usage.with_raw_response
         self.webhooks = client.webhooks.with_raw_response
@@ -853,6 +866,7 @@ class LavaWithStreamingResponse:
         self.products = client.products.with_streaming_response
         self.requests = client.requests.with_streaming_response
         self.secret_keys = client.secret_keys.with_streaming_response
+        self.spend_keys = client.spend_keys.with_streaming_response
         self.subscriptions = client.subscriptions.with_streaming_response
         self.usage = client.usage.with_streaming_response
         self.webhooks = client.webhooks.with_streaming_response
@@ -874,6 +888,7 @@ class AsyncLavaWithRawResponse:
         self.products = client.products.with_raw_response
         self.requests = client.requests.with_raw_response
         self.secret_keys = client.secret_keys.with_raw_response
+        self.spend_keys = client.spend_keys.with_raw_response
         self.subscriptions = client.subscriptions.with_raw_response
         self.usage = client.usage.with_raw_response
         self.webhooks = client.webhooks.with_raw_response
@@ -895,6 +910,7 @@ class AsyncLavaWithStreamingResponse:
         self.products = client.products.with_streaming_response
         self.requests = client.requests.with_streaming_response
         self.secret_keys = client.secret_keys.with_streaming_response
+        self.spend_keys = client.spend_keys.with_streaming_response
         self.subscriptions = client.subscriptions.with_streaming_response
         self.usage = client.usage.with_streaming_response
         self.webhooks = client.webhooks.with_streaming_response

@@ -131,12 +131,14 @@ def _config(lava: Lava) -> str:
             "product_secret": product["product_secret"],
         }
         create("/v1/requests", {"request_id": "seed", "input_tokens": 10, **secrets})
+        spend_key = create("/v1/spend_keys", {"name": "Fuzz"})
     known = {
         "path.product_id": [product["product_id"]],
         "path.connection_id": [connection["connection_id"]],
         "path.config_id": [plan["subscription_config_id"]],
         "path.checkout_session_id": [session["checkout_session_id"]],
         "path.request_id": ["seed"],
+        "path.spend_key_id": [spend_key["spend_key_id"]],
         "body.connection_secret": [connection["connection_secret"]],
         "body.product_secret": [product["product_secret"]],
         "body.connection_id": [connection["connection_id"]],

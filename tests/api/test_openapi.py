@@ -116,6 +116,7 @@ async def test_every_answer_is_one_the_published_schema_allows(
     await _webhooks(client, h)
     await _customers(client, h)
     await _secret_keys(client, h)
+    await _spend_keys(client, h)
     await _expect(client.get("/v1/models"), 200)
     await _meters(client, h)
     await _plans(client, h)
@@ -210,6 +211,31 @@ async def _secret_keys(client: httpx.AsyncClient, h: dict[str, str]) -> None:
     with pytest.MonkeyPatch.context() as patch:
         later(patch)
         await _expect(client.delete(f"/v1/secret_keys/{key['secret_key_id']}", headers=h), 200)
+
+
+async def _spend_keys(client: httpx.AsyncClient, h: dict[str, str]) -> None:
+    body = {
+        "name": "k",
+        "allowed_models": ["gpt-4o-mini"],
+        "spend_limit": {"amount": "0.05", "cycle": "daily"},
+        "request_limit": {"count": 10, "cycle": "total"},
+        "rate_limit": {"rpm": 60, "burst": None},
+        "expires_at": "2030-01-01T00:00:00Z",
+    }
+    key = await _expect(client.post("/v1/spend_keys", json=body, headers=h), 201)
+    await _expect(client.post("/v1/spend_keys", json={"name": ""}, headers=h), 400)
+    base = f"/v1/spend_keys/{key['spend_key_id']}"
+    missing = "/v1/spend_keys/spk_test_missing"
+    await _expect(client.get("/v1/spend_keys", params={"limit": "1"}, headers=h), 200)
+    await _expect(client.get("/v1/spend_keys", params={"cursor": "x"}, headers=h), 400)
+    await _expect(client.get(base, headers=h), 200)
+    await _expect(client.get(missing, headers=h), 404)
+    await _expect(client.put(base, json={"status": "paused", "spend_limit": None}, headers=h), 200)
+    await _expect(client.put(base, json={"status": "revoked"}, headers=h), 400)
+    await _expect(client.post(f"{base}/rotate", headers=h), 200)
+    await _expect(client.post(f"{missing}/rotate", headers=h), 404)
+    await _expect(client.delete(base, headers=h), 200)
+    await _expect(client.delete(base, headers=h), 404)
 
 
 async def _customers(client: httpx.AsyncClient, h: dict[str, str]) -> None:

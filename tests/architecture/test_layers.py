@@ -37,7 +37,14 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "testing",  # the fake AI provider: imports nothing of the server
     ),
     "api": ("api",),
-    "domain": ("merchants", "connections", "products", "wallets", "payments"),
+    "domain": (
+        "merchants",
+        "connections",
+        "products",
+        "wallets",
+        "payments",
+        "spend_keys",  # below metering, whose holds will reserve a key's allowance
+    ),
     "metering": ("metering",),
     "doors": (
         "requests",

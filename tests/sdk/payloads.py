@@ -237,6 +237,33 @@ def secret_key(**overrides: Any) -> dict[str, Any]:
     }
 
 
+def spend_key(**overrides: Any) -> dict[str, Any]:
+    return {
+        "spend_key_id": "spk_1",
+        "key_preview": "lava_sk_abcdefgh****",
+        "name": "Agent",
+        "status": "active",
+        "request_shape": "openai",
+        "wallet_id": "mer_1",
+        "allowed_models": None,
+        "allowed_providers": None,
+        "spend_limit": {"amount": "0.0500000000", "cycle": "daily"},
+        "current_spend": "0.0000000000",
+        "total_spend": "0.0000000000",
+        "request_limit": None,
+        "current_requests": 0,
+        "total_requests": 0,
+        "rate_limit": None,
+        "expires_at": None,
+        "last_used_at": None,
+        "created_at": "2026-12-06T16:00:00.000Z",
+        "customer_id": None,
+        "meter_id": None,
+        "meter_slug": None,
+        **overrides,
+    }
+
+
 def product(**overrides: Any) -> dict[str, Any]:
     return {
         "product_id": "prd_1",

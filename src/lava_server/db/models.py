@@ -166,6 +166,45 @@ class Connection(SoftDeleted):
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSONDoc, nullable=True)
 
 
+class SpendKey(SoftDeleted):
+    """A spend key (`docs/current-api.md#spend-keys`): a `lava_sk_` key, stored only as its
+    SHA-256, that spends one wallet within its limits. Without a connection it spends the
+    merchant's own account. `current_*` count from `*_cycle_started_at` (stale once its cycle
+    is over: `periods.limit_cycle_is_stale`), `total_*` for the key's whole life."""
+
+    __tablename__ = "spend_keys"
+    __table_args__ = (Index("ix_spend_keys_merchant", "merchant_id", "livemode", "id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_preview: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    request_shape: Mapped[str] = mapped_column(String(16))
+    connection_id: Mapped[str | None] = mapped_column(ForeignKey("connections.id"), nullable=True)
+    meter_id: Mapped[str | None] = mapped_column(ForeignKey("products.id"), nullable=True)
+    allowed_models: Mapped[list[str] | None] = mapped_column(JSONDoc, nullable=True)
+    allowed_providers: Mapped[list[str] | None] = mapped_column(JSONDoc, nullable=True)
+    spend_limit: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
+    spend_cycle: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    request_limit: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    request_cycle: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    rate_limit_rpm: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rate_limit_burst: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    current_spend: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    total_spend: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    spend_cycle_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    current_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    request_cycle_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Request(Base):
     """One metered call: merchant-reported (`POST /v1/requests`) or forwarded."""
 

@@ -16,6 +16,7 @@ from .current import (
 )
 from .products import AsyncProducts, Products
 from .requests import AsyncRequests, Requests
+from .spend_keys import AsyncSpendKeys, SpendKeys
 from .subscriptions import AsyncSubscriptions, Subscriptions
 from .usage import AsyncUsage, Usage
 from .webhooks import AsyncWebhooks, Webhooks
@@ -30,6 +31,7 @@ __all__ = [
     "AsyncProducts",
     "AsyncRequests",
     "AsyncSecretKeys",
+    "AsyncSpendKeys",
     "AsyncSubscriptions",
     "AsyncUsage",
     "AsyncWebhooks",
@@ -42,6 +44,7 @@ __all__ = [
     "Products",
     "Requests",
     "SecretKeys",
+    "SpendKeys",
     "Subscriptions",
     "Usage",
     "Webhooks",

@@ -55,6 +55,14 @@ from .request import (
     RestRequestServiceCharge,
 )
 from .shared import SuccessResponse
+from .spend_key import (
+    LimitCycle,
+    RestSpendKey,
+    RestSpendKeyCreated,
+    SpendKeyRateLimit,
+    SpendKeyRequestLimit,
+    SpendKeySpendLimit,
+)
 from .subscription import (
     RestActiveSubscription,
     RestActiveSubscriptionWallet,
@@ -81,6 +89,7 @@ __all__ = [
     "CreateSubscriptionConfigParams",
     "DeletedResponse",
     "EventNames",
+    "LimitCycle",
     "MetadataFilters",
     "Overdraft",
     "Payer",
@@ -114,6 +123,8 @@ __all__ = [
     "RestRequestServiceCharge",
     "RestSecretKey",
     "RestSecretKeyCreate",
+    "RestSpendKey",
+    "RestSpendKeyCreated",
     "RestSubscription",
     "RestSubscriptionBase",
     "RestSubscriptionConfig",
@@ -129,6 +140,9 @@ __all__ = [
     "RestWebhookCreate",
     "RestWebhookDelivery",
     "RolloverType",
+    "SpendKeyRateLimit",
+    "SpendKeyRequestLimit",
+    "SpendKeySpendLimit",
     "SubscriptionStatus",
     "SuccessResponse",
     "TokenBasis",

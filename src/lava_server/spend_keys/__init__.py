@@ -1,0 +1,1 @@
+"""Spend keys (`docs/current-api.md#spend-keys`)."""
