@@ -33,8 +33,9 @@ from lava_server.wallets import autopay, repository
 from lava_server.wallets.ledger import Posting, post, wallet_account
 
 ZERO = Decimal(0)
-# A charge that leaves less than this share of the auto top-up bundle's `credit_amount`
-# spendable queues the bundle's purchase (`docs/checkout-and-wallets.md#auto-top-up`).
+# A charge that leaves less than this share of the auto top-up bundle's `credit_amount` to
+# spend queues the bundle's purchase
+# (`docs/checkout-and-wallets.md#auto-top-up-of-credit-bundles`).
 TOP_UP_BELOW = Decimal("0.1")
 
 
