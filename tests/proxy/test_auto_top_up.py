@@ -14,10 +14,11 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from lava_server.app import create_app
 from lava_server.db.models import Payment, PaymentMethod, WebhookOutbox
 from lava_server.payments.context import Billing
 from lava_server.settings import Settings
-from lava_server.testing import ServerThread
+from lava_server.testing import ServerThread, serve_in_thread
 from lava_server.wallets.service import check as ledger_check
 from lava_server.worker.runner import run_once
 from lavapayments.forward_token import encode_forward_token
@@ -144,6 +145,16 @@ class Subscriber:
                 },
                 headers={"Authorization": f"Bearer {token}"},
             )
+
+    async def set_bundle(self, bundle_id: str | None) -> None:
+        sub = await self.subscription()
+        async with self.http() as http:
+            answer = await http.patch(
+                f"/v1/subscriptions/{sub['subscription_id']}",
+                json={"auto_top_up_bundle_id": bundle_id},
+                headers=self.merchant.headers,
+            )
+        assert answer.status_code == 200, answer.text
 
     async def subscription(self) -> dict[str, Any]:
         async with self.http() as http:
@@ -333,13 +344,43 @@ async def test_a_bundle_too_small_for_the_request_is_not_bought(subscriber: Subs
 
 async def test_concurrent_requests_buy_one_bundle(subscriber: Subscriber, db) -> None:
     s = subscriber
+    # Spend the credit with no auto top-up bundle set (nothing is queued), then set it again:
+    # the concurrent requests below race to start the purchase themselves.
+    await s.set_bundle(None)
     spent = await s.report("r-0", ONE - 10_000)  # leaves 0.0204 of the cycle's credit
     assert spent.status_code == 201, spent.text
+    await s.set_bundle(s.bundle_id)
+    assert await s.top_ups() == []
     small = 100_000  # $0.2038 each: 8 of them need one bundle
     answers = await asyncio.gather(*(s.report(f"r-{n}", small) for n in range(1, 9)))
     assert [a.status_code for a in answers] == [201] * 8, [a.text for a in answers]
     assert s.charged() == [Decimal(1), Decimal(5)]
     assert [p.status for p in await s.top_ups()] == ["succeeded"]
     expected = Decimal(1) + 6 - cost_of(ONE - 10_000) - 8 * cost_of(small)
+    assert await s.balance() == expected
+    assert (await ledger_check(db)).problems == []
+
+
+async def test_two_servers_buy_one_bundle(subscriber: Subscriber, db, proxy_settings) -> None:
+    """Concurrent requests split between two servers on the same database (each with its own
+    engine and pool, as two `lava serve` processes have) buy one bundle. They share the sandbox
+    card network, as two processes share a real payment provider."""
+    s = subscriber
+    spent = await s.report("r-0", ONE - 10_000)  # queues the bundle: the requests drive it
+    assert spent.status_code == 201, spent.text
+    assert [p.status for p in await s.top_ups()] == ["pending"]
+    other_app = create_app(proxy_settings)
+    other_app.state.billing.sandbox = s.billing.sandbox
+    with serve_in_thread(other_app, shutdown_timeout=5) as other:
+        other_s = Subscriber(other, s.merchant, db)
+        other_s.customer_id, other_s.wallet_id = s.customer_id, s.wallet_id
+        small = 100_000
+        answers = await asyncio.gather(
+            *((s if n % 2 else other_s).report(f"r-{n}", small) for n in range(1, 11))
+        )
+    assert [a.status_code for a in answers] == [201] * 10, [a.text for a in answers]
+    assert s.charged() == [Decimal(1), Decimal(5)]
+    assert [p.status for p in await s.top_ups()] == ["succeeded"]
+    expected = Decimal(1) + 6 - cost_of(ONE - 10_000) - 10 * cost_of(small)
     assert await s.balance() == expected
     assert (await ledger_check(db)).problems == []
