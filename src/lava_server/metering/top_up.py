@@ -45,7 +45,7 @@ from lava_server.payments.interface import ChargeResult
 from lava_server.payments.repository import AUTO_TOP_UP, FAILED, PENDING, SUCCEEDED
 from lava_server.pricing import format_money
 from lava_server.settings import Settings
-from lava_server.timeutil import iso
+from lava_server.wallets.autopay import render_payment
 from lava_server.wallets.credit import WalletState, grant_bundle, open_wallets
 from lava_server.wallets.ledger import lock_wallet
 from lava_server.wallets.service import credit_payment
@@ -183,18 +183,6 @@ async def settle(
         },
         now=now,
     )
-
-
-def render_payment(payment: Payment) -> dict[str, object]:
-    return {
-        "payment_id": payment.id,
-        "amount": format_money(payment.amount),
-        "status": payment.status,
-        "failure_code": payment.failure_code,
-        "failure_message": payment.failure_message,
-        "created_at": iso(payment.created_at),
-        "completed_at": iso(payment.completed_at) if payment.completed_at else None,
-    }
 
 
 class OutOfCredit(InsufficientBalance):
