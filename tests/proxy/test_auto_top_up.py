@@ -7,6 +7,7 @@ bundle; balances are exact and the ledger stays clean."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -330,6 +331,24 @@ async def test_a_declined_card_is_a_clear_402_and_is_not_retried_at_once(
     assert s.charged() == [Decimal(1)]
     assert len(await s.top_ups()) == 1
     assert await s.balance() == left
+    assert (await ledger_check(db)).problems == []
+    # The card works again and the cooldown has passed: the next refused request buys it.
+    async with db.write() as session:
+        await session.execute(
+            update(PaymentMethod)
+            .where(PaymentMethod.wallet_id == s.wallet_id)
+            .values(provider_method_id="pm_sandbox_ok_4242")
+        )
+        await session.execute(
+            update(Payment)
+            .where(Payment.id == failed.id)
+            .values(completed_at=failed.created_at - timedelta(seconds=301))
+        )
+    bought = await s.report("r-4", 10_000)
+    assert bought.status_code == 201, bought.text
+    assert s.charged() == [Decimal(1), Decimal(5)]
+    assert [p.status for p in await s.top_ups()] == ["failed", "succeeded"]
+    assert await s.balance() == left + 6 - cost_of(10_000)
     assert (await ledger_check(db)).problems == []
 
 
