@@ -8,6 +8,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -32,6 +33,7 @@ from lava_server.errors import MethodNotAllowed, install_error_handlers, send_er
 from lava_server.merchants.routes import router as secret_keys_router
 from lava_server.metering.abandoned import ProcessHeartbeat
 from lava_server.metering.reported import RequestBatcher
+from lava_server.metering.top_up import AutoTopUp
 from lava_server.model_prices.book import PriceBook
 from lava_server.model_prices.service import PriceRefresher
 from lava_server.payments.context import Billing
@@ -74,7 +76,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             prefix="lava:authfail:",
         ),
     )
-    create_request = CreateRequest(RequestBatcher(db, settings, prices).submit)
+    batcher = RequestBatcher(db, settings, prices)
+    create_request = CreateRequest(batcher.submit)
 
     heartbeat = ProcessHeartbeat(db, settings.process_heartbeat_seconds)
     forward = ForwardProxy(settings, db, prices, process_id=heartbeat.id)
@@ -144,6 +147,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(test_helpers_router)
     # What checkout, subscriptions and the worker share (tests may replace it before start-up).
     app.state.billing = Billing(settings, db)
+    # Both doors buy a wallet's auto top-up bundle with the payment providers of
+    # `app.state.billing` as found when they do (`metering.top_up`).
+    top_up = AutoTopUp(lambda: cast(Billing, app.state.billing))
+    batcher.top_up = top_up
+    forward.billing.top_up = top_up
     app.include_router(checkout_router)
     app.include_router(subscriptions_router)
     app.include_router(plans_router)

@@ -110,10 +110,16 @@ class Settings(BaseSettings):
         ),
     )
     autopay_cooldown_seconds: int = Field(
-        300, ge=0, description="Least time between two autopay top-ups of one wallet."
+        300,
+        ge=0,
+        description="Least time between two autopay top-ups of one wallet, and after a "
+        "declined auto top-up of a credit bundle before the next.",
     )
     autopay_max_per_period: int = Field(
-        5, ge=1, description="Most autopay top-ups of one wallet per usage period."
+        5,
+        ge=1,
+        description="Most autopay top-ups of one wallet per usage period, and auto top-up "
+        "credit bundles of one subscription per cycle.",
     )
     webhooks_allow_http: bool = Field(
         False,

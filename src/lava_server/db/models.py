@@ -499,7 +499,8 @@ class Payment(Base):
     `idempotency_key` names the logical charge (a checkout session's payment step and attempt, a
     subscription's period, an autopay top-up) and is passed to the provider, so that retrying a
     charge never charges twice; the wallet is credited in the transaction that records success.
-    At most one autopay charge per wallet is pending at a time (`uq_payments_autopay_pending`).
+    At most one autopay charge per wallet is pending at a time (`uq_payments_autopay_pending`),
+    and one auto top-up (`credit_bundle_id`) per subscription (`uq_payments_top_up_pending`).
     """
 
     __tablename__ = "payments"
@@ -512,6 +513,13 @@ class Payment(Base):
             unique=True,
             sqlite_where=text("purpose = 'autopay' AND status = 'pending'"),
             postgresql_where=text("purpose = 'autopay' AND status = 'pending'"),
+        ),
+        Index(
+            "uq_payments_top_up_pending",
+            "active_subscription_id",
+            unique=True,
+            sqlite_where=text("purpose = 'auto_top_up' AND status = 'pending'"),
+            postgresql_where=text("purpose = 'auto_top_up' AND status = 'pending'"),
         ),
     )
 
@@ -529,6 +537,7 @@ class Payment(Base):
     checkout_session_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     active_subscription_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     period_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    credit_bundle_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     failure_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     failure_message: Mapped[str | None] = mapped_column(String(255), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

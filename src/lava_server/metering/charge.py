@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server import outbox
 from lava_server.errors import ApiError, InvalidRequest
-from lava_server.metering import repository, rollups
+from lava_server.metering import repository, rollups, top_up
 from lava_server.metering.rows import merchant_postings, postings_for, priced_columns
 from lava_server.pricing import (
     OutOfRange,
@@ -184,6 +184,17 @@ async def charge(
     if movements:
         await post_movements(session, movements, now)
         await record_debits(session, settings, wallets, debits, now)
+        await top_up.queue_due(
+            session,
+            settings,
+            wallets,
+            {
+                wallet_id: wallets[wallet_id].available + held.get(wallet_id, ZERO) - amount
+                for wallet_id, amount in debits.items()
+                if amount > 0 and wallets[wallet_id].top_up_floor is not None
+            },
+            now,
+        )
         await outbox.record_balance_changes(session, debit_changes(wallets, debits))
     if not add_first:
         additions = [

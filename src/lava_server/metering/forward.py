@@ -60,6 +60,7 @@ from lava_server.metering.charge import AlreadyClosed, Charge, charge
 from lava_server.metering.group_commit import GroupCommit, Job
 from lava_server.metering.repository import WriterConnection, write_transaction
 from lava_server.metering.rows import request_row
+from lava_server.metering.top_up import AutoTopUp, OutOfCredit
 from lava_server.model_prices.book import PRICE_ESTIMATED_KEY, ModelPricing, PriceBook
 from lava_server.periods import usage_period
 from lava_server.pricing import (
@@ -283,6 +284,8 @@ class ForwardBilling:
         # Product secret -> the product version last seen, for one-statement holds.
         self._products: dict[tuple[str, ...], tuple[Product, PricingConfig]] = {}
         self._settle_writer = WriterConnection(db, durable=True)
+        # Buys a wallet's auto top-up bundle when a hold does not fit (set by the app).
+        self.top_up: AutoTopUp | None = None
         self._holds = repository.quick_holds(db)
         self._postgres = not db.is_sqlite
         self._quick_busy = False
@@ -322,6 +325,20 @@ class ForwardBilling:
         if token.disable_billing:
             item.quick_tried = True  # no balance to check: the ordinary path
             return await self._reserves.submit(item)
+        try:
+            return await self._reserve_billed(item)
+        except OutOfCredit as error:
+            # Refused for want of credit: buy the auto top-up bundle, then try once more
+            # (`metering.top_up`). Only here, off the path of a hold that fits.
+            if self.top_up is None:
+                raise
+            refusal = await self.top_up.refused(error)
+            if refusal is not None:
+                raise refusal from None
+        item.quick_tried = True
+        return await self._reserves.submit(item)
+
+    async def _reserve_billed(self, item: _ReserveItem) -> Reservation:
         if not self._postgres or not (self._quick_busy or self._reserves.busy):
             # A lone hold goes at once, without the group commit's hand-off. On SQLite every
             # hold does: the quick hold is short enough that a transaction per hold costs less
@@ -562,12 +579,14 @@ class ForwardBilling:
                 f"take the wallet below -{format_money(MAX_AMOUNT)}. Nothing was forwarded."
             )
         if overdraft == "block" and free < hold:
-            raise InsufficientBalance(
+            raise OutOfCredit(
                 f"Insufficient balance: this call may cost up to {format_money(hold)} "
                 f"(input estimated from the body plus {item.worst.output_tokens} output tokens "
                 f"at most) but the wallet's available balance is {format_money(free)}. "
                 "Nothing was forwarded; ask for fewer max tokens (max_tokens, "
-                "max_output_tokens or max_completion_tokens) or top up the wallet."
+                "max_output_tokens or max_completion_tokens) or top up the wallet.",
+                wallet_id=payer.wallet_id,
+                needed=hold,
             )
         available[payer.wallet_id] = free - hold
         return Reservation(
@@ -772,7 +791,7 @@ class ForwardBilling:
                 live: list[Job[_SettleItem, PricedRequest | None]] = []
                 for job in batch:
                     state = wallets.get(job.item.wallet_id)
-                    if state is None or state.period_credit > 0 or state.autopay_enabled:
+                    if state is None or state.needs_session:
                         alone.append(job)
                     else:
                         live.append(job)
@@ -839,7 +858,7 @@ class ForwardBilling:
             # Due period credit expires before any debit (`wallets.credit`).
             wallets = await open_wallets(session, [reservation.wallet_id], now)
             state = wallets[reservation.wallet_id]
-            if core and (state.period_credit > 0 or state.autopay_enabled):
+            if core and state.needs_session:
                 raise _NeedsSession
         settled = item.charge()
         try:

@@ -48,6 +48,7 @@ from lava_server.metering import repository
 from lava_server.metering.charge import Charge, charge
 from lava_server.metering.group_commit import GroupCommit, Job
 from lava_server.metering.rows import request_row
+from lava_server.metering.top_up import AutoTopUp, OutOfCredit
 from lava_server.model_prices.book import (
     PRICE_ESTIMATED_KEY,
     ModelPricing,
@@ -141,10 +142,21 @@ class RequestBatcher:
         self.settings = settings
         self.prices = prices
         self._commits: GroupCommit[_Item, Created] = GroupCommit(self._write, max_batch=MAX_BATCH)
+        # Buys a wallet's auto top-up bundle when a report does not fit (set by the app).
+        self.top_up: AutoTopUp | None = None
 
     async def submit(self, key_hash: str, params: Report) -> Created:
         """Store and charge one report sent with the secret key of hash `key_hash` (checked in
-        the same transaction: a key revoked a moment ago is refused)."""
+        the same transaction: a key revoked a moment ago is refused). Refused for want of
+        credit, it buys the auto top-up bundle and is tried once more (`metering.top_up`)."""
+        try:
+            return await self._commits.submit(_Item(key_hash, params))
+        except OutOfCredit as error:
+            if self.top_up is None:
+                raise
+            refusal = await self.top_up.refused(error)
+            if refusal is not None:
+                raise refusal from None
         return await self._commits.submit(_Item(key_hash, params))
 
     async def _write(self, batch: list[_Job]) -> None:
@@ -430,6 +442,7 @@ def prepare(
         created_at=now,
     )
     overdraft = product.overdraft
+    wallet_id = connection.wallet_id
 
     def check(priced: PricedRequest, available: Decimal) -> None:
         if available - priced.total_wallet_cost < -MAX_AMOUNT:  # even an overdraft stops there
@@ -438,9 +451,11 @@ def prepare(
                 f"below -{format_money(MAX_AMOUNT)}; nothing was charged."
             )
         if overdraft == "block" and available < priced.total_wallet_cost:
-            raise InsufficientBalance(
+            raise OutOfCredit(
                 f"The wallet's available balance ({format_money(available)}) cannot pay this "
-                f"request ({format_money(priced.total_wallet_cost)}); nothing was charged."
+                f"request ({format_money(priced.total_wallet_cost)}); nothing was charged.",
+                wallet_id=wallet_id,
+                needed=priced.total_wallet_cost,
             )
 
     return Charge(

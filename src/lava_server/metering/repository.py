@@ -38,11 +38,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from lava_server.db.engine import Database, upsert_insert
 from lava_server.db.models import (
+    ActiveSubscription,
     ApiKey,
     Connection,
+    CreditBundle,
     Product,
     Request,
     ServerProcess,
+    SubscriptionConfig,
     TierUsage,
     Wallet,
     table_of,
@@ -1044,3 +1047,50 @@ async def close_abandoned(session: AsyncSession, seq: int, metadata: dict[str, s
         ),
     )
     return result.rowcount == 1
+
+
+@dataclass(frozen=True)
+class TopUpPlan:
+    """What an auto top-up buys (`metering.top_up`): the wallet's running subscription, its
+    auto top-up bundle and the plan's `bundle_rollover_type`."""
+
+    subscription: ActiveSubscription
+    bundle: CreditBundle
+    rollover: str
+
+
+async def top_up_plan(session: AsyncSession, wallet_id: str) -> TopUpPlan | None:
+    """The wallet's running subscription with an auto top-up bundle still offered, if any."""
+    row = (
+        await session.execute(
+            select(ActiveSubscription, CreditBundle, SubscriptionConfig.bundle_rollover_type)
+            .join(CreditBundle, CreditBundle.id == ActiveSubscription.auto_top_up_bundle_id)
+            .join(
+                SubscriptionConfig,
+                SubscriptionConfig.id == ActiveSubscription.subscription_config_id,
+            )
+            .where(
+                ActiveSubscription.wallet_id == wallet_id,
+                ActiveSubscription.status == "active",
+                CreditBundle.not_deleted(),
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return TopUpPlan(row[0], row[1], row[2])
+
+
+async def bundle_of(session: AsyncSession, bundle_id: str) -> CreditBundle | None:
+    """A bundle by id, deleted or not (a bundle paid for is granted even if withdrawn since)."""
+    return await session.get(CreditBundle, bundle_id)
+
+
+async def subscription_of(session: AsyncSession, subscription_id: str) -> ActiveSubscription | None:
+    return await session.get(ActiveSubscription, subscription_id)
+
+
+async def rollover_of(session: AsyncSession, plan_id: str) -> str:
+    """A plan's `bundle_rollover_type`."""
+    query = select(SubscriptionConfig.bundle_rollover_type).where(SubscriptionConfig.id == plan_id)
+    return str((await session.execute(query)).scalar_one())

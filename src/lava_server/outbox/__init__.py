@@ -36,6 +36,8 @@ BALANCE_UPDATED = "customer.wallet.balance.updated"
 LOW_BALANCE = "customer.wallet.low_balance"
 AUTOPAY_SUCCEEDED = "autopay.succeeded"
 AUTOPAY_FAILED = "autopay.failed"
+AUTO_TOP_UP_SUCCEEDED = "auto_top_up.succeeded"
+AUTO_TOP_UP_FAILED = "auto_top_up.failed"
 SUBSCRIPTION_CREATED = "subscription.created"
 SUBSCRIPTION_RENEWED = "subscription.renewed"
 SUBSCRIPTION_CANCELLED = "subscription.cancelled"
@@ -57,6 +59,8 @@ EVENT_TYPES: tuple[str, ...] = (
     LOW_BALANCE,
     AUTOPAY_SUCCEEDED,
     AUTOPAY_FAILED,
+    AUTO_TOP_UP_SUCCEEDED,
+    AUTO_TOP_UP_FAILED,
     SUBSCRIPTION_CREATED,
     SUBSCRIPTION_RENEWED,
     SUBSCRIPTION_CANCELLED,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import Payment, PaymentMethod
 
 # A payment's purpose, and its status.
 CHECKOUT, RENEWAL, AUTOPAY = "checkout", "renewal", "autopay"
+AUTO_TOP_UP = "auto_top_up"  # a subscription's auto top-up bundle (`metering.top_up`)
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
 
 
@@ -70,3 +71,55 @@ async def due_payments(session: AsyncSession, now: datetime, limit: int) -> list
         .limit(limit)
     )
     return list(rows.scalars())
+
+
+async def pending_top_up(session: AsyncSession, subscription_id: str) -> Payment | None:
+    """The subscription's pending auto top-up (at most one: `uq_payments_top_up_pending`),
+    locked."""
+    return (
+        await session.execute(
+            select(Payment)
+            .where(
+                Payment.active_subscription_id == subscription_id,
+                Payment.purpose == AUTO_TOP_UP,
+                Payment.status == PENDING,
+            )
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
+async def top_ups_of(session: AsyncSession, subscription_id: str) -> int:
+    """How many auto top-ups the subscription has had (any outcome): the next one's number."""
+    query = select(func.count()).where(
+        Payment.active_subscription_id == subscription_id, Payment.purpose == AUTO_TOP_UP
+    )
+    return int((await session.execute(query)).scalar_one())
+
+
+async def top_ups_since(session: AsyncSession, subscription_id: str, since: datetime) -> int:
+    """The subscription's auto top-ups that succeeded since `since`."""
+    query = select(func.count()).where(
+        Payment.active_subscription_id == subscription_id,
+        Payment.purpose == AUTO_TOP_UP,
+        Payment.status == SUCCEEDED,
+        Payment.created_at >= since,
+    )
+    return int((await session.execute(query)).scalar_one())
+
+
+async def last_top_up(session: AsyncSession, subscription_id: str) -> Payment | None:
+    """The subscription's latest auto top-up that ended (succeeded or failed)."""
+    return (
+        await session.execute(
+            select(Payment)
+            .where(
+                Payment.active_subscription_id == subscription_id,
+                Payment.purpose == AUTO_TOP_UP,
+                Payment.status != PENDING,
+            )
+            .order_by(Payment.created_at.desc(), Payment.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()

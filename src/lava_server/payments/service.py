@@ -63,6 +63,7 @@ def new_payment(
     checkout_session_id: str | None = None,
     active_subscription_id: str | None = None,
     period_index: int | None = None,
+    credit_bundle_id: str | None = None,
 ) -> Payment:
     """A pending payment; without an `idempotency_key` the payment is its own logical charge."""
     payment_id = new_id("pay", method.livemode)
@@ -80,6 +81,7 @@ def new_payment(
         checkout_session_id=checkout_session_id,
         active_subscription_id=active_subscription_id,
         period_index=period_index,
+        credit_bundle_id=credit_bundle_id,
         attempts=0,
         next_attempt_at=next_attempt_at,
         created_at=now,

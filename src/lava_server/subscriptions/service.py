@@ -35,7 +35,7 @@ from lava_server.subscriptions.schemas import (
     SubscriptionWallet,
 )
 from lava_server.timeutil import iso
-from lava_server.wallets.credit import end_credit_at, expire_credit, grant_credit
+from lava_server.wallets.credit import end_credit_at, expire_credit, grant_bundle, grant_credit
 from lava_server.wallets.ledger import Posting, lock_wallet, post, wallet_account
 from lava_server.wallets.repository import get_wallet
 
@@ -410,41 +410,15 @@ async def bundle_bought(
     payment: Payment,
     now: datetime,
 ) -> None:
-    """A credit bundle was paid for (and the payment credited): its `credit_amount` becomes
-    bundle credit of the subscription, spent after the cycle's credit and kept at the cycle's
-    end only when the plan's `bundle_rollover_type` is `full`. A bundle granting more or less
-    than it costs moves the difference between the merchant and the wallet in its own ledger
-    transaction. The caller holds the wallet's lock."""
+    """A credit bundle was paid for (and the payment credited): `wallets.credit.grant_bundle`,
+    which the auto top-up (`metering.top_up`) calls too. The caller holds the wallet's lock."""
     config = await repository.config_by_id(session, subscription.subscription_config_id)
     assert config is not None
-    difference = bundle.credit_amount - payment.amount
-    if difference != 0:
-        await post(
-            session,
-            txn_id=f"bundle_credit:{payment.id}",
-            postings=[
-                Posting(
-                    wallet_account(subscription.wallet_id),
-                    difference,
-                    "bundle_credit",
-                    subscription.wallet_id,
-                ),
-                Posting(f"merchant:{subscription.merchant_id}", -difference, "bundle_credit"),
-            ],
-            livemode=subscription.livemode,
-            now=now,
-        )
-    await grant_credit(
+    await grant_bundle(
         session,
-        wallet_id=subscription.wallet_id,
-        livemode=subscription.livemode,
-        merchant_id=subscription.merchant_id,
-        active_subscription_id=subscription.id,
-        payment_id=payment.id,
-        amount=bundle.credit_amount,
-        expires_at=(
-            subscription.current_period_end if config.bundle_rollover_type == "none" else None
-        ),
+        subscription=subscription,
+        credit_amount=bundle.credit_amount,
+        rollover=config.bundle_rollover_type,
+        payment=payment,
         now=now,
-        kind="bundle",
     )

@@ -90,7 +90,7 @@ async def settle(
 
 
 def render_payment(payment: Payment) -> dict[str, object]:
-    """The autopay charge in an `autopay.*` event's `data.payment`."""
+    """The charge in an `autopay.*` or `auto_top_up.*` event's `data.payment`."""
     return {
         "payment_id": payment.id,
         "amount": format_money(payment.amount),

@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import CreditGrant
+from lava_server.db.models import ActiveSubscription, CreditGrant, Payment
 from lava_server.outbox import record_balance_changes
 from lava_server.periods import usage_period
 from lava_server.settings import Settings
@@ -33,6 +33,10 @@ from lava_server.wallets import autopay, repository
 from lava_server.wallets.ledger import Posting, post, wallet_account
 
 ZERO = Decimal(0)
+# A charge that leaves less than this share of the auto top-up bundle's `credit_amount` to
+# spend queues the bundle's purchase
+# (`docs/checkout-and-wallets.md#auto-top-up-of-credit-bundles`).
+TOP_UP_BELOW = Decimal("0.1")
 
 
 @dataclass(frozen=True)
@@ -49,10 +53,24 @@ class WalletState:
     autopay_enabled: bool
     autopay_threshold: Decimal | None
     autopay_amount: Decimal | None
+    # Below this available balance, a charge queues the purchase of the auto top-up bundle of
+    # the wallet's subscription (`metering.top_up`); None without one.
+    top_up_floor: Decimal | None = None
 
     @property
     def available(self) -> Decimal:
         return self.balance - self.held
+
+    @property
+    def needs_session(self) -> bool:
+        """Whether a debit may have more to do than the ledger (spend period credit, queue
+        autopay or an auto top-up): those writers need an ORM session. A forward call's
+        settlement only raises the available balance above what it is with its hold."""
+        return (
+            self.period_credit > 0
+            or self.autopay_enabled
+            or (self.top_up_floor is not None and self.available < self.top_up_floor)
+        )
 
 
 async def open_wallets(
@@ -86,6 +104,7 @@ async def open_wallets(
             autopay_enabled=row.autopay_enabled,
             autopay_threshold=row.autopay_threshold,
             autopay_amount=row.autopay_amount,
+            top_up_floor=(None if row.top_up_credit is None else row.top_up_credit * TOP_UP_BELOW),
         )
     return states
 
@@ -170,6 +189,53 @@ async def grant_credit(
         ),
     )
     await refresh_summary(session, wallet_id)
+
+
+async def grant_bundle(
+    session: AsyncSession,
+    *,
+    subscription: ActiveSubscription,
+    credit_amount: Decimal,
+    rollover: str,
+    payment: Payment,
+    now: datetime,
+) -> None:
+    """A credit bundle was paid for (and the payment credited): its `credit_amount` becomes
+    bundle credit of the subscription, spent after the cycle's credit and kept at the cycle's
+    end only when the plan's `bundle_rollover_type` (`rollover`) is `full`. A bundle granting
+    more or less than it costs moves the difference between the merchant and the wallet in its
+    own ledger transaction (`bundle_credit:<payment>`). Bought through a `credit_bundle`
+    checkout or by auto top-up (`docs/checkout-and-wallets.md`). The caller holds the wallet's
+    lock."""
+    difference = credit_amount - payment.amount
+    if difference != 0:
+        await post(
+            session,
+            txn_id=f"bundle_credit:{payment.id}",
+            postings=[
+                Posting(
+                    wallet_account(subscription.wallet_id),
+                    difference,
+                    "bundle_credit",
+                    subscription.wallet_id,
+                ),
+                Posting(f"merchant:{subscription.merchant_id}", -difference, "bundle_credit"),
+            ],
+            livemode=subscription.livemode,
+            now=now,
+        )
+    await grant_credit(
+        session,
+        wallet_id=subscription.wallet_id,
+        livemode=subscription.livemode,
+        merchant_id=subscription.merchant_id,
+        active_subscription_id=subscription.id,
+        payment_id=payment.id,
+        amount=credit_amount,
+        expires_at=subscription.current_period_end if rollover == "none" else None,
+        now=now,
+        kind="bundle",
+    )
 
 
 async def end_credit_at(

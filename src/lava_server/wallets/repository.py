@@ -12,7 +12,16 @@ from sqlalchemy import ColumnElement, Row, Select, bindparam, func, insert, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 from typing_extensions import Unpack
 
-from lava_server.db.models import CreditGrant, LedgerEntry, Payment, Request, Wallet, table_of
+from lava_server.db.models import (
+    ActiveSubscription,
+    CreditBundle,
+    CreditGrant,
+    LedgerEntry,
+    Payment,
+    Request,
+    Wallet,
+    table_of,
+)
 from lava_server.db.sums import exact_sum
 from lava_server.db.types import Money
 from lava_server.payments.repository import AUTOPAY, FAILED, PENDING
@@ -106,6 +115,18 @@ _STATE_COLUMNS = (
     Wallet.autopay_enabled,
     Wallet.autopay_threshold,
     Wallet.autopay_amount,
+    # The `credit_amount` of the auto top-up bundle of the wallet's running subscription, if it
+    # has one (`metering.top_up`): a subquery of the same statement, no extra round trip.
+    select(CreditBundle.credit_amount)
+    .join(ActiveSubscription, ActiveSubscription.auto_top_up_bundle_id == CreditBundle.id)
+    .where(
+        ActiveSubscription.wallet_id == Wallet.id,
+        ActiveSubscription.status == "active",
+        CreditBundle.not_deleted(),
+    )
+    .limit(1)
+    .scalar_subquery()
+    .label("top_up_credit"),
 )
 
 

@@ -20,12 +20,13 @@ from fastapi import FastAPI
 
 from lava_server.checkout import flow
 from lava_server.db.engine import Database
+from lava_server.metering import top_up
 from lava_server.metering.abandoned import release_abandoned
 from lava_server.payments import repository as payment_records
 from lava_server.payments import service as payments
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import ChargeResult
-from lava_server.payments.repository import CHECKOUT, PENDING, RENEWAL
+from lava_server.payments.repository import AUTO_TOP_UP, CHECKOUT, PENDING, RENEWAL
 from lava_server.settings import Settings
 from lava_server.subscriptions import renewals
 from lava_server.wallets import autopay
@@ -97,7 +98,8 @@ async def queue_autopay(billing: Billing, now: datetime) -> int:
 
 
 async def process_due_payments(billing: Billing, now: datetime) -> int:
-    """Charge every pending payment that is due (new renewals and autopay top-ups, retries, and
+    """Charge every pending payment that is due (new renewals, autopay top-ups and auto top-up
+    bundles, retries, and
     checkout payments whose page request died), each with its own idempotency key."""
     async with billing.db.read() as session:
         due = await payment_records.due_payments(session, now, BATCH)
@@ -131,6 +133,8 @@ async def settle(
             return
         if request.purpose == RENEWAL:
             await renewals.settle(session, payment, result, now)
+        elif request.purpose == AUTO_TOP_UP:
+            await top_up.settle(session, payment, result, now)
         else:
             await autopay.settle(session, payment, result, now)
 
