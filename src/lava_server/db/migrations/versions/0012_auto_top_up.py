@@ -6,7 +6,7 @@ A subscription's auto top-up bundle is bought with a payment of purpose `auto_to
 subscription, so concurrent triggers (on any number of server processes) buy one bundle.
 
 Revision ID: 0012
-Revises: 0010 (0011 is another branch's; the merge chains them)
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
