@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 from typer.core import TyperGroup
 
@@ -801,7 +801,10 @@ def spend_keys_list(
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table("spend key", "name", "preview", "status", "spends", "spend", "requests")
+    table = Table("name", "preview", "status", "spends", "spend", "requests")
+    # The id is what the other commands take: never cut, however narrow the terminal.
+    width = max((len(row["spend_key_id"]) for row in rows), default=9)
+    table.columns.insert(0, Column("spend key", no_wrap=True, min_width=width))
     for row in rows:
         table.add_row(*_spend_key_row(row))
     console.print(table)

@@ -8,13 +8,14 @@ import json
 
 from typer.testing import CliRunner
 
+from lava_server import cli
 from lava_server.cli import app
 from tests.cli.test_cli import lava, url  # noqa: F401 - `url` is a fixture
 
 runner = CliRunner()
 
 
-async def test_spend_keys_from_the_shell(url, client, merchant):  # noqa: F811
+async def test_spend_keys_from_the_shell(url, client, merchant, monkeypatch):  # noqa: F811
     m = ["--merchant", merchant.merchant_id]
     customer = (
         await client.post("/v1/customers", json={"reference_id": "cli-u"}, headers=merchant.headers)
@@ -52,9 +53,9 @@ async def test_spend_keys_from_the_shell(url, client, merchant):  # noqa: F811
     listed = json.loads(await lava("spend-keys", "list", *m, "--json", *url))
     assert [k["spend_key_id"] for k in listed] == [plain["spend_key_id"], made["spend_key_id"]]
     assert made["key"] not in json.dumps(listed)
-    wide = await asyncio.to_thread(
-        runner.invoke, app, ["spend-keys", "list", *m, *url], env={"COLUMNS": "300"}
-    )
+    # The CLI's console took its width when it was imported (80 without a terminal): widen it.
+    monkeypatch.setattr(cli.console, "width", 300)
+    wide = await asyncio.to_thread(runner.invoke, app, ["spend-keys", "list", *m, *url])
     assert wide.exit_code == 0, wide.output
     assert made["spend_key_id"] in wide.stdout and "(merchant)" in wide.stdout
     assert "0.0000000000 / 0.0500000000 daily" in wide.stdout
