@@ -65,6 +65,28 @@ class Forbidden(ApiError):
     status, code = 403, "forbidden"
 
 
+class SpendLimitReached(ApiError):
+    """A spend key's `spend_limit` would be passed (`docs/current-api.md#spend-keys`)."""
+
+    status, code = 402, "spend_limit_reached"
+
+
+class SpendKeyPaused(Forbidden):
+    code = "spend_key_paused"
+
+
+class SpendKeyExpired(Forbidden):
+    code = "spend_key_expired"
+
+
+class ModelNotAllowed(Forbidden):
+    code = "model_not_allowed"
+
+
+class ProviderNotAllowed(Forbidden):
+    code = "provider_not_allowed"
+
+
 class NotFound(ApiError):
     status, code = 404, "not_found"
 
@@ -87,6 +109,12 @@ class PayloadTooLarge(ApiError):
 
 class RateLimited(ApiError):
     status, code = 429, "rate_limited"
+
+
+class RequestLimitReached(RateLimited):
+    """A spend key's `request_limit` is used up for its cycle."""
+
+    code = "request_limit_reached"
 
 
 class UpstreamError(ApiError):

@@ -110,3 +110,15 @@ def limit_cycle_is_stale(cycle: LimitCycle, last_reset: datetime, now: datetime)
     `total` is never stale."""
     start = limit_cycle_start(cycle, now)
     return start is not None and last_reset.astimezone(timezone.utc) < start
+
+
+def limit_cycle_end(cycle: LimitCycle, now: datetime) -> datetime | None:
+    """When the cycle holding `now` ends (the next one starts); None for `total`."""
+    start = limit_cycle_start(cycle, now)
+    if start is None:
+        return None
+    if cycle == "daily":
+        return start + timedelta(days=1)
+    if cycle == "weekly":
+        return start + timedelta(days=7)
+    return calendar_period(now)[1]

@@ -201,6 +201,9 @@ class SpendKey(SoftDeleted):
     total_requests: Mapped[int] = mapped_column(BigInteger, default=0)
     request_cycle_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When a call was last refused for each limit: one `spend_key.limit_reached` event per cycle.
+    spend_limit_reached_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    request_limit_reached_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -214,6 +217,7 @@ class Request(Base):
         Index("ix_requests_merchant", "merchant_id", "livemode", "seq"),
         Index("ix_requests_connection", "connection_id", "seq"),
         Index("ix_requests_product", "product_id", "seq"),
+        Index("ix_requests_spend_key", "spend_key_id", "seq"),
         # The forward calls in flight, for the sweeper of abandoned ones (`proxy.abandoned`).
         Index(
             "ix_requests_pending",
@@ -262,6 +266,8 @@ class Request(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The server process that forwarded the call (`ServerProcess.id`), for the sweeper.
     process_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The spend key that made the call (it reserved `hold_amount` of the key's allowance).
+    spend_key_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class ServerProcess(Base):

@@ -36,6 +36,7 @@ from typing import Final
 from lava_server.db.engine import Database
 from lava_server.ids import new_id
 from lava_server.metering import repository
+from lava_server.spend_keys import allowance
 from lava_server.timeutil import utcnow
 from lava_server.wallets.ledger import lock_wallet
 
@@ -127,9 +128,11 @@ async def _release(db: Database, seq: int, wallet_id: str | None) -> bool:
         found = await repository.pending_hold(session, seq)
         if found is None:
             return False  # settled or released meanwhile
-        hold, metadata = found
+        hold, metadata, spend_key_id, created_at = found
         if not await repository.close_abandoned(session, seq, {**metadata, ABANDONED_KEY: "true"}):
             return False
         if wallet_id is not None and hold:
             await repository.change_held(session, wallet_id, -hold)
+        if spend_key_id is not None:  # the key's allowance goes back too, request and all
+            await allowance.give_back(session, spend_key_id, hold, created_at, request=True)
     return True

@@ -77,6 +77,8 @@ from lava_server.pricing import (
 from lava_server.products import repository as products_repository
 from lava_server.products.service import check_pricing
 from lava_server.settings import Settings
+from lava_server.spend_keys import allowance
+from lava_server.spend_keys.allowance import Grant
 from lava_server.timeutil import utcnow
 from lava_server.wallets.credit import open_wallets
 from lava_server.wallets.ledger import lock_wallet
@@ -132,6 +134,22 @@ class ForwardToken:
     customer_id: str | None = None
     meter_slug: str | None = None
     disable_billing: bool = False
+    spend_key: Grant | None = None  # the call is made with a spend key, not a secret key
+
+    @classmethod
+    def of_spend_key(cls, grant: Grant) -> ForwardToken:
+        """A spend key's call, as the current era's token of what the key binds: its customer
+        and meter, else the merchant (`docs/current-api.md#spend-keys`)."""
+        return cls(
+            secret_key="",
+            connection_secret=None,
+            product_secret=None,
+            provider_key=None,
+            v2=True,
+            customer_id=grant.connection_id,
+            meter_slug=grant.meter_id,
+            spend_key=grant,
+        )
 
     @property
     def metering_only(self) -> bool:
@@ -194,6 +212,11 @@ class Reservation:
     done: bool = field(default=False)
     merchant_ledger: bool = False  # no wallet, and the merchant's account bears the cost
     tiers: bool = True  # False: the call does not move the customer's tier position
+    spend_key: str | None = None  # the spend key whose allowance `hold` was also taken from
+
+    def spent(self, priced: PricedRequest) -> Decimal:
+        """What the call spent of its payer's money, as a spend key counts it."""
+        return priced.total_merchant_cost if self.merchant_ledger else priced.total_wallet_cost
 
 
 @dataclass(slots=True)
@@ -209,10 +232,10 @@ class _ReserveItem:
     secrets: repository.PayerRef | None = None  # the payer by its secrets (the ordinary path)
 
     @property
-    def payer_key(self) -> tuple[str, str, str | None]:
+    def payer_key(self) -> tuple[str, str, str | None, bool]:
         ref = self.secrets or self.ref
         assert ref.by == "secret"
-        return (self.key_hash, ref.connection, ref.product)
+        return (self.key_hash, ref.connection, ref.product, self.token.spend_key is not None)
 
     @property
     def product_key(self) -> tuple[str, ...] | None:
@@ -307,12 +330,15 @@ class ForwardBilling:
         """Check the token, take the hold and store the pending request (one transaction,
         shared with the reservations that arrive meanwhile). Raises 401/403/404 for the token
         and 402 when the worst case does not fit."""
-        key_hash = _key_hash(token.secret_key)
+        grant = token.spend_key
+        key_hash = grant.key_hash if grant is not None else _key_hash(token.secret_key)
         now = utcnow()
         call.provider_cost = token.provider_cost
         if token.metering_only:
             return await self._metering_only(key_hash, call, now)
         if token.merchant_pays:
+            if grant is not None:
+                return await self._merchant_pays_with_key(grant, call, now)
             return await self._merchant_pays(key_hash, token, call, now)
         if token.v2:
             assert token.customer_id is not None and token.meter_slug is not None
@@ -396,8 +422,9 @@ class ForwardBilling:
         PostgreSQL, in one short transaction without SQLAlchemy on SQLite. None when it wrote
         nothing: then the ordinary path decides, and says why (an unknown secret, another
         merchant's, a changed product, 402)."""
-        if item.token.disable_billing:
-            return None  # no hold and no balance check: the ordinary path's
+        if item.token.disable_billing or item.token.spend_key is not None:
+            # No hold and no balance check, or a key's allowance to take too: the ordinary path's.
+            return None
         product_key = item.product_key
         known = self._products.get(product_key) if product_key is not None else None
         if known is None or len(known[1].tiers) > 1:
@@ -483,17 +510,22 @@ class ForwardBilling:
 
     async def _lock_payers(
         self, session: AsyncSession, items: list[_ReserveItem]
-    ) -> dict[tuple[str, str, str | None], repository.Payer | None]:
+    ) -> dict[tuple[str, str, str | None, bool], repository.Payer | None]:
         """Lock the batch's wallets, in wallet id order (the order of every money transaction
         of the server, so that two batches never wait on each other in opposite orders)."""
-        keys = sorted({item.payer_key for item in items}, key=lambda key: (key[1], key[2] or ""))
+        keys = sorted(
+            {item.payer_key for item in items}, key=lambda key: (key[1], key[2] or "", key[0])
+        )
         if len({key[1] for key in keys}) > 1:
             wallets = await repository.wallets_of(session, [key[1] for key in keys])
-            keys.sort(key=lambda key: (wallets.get(key[1], ""), key[1], key[2] or ""))
-        payers: dict[tuple[str, str, str | None], repository.Payer | None] = {}
+            keys.sort(key=lambda key: (wallets.get(key[1], ""), key[1], key[2] or "", key[0]))
+        payers: dict[tuple[str, str, str | None, bool], repository.Payer | None] = {}
         for key in keys:
             payers[key] = await repository.lock_payer(
-                session, key_hash=key[0], ref=repository.PayerRef("secret", key[1], key[2])
+                session,
+                key_hash=key[0],
+                ref=repository.PayerRef("secret", key[1], key[2]),
+                spend_key=key[3],
             )
         return payers
 
@@ -507,7 +539,9 @@ class ForwardBilling:
         for job in batch:
             item = job.item
             if item.ref.by != "secret" and item.secrets is None:
-                item.secrets = await repository.payer_secrets(session, item.key_hash, item.ref)
+                item.secrets = await repository.payer_secrets(
+                    session, item.key_hash, item.ref, spend_key=item.token.spend_key is not None
+                )
                 if item.secrets is None:
                     try:
                         await _diagnose(session, item.key_hash, item.token)
@@ -522,7 +556,7 @@ class ForwardBilling:
         self,
         session: AsyncSession,
         item: _ReserveItem,
-        payers: dict[tuple[str, str, str | None], repository.Payer | None],
+        payers: dict[tuple[str, str, str | None, bool], repository.Payer | None],
         available: dict[str, Decimal],
     ) -> Reservation:
         """Price one call's worst case against its wallet as the batch has left it."""
@@ -588,6 +622,13 @@ class ForwardBilling:
                 wallet_id=payer.wallet_id,
                 needed=hold,
             )
+        grant = item.token.spend_key
+        if grant is not None:
+            # The key's allowance, under the wallet's lock and last: nothing may refuse the call
+            # after this write (a refusal writes only the key's event).
+            refused = await allowance.take(session, grant, hold, item.now)
+            if refused is not None:
+                raise refused
         available[payer.wallet_id] = free - hold
         return Reservation(
             call=item.call,
@@ -600,7 +641,49 @@ class ForwardBilling:
             hold=hold,
             created_at=item.now,
             period_start=period_start,
+            spend_key=None if grant is None else grant.key_id,
         )
+
+    async def _merchant_pays_with_key(self, grant: Grant, call: Call, now: datetime) -> Reservation:
+        """A spend key that spends the merchant's own account: no wallet, but the key's
+        allowance is reserved for the worst case the merchant may bear, and the call is stored
+        `pending` in the same transaction, so that its settlement, its release or the sweeper
+        of abandoned calls gives back what it did not use."""
+        config = MERCHANT_PAYS_CONFIG
+        costs = call.cost(call.pricing, call.worst_case)
+        item = _ReserveItem(
+            ForwardToken.of_spend_key(grant),
+            grant.key_hash,
+            call,
+            call.worst_case,
+            costs,
+            now,
+            repository.PayerRef("secret", "", None),
+        )
+        hold = self._bound(config, item, prior_units=0).total_merchant_cost
+        reservation = Reservation(
+            call=call,
+            merchant_id=grant.merchant_id,
+            livemode=grant.livemode,
+            connection_id=None,
+            product_id=grant.meter_id,
+            wallet_id=None,
+            config=config,
+            hold=hold,
+            created_at=now,
+            period_start=now,
+            merchant_ledger=True,
+            spend_key=grant.key_id,
+        )
+        async with write_transaction(self.db, durable=False) as session:
+            refused = await allowance.take(session, grant, hold, now)
+            if refused is None:
+                reservation.seq = await repository.insert_request(
+                    session, _row(reservation, "pending", None, None)
+                )
+        if refused is not None:
+            raise refused  # after the commit of the key's event, if one was due
+        return reservation
 
     async def _merchant_pays(
         self, key_hash: str, token: ForwardToken, call: Call, now: datetime
@@ -806,6 +889,7 @@ class ForwardBilling:
                     else:
                         done.append((job, None))  # settled or released already
                 await charge(session, self.settings, [c for _, c in charges], wallets, now)
+                await _give_back(session, [(job.item.reservation, c) for job, c in charges])
         except AlreadyClosed:
             # The batch's one settlement found its request closed: all rolled back, nothing
             # to write (the other jobs of the batch, if any, are settled on their own).
@@ -865,6 +949,7 @@ class ForwardBilling:
             await charge(session, self.settings, [settled], wallets, now)
         except AlreadyClosed:
             raise _AlreadySettled from None
+        await _give_back(session, [(reservation, settled)])
         return settled.priced
 
     async def release(self, reservation: Reservation) -> None:
@@ -890,6 +975,14 @@ class ForwardBilling:
                             session, reservation.seq, {"status": "error"}
                         ):
                             raise _AlreadySettled
+                        if reservation.spend_key is not None:
+                            await allowance.give_back(
+                                session,
+                                reservation.spend_key,
+                                reservation.hold,
+                                reservation.created_at,
+                                request=True,
+                            )
             except _AlreadySettled:
                 pass
             except DBAPIError:
@@ -904,6 +997,19 @@ class ForwardBilling:
             return
 
 
+async def _give_back(session: AsyncSession, settled: list[tuple[Reservation, Charge]]) -> None:
+    """Return to each spend key what its settled calls did not use of what they reserved, in key
+    order (after the wallets' locks, as every writer of a key's allowance)."""
+    unused: dict[str, list[tuple[Decimal, datetime]]] = {}
+    for reservation, c in settled:
+        if reservation.spend_key is not None and c.priced is not None:
+            back = reservation.hold - reservation.spent(c.priced)
+            unused.setdefault(reservation.spend_key, []).append((back, reservation.created_at))
+    for key_id in sorted(unused):
+        for back, reserved_at in unused[key_id]:
+            await allowance.give_back(session, key_id, back, reserved_at)
+
+
 def _key_hash(secret_key: str) -> str:
     if not secret_key.startswith(SECRET_KEY_PREFIXES) or len(secret_key) > 200:
         raise InvalidCredentials(
@@ -915,6 +1021,8 @@ def _key_hash(secret_key: str) -> str:
 async def _diagnose(session: Any, key_hash: str, token: ForwardToken) -> None:
     """Say which secret of the token is wrong. Runs only after the rule (`repository.payer_rule`)
     refused the token, to name the reason in the error; it decides nothing."""
+    if token.spend_key is not None:
+        raise await allowance.unbound(session, token.spend_key)
     caller = (await find_keys(session, [key_hash])).get(key_hash)
     if caller is None:
         raise InvalidCredentials(
@@ -1004,4 +1112,5 @@ def _row(
         fingerprint=FINGERPRINT,
         created_at=reservation.created_at,
         process_id=call.process_id,
+        spend_key_id=reservation.spend_key,
     )

@@ -210,33 +210,40 @@ JOIN products p ON p.id = COALESCE((SELECT m.id FROM products m
       AND m.meter_slug = :meter_slug AND m.deleted_at IS NULL), :meter_slug)"""
 
 
-def payer_rule(*, with_product: bool, by: str = "secret") -> str:
+def payer_rule(*, with_product: bool, by: str = "secret", spend_key: bool = False) -> str:
     """The permission rule of a hold, the one statement of it that every path runs (the ordinary
     path's `lock_payer`, `PostgresHolds`, `SqliteHolds`): the secret key is active, the connection
     is active and belongs to the key's merchant and mode, and so does the product (when the token
     names one). A `FROM ... WHERE` clause over `k` (api_keys), `c` (connections), `w` (wallets)
     and `p` (products), with the parameters `:key_hash` and the `PayerRef.params` of `by`
     (`:connection_secret` and `:product_secret`, or `:customer_id` and `:meter_slug`). When it
-    matches nothing, `forward._diagnose` names the secret at fault."""
+    matches nothing, `forward._diagnose` names the secret at fault.
+
+    With `spend_key`, `k` is the spend key (`spend_keys`) instead: not revoked, and bound to that
+    connection and product (`docs/current-api.md#spend-keys`); its status, expiry and limits are
+    checked where its allowance is taken (`spend_keys.repository.reserve`)."""
+    sql = "\nFROM spend_keys k" if spend_key else "\nFROM api_keys k"
     if by == "secret":
-        sql = """
-FROM api_keys k
-JOIN connections c ON c.secret = :connection_secret"""
+        sql += "\nJOIN connections c ON c.secret = :connection_secret"
     elif by == "id":
-        sql = """
-FROM api_keys k
-JOIN connections c ON c.id = :customer_id"""
+        sql += "\nJOIN connections c ON c.id = :customer_id"
     else:
-        sql = """
-FROM api_keys k
+        sql += """
 JOIN connections c ON c.id = (SELECT min(r.id) FROM connections r
     WHERE r.merchant_id = k.merchant_id AND r.livemode = k.livemode
       AND r.reference_id = :customer_id AND r.deleted_at IS NULL)"""
     sql += "\nJOIN wallets w ON w.id = c.wallet_id"
     if with_product:
         sql += "\nJOIN products p ON p.secret = :product_secret" if by == "secret" else _METER_JOIN
+    if spend_key:
+        assert with_product  # a key bound to a customer is bound to a meter too
+        sql += """
+WHERE k.key_hash = :key_hash AND k.deleted_at IS NULL
+  AND k.connection_id = c.id AND k.meter_id = p.id"""
+    else:
+        sql += """
+WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL"""
     sql += """
-WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL
   AND c.deleted_at IS NULL AND c.merchant_id = k.merchant_id AND c.livemode = k.livemode"""
     if with_product:
         sql += """
@@ -285,7 +292,7 @@ _PAYER_TYPES: dict[str, Any] = {
 }
 
 
-def _payer_statement(ref: PayerRef, *, postgres: bool) -> Any:
+def _payer_statement(ref: PayerRef, *, postgres: bool, spend_key: bool = False) -> Any:
     with_product = ref.product is not None
     columns = [
         "k.merchant_id",
@@ -302,7 +309,8 @@ def _payer_statement(ref: PayerRef, *, postgres: bool) -> Any:
         for column in _PRODUCT_COLUMNS:
             columns.append(f"p.{column.name} AS product_{column.key}")
             types[f"product_{column.key}"] = column.type
-    sql = f"SELECT {', '.join(columns)}{payer_rule(with_product=with_product, by=ref.by)}"
+    rule = payer_rule(with_product=with_product, by=ref.by, spend_key=spend_key)
+    sql = f"SELECT {', '.join(columns)}{rule}"
     if postgres:
         sql += "FOR UPDATE OF w"
     binds = [*ref.binds(), bindparam("key_hash", type_=ApiKey.key_hash.type)]
@@ -310,7 +318,7 @@ def _payer_statement(ref: PayerRef, *, postgres: bool) -> Any:
 
 
 _PAYERS = {
-    (ref.shape, postgres): _payer_statement(ref, postgres=postgres)
+    (ref.shape, postgres, False): _payer_statement(ref, postgres=postgres)
     for ref in (
         PayerRef("secret", "", None),
         PayerRef("secret", "", ""),
@@ -318,15 +326,23 @@ _PAYERS = {
         PayerRef("reference", "", ""),
     )
     for postgres in (False, True)
+} | {
+    (("secret", True), postgres, True): _payer_statement(
+        PayerRef("secret", "", ""), postgres=postgres, spend_key=True
+    )
+    for postgres in (False, True)
 }
 
 
-async def lock_payer(session: AsyncSession, *, key_hash: str, ref: PayerRef) -> Payer | None:
+async def lock_payer(
+    session: AsyncSession, *, key_hash: str, ref: PayerRef, spend_key: bool = False
+) -> Payer | None:
     """Check the token's payer by `payer_rule` and lock the wallet, in one statement; None when
-    the rule refuses it (`forward._diagnose` then says why)."""
+    the rule refuses it (`forward._diagnose` then says why). `spend_key`: `key_hash` is a spend
+    key's, bound to the payer."""
     postgres = session.get_bind().dialect.name == "postgresql"
     params: dict[str, Any] = {"key_hash": key_hash, **ref.params()}
-    statement = _PAYERS[(ref.shape, postgres)]
+    statement = _PAYERS[(ref.shape, postgres, spend_key)]
     row = (await session.execute(statement, params)).first()
     if row is None:
         return None
@@ -347,18 +363,22 @@ async def lock_payer(session: AsyncSession, *, key_hash: str, ref: PayerRef) -> 
 
 
 _SECRETS = {
-    by: text(
+    (by, spend_key): text(
         "SELECT c.secret AS connection_secret, p.secret AS product_secret"
-        + payer_rule(with_product=True, by=by)
+        + payer_rule(with_product=True, by=by, spend_key=spend_key)
     ).bindparams(*PayerRef(by, "", "").binds(), bindparam("key_hash", type_=ApiKey.key_hash.type))
     for by in ("id", "reference")
+    for spend_key in (False, True)
 }
 
 
-async def payer_secrets(session: AsyncSession, key_hash: str, ref: PayerRef) -> PayerRef | None:
+async def payer_secrets(
+    session: AsyncSession, key_hash: str, ref: PayerRef, *, spend_key: bool = False
+) -> PayerRef | None:
     """A current-era payer as the seed era's secrets (no lock: the ordinary path then locks by
     them, in the server's wallet order); None when the rule refuses it."""
-    row = (await session.execute(_SECRETS[ref.by], {"key_hash": key_hash, **ref.params()})).first()
+    statement = _SECRETS[(ref.by, spend_key)]
+    row = (await session.execute(statement, {"key_hash": key_hash, **ref.params()})).first()
     return None if row is None else PayerRef("secret", row.connection_secret, row.product_secret)
 
 
@@ -1021,19 +1041,24 @@ async def forget_idle_processes(session: AsyncSession, ids: list[str], stale: da
     )
 
 
-async def pending_hold(session: AsyncSession, seq: int) -> tuple[Decimal, dict[str, str]] | None:
-    """The hold and metadata of request `seq` if it is still pending."""
+async def pending_hold(
+    session: AsyncSession, seq: int
+) -> tuple[Decimal, dict[str, str], str | None, datetime] | None:
+    """The hold, metadata, spend key and creation time of request `seq` if it is still pending."""
     found = (
         await session.execute(
-            select(Request.hold_amount, Request.request_metadata).where(
-                Request.seq == seq, Request.status == "pending"
-            )
+            select(
+                Request.hold_amount,
+                Request.request_metadata,
+                Request.spend_key_id,
+                Request.created_at,
+            ).where(Request.seq == seq, Request.status == "pending")
         )
     ).first()
     if found is None:
         return None
-    hold, metadata = found
-    return hold, metadata
+    hold, metadata, spend_key_id, created_at = found
+    return hold, metadata, spend_key_id, created_at
 
 
 async def close_abandoned(session: AsyncSession, seq: int, metadata: dict[str, str]) -> bool:

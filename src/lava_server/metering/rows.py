@@ -112,6 +112,7 @@ def request_row(
     fingerprint: str,
     created_at: datetime,
     process_id: str | None = None,
+    spend_key_id: str | None = None,
 ) -> dict[str, Any]:
     """Every column of a request row (`seq` aside), by attribute name: the one builder for both
     doors (a reported request, a forwarded call's pending, final or released row)."""
@@ -135,6 +136,7 @@ def request_row(
         "timestamp": created_at,
         "created_at": created_at,
         "process_id": process_id,
+        "spend_key_id": spend_key_id,
     }
     return row
 

@@ -43,6 +43,7 @@ SUBSCRIPTION_RENEWED = "subscription.renewed"
 SUBSCRIPTION_CANCELLED = "subscription.cancelled"
 SUBSCRIPTION_PAYMENT_FAILED = "subscription.payment_failed"
 ENDPOINT_DISABLED = "webhook_endpoint.disabled"
+SPEND_KEY_LIMIT_REACHED = "spend_key.limit_reached"
 PING = "ping"
 
 LEGACY_NAMES: Mapping[str, str] = {
@@ -66,6 +67,7 @@ EVENT_TYPES: tuple[str, ...] = (
     SUBSCRIPTION_CANCELLED,
     SUBSCRIPTION_PAYMENT_FAILED,
     ENDPOINT_DISABLED,
+    SPEND_KEY_LIMIT_REACHED,
 )
 # Every name an endpoint may subscribe to (either family).
 KNOWN_NAMES: frozenset[str] = frozenset(EVENT_TYPES) | frozenset(LEGACY_NAMES.values())

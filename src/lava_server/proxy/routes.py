@@ -5,7 +5,9 @@ arrives, the client's disconnect is watched while a stream runs, and the hot pat
 dependency injection and response models. The steps (`docs/forward-proxy.md`):
 
 1. resolve and check the upstream URL (`proxy.upstream.resolve_forward`): 400, nothing sent;
-2. the forward token, the provider key and the metadata (`proxy.credentials`): 400/401;
+2. the forward token, the provider key and the metadata (`proxy.credentials`): 400/401; or a
+   spend key (`lava_sk_`, `spend_keys.allowance`): 401 unknown, 403 paused, expired, or a model
+   or provider outside its allowlists;
 3. reserve the worst case (`proxy.billing.reserve`): 401/403/404 for the secrets, 402;
 4. send upstream (`proxy.client`): 502/504 and the hold released when there is no answer;
 5. a 3xx/4xx/5xx answer is relayed as it is and the hold released (no charge, status `error`);
@@ -37,7 +39,7 @@ from lava_server.errors import (
     note_failed_auth,
 )
 from lava_server.metadata import check_metadata
-from lava_server.metering.forward import Call, ForwardBilling, Reservation
+from lava_server.metering.forward import Call, ForwardBilling, ForwardToken, Reservation
 from lava_server.model_prices.book import ModelPricing, PriceBook
 from lava_server.proxy.client import (
     UpstreamBroken,
@@ -73,6 +75,8 @@ from lava_server.proxy.usage import (
     warm_up,
 )
 from lava_server.settings import Settings
+from lava_server.spend_keys.allowance import Grant, authorize, check_target, is_spend_key
+from lava_server.timeutil import utcnow
 from lava_server.untrusted import NUL, UntrustedJSONError, parse_json
 
 log = logging.getLogger("lava_server.proxy")
@@ -107,6 +111,7 @@ class ForwardProxy:
         self.process_id = process_id
         self.origins = origins_from_env(Settings.family_env())
         self.keys = ProviderKeys(Settings.prefixed_env("PROVIDER_KEY"))
+        self.db = db
         self.billing = ForwardBilling(db, settings, prices)
         self.client = UpstreamClient(
             connect_timeout=settings.upstream_connect_timeout,
@@ -138,7 +143,13 @@ class ForwardProxy:
         target = self._target(scope["query_string"], raw_path[_PREFIX_LENGTH:])
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         header_map = dict(headers)
-        token = decode_token(find_token(header_map, target.key))
+        raw_token = find_token(header_map, target.key)
+        grant: Grant | None = None
+        if is_spend_key(raw_token):
+            grant = await authorize(self.db, raw_token, utcnow())
+            token = ForwardToken.of_spend_key(grant)
+        else:
+            token = decode_token(raw_token)
         metadata = _metadata(header_map.get(_METADATA_HEADER), target.metadata)
         provider = target.provider
         key, key_type = provider_key_for(token, provider, self.keys)
@@ -164,6 +175,8 @@ class ForwardProxy:
             raise InvalidRequest("model must not contain NUL characters (\\u0000).", param="model")
         if not isinstance(model, str) or not model:
             model = gemini_model_from_path(target.path) if api == "gemini_generate" else None
+        if grant is not None:
+            check_target(grant, provider.name, model)
         metering_only = not token.bills_customer and token.provider_key is not None
         pricing = self._pricing(api, method, provider.name, model, metering_only=metering_only)
         usage_filter: UsageChunkFilter | None = None

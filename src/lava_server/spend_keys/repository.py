@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Select,
     bindparam,
     case,
@@ -21,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import Connection, Product, SpendKey
+from lava_server.db.models import Connection, Product, SpendKey, table_of
 from lava_server.periods import limit_cycle_start
 
 Found = tuple[SpendKey, str | None, str | None]
@@ -191,3 +192,53 @@ async def release(
     owes nothing back."""
     params = {"key_id": key_id, "amount": amount, "reserved_at": reserved_at, "requests": requests}
     await session.execute(_RELEASE, params)
+
+
+_REACHED_COLUMNS = {
+    "spend": SpendKey.spend_limit_reached_at,
+    "request": SpendKey.request_limit_reached_at,
+}
+
+
+async def mark_reached(
+    session: AsyncSession, key_id: str, limit: str, cycle_start: datetime | None, now: datetime
+) -> bool:
+    """Note that a call was refused for the key's `limit` (`spend` or `request`): True the first
+    time in the cycle starting at `cycle_start` (None: `total`, the first time since the limit
+    was set), so that its event is written once per cycle whatever the number of processes."""
+    column = _REACHED_COLUMNS[limit]
+    fresh: ColumnElement[bool] = column.is_(None)
+    if cycle_start is not None:
+        fresh = or_(fresh, column < cycle_start)
+    result = await session.execute(
+        update(SpendKey)
+        .where(SpendKey.id == key_id, fresh)
+        .values({column.key: now})
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+_KEYS = table_of(SpendKey)
+_BOUND = (
+    select(
+        _KEYS, Connection.wallet_id.label("bound_wallet"), Product.meter_slug.label("bound_slug")
+    )
+    .select_from(
+        _KEYS.outerjoin(Connection, Connection.id == _KEYS.c.connection_id).outerjoin(
+            Product, Product.id == _KEYS.c.meter_id
+        )
+    )
+    .where(_KEYS.c.id == bindparam("key_id"), _KEYS.c.deleted_at.is_(None))
+)
+
+
+async def current(session: AsyncSession, key_id: str) -> Found | None:
+    """The live key `key_id` as the caller's transaction sees it, in Core (for the hold's lean
+    transactions, which are not ORM sessions); a detached `SpendKey`."""
+    row = (await session.execute(_BOUND, {"key_id": key_id})).first()
+    if row is None:
+        return None
+    mapping = row._mapping
+    key = SpendKey(**{column.key: mapping[column] for column in _KEYS.c})
+    return key, mapping["bound_wallet"], mapping["bound_slug"]

@@ -107,12 +107,14 @@ def _apply(key: SpendKey, params: KeySettings, given: set[str], now: datetime) -
         cycle = None if limit is None else limit.cycle
         if cycle != key.spend_cycle:  # another cycle counts afresh
             key.current_spend, key.spend_cycle_started_at = Decimal(0), now
+        key.spend_limit_reached_at = None  # a new limit may be reached again
         key.spend_limit, key.spend_cycle = (None, None) if limit is None else (limit.amount, cycle)
     if "request_limit" in given:
         limit_ = params.request_limit
         cycle = None if limit_ is None else limit_.cycle
         if cycle != key.request_cycle:
             key.current_requests, key.request_cycle_started_at = 0, now
+        key.request_limit_reached_at = None
         key.request_limit, key.request_cycle = (
             (None, None) if limit_ is None else (limit_.count, cycle)
         )
