@@ -216,13 +216,15 @@ async def test_redis_refill_over_time(make):
 
 
 async def test_two_instances_share_one_bucket_exactly(make):
-    one, two = make(), make()
+    # A generous timeout: a loaded machine must not send a call to the memory fallback here.
+    one, two = make(redis_timeout=10), make(redis_timeout=10)
     # A token a minute: nothing refills during the test. 50 concurrent calls on two "processes".
     calls = [(one if i % 2 else two).take("k", 1, 10) for i in range(50)]
     decisions = await asyncio.gather(*calls)
     assert sum(allowed(list(decisions))) == 10
     assert sorted(d.remaining for d in decisions if d.allowed) == list(range(10))
     assert all(d.retry_after >= 1 for d in decisions if not d.allowed)
+    assert one.redis_ok and two.redis_ok
 
 
 async def test_separate_processes_share_one_bucket_exactly(redis_url, prefix):
@@ -233,7 +235,7 @@ async def test_separate_processes_share_one_bucket_exactly(redis_url, prefix):
         from lava_server.api.token_buckets import TokenBuckets
 
         async def main():
-            buckets = TokenBuckets(redis_url={redis_url!r}, prefix={prefix!r})
+            buckets = TokenBuckets(redis_url={redis_url!r}, prefix={prefix!r}, redis_timeout=10)
             decisions = await asyncio.gather(*(buckets.take("k", 1, 37) for _ in range(60)))
             await buckets.aclose()
             assert buckets.redis_ok

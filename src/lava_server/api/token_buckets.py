@@ -135,6 +135,7 @@ class TokenBuckets:
         redis_timeout: float = 1.0,
         retry_interval: float = 1.0,
         max_keys: int = 100_000,
+        max_connections: int = 8,
     ) -> None:
         self.prefix = prefix
         self.clock = clock  # seconds, for the buckets in memory
@@ -146,12 +147,17 @@ class TokenBuckets:
         self._redis: aioredis.Redis | None = None
         self._script: AsyncScript | None = None
         if redis_url:
-            self._redis = aioredis.Redis.from_url(
+            # At most `max_connections` (a burst of calls waits for a free one rather than
+            # opening a connection each), and the wait is bounded like the rest of the call.
+            pool = aioredis.BlockingConnectionPool.from_url(
                 redis_url,
+                max_connections=max_connections,
+                timeout=redis_timeout,
                 socket_timeout=redis_timeout,
                 socket_connect_timeout=redis_timeout,
                 retry=Retry(NoBackoff(), 0),
             )
+            self._redis = aioredis.Redis.from_pool(pool)
             self._script = self._redis.register_script(_TAKE)
         self.redis_ok = True
         self._last_warning: float | None = None
