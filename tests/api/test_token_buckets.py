@@ -9,6 +9,7 @@ slower) and check only what no delay of a loaded machine can change.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import subprocess
 import sys
@@ -348,3 +349,19 @@ async def test_redis_down_goes_on_from_the_shared_state_and_recovers(
         assert int(state[b"tokens"]) < UNIT
     finally:
         await forwarder.close()
+
+
+async def test_a_script_redis_does_not_know_is_loaded(make, monkeypatch):
+    """The first calls to a Redis that has not seen the script (or restarted) load it, and every
+    call of that batch still gets its answer."""
+    from lava_server.api import token_buckets
+
+    script = token_buckets._TAKE + f"-- {uuid.uuid4().hex}\n"  # a script no Redis has seen
+    monkeypatch.setattr(token_buckets, "_TAKE", script)
+    monkeypatch.setattr(
+        token_buckets, "_TAKE_SHA", hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
+    )
+    buckets = make(redis_timeout=10)
+    decisions = await asyncio.gather(*(buckets.take("k", 1, 4) for _ in range(6)))
+    assert sum(allowed(list(decisions))) == 4
+    assert buckets.redis_ok

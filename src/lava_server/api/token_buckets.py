@@ -30,15 +30,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 log = logging.getLogger("lava_server.ratelimit")
 
@@ -80,6 +82,10 @@ redis.call('HSET', KEYS[1], 'tokens', string.format('%.0f', tokens), 'ts',
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {allowed, tokens}
 """
+_TAKE_SHA = hashlib.sha1(_TAKE.encode(), usedforsecurity=False).hexdigest()
+
+# A take waiting for Redis: the bucket's name, the script's arguments, and its answer.
+_Queued = tuple[str, tuple[int, int, int], "asyncio.Future[list[int]]"]
 
 
 @dataclass(frozen=True)
@@ -145,10 +151,9 @@ class TokenBuckets:
         self._buckets: dict[str, _Bucket] = {}  # least recently used first
         self._next_sweep = clock() + _SWEEP_EVERY_SECONDS
         self._redis: aioredis.Redis | None = None
-        self._script: AsyncScript | None = None
+        self._queue: list[_Queued] = []  # takes waiting for the next batch to Redis
+        self._sender: asyncio.Task[None] | None = None
         if redis_url:
-            # At most `max_connections` (a burst of calls waits for a free one rather than
-            # opening a connection each), and the wait is bounded like the rest of the call.
             pool = aioredis.BlockingConnectionPool.from_url(
                 redis_url,
                 max_connections=max_connections,
@@ -158,7 +163,6 @@ class TokenBuckets:
                 retry=Retry(NoBackoff(), 0),
             )
             self._redis = aioredis.Redis.from_pool(pool)
-            self._script = self._redis.register_script(_TAKE)
         self.redis_ok = True
         self._last_warning: float | None = None
         self._probe: asyncio.Task[None] | None = None
@@ -172,7 +176,7 @@ class TokenBuckets:
         capacity = rpm if burst is None else burst
         if not (1 <= rpm <= MAX_RATE and 1 <= capacity <= MAX_RATE):
             raise ValueError(f"rpm and burst must be 1 to {MAX_RATE}: got {rpm}, {burst}")
-        if self._script is not None:
+        if self._redis is not None:
             if self.redis_ok:
                 decision = await self._take_shared(key, rpm, capacity)
                 if decision is not None:
@@ -182,19 +186,58 @@ class TokenBuckets:
         return self._take_here(key, rpm, capacity)
 
     async def _take_shared(self, key: str, rpm: int, capacity: int) -> BucketDecision | None:
-        assert self._script is not None
         ttl_ms = max(1000, -(-_TTL_FILLS * capacity * UNIT // (rpm * 1000)))
+        answer: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        self._queue.append((self.prefix + key, (rpm, capacity * UNIT, ttl_ms), answer))
+        if self._sender is None:
+            self._sender = asyncio.create_task(self._send(), name="lava-token-buckets")
         try:
-            allowed, units = await asyncio.wait_for(
-                self._script(keys=[self.prefix + key], args=[rpm, capacity * UNIT, ttl_ms]),
-                self.redis_timeout,
-            )
+            allowed, units = await asyncio.wait_for(answer, self.redis_timeout)
         except Exception as exc:  # any failure of Redis: this process counts alone
             self._failed(exc)
             return None
         # Remember what Redis said: should it fail, this process goes on from there.
         self._remember(key, _Bucket(int(units), self.clock(), rpm, capacity))
         return _decision(bool(allowed), int(units), rpm, capacity)
+
+    async def _send(self) -> None:
+        """Send the queued takes to Redis, as one pipeline per round trip: the takes that come
+        during a round trip go in the next one. Each take is still its own atomic script."""
+        try:
+            while self._queue:
+                batch = [queued for queued in self._queue if not queued[2].done()]
+                self._queue = []
+                if batch:
+                    await self._send_batch(batch)
+        finally:
+            self._sender = None
+
+    async def _send_batch(self, batch: list[_Queued]) -> None:
+        assert self._redis is not None
+        try:
+            results = await self._evalsha(self._redis, batch)
+            missing = [i for i, result in enumerate(results) if isinstance(result, NoScriptError)]
+            if missing:  # Redis has not seen the script yet (or restarted): load it, again
+                await self._redis.script_load(_TAKE)
+                again = await self._evalsha(self._redis, [batch[i] for i in missing])
+                for i, result in zip(missing, again, strict=True):
+                    results[i] = result
+        except Exception as exc:
+            results = [exc] * len(batch)
+        for (_, _, answer), result in zip(batch, results, strict=True):
+            if answer.done():  # its caller stopped waiting
+                continue
+            if isinstance(result, Exception):
+                answer.set_exception(result)
+            else:
+                answer.set_result(result)
+
+    @staticmethod
+    async def _evalsha(client: aioredis.Redis, batch: list[_Queued]) -> list[Any]:
+        async with client.pipeline(transaction=False) as pipe:
+            for name, args, _ in batch:
+                pipe.evalsha(_TAKE_SHA, 1, name, *args)
+            return list(await pipe.execute(raise_on_error=False))
 
     def _take_here(self, key: str, rpm: int, capacity: int) -> BucketDecision:
         now = self.clock()
@@ -262,7 +305,16 @@ class TokenBuckets:
             self._probe = None
 
     async def aclose(self) -> None:
-        """Stop a background Redis probe and close the Redis connections."""
+        """Stop the background work and close the Redis connections."""
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+            self._sender = None
+        for _, _, answer in self._queue:
+            if not answer.done():
+                answer.set_exception(ConnectionError("token buckets closed"))
+        self._queue = []
         if self._probe is not None:
             self._probe.cancel()
             with contextlib.suppress(asyncio.CancelledError):
