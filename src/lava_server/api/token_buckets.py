@@ -9,7 +9,9 @@ Lua script refills the bucket by the time elapsed (Redis's own clock, `TIME`, so
 disagree still agree) and takes the token, atomically. The bucket is a hash `<prefix><key>` with
 `tokens` and `ts` (microseconds), and a TTL of three times the time a bucket takes to fill: a
 bucket that has expired would have been full anyway. The key is an opaque id (a spend key's id),
-never a secret.
+never a secret. The calls a process makes while its previous ones are on their way go to Redis
+together, one pipeline per round trip (each still its own atomic script), over a bounded pool of
+connections: a burst of calls neither opens a connection each nor waits in line one by one.
 
 Without Redis each process has its own buckets, in memory. When Redis fails or does not answer
 within `redis_timeout`, calls are neither failed nor slowed: the process goes on with its own
