@@ -298,3 +298,23 @@ async def test_cycles_reset_at_day_week_and_month_boundaries(shop, fake, db, mon
     clock.now = datetime(2027, 1, 4, 0, 1, tzinfo=timezone.utc)  # Monday: a new ISO week
     assert await allowed() == {"daily": True, "weekly": True, "monthly": False, "total": False}
     assert (await ledger_check(db)).problems == []
+
+
+async def test_the_rate_limit_is_a_token_bucket_answered_with_retry_after(shop, fake, db):
+    """`burst` calls at once, then one per `60/rpm` seconds: the call past the bucket is a 429
+    with `Retry-After`, before anything is reserved or sent."""
+    key = await new_key(shop, **bound(shop), rate_limit={"rpm": 6, "burst": 2})
+    assert (await call(shop, key["key"])).status_code == 200
+    assert (await call(shop, key["key"])).status_code == 200
+    sent, stored = len(fake.requests), await count_requests(db)
+    refused = await call(shop, key["key"])
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert refused.json()["error"]["param"] == "rate_limit"
+    assert 1 <= int(refused.headers["retry-after"]) <= 10
+    assert (len(fake.requests), await count_requests(db)) == (sent, stored)
+    state = await key_state(shop, key["spend_key_id"])
+    assert state["current_requests"] == 2
+    # Another key has its own bucket.
+    other = await new_key(shop, **bound(shop), rate_limit={"rpm": 6, "burst": 2})
+    assert (await call(shop, other["key"])).status_code == 200

@@ -29,10 +29,12 @@ import orjson
 from starlette.types import Message, Receive, Scope, Send
 
 from lava_server.api.context import read_body, state_of
+from lava_server.api.token_buckets import TokenBuckets
 from lava_server.db.engine import Database
 from lava_server.errors import (
     ApiError,
     InvalidRequest,
+    RateLimited,
     UpstreamError,
     UpstreamTimeout,
     error_response,
@@ -118,6 +120,8 @@ class ForwardProxy:
             first_byte_timeout=settings.upstream_first_byte_timeout,
             idle_timeout=settings.upstream_idle_timeout,
         )
+        # Spend keys' rate limits: shared by every process through Redis when it is set.
+        self.buckets = TokenBuckets(redis_url=settings.redis_url)
         warm_up()
         self._background: set[asyncio.Task[Any]] = set()
         self._targets: dict[tuple[bytes, bytes], UpstreamTarget] = {}
@@ -127,6 +131,21 @@ class ForwardProxy:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.client.aclose()
         await self.billing.aclose()
+        await self.buckets.aclose()
+
+    async def _take_token(self, grant: Grant) -> None:
+        """429 with `Retry-After` when the key's token bucket is empty (nothing reserved yet)."""
+        assert grant.rate_limit_rpm is not None
+        decision = await self.buckets.take(
+            grant.key_id, grant.rate_limit_rpm, grant.rate_limit_burst
+        )
+        if not decision.allowed:
+            raise RateLimited(
+                f"The spend key {grant.key_id} allows {grant.rate_limit_rpm} calls a minute "
+                f"(bursts of {decision.limit}); try again in {decision.retry_after} s.",
+                param="rate_limit",
+                headers=decision.headers(),
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -177,6 +196,8 @@ class ForwardProxy:
             model = gemini_model_from_path(target.path) if api == "gemini_generate" else None
         if grant is not None:
             check_target(grant, provider.name, model)
+            if grant.rate_limit_rpm is not None:
+                await self._take_token(grant)
         metering_only = not token.bills_customer and token.provider_key is not None
         pricing = self._pricing(api, method, provider.name, model, metering_only=metering_only)
         usage_filter: UsageChunkFilter | None = None
