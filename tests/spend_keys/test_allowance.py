@@ -1,8 +1,8 @@
 """`spend_keys.repository.reserve` and `release` (`docs/current-api.md#spend-keys`): a key's
-allowance taken in one conditional UPDATE, on both databases. Not yet called by the hold; these
-tests hold the statements to their promise: a limit is never passed, not by concurrent
-reservations either, cycles start afresh after their boundary, and a release gives back only
-to the cycle that took."""
+allowance taken in one conditional UPDATE, on both databases (the hold runs it: see
+`tests/proxy/test_spend_key_calls.py`). These tests hold the statements to their promise: a limit
+is never passed, not by concurrent reservations either, cycles start afresh after their boundary,
+a release gives back only to the cycle that took, and a key rotated away takes nothing."""
 
 from __future__ import annotations
 
@@ -29,9 +29,12 @@ async def row(db, key_id: str) -> SpendKey:
         return found
 
 
-async def reserve(db, key_id: str, amount: Decimal, now: datetime) -> bool:
+async def reserve(db, key_id: str, amount: Decimal, now: datetime, key_hash: str = "") -> bool:
     async with db.write() as session:
-        return await repository.reserve(session, key_id, amount, now)
+        if not key_hash:
+            found = await session.get(SpendKey, key_id)
+            key_hash = found.key_hash if found is not None else "unknown"
+        return await repository.reserve(session, key_id, key_hash, amount, now)
 
 
 async def test_the_spend_limit_is_never_passed(client, merchant, db, clock):
@@ -61,6 +64,10 @@ async def test_the_request_limit_and_the_key_state(client, merchant, db, clock):
     await client.put(path, json={"status": "paused"}, headers=merchant.headers)
     assert not await reserve(db, other, CENT, clock.now)
     await client.put(path, json={"status": "active"}, headers=merchant.headers)
+    assert await reserve(db, other, CENT, clock.now)
+    old_hash = (await row(db, other)).key_hash
+    await client.post(f"{path}/rotate", headers=merchant.headers)
+    assert not await reserve(db, other, CENT, clock.now, key_hash=old_hash)
     assert await reserve(db, other, CENT, clock.now)
     await client.delete(path, headers=merchant.headers)
     assert not await reserve(db, other, CENT, clock.now)

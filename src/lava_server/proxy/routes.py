@@ -77,7 +77,7 @@ from lava_server.proxy.usage import (
     warm_up,
 )
 from lava_server.settings import Settings
-from lava_server.spend_keys.allowance import Grant, authorize, check_target, is_spend_key
+from lava_server.spend_keys.allowance import Grant, Grants, check_target, is_spend_key
 from lava_server.timeutil import utcnow
 from lava_server.untrusted import NUL, UntrustedJSONError, parse_json
 
@@ -122,6 +122,7 @@ class ForwardProxy:
         )
         # Spend keys' rate limits: shared by every process through Redis when it is set.
         self.buckets = TokenBuckets(redis_url=settings.redis_url)
+        self.grants = Grants(db)
         warm_up()
         self._background: set[asyncio.Task[Any]] = set()
         self._targets: dict[tuple[bytes, bytes], UpstreamTarget] = {}
@@ -165,7 +166,7 @@ class ForwardProxy:
         raw_token = find_token(header_map, target.key)
         grant: Grant | None = None
         if is_spend_key(raw_token):
-            grant = await authorize(self.db, raw_token, utcnow())
+            grant = await self.grants.authorize(raw_token, utcnow())
             token = ForwardToken.of_spend_key(grant)
         else:
             token = decode_token(raw_token)

@@ -110,6 +110,7 @@ _RESERVE = (
     update(SpendKey)
     .where(
         SpendKey.id == bindparam("key_id", type_=SpendKey.id.type),
+        SpendKey.key_hash == bindparam("b_key_hash", type_=SpendKey.key_hash.type),
         SpendKey.not_deleted(),
         SpendKey.status == "active",
         or_(SpendKey.expires_at.is_(None), SpendKey.expires_at > _NOW),
@@ -140,15 +141,18 @@ def _cycle_params(now: datetime) -> dict[str, datetime | None]:
     }
 
 
-async def reserve(session: AsyncSession, key_id: str, amount: Decimal, now: datetime) -> bool:
+async def reserve(
+    session: AsyncSession, key_id: str, key_hash: str, amount: Decimal, now: datetime
+) -> bool:
     """Take `amount` and one request from the key's allowance, in one conditional UPDATE that
     also starts a fresh cycle for each counter whose cycle is over: True when taken; False, with
-    nothing written, when the key is revoked, paused, expired, or the call would pass its spend
+    nothing written, when the key is revoked, rotated away from `key_hash`, paused, expired, or
+    the call would pass its spend
     or request limit (the caller reads the key to say which). Concurrent reservations of one key
     queue on its row, and each checks the limit against the counts the one before left, so no
     number of them passes a limit (`docs/current-api.md#spend-keys`). Meant to run inside the
     transaction of the wallet's hold, so that both are taken or neither."""
-    params = {"key_id": key_id, "amount": amount, **_cycle_params(now)}
+    params = {"key_id": key_id, "b_key_hash": key_hash, "amount": amount, **_cycle_params(now)}
     result = await session.execute(_RESERVE, params)
     return bool(getattr(result, "rowcount", 0))
 
