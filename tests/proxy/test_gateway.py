@@ -302,6 +302,28 @@ async def test_official_clients_raise_on_refusals(shop: Shop, fake: FakeProvider
     assert fake.requests == []
 
 
+async def test_provider_refusals_pass_with_their_status(shop: Shop, fake: FakeProvider, db):
+    """The provider refuses (here a 429): each client raises its exception for that status, the
+    call is stored as an error and nothing is charged."""
+    key = shop.merchant.secret_key
+    refused = [{"role": "user", "content": "fake-error-429"}]
+    async with openai_client(shop, key) as client:
+        with pytest.raises(openai.RateLimitError):
+            await client.chat.completions.create(model=CLAUDE, messages=refused)
+    async with anthropic_client(shop, key) as client:
+        with pytest.raises(anthropic.RateLimitError):
+            await client.messages.create(model=GPT, max_tokens=10, messages=refused)
+    assert [r["path"] for r in fake.requests] == ["/v1/messages", "/v1/chat/completions"]
+    async with shop.api() as http:
+        stored = (await http.get("requests")).json()["data"]
+    assert sorted((r["provider"], r["status"]) for r in stored) == [
+        ("anthropic", "error"),
+        ("openai", "error"),
+    ]
+    assert await shop.balance() == Decimal(10)
+    assert (await ledger_check(db)).problems == []
+
+
 # ------------------------------------------------------------------- GET /v1/models, spend keys
 
 
