@@ -39,8 +39,9 @@ from lava_server.model_prices.service import PriceRefresher
 from lava_server.payments.context import Billing
 from lava_server.products.routes import meters as meters_router
 from lava_server.products.routes import router as products_router
+from lava_server.proxy.rewrite.gateway import GATEWAY_PATHS, GatewayProxy
 from lava_server.proxy.rewrite.route import REWRITE_PATH, RewriteProxy
-from lava_server.proxy.rewrite.schemas import rewrite_paths
+from lava_server.proxy.rewrite.schemas import gateway_paths, rewrite_paths
 from lava_server.proxy.routes import FORWARD_PATH, ForwardProxy
 from lava_server.proxy.routes import METHODS as FORWARD_METHODS
 from lava_server.proxy.schemas import SECURITY_SCHEMES as FORWARD_SECURITY
@@ -161,17 +162,21 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     if not settings.separate_worker:
         embed_in(app)  # the worker loop runs as long as the app, unless `lava worker` runs apart
     openapi.install(
-        app, paths={**forward_paths(), **rewrite_paths()}, security_schemes=FORWARD_SECURITY
+        app,
+        paths={**forward_paths(), **rewrite_paths(), **gateway_paths()},
+        security_schemes=FORWARD_SECURITY,
     )
     docs.install(app)
 
+    rewrite = RewriteProxy(forward)
     app.add_middleware(
         HotPaths,
         forward=forward,
-        rewrite=RewriteProxy(forward),
+        rewrite=rewrite,
+        gateway=GatewayProxy(rewrite),
         create_request=create_request,
     )
-    proxy_paths = (FORWARD_PATH, REWRITE_PATH + "/")
+    proxy_paths = (FORWARD_PATH, REWRITE_PATH + "/", *GATEWAY_PATHS)
     app.add_middleware(IdempotencyMiddleware, state=state, exclude_prefixes=proxy_paths)
     app.add_middleware(InputGuard, skip_body_prefixes=proxy_paths)
     app.add_middleware(AuthFailures, limiter=state.auth_failures)
@@ -200,11 +205,11 @@ _FORWARD_ALLOW = [(b"allow", ", ".join([*FORWARD_METHODS, "HEAD"]).encode())]
 
 
 class HotPaths:
-    """ASGI middleware: the hot paths, `POST /v1/requests`, `/v1/forward` and its rewrite door
-    `/v1/rewrite/`, go straight to their handlers, skipping routing and FastAPI's per-request
-    machinery (about 0.1 ms a call).
-    The router never sees `/v1/forward` (its API document comes from `proxy.schemas`); it keeps
-    the `POST /v1/requests` route for the API document."""
+    """ASGI middleware: the hot paths, `POST /v1/requests`, `/v1/forward`, its rewrite door
+    `/v1/rewrite/` and the gateway doors `/v1/chat/completions` and `/v1/messages`, go straight
+    to their handlers, skipping routing and FastAPI's per-request machinery (about 0.1 ms a
+    call). The router never sees `/v1/forward` (its API document comes from `proxy.schemas`); it
+    keeps the `POST /v1/requests` route for the API document."""
 
     def __init__(
         self,
@@ -212,11 +217,13 @@ class HotPaths:
         *,
         forward: ForwardProxy,
         rewrite: RewriteProxy,
+        gateway: GatewayProxy,
         create_request: ASGIApp,
     ) -> None:
         self.app = app
         self.forward = forward
         self.rewrite = rewrite
+        self.gateway = gateway
         self.create_request = create_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -238,6 +245,9 @@ class HotPaths:
                 return
             if path.startswith(_REWRITE_PREFIX):
                 await self.rewrite(scope, receive, send)  # its own 405 for other methods
+                return
+            if path in GATEWAY_PATHS:
+                await self.gateway(scope, receive, send)  # its own 405 for other methods
                 return
             if path == "/v1/requests" and scope["method"] == "POST":
                 await self.create_request(scope, receive, send)

@@ -522,3 +522,12 @@ async def _forward(
     await lava_refuses(
         client.post("/v1/rewrite/google/api.openai.com", json=message, headers=bearer), 400
     )
+    # The gateway doors: the model picks the provider.
+    answer = await _expect(client.post("/v1/messages", json=message, headers=bearer), 200)
+    assert answer["type"] == "message"
+    answer = await _expect(client.post("/v1/chat/completions", json=chat, headers=bearer), 200)
+    assert answer["object"] == "chat.completion"
+    for path in ("/v1/chat/completions", "/v1/messages"):
+        await lava_refuses(client.post(path, json=message), 401)
+        unknown = {**message, "model": "no-such-model"}
+        await lava_refuses(client.post(path, json=unknown, headers=bearer), 404)

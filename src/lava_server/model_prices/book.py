@@ -627,6 +627,23 @@ class PriceBook:
             return entry.pricing
         return self._at_time(entry, at)
 
+    def has_own_price(self, provider: str, model: str) -> bool:
+        """Whether ``provider`` itself prices ``model``: an operator's price under its name, or
+        the library's price for it; a price for any provider (``"*"``) alone does not count (it
+        says what a model costs, not who serves it)."""
+        pricing = self.lookup(provider, model)
+        if not pricing.known:
+            return False
+        if pricing.source != "override":
+            return True
+        name = _normalize(model)
+        table = self._overrides.get(provider.lower())
+        if table is not None:
+            exact, prefixes = table
+            if name in exact or any(name.startswith(prefix) for prefix, _ in prefixes):
+                return True
+        return self._use_genai and bool(name) and self._find_genai(provider, name) is not None
+
     def limits(self, provider: str, model: str | None) -> ModelLimits | None:
         """Context window / output ceiling known for the model, or ``None`` if it is unknown."""
         if not model:

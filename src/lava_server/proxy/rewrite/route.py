@@ -77,22 +77,32 @@ class RewriteProxy:
             )
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         target = parse_rewrite_path(raw_path[_PREFIX:].decode("latin-1"))
-        headers: list[tuple[bytes, bytes]] = scope["headers"]
-        query: bytes = scope["query_string"]
-        # A call without a token is refused (401) before its body is looked at; the token
-        # itself is read and checked by the forward proxy.
-        try:
-            query_key = split_forward_query(query.decode("latin-1")).key
-        except UpstreamURLError as error:
-            raise InvalidRequest(error.message, param=error.param) from None
-        find_token(dict(headers), query_key)
+        require_credential(scope)
         body = await read_body(receive)
         if body is None:
             return  # the client left before sending its request
+        await self.relay(scope, receive, send, target, body)
+
+    async def relay(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        target: RewriteTarget,
+        body: bytes,
+        value: JSON | None = None,
+    ) -> None:
+        """Hand the call to the forward proxy with `target.url` as its `u`, translated both ways
+        when the client's shape is not the provider's. `body`: the client's request, already
+        read; `value`: that body parsed, when the caller has done so. The client's headers
+        (its credential among them) and query go on as they came. Shared by the rewrite and
+        gateway doors."""
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        query: bytes = scope["query_string"]
         out: Send = send
         translating: _TranslatingSend | None = None
         if target.translated:
-            translated = _translate_request(target, body)
+            translated = _translate_request(target, body, value)
             body = orjson.dumps(translated.body)
             headers = _provider_headers(headers, target)
             translating = _TranslatingSend(send, target, translated)
@@ -119,16 +129,34 @@ class RewriteProxy:
             ) from None
 
 
-def _translate_request(target: RewriteTarget, body: bytes) -> Translated:
+def require_credential(scope: Scope) -> None:
+    """401 for a call that carries no credential at all (header or `key=`), before its body is
+    read; the credential itself is read and checked by the forward proxy."""
+    query: bytes = scope["query_string"]
     try:
-        value = parse_json(body) if body.strip() else None
-    except (UntrustedJSONError, ValueError):
-        value = None
+        query_key = split_forward_query(query.decode("latin-1")).key
+    except UpstreamURLError as error:
+        raise InvalidRequest(error.message, param=error.param) from None
+    find_token(dict(scope["headers"]), query_key)
+
+
+def _translate_request(target: RewriteTarget, body: bytes, value: JSON | None) -> Translated:
+    if value is None:
+        value = parse_body(body)
     if not isinstance(value, dict):
         raise InvalidRequest("The request body must be a JSON object.", param="body")
     if target.client == "openai":
         return openai_to_anthropic(value)
     return anthropic_to_openai(value, provider=target.provider_name)
+
+
+def parse_body(body: bytes) -> JSON | None:
+    """The client's body as a JSON object (with the untrusted-input limits), else None."""
+    try:
+        value = parse_json(body) if body.strip() else None
+    except (UntrustedJSONError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _provider_headers(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lava_server.proxy.rewrite.gateway import CHAT_COMPLETIONS_PATH, MESSAGES_PATH
 from lava_server.proxy.rewrite.route import REWRITE_PATH
 from lava_server.proxy.rewrite.target import CLIENT_FORMATS
 
@@ -100,3 +101,64 @@ def rewrite_paths() -> dict[str, dict[str, Any]]:
         "responses": _responses(),
     }
     return {REWRITE_PATH + "/{format}/{url}": {"post": operation}}
+
+
+_GATEWAY_REFUSALS = {
+    **_REFUSALS,
+    "400": "The body is not a JSON object (`param` `body`), has no `model` string (`model`), or "
+    "cannot be translated (`param` names the field); or a refusal of `/v1/forward`.",
+    "401": "No credential, or one that `/v1/forward` does not accept (unknown, revoked).",
+    "404": "No reachable provider prices `model` (`model_not_found`, `param` `model`); or the "
+    "token's product does not exist.",
+}
+
+
+def gateway_paths() -> dict[str, dict[str, Any]]:
+    """`POST /v1/chat/completions` and `POST /v1/messages` (`proxy.rewrite.gateway`)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for path, shape, example_model in (
+        (CHAT_COMPLETIONS_PATH, "OpenAI's chat completions", "gpt-4o-mini"),
+        (MESSAGES_PATH, "Anthropic's messages", "claude-haiku-4-5"),
+    ):
+        responses = _responses()
+        for status, meaning in _GATEWAY_REFUSALS.items():
+            responses[status]["description"] = (
+                f"Refused by Lava before anything was sent: {meaning} A provider's own answer "
+                "with this status is relayed unchanged instead."
+            )
+        paths[path] = {
+            "post": {
+                "tags": ["forward"],
+                "summary": f"Call any priced model in {shape} shape; the model picks the provider",
+                "description": "The model picks the provider: the first of openai, anthropic, "
+                "then the other OpenAI-compatible providers in registry order, that prices it. "
+                "The call is a forward call to that provider's chat endpoint, translated when its "
+                "shape is not the client's, metered and billed as `/v1/forward` is.",
+                "operationId": "gateway_" + path.rsplit("/", 1)[-1],
+                "parameters": [
+                    {
+                        "name": "x-lava-metadata",
+                        "in": "header",
+                        "required": False,
+                        "description": "Metadata stored on the request, as on `/v1/forward`.",
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "security": [{name: []} for name in ("forwardToken", "forwardTokenXApiKey")],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "object", "required": ["model"]},
+                            "example": {
+                                "model": example_model,
+                                "max_tokens": 100,
+                                "messages": [{"role": "user", "content": "Hello!"}],
+                            },
+                        }
+                    },
+                },
+                "responses": responses,
+            }
+        }
+    return paths

@@ -9,6 +9,9 @@ A client SDK whose base URL is the rewrite URL appends its own API path: one tra
 only the provider's base (`https://api.openai.com/v1`, `https://api.anthropic.com`) gets the chat
 endpoint of the provider's shape. The result is checked by the forward proxy's own rules
 (`proxy.upstream`): registered hosts only, https, no credentials, and so on.
+
+The gateway doors (`proxy.rewrite.gateway`) have no provider URL: `target_for_model` picks the
+provider from the model name, the one home of that rule.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from typing import Final, Literal
 from urllib.parse import unquote
 
 from lava_server.errors import InvalidRequest
+from lava_server.model_prices.book import PriceBook
 from lava_server.proxy.upstream import (
     DEFAULT_REGISTRY,
+    Provider,
     ProviderRegistry,
     UpstreamURLError,
     resolve_upstream,
@@ -133,3 +138,36 @@ def parse_rewrite_path(raw: str, *, registry: ProviderRegistry = DEFAULT_REGISTR
         provider_name=provider.name,
         url=provider.origin + final_path,
     )
+
+
+# ------------------------------------------------------------------ the gateway's model rule
+
+GATEWAY_PREFERENCE: Final = ("openai", "anthropic")
+"""Who serves a model that several providers price: these first, then the registry's order."""
+
+
+def gateway_providers(registry: ProviderRegistry = DEFAULT_REGISTRY) -> tuple[Provider, ...]:
+    """The providers the gateway doors can reach (OpenAI-compatible or Anthropic chat APIs), in
+    the order the model rule tries them: :data:`GATEWAY_PREFERENCE`, then the registry's order."""
+    reachable = [p for p in registry if _shape_of(p.family) is not None]
+    first = [p for name in GATEWAY_PREFERENCE for p in reachable if p.name == name]
+    return (*first, *(p for p in reachable if p.name not in GATEWAY_PREFERENCE))
+
+
+def target_for_model(
+    client: Shape, model: str, prices: PriceBook, providers: tuple[Provider, ...]
+) -> RewriteTarget | None:
+    """The gateway doors' model rule (`docs/forward-proxy.md#gateway`): the first of
+    `providers` (:func:`gateway_providers`) that prices `model` itself, at its chat endpoint;
+    None when none does (a price for any provider, `"*"`, names no provider)."""
+    for provider in providers:
+        if prices.has_own_price(provider.name, model):
+            shape = _shape_of(provider.family)
+            assert shape is not None  # gateway_providers keeps only these
+            return RewriteTarget(
+                client=client,
+                provider=shape,
+                provider_name=provider.name,
+                url=provider.origin + provider.base_path + _ENDPOINT[shape],
+            )
+    return None
