@@ -95,21 +95,12 @@ def test_no_number_of_concurrent_calls_passes_a_keys_limits(
         count_key = new_key(
             funded.api, funded, request_limit={"count": REQUEST_LIMIT, "cycle": "daily"}
         )
+        # The key as an OpenAI API key on our own `/v1/chat/completions`, as a client would.
         spent = asyncio.run(
-            call_all(
-                stack.bases,
-                spend_key["key"],
-                SPEND_CALLS,
-                "/v1/forward?u=https://api.openai.com/v1/chat/completions",
-            )
+            call_all(stack.bases, spend_key["key"], SPEND_CALLS, "/v1/chat/completions")
         )
         counted = asyncio.run(
-            call_all(
-                stack.bases,
-                count_key["key"],
-                REQUEST_CALLS,
-                "/v1/forward?u=https://api.openai.com/v1/chat/completions",
-            )
+            call_all(stack.bases, count_key["key"], REQUEST_CALLS, "/v1/chat/completions")
         )
         shown = funded.api.get(f"spend_keys/{spend_key['spend_key_id']}").json()
         funded.api.close()
@@ -126,17 +117,19 @@ def test_no_number_of_concurrent_calls_passes_a_keys_limits(
     state = asyncio.run(key_rows(database_url, spend_key["spend_key_id"]))
     requests = state["requests"]
     assert len(requests) == statuses[200]  # nothing stored for a refused call
-    assert all(row["status"] == "completed" for row in requests)
+    assert all(row["status"] == "completed" for row in requests), requests
     charged = sum((row["total_wallet_cost"] for row in requests), Decimal(0))
     key = state["key"]
-    assert key["current_spend"] == key["total_spend"] == charged <= SPEND_LIMIT
+    assert key["current_spend"] == key["total_spend"] == charged <= SPEND_LIMIT, (key, statuses)
     assert Decimal(shown["current_spend"]) == charged
     assert key["current_requests"] == statuses[200]
     assert all(row["total_wallet_cost"] <= row["hold_amount"] for row in requests)
 
     print(f"spend limit: {statuses[200]} of {SPEND_CALLS} calls paid, {charged} of {SPEND_LIMIT}")
     count_statuses = Counter(status for status, _ in counted)
-    assert count_statuses == {200: REQUEST_LIMIT, 429: REQUEST_CALLS - REQUEST_LIMIT}
+    assert count_statuses == {200: REQUEST_LIMIT, 429: REQUEST_CALLS - REQUEST_LIMIT}, (
+        count_statuses
+    )
     count_state = asyncio.run(key_rows(database_url, count_key["spend_key_id"]))
     assert count_state["key"]["current_requests"] == REQUEST_LIMIT
     assert len(count_state["requests"]) == REQUEST_LIMIT

@@ -8,6 +8,7 @@ OpenAI's list format, or Anthropic's when the request carries `anthropic-version
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -16,9 +17,8 @@ from typing_extensions import TypedDict
 from lava_server.api.schemas import closed, errors
 from lava_server.api.state import AppState, get_state
 from lava_server.model_prices.book import PriceBook
-from lava_server.spend_keys import service as spend_keys
+from lava_server.spend_keys import allowance
 
-SPEND_KEY_PREFIX = "lava_sk_"
 ANTHROPIC_EPOCH = "1970-01-01T00:00:00Z"  # as `created` 0: the release date is not known
 
 
@@ -56,8 +56,8 @@ class AnthropicModelList(TypedDict):
 
 def models_of(
     prices: PriceBook,
-    allowed_models: list[str] | None = None,
-    allowed_providers: list[str] | None = None,
+    allowed_models: Collection[str] | None = None,
+    allowed_providers: Collection[str] | None = None,
 ) -> RestModelList:
     """One item per model and provider; prefix patterns (`gpt-4o*`) are left out, and a price
     for any provider (`*`) is owned by `lava`. `allowed_*`: a spend key's allowlists (None: all;
@@ -113,7 +113,7 @@ def spend_key_of(request: Request) -> str | None:
         value.strip() if scheme.lower() == "bearer" else "",
         request.headers.get("x-api-key", "").strip(),
     ):
-        if candidate.startswith(SPEND_KEY_PREFIX):
+        if allowance.is_spend_key(candidate):
             return candidate
     return None
 
@@ -137,8 +137,8 @@ def router_with(prices: PriceBook) -> APIRouter:
         if key is None:
             found = models_of(prices)
         else:
-            allowed_models, allowed_providers = await spend_keys.allowlists_of(state.db, key)
-            found = models_of(prices, allowed_models, allowed_providers)
+            grant = await allowance.lookup(state.db, key)
+            found = models_of(prices, grant.allowed_models, grant.allowed_providers)
         if "anthropic-version" in request.headers:
             return anthropic_list(found)
         return found

@@ -102,15 +102,23 @@ def _hash_of(raw: str) -> str:
 
 async def authorize(db: Database, raw: str, now: datetime) -> Grant:
     """The key `raw` if it may spend now (401, 403 otherwise)."""
-    return await _read(db, _hash_of(raw), now)
+    grant = await _read(db, _hash_of(raw))
+    check_state(grant, now)
+    return grant
 
 
-async def _read(db: Database, key_hash: str, now: datetime) -> Grant:
+async def lookup(db: Database, raw: str) -> Grant:
+    """The live key `raw`, whatever its state (401 when unknown, revoked or rotated away): what
+    it may see (`GET /v1/models` lists what its allowlists take, paused or not)."""
+    return await _read(db, _hash_of(raw))
+
+
+async def _read(db: Database, key_hash: str) -> Grant:
     async with db.read() as session:
         key = await repository.by_hash(session, key_hash)
     if key is None:
         raise _unknown()
-    grant = Grant(
+    return Grant(
         key_id=key.id,
         key_hash=key_hash,
         merchant_id=key.merchant_id,
@@ -124,8 +132,6 @@ async def _read(db: Database, key_hash: str, now: datetime) -> Grant:
         status=key.status,
         expires_at=key.expires_at,
     )
-    check_state(grant, now)
-    return grant
 
 
 class Grants:
@@ -147,7 +153,8 @@ class Grants:
         if found is not None and found[1] > moment:
             check_state(found[0], now)
             return found[0]
-        grant = await _read(self.db, key_hash, now)
+        grant = await _read(self.db, key_hash)
+        check_state(grant, now)
         if len(self._grants) >= self.size:
             self._grants.clear()
         self._grants[key_hash] = (grant, moment + self.seconds)

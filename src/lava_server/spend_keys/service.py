@@ -249,22 +249,3 @@ async def rotate(db: Database, caller: Caller, key_id: str) -> RestSpendKeyCreat
         key.key_preview = preview_of(raw)
         key.updated_at = now
     return {**render(found, now), "key": raw}
-
-
-# ----------------------------------------------------------------- allowlists (GET /v1/models)
-
-
-async def allowlists_of(db: Database, raw_key: str) -> tuple[list[str] | None, list[str] | None]:
-    """(allowed_models, allowed_providers) of the live key `raw_key` (None: all), for
-    `GET /v1/models`. 401 for a key unknown, revoked or rotated away. A paused or expired key
-    still reads its lists: it is refused when it spends, not when it looks."""
-    from lava_server.errors import InvalidCredentials  # here: this section stays self-contained
-
-    async with db.read() as session:
-        key = await repository.by_hash(session, hash_secret_key(raw_key))
-    if key is None:
-        raise InvalidCredentials(
-            "Unknown spend key: it was revoked, rotated away or never issued.",
-            param="Authorization",
-        )
-    return key.allowed_models, key.allowed_providers
