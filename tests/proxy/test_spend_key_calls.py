@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from lava_server import timeutil
-from lava_server.db.models import Request, WebhookEvent, WebhookOutbox
+from lava_server.db.models import Connection, Request, Wallet, WebhookEvent, WebhookOutbox
+from lava_server.metering.forward import ForwardBilling
 from lava_server.wallets.service import check as ledger_check
 from tests.checkout.conftest import Clock
 from tests.proxy.test_token_v2 import CHAT_URL, Shop
@@ -318,3 +319,40 @@ async def test_the_rate_limit_is_a_token_bucket_answered_with_retry_after(shop, 
     # Another key has its own bucket.
     other = await new_key(shop, **bound(shop), rate_limit={"rpm": 6, "burst": 2})
     assert (await call(shop, other["key"])).status_code == 200
+
+
+async def test_a_keys_calls_take_the_quick_hold_with_its_allowance(shop, fake, db, monkeypatch):
+    """After a key's first call (which learns its meter), its holds take the quick path: the
+    allowance is taken in the same short transaction as the hold (one statement and the key's
+    UPDATE on PostgreSQL, the SQLite hold's transaction); a call the key cannot afford falls to
+    the ordinary path, which answers why, and the quick path wrote nothing of it."""
+    ordinary = 0
+    reserve_together = ForwardBilling._reserve_together
+
+    async def counted(self, batch):
+        nonlocal ordinary
+        ordinary += 1
+        await reserve_together(self, batch)
+
+    monkeypatch.setattr(ForwardBilling, "_reserve_together", counted)
+    key = await new_key(shop, **bound(shop), request_limit={"count": 3, "cycle": "daily"})
+    for expected_ordinary in (1, 1, 1):
+        response = await call(shop, key["key"])
+        await shop.stored(response)  # settled: its hold is gone
+        assert ordinary == expected_ordinary
+    assert await held(db, shop) == 0
+    refused = await call(shop, key["key"])
+    assert refused.status_code == 429
+    assert ordinary == 2  # the quick hold refused; the ordinary path said why
+    assert await held(db, shop) == 0
+    state = await key_state(shop, key["spend_key_id"])
+    assert state["current_requests"] == 3
+    assert (await ledger_check(db)).problems == []
+
+
+async def held(db, shop: Shop) -> Decimal:
+    """What the customer's wallet holds for calls in flight."""
+    wallet = select(Connection.wallet_id).where(Connection.id == shop.customer["connection_id"])
+    async with db.read() as session:
+        query = select(Wallet.held).where(Wallet.id == wallet.scalar_subquery())
+        return Decimal((await session.execute(query)).scalar_one())

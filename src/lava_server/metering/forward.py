@@ -422,9 +422,8 @@ class ForwardBilling:
         PostgreSQL, in one short transaction without SQLAlchemy on SQLite. None when it wrote
         nothing: then the ordinary path decides, and says why (an unknown secret, another
         merchant's, a changed product, 402)."""
-        if item.token.disable_billing or item.token.spend_key is not None:
-            # No hold and no balance check, or a key's allowance to take too: the ordinary path's.
-            return None
+        if item.token.disable_billing:
+            return None  # no hold and no balance check: the ordinary path's
         product_key = item.product_key
         known = self._products.get(product_key) if product_key is not None else None
         if known is None or len(known[1].tiers) > 1:
@@ -442,6 +441,7 @@ class ForwardBilling:
             hold=bound.total_wallet_cost,
             created_at=item.now,
             period_start=item.now,
+            spend_key=None if item.token.spend_key is None else item.token.spend_key.key_id,
         )
         wanted = repository.HoldRequest(
             key_hash=item.key_hash,
@@ -450,6 +450,8 @@ class ForwardBilling:
             product_updated_at=product.updated_at,
             hold=reservation.hold,
             row=_row(reservation, "pending", None, None),
+            spend_key=reservation.spend_key,
+            now=item.now,
         )
         try:
             held = await self._holds.hold(wanted)

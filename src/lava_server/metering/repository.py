@@ -53,6 +53,7 @@ from lava_server.db.models import (
 from lava_server.db.types import capped_add
 from lava_server.pricing import MAX_AMOUNT
 from lava_server.pricing.config import TIER_POSITION_CAP
+from lava_server.spend_keys import repository as spend_keys_repository
 
 
 class CoreSession:
@@ -547,7 +548,7 @@ def quick_holds(db: Database) -> Holds:
 _DYNAMIC_ROW = ("merchant_id", "livemode", "connection_id", "product_id", "wallet_id")
 
 
-def _quick_hold_statement(by: str) -> Any:
+def _quick_hold_statement(by: str, spend_key: bool = False) -> Any:
     """Check the secrets, lock the wallet, check the balance, add the hold and insert the pending
     request, all in one statement (PostgreSQL data-modifying CTEs). Nothing is written unless
     every check passes and the product is still the version whose pricing priced the hold;
@@ -574,7 +575,7 @@ def _quick_hold_statement(by: str) -> Any:
 WITH payer AS (
     SELECT k.merchant_id, k.livemode, c.id AS connection_id, c.wallet_id,
            w.cycle_started_at, w.cycle_ends_at, p.id AS product_id
-    {payer_rule(with_product=True, by=by)}
+    {payer_rule(with_product=True, by=by, spend_key=spend_key)}
       AND p.id = :product_id AND p.updated_at = :product_updated_at
       AND {_FITS}
     FOR UPDATE OF w
@@ -601,8 +602,12 @@ SELECT payer.*, (SELECT seq FROM created) AS seq FROM payer
     return text(sql).bindparams(*binds).columns(**result_columns), tuple(static)
 
 
-_QUICK_HOLDS = {by: _quick_hold_statement(by) for by in ("secret", "id", "reference")}
-_QUICK_HOLD_STATIC = _QUICK_HOLDS["secret"][1]
+_QUICK_HOLDS = {
+    (by, spend_key): _quick_hold_statement(by, spend_key)
+    for by in ("secret", "id", "reference")
+    for spend_key in (False, True)
+}
+_QUICK_HOLD_STATIC = _QUICK_HOLDS[("secret", False)][1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -627,6 +632,8 @@ class HoldRequest:
     product_updated_at: datetime
     hold: Decimal
     row: dict[str, Any]
+    spend_key: str | None = None  # `key_hash` is this spend key's: its allowance is taken too
+    now: datetime | None = None  # the time of the call (a spend key's cycles)
 
 
 class PostgresHolds:
@@ -637,13 +644,12 @@ class PostgresHolds:
     def __init__(self, db: Database) -> None:
         self._writer = WriterConnection(db, durable=False, autocommit=True)
         dialect = db.engine.dialect
-        # by -> (SQL, parameter names in order, their converters)
-        self._statements: dict[str, tuple[str, tuple[str, ...], tuple[Any, ...]]] = {}
-        for by, (statement, _) in _QUICK_HOLDS.items():
-            compiled = statement.compile(dialect=dialect)
-            names = tuple(compiled.positiontup or ())
-            converters = tuple(_to_db(compiled.binds[name].type, dialect) for name in names)
-            self._statements[by] = (compiled.string, names, converters)
+        # (by, spend key) -> the statement
+        self._statements = {
+            shape: DriverStatement(statement, dialect)
+            for shape, (statement, _) in _QUICK_HOLDS.items()
+        }
+        self._reserve = DriverStatement(spend_keys_repository.RESERVE, dialect)
         self._time_from_db = _from_db(Wallet.cycle_started_at.type, dialect)
 
     async def hold(self, wanted: HoldRequest) -> QuickHold | None:
@@ -651,7 +657,7 @@ class PostgresHolds:
         path then says why). Raises the driver's errors (`asyncpg.PostgresError`, ...) as they
         are: the statement may or may not have been committed (see `find_pending_hold`)."""
         connection = await self._writer.connection()
-        sql, names, converters = self._statements[wanted.ref.by]
+        statement = self._statements[(wanted.ref.by, wanted.spend_key is not None)]
         params: dict[str, Any] = {
             **wanted.ref.params(),
             "key_hash": wanted.key_hash,
@@ -663,11 +669,14 @@ class PostgresHolds:
         values = column_values(wanted.row)
         for name in _QUICK_HOLD_STATIC:
             params[f"r_{name}"] = values[name]
-        arguments = [convert(params[name]) for name, convert in zip(names, converters, strict=True)]
+        arguments = statement.arguments(params)
         try:
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection  # asyncpg's own connection
-            found = await driver.fetchrow(sql, *arguments)
+            if wanted.spend_key is None:
+                found = await driver.fetchrow(statement.sql, *arguments)
+            else:
+                found = await self._hold_with_key(driver, wanted, statement.sql, arguments)
         except BaseException:
             await self._writer.close()  # the next hold starts on a new connection
             raise
@@ -683,8 +692,55 @@ class PostgresHolds:
             cycle_ends_at=self._time_from_db(found["cycle_ends_at"]),
         )
 
+    async def _hold_with_key(
+        self, driver: Any, wanted: HoldRequest, sql: str, arguments: list[Any]
+    ) -> Any:
+        """The hold's statement, then the key's allowance (under the wallet's lock the statement
+        took), in one transaction: both are taken or neither."""
+        assert wanted.spend_key is not None and wanted.now is not None
+        params = spend_keys_repository.reserve_params(
+            wanted.spend_key, wanted.key_hash, wanted.hold, wanted.now
+        )
+        try:
+            async with driver.transaction():
+                found = await driver.fetchrow(sql, *arguments)
+                if found is None or found["seq"] is None:
+                    return None
+                status = await driver.execute(self._reserve.sql, *self._reserve.arguments(params))
+                if status != "UPDATE 1":
+                    raise _NotTaken  # roll the hold back: the ordinary path says which limit
+                return found
+        except _NotTaken:
+            return None
+
     async def close(self) -> None:
         await self._writer.close()
+
+
+class _NotTaken(Exception):
+    pass
+
+
+class DriverStatement:
+    """A statement compiled once for the driver itself: its SQL, and its positional arguments
+    from named values (the statement's own literals filled in), each converted by its type
+    (`_to_db`)."""
+
+    __slots__ = ("converters", "defaults", "names", "sql")
+
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql: str = compiled.string
+        self.names = tuple(compiled.positiontup or ())
+        self.converters = tuple(_to_db(compiled.binds[name].type, dialect) for name in self.names)
+        self.defaults = {
+            name: value for name, value in compiled.params.items() if value is not None
+        }
+
+    def arguments(self, params: dict[str, Any]) -> list[Any]:
+        values = {**self.defaults, **params}
+        pairs = zip(self.names, self.converters, strict=True)
+        return [convert(values[name]) for name, convert in pairs]
 
 
 async def find_pending_hold(
@@ -735,15 +791,16 @@ class SqliteHolds:
     says what is wrong). Commits do not wait for the disk, like every hold (see
     `WriterConnection`)."""
 
-    _PAYERS: ClassVar[dict[str, str]] = {
-        by: (
+    _PAYERS: ClassVar[dict[tuple[str, bool], str]] = {
+        (by, spend_key): (
             "SELECT k.merchant_id, k.livemode, c.id, c.wallet_id, w.cycle_started_at, "
             "w.cycle_ends_at"
-            + payer_rule(with_product=True, by=by)
+            + payer_rule(with_product=True, by=by, spend_key=spend_key)
             + "  AND p.id = :product_id AND p.updated_at = :product_updated_at\n  AND "
             + _FITS
         )
         for by in ("secret", "id", "reference")
+        for spend_key in (False, True)
     }
     _TAKE = "UPDATE wallets SET held = held + :hold WHERE id = :wallet_id"
 
@@ -767,6 +824,8 @@ class SqliteHolds:
         self._time_to_db = _to_db(Product.updated_at.type, dialect)
         self._bool_from_db = _from_db(ApiKey.livemode.type, dialect)
         self._time_from_db = _from_db(Wallet.cycle_started_at.type, dialect)
+        # A spend key's allowance: its own statement (`spend_keys.repository.reserve`), compiled.
+        self._reserve = DriverStatement(spend_keys_repository.RESERVE, dialect)
         self._connection: sqlite3.Connection | None = None
 
     async def hold(self, wanted: HoldRequest) -> QuickHold | None:
@@ -786,7 +845,7 @@ class SqliteHolds:
             connection.execute("BEGIN IMMEDIATE")
             try:
                 found = connection.execute(
-                    self._PAYERS[wanted.ref.by],
+                    self._PAYERS[(wanted.ref.by, wanted.spend_key is not None)],
                     {
                         **wanted.ref.params(),
                         "key_hash": wanted.key_hash,
@@ -800,6 +859,9 @@ class SqliteHolds:
                     connection.execute("ROLLBACK")
                     return None
                 merchant_id, livemode, connection_id, wallet_id, started, ends = found
+                if wanted.spend_key is not None and not self._take_allowance(connection, wanted):
+                    connection.execute("ROLLBACK")
+                    return None  # the ordinary path says which limit
                 connection.execute(self._TAKE, {"hold": hold_value, "wallet_id": wallet_id})
                 insert.update(merchant_id=merchant_id, livemode=livemode)
                 insert.update(connection_id=connection_id, wallet_id=wallet_id)
@@ -822,6 +884,15 @@ class SqliteHolds:
             cycle_started_at=self._time_from_db(started),
             cycle_ends_at=self._time_from_db(ends),
         )
+
+    def _take_allowance(self, connection: sqlite3.Connection, wanted: HoldRequest) -> bool:
+        """The key's allowance, under the wallet's lock (the whole database's, on SQLite)."""
+        assert wanted.spend_key is not None and wanted.now is not None
+        params = spend_keys_repository.reserve_params(
+            wanted.spend_key, wanted.key_hash, wanted.hold, wanted.now
+        )
+        arguments = self._reserve.arguments(params)
+        return connection.execute(self._reserve.sql, arguments).rowcount == 1
 
     async def close(self) -> None:
         connection, self._connection = self._connection, None

@@ -132,6 +132,15 @@ _RESERVE = (
 )
 
 
+RESERVE = _RESERVE
+"""The statement of `reserve`, for a hold that runs it on the driver itself
+(`metering.repository.SqliteHolds`); its parameters are `reserve_params`."""
+
+
+def reserve_params(key_id: str, key_hash: str, amount: Decimal, now: datetime) -> dict[str, Any]:
+    return {"key_id": key_id, "b_key_hash": key_hash, "amount": amount, **_cycle_params(now)}
+
+
 def _cycle_params(now: datetime) -> dict[str, datetime | None]:
     return {
         "now": now,
@@ -152,8 +161,7 @@ async def reserve(
     queue on its row, and each checks the limit against the counts the one before left, so no
     number of them passes a limit (`docs/current-api.md#spend-keys`). Meant to run inside the
     transaction of the wallet's hold, so that both are taken or neither."""
-    params = {"key_id": key_id, "b_key_hash": key_hash, "amount": amount, **_cycle_params(now)}
-    result = await session.execute(_RESERVE, params)
+    result = await session.execute(_RESERVE, reserve_params(key_id, key_hash, amount, now))
     return bool(getattr(result, "rowcount", 0))
 
 
