@@ -110,6 +110,22 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading one consistent state of the database across all its statements,
+        while others write (`lava ledger check` on a serving database). PostgreSQL: a read-only
+        REPEATABLE READ transaction (READ COMMITTED, the default, takes a new snapshot for each
+        statement); SQLite: the read transaction that `BEGIN` opens already is one snapshot."""
+        async with self.sessions() as session:
+            if not self.is_sqlite:
+                await session.connection(
+                    execution_options={
+                        "isolation_level": "REPEATABLE READ",
+                        "postgresql_readonly": True,
+                    }
+                )
+            yield session
+
+    @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session whose work is committed at the end, or rolled back on any exception."""
         if self.is_sqlite:

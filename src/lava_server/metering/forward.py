@@ -34,7 +34,7 @@ import dataclasses
 import logging
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Final
 
@@ -1001,15 +1001,19 @@ class ForwardBilling:
 
 async def _give_back(session: AsyncSession, settled: list[tuple[Reservation, Charge]]) -> None:
     """Return to each spend key what its settled calls did not use of what they reserved, in key
-    order (after the wallets' locks, as every writer of a key's allowance)."""
-    unused: dict[str, list[tuple[Decimal, datetime]]] = {}
+    order (after the wallets' locks, as every writer of a key's allowance): one statement per key
+    and UTC day of reservation. Every cycle of a limit starts at a UTC midnight, so calls
+    reserved on one day belong to the same cycle of each of the key's limits."""
+    unused: dict[tuple[str, date], tuple[Decimal, datetime]] = {}
     for reservation, c in settled:
         if reservation.spend_key is not None and c.priced is not None:
             back = reservation.hold - reservation.spent(c.priced)
-            unused.setdefault(reservation.spend_key, []).append((back, reservation.created_at))
-    for key_id in sorted(unused):
-        for back, reserved_at in unused[key_id]:
-            await allowance.give_back(session, key_id, back, reserved_at)
+            at = reservation.created_at
+            group = (reservation.spend_key, at.astimezone(timezone.utc).date())
+            total, latest = unused.get(group, (_ZERO, at))
+            unused[group] = (total + back, max(latest, at))
+    for (key_id, _), (back, reserved_at) in sorted(unused.items()):
+        await allowance.give_back(session, key_id, back, reserved_at)
 
 
 def _key_hash(secret_key: str) -> str:

@@ -110,8 +110,8 @@ class LedgerReport:
 async def check(db: Database) -> LedgerReport:
     """Recompute every wallet balance from the ledger, check that every transaction sums to
     zero, and that what each wallet holds is what its pending forward calls hold. Read in one
-    transaction, so the picture is consistent."""
-    async with db.read() as session:
+    snapshot, so the picture is consistent while calls are being charged."""
+    async with db.snapshot() as session:
         sums = await repository.ledger_sums_by_wallet(session)
         balances = await repository.balances(session)
         unbalanced = await repository.unbalanced_transactions(session)
