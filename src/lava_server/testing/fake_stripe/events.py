@@ -76,10 +76,12 @@ class Events:
         self._tasks: set[asyncio.Future[Any]] = set()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._client: httpx.AsyncClient | None = None
+        self._tail: asyncio.Event | None = None
 
     def reset(self) -> None:
         self.events.clear()
         self.attempts.clear()
+        self._tail = None
 
     # -- emitting ----------------------------------------------------------------------------
 
@@ -102,7 +104,10 @@ class Events:
         }
         self.events[event["id"]] = event
         if wanted:
-            self._spawn(self._deliver_with_retries(event["id"]))
+            # First attempts go out one at a time, in the order of the events; retries do not
+            # hold the events after them back.
+            before, self._tail = self._tail, asyncio.Event()
+            self._spawn(self._deliver_with_retries(event["id"], before, self._tail))
 
     def _spawn(self, coroutine: Any) -> None:
         try:
@@ -210,21 +215,26 @@ class Events:
         attempt["body"] = answer.text[:1000]
         return attempt
 
-    async def _deliver_with_retries(self, event_id: str) -> None:
-        event = self.events.get(event_id)
-        if event is None:
-            return
+    async def _deliver_with_retries(
+        self, event_id: str, previous: asyncio.Event | None, first_done: asyncio.Event
+    ) -> None:
+        try:
+            if previous is not None:
+                await previous.wait()
+            event = self.events.get(event_id)
+            if event is None:
+                return  # reset meanwhile
+            attempt = await self.deliver_once(event_id, reason="automatic")
+        finally:
+            first_done.set()
         config = self.config
-        for number in range(max(1, config.max_attempts)):
-            if number:
-                await asyncio.sleep(config.retry_seconds * 2 ** (number - 1))
+        number = 1
+        while not attempt["ok"] and number < config.max_attempts:
+            await asyncio.sleep(config.retry_seconds * 2 ** (number - 1))
             if self.events.get(event_id) is not event:
                 return  # reset meanwhile
-            attempt = await self.deliver_once(
-                event_id, reason="automatic" if number == 0 else "retry"
-            )
-            if attempt["ok"]:
-                break
+            attempt = await self.deliver_once(event_id, reason="retry")
+            number += 1
         event["pending_webhooks"] = 0
 
     async def redeliver(
