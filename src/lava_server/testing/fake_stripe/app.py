@@ -408,6 +408,8 @@ class FakeStripe:
         """The ``/_fake/...`` routes (see the package docstring)."""
         path = request.url.path.rstrip("/")
         method = request.method
+        if method == "OPTIONS":
+            return Response(status_code=204, headers=CORS)
         try:
             params = await _control_params(request)
             call = Call(livemode=False, base_url=str(request.base_url).rstrip("/"))
