@@ -865,3 +865,112 @@ def test_the_command_says_where_it_listens(receiver: tuple[Receiver, ServerThrea
     assert bad.returncode == 2
     assert "whsec_" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+FUZZ_NAMES = (
+    "amount",
+    "currency",
+    "customer",
+    "payment_method",
+    "payment_method_data",
+    "card",
+    "metadata",
+    "confirm",
+    "off_session",
+    "setup_future_usage",
+    "limit",
+    "starting_after",
+    "ending_before",
+    "type",
+    "charge",
+    "payment_intent",
+    "reason",
+    "usage",
+    "client_secret",
+    "invoice_settings",
+    "email",
+    "cancellation_reason",
+    "expand",
+    "error_on_requires_action",
+    "billing_details",
+    "automatic_payment_methods",
+    "capture_method",
+)
+
+
+def test_no_input_makes_a_500(url: str, client: stripe.StripeClient, fake: FakeStripe) -> None:
+    """Every route, every parameter as text, as a hash and as a list: a 4xx in Stripe's shape or
+    a 200, never a 500."""
+    customer = client.v1.customers.create()
+    pi = pay(client, "4242424242424242", customer=customer.id)
+    refund = client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 100})
+    dispute = control(url, f"/charges/{pi.latest_charge}/dispute")
+    event = client.v1.events.list().data[0]
+    ids = {
+        "customers": customer.id,
+        "payment_methods": pi.payment_method,
+        "payment_intents": pi.id,
+        "setup_intents": "seti_nope",
+        "charges": pi.latest_charge,
+        "refunds": refund.id,
+        "disputes": dispute["id"],
+        "events": event.id,
+    }
+    paths = []
+    for endpoint in fake.endpoints:
+        parts = endpoint.pattern.pattern.strip("^$").split("/")
+        resource = parts[2]
+        paths.append(
+            (
+                endpoint.method,
+                "/".join(ids[resource] if part == "([^/]+)" else part for part in parts),
+            )
+        )
+    variants = ("{}=abc", "{}[x][y]=z", "{}[]=a&{}[]=b", "{}=", "{}=-5")
+    statuses = set()
+    with httpx.Client(base_url=url, headers={"Authorization": "Bearer sk_test_fuzz"}) as http:
+        for method, path in paths:
+            for name in FUZZ_NAMES:
+                for variant in variants:
+                    body = variant.format(name, name)
+                    if method == "GET":
+                        answer = http.get(path + "?" + body)
+                    else:
+                        answer = http.post(
+                            path,
+                            content=body,
+                            headers={"Content-Type": "application/x-www-form-urlencoded"},
+                        )
+                    statuses.add(answer.status_code)
+                    assert answer.status_code < 500, (method, path, body, answer.text)
+                    if answer.status_code >= 400:
+                        error = answer.json()["error"]
+                        assert error["type"] and error["message"], answer.text
+            answer = http.post(
+                path,
+                content=b"\xff\xfe%%%&&==[[",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
+            assert answer.status_code < 500, (path, answer.text)
+    assert {200, 400} <= statuses
+    for path, body in (
+        ("/charges/ch_nope/refund", {"amount": "abc"}),
+        (f"/charges/{pi.latest_charge}/refund", {"amount": "abc"}),
+        (f"/charges/{pi.latest_charge}/refund", {"amount": {"x": 1}}),
+        ("/webhook", {"url": 5}),
+        ("/webhook", {"max_attempts": "many"}),
+        ("/events/deliver", {"events": "evt_x"}),
+        (f"/disputes/{dispute['id']}/close", {"status": "maybe"}),
+        (f"/payment_intents/{pi.id}/authenticate", {"result": []}),
+        ("/drain", {"timeout": "soon"}),
+    ):
+        answer = httpx.post(url + "/_fake" + path, json=body)
+        assert 400 <= answer.status_code < 500, (path, body, answer.text)
+    assert (
+        httpx.post(
+            url + "/_fake/webhook",
+            content=b"{not json",
+            headers={"Content-Type": "application/json"},
+        ).status_code
+        == 400
+    )

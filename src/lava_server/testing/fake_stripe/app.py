@@ -23,7 +23,8 @@ from starlette.routing import Route
 from lava_server.testing.fake_stripe.errors import StripeError, invalid, no_such
 from lava_server.testing.fake_stripe.events import API_VERSION, Events, WebhookConfig
 from lava_server.testing.fake_stripe.forms import parse_form
-from lava_server.testing.fake_stripe.store import Call, Store, new_id
+from lava_server.testing.fake_stripe.params import choice, integer
+from lava_server.testing.fake_stripe.store import REFUND_REASONS, Call, Store, new_id
 
 JSON = dict[str, Any]
 
@@ -459,15 +460,9 @@ class FakeStripe:
                 raise no_such("charge", parts[1], "charge")
             charge_call = Call(livemode=charge["livemode"], base_url=call.base_url)
             if parts[2] == "refund":
-                amount = params.get("amount")
-                reason = params.get("reason")
-                return store.refund(
-                    charge,
-                    int(amount) if amount not in (None, "") else None,
-                    str(reason) if reason else None,
-                    {},
-                    charge_call,
-                )
+                strings = _strings(params)
+                reason = choice(strings, "reason", REFUND_REASONS)
+                return store.refund(charge, integer(strings, "amount"), reason, {}, charge_call)
             if parts[2] == "dispute":
                 return store.open_dispute(parts[1], _strings(params), charge_call)
         if method == "POST" and len(parts) == 3 and parts[0] == "disputes" and parts[2] == "close":
@@ -520,7 +515,9 @@ class FakeStripe:
         config = self.events.config
         if "url" in params:
             url = params["url"]
-            config.url = str(url) if url else None
+            if url and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+                raise invalid("url", "url must be an http:// or https:// URL, or null")
+            config.url = url or None
         if params.get("secret"):
             config.secret = str(params["secret"])
         if "enabled_events" in params:
@@ -558,7 +555,12 @@ def _number(params: JSON, name: str, default: float) -> float:
 
 
 def _strings(params: JSON) -> JSON:
-    return {k: str(v) for k, v in params.items() if v is not None}
+    """JSON values as the form's strings (``true`` for ``True``)."""
+    return {
+        k: (str(v).lower() if isinstance(v, bool) else str(v))
+        for k, v in params.items()
+        if v is not None and not isinstance(v, (dict, list))
+    }
 
 
 async def _control_params(request: Request) -> JSON:

@@ -207,7 +207,7 @@ class Events:
             answer = await self._client_or_new().post(
                 config.url, content=payload, headers=headers, timeout=config.timeout_seconds
             )
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             attempt["error"] = f"{type(exc).__name__}: {exc}"
             return attempt
         attempt["status"] = answer.status_code

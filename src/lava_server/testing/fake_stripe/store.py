@@ -242,6 +242,7 @@ REFUND_PARAMS = (
     "currency",
     "customer",
 )
+REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 LIST_PARAMS = ("limit", "starting_after", "ending_before", "created")
 
 
@@ -361,12 +362,20 @@ class Store:
             "tax_exempt": "none",
             "test_clock": None,
         }
-        self._put(customer)
         pm_id = text(params, "payment_method")
-        if pm_id:
-            self.attach_payment_method(pm_id, {"customer": customer["id"]}, call)
-        self._update_invoice_settings(customer, params, call)
+        pm = self.payment_method(pm_id, call) if pm_id else None
+        if pm is not None and pm["customer"] is not None:
+            raise StripeError(
+                400,
+                "The payment method you provided has already been attached to a customer.",
+                code="payment_method_unexpected_state",
+                param="payment_method",
+            )
+        self._put(customer)
         self.emit("customer.created", customer, call, None)
+        if pm is not None:
+            self._attach(pm, customer["id"], call)
+        self._update_invoice_settings(customer, params, call)
         return customer
 
     def _update_invoice_settings(self, customer: JSON, params: JSON, call: Call) -> None:
@@ -811,10 +820,10 @@ class Store:
             )
         if "receipt_email" in params:
             pi["receipt_email"] = text(params, "receipt_email")
-        off_session = boolean(params, "off_session") or params.get("off_session") in (
-            "one_off",
-            "recurring",
-        )
+        if params.get("off_session") in ("one_off", "recurring"):
+            off_session = True
+        else:
+            off_session = boolean(params, "off_session") or False
         error_on_action = boolean(params, "error_on_requires_action") or False
         pi["payment_method"] = pm["id"]
         pi["last_payment_error"] = None
@@ -1252,7 +1261,7 @@ class Store:
                 code="parameter_missing",
             )
         charge = self._get_kind(charge_id, "ch_", call, "charge")
-        reason = choice(params, "reason", ("duplicate", "fraudulent", "requested_by_customer"))
+        reason = choice(params, "reason", REFUND_REASONS)
         return self.refund(charge, integer(params, "amount"), reason, params, call)
 
     def refund(
@@ -1372,6 +1381,8 @@ class Store:
                 param="charge",
             )
         amount = integer(params, "amount") or charge["amount"]
+        if not 0 < amount <= charge["amount"]:
+            raise invalid("amount", "A dispute's amount is between 1 and the charge's amount.")
         reason = text(params, "reason") or "fraudulent"
         now = _now()
         dispute = self._put(
