@@ -36,18 +36,38 @@ PAGE = """<!doctype html>
 </form>
 <pre id="result"></pre>
 <script>
+  // ?flow=payment (Payment Element, confirmPayment), card (Card Element, confirmCardPayment),
+  // setup (confirmSetup), next_action (the server confirmed; handleNextAction)
+  const flow = new URLSearchParams(location.search).get("flow") || "payment";
   const stripe = Stripe("{publishable}");
-  let elements;
-  const ready = fetch("/create-intent", {{method: "POST"}}).then(r => r.json()).then(intent => {{
-    elements = stripe.elements({{clientSecret: intent.client_secret}});
-    elements.create("payment").mount("#payment-element");
+  let elements, card, clientSecret;
+  const ready = fetch("/create/" + flow, {{method: "POST"}}).then(r => r.json()).then(intent => {{
+    clientSecret = intent.client_secret;
+    if (flow === "card") {{
+      elements = stripe.elements();
+      card = elements.create("card");
+      card.mount("#payment-element");
+    }} else if (flow !== "next_action") {{
+      elements = stripe.elements({{clientSecret}});
+      elements.create("payment").mount("#payment-element");
+    }}
     document.body.dataset.ready = "yes";
   }});
   document.getElementById("pay").addEventListener("submit", async (event) => {{
     event.preventDefault();
     await ready;
-    const result = await stripe.confirmPayment({{
-      elements, confirmParams: {{return_url: location.href}}, redirect: "if_required"}});
+    let result;
+    if (flow === "card") {{
+      result = await stripe.confirmCardPayment(clientSecret, {{payment_method: {{card}}}});
+    }} else if (flow === "setup") {{
+      result = await stripe.confirmSetup({{
+        elements, confirmParams: {{return_url: location.href}}, redirect: "if_required"}});
+    }} else if (flow === "next_action") {{
+      result = await stripe.handleNextAction({{clientSecret}});
+    }} else {{
+      result = await stripe.confirmPayment({{
+        elements, confirmParams: {{return_url: location.href}}, redirect: "if_required"}});
+    }}
     document.getElementById("result").textContent = JSON.stringify(result);
   }});
 </script>
@@ -66,17 +86,27 @@ class Shop:
         self.app = Starlette(
             routes=[
                 Route("/", self.page),
-                Route("/create-intent", self.create_intent, methods=["POST"]),
+                Route("/create/{flow}", self.create, methods=["POST"]),
             ]
         )
 
     async def page(self, request: Request) -> HTMLResponse:
         return HTMLResponse(PAGE.format(stripe_js=self.fake_url + "/v3/", publishable=PUBLISHABLE))
 
-    def create_intent(self, request: Request) -> JSONResponse:
-        intent = self.client.v1.payment_intents.create(
-            params={"amount": 2500, "currency": "usd", "metadata": {"shop": "order-1"}}
-        )
+    def create(self, request: Request) -> JSONResponse:
+        flow = request.path_params["flow"]
+        self.customer = self.client.v1.customers.create().id
+        if flow == "setup":
+            setup = self.client.v1.setup_intents.create(params={"customer": self.customer})
+            return JSONResponse({"client_secret": setup.client_secret})
+        params: Any = {"amount": 2500, "currency": "usd", "metadata": {"shop": "order-1"}}
+        if flow == "next_action":
+            params.update(
+                payment_method="pm_card_authenticationRequired",
+                confirm=True,
+                customer=self.customer,
+            )
+        intent = self.client.v1.payment_intents.create(params=params)
         return JSONResponse({"client_secret": intent.client_secret})
 
 
@@ -89,7 +119,9 @@ def servers() -> Iterator[tuple[str, Shop]]:
             yield f"http://localhost:{shop_server.port}", shop
 
 
-async def pay(browser: Any, origin: str, card: str, challenge: str | None) -> dict[str, Any]:
+async def pay(
+    browser: Any, origin: str, card: str | None, challenge: str | None, flow: str = "payment"
+) -> dict[str, Any]:
     context = await browser.new_context()
     outside: list[str] = []
 
@@ -105,11 +137,12 @@ async def pay(browser: Any, origin: str, card: str, challenge: str | None) -> di
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
-        await page.goto(origin + "/")
+        await page.goto(origin + "/?flow=" + flow)
         await page.locator("body[data-ready=yes]").wait_for()
-        await page.get_by_label("Card number").fill(card)
-        await page.get_by_label("Expiration date").fill("12 / 34")
-        await page.get_by_label("Security code").fill("123")
+        if card is not None:
+            await page.get_by_label("Card number").fill(card)
+            await page.get_by_label("Expiration date").fill("12 / 34")
+            await page.get_by_label("Security code").fill("123")
         await page.get_by_role("button", name="Pay").click()
         if challenge is not None:
             dialog = page.get_by_role("dialog", name="3D Secure authentication")
@@ -159,3 +192,30 @@ async def test_paying_with_the_stand_in_stripe_js(browser: Any, servers: tuple[s
 
     incomplete = await pay(browser, origin, "4242", None)
     assert incomplete["error"]["type"] == "validation_error"
+
+
+async def test_card_element_setup_and_next_action(browser: Any, servers: tuple[str, Shop]) -> None:
+    origin, shop = servers
+
+    card = await pay(browser, origin, "4000 0027 6000 3184", "Complete authentication", "card")
+    assert card["paymentIntent"]["status"] == "succeeded", card
+
+    setup = await pay(browser, origin, "4000 0025 0000 3155", "Complete authentication", "setup")
+    assert setup["setupIntent"]["status"] == "succeeded", setup
+    saved = shop.client.v1.payment_methods.list(params={"customer": shop.customer}).data
+    assert [pm.id for pm in saved] == [setup["setupIntent"]["payment_method"]]
+    # Set up with 3-D Secure, the card now pays off session without the customer.
+    later = shop.client.v1.payment_intents.create(
+        params={
+            "amount": 700,
+            "currency": "usd",
+            "customer": shop.customer,
+            "payment_method": saved[0].id,
+            "confirm": True,
+            "off_session": True,
+        }
+    )
+    assert later.status == "succeeded"
+
+    action = await pay(browser, origin, None, "Complete authentication", "next_action")
+    assert action["paymentIntent"]["status"] == "succeeded", action
