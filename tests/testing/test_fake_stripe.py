@@ -974,3 +974,44 @@ def test_no_input_makes_a_500(url: str, client: stripe.StripeClient, fake: FakeS
         ).status_code
         == 400
     )
+
+
+@pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")  # the library's
+async def test_the_async_client(url: str) -> None:
+    client = client_for(url)
+    pi = await client.v1.payment_intents.create_async(
+        params={
+            "amount": 1000,
+            "currency": "usd",
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+        }
+    )
+    assert pi.status == "succeeded"
+    with pytest.raises(stripe.CardError) as caught:
+        await client.v1.payment_intents.create_async(
+            params={
+                "amount": 1000,
+                "currency": "usd",
+                "payment_method": "pm_card_chargeDeclinedInsufficientFunds",
+                "confirm": True,
+            }
+        )
+    assert caught.value.error.to_dict()["decline_code"] == "insufficient_funds"
+
+
+def test_the_global_style(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stripe, "api_key", "sk_test_global")
+    monkeypatch.setattr(stripe, "api_base", url)
+    monkeypatch.setattr(stripe, "max_network_retries", 0)
+    customer = stripe.Customer.create(email="global@example.com")
+    pi = stripe.PaymentIntent.create(
+        amount=1200,
+        currency="usd",
+        customer=customer.id,
+        payment_method="pm_card_visa",
+        confirm=True,
+    )
+    assert pi.status == "succeeded"
+    refund = stripe.Refund.create(payment_intent=pi.id, amount=200)
+    assert stripe.Charge.retrieve(refund.charge).amount_refunded == 200
