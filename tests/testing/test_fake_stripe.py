@@ -151,7 +151,7 @@ def pay(client: stripe.StripeClient, number: str, **params: Any) -> Any:
 def test_keys_are_checked_and_set_the_mode(url: str) -> None:
     with pytest.raises(stripe.AuthenticationError, match=r"Invalid API Key provided: \*+3456"):
         client_for(url, "xx_test_123456").v1.customers.create()
-    with pytest.raises(stripe.AuthenticationError, match="publishable API key"):
+    with pytest.raises(stripe.PermissionError, match="publishable API key"):
         client_for(url, PUBLISHABLE).v1.customers.create()
     with pytest.raises(stripe.AuthenticationError, match="Invalid API Key"):
         client_for(url, "pk_test_someoneelses").v1.payment_methods.create(
@@ -495,7 +495,7 @@ def test_stripe_js_calls_confirm_with_the_client_secret(
         },
     )
     assert done.status == "succeeded"
-    with pytest.raises(stripe.AuthenticationError):
+    with pytest.raises(stripe.PermissionError):
         browser_client.v1.payment_intents.cancel(pi.id)
     with pytest.raises(stripe.InvalidRequestError) as caught:
         client.v1.payment_intents.confirm(pi.id)

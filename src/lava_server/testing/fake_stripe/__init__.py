@@ -8,7 +8,8 @@ Keys. ``Authorization: Bearer`` (or Basic) with ``sk_test_``/``sk_live_`` (``rk_
 the key is the ``livemode`` of what it creates, and a key sees only its mode's objects. A
 publishable key (``pk_test_``/``pk_live_``, in the header or as the ``key`` form field as Stripe.js
 sends it; when the fake is given one, only that one) may only create payment methods and retrieve
-or confirm an intent whose ``client_secret`` it passes. Anything else: Stripe's 401.
+or confirm an intent whose ``client_secret`` it passes (anything else: Stripe's 403). No key, or
+another kind: Stripe's 401.
 
 Idempotency. A POST's ``Idempotency-Key`` (per API key) replays the first answer (header
 ``Idempotent-Replayed: true``) for the same path and parameters, and answers Stripe's 400

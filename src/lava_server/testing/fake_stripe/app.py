@@ -324,7 +324,7 @@ class FakeStripe:
             )
             return 404, _dumps(error.body()), False
         if call.publishable and not endpoint.publishable:
-            return 401, _dumps(StripeError(401, PUBLISHABLE_REFUSED).body()), False
+            return 403, _dumps(StripeError(403, PUBLISHABLE_REFUSED).body()), False
         expand = params.pop("expand", None)
         fingerprint = ""
         use_key = request.method == "POST" and bool(idempotency_key)
