@@ -37,13 +37,18 @@ PAGE = """<!doctype html>
 <pre id="result"></pre>
 <script>
   // ?flow=payment (Payment Element, confirmPayment), card (Card Element, confirmCardPayment),
-  // setup (confirmSetup), next_action (the server confirmed; handleNextAction)
+  // setup (confirmSetup), next_action (the server confirmed; handleNextAction), deferred
+  // (elements with a mode, an amount and a currency; the intent made after elements.submit())
   const flow = new URLSearchParams(location.search).get("flow") || "payment";
   const stripe = Stripe("{publishable}");
   let elements, card, clientSecret;
-  const ready = fetch("/create/" + flow, {{method: "POST"}}).then(r => r.json()).then(intent => {{
+  const create = (kind) => fetch("/create/" + kind, {{method: "POST"}}).then(r => r.json());
+  const ready = (flow === "deferred" ? Promise.resolve({{}}) : create(flow)).then(intent => {{
     clientSecret = intent.client_secret;
-    if (flow === "card") {{
+    if (flow === "deferred") {{
+      elements = stripe.elements({{mode: "payment", amount: 2500, currency: "usd"}});
+      elements.create("payment").mount("#payment-element");
+    }} else if (flow === "card") {{
       elements = stripe.elements();
       card = elements.create("card");
       card.mount("#payment-element");
@@ -64,6 +69,13 @@ PAGE = """<!doctype html>
         elements, confirmParams: {{return_url: location.href}}, redirect: "if_required"}});
     }} else if (flow === "next_action") {{
       result = await stripe.handleNextAction({{clientSecret}});
+    }} else if (flow === "deferred") {{
+      result = await elements.submit();
+      if (!result.error) {{
+        const intent = await create("payment");
+        result = await stripe.confirmPayment({{elements, clientSecret: intent.client_secret,
+          confirmParams: {{return_url: location.href}}, redirect: "if_required"}});
+      }}
     }} else {{
       result = await stripe.confirmPayment({{
         elements, confirmParams: {{return_url: location.href}}, redirect: "if_required"}});
@@ -194,7 +206,9 @@ async def test_paying_with_the_stand_in_stripe_js(browser: Any, servers: tuple[s
     assert incomplete["error"]["type"] == "validation_error"
 
 
-async def test_card_element_setup_and_next_action(browser: Any, servers: tuple[str, Shop]) -> None:
+async def test_card_element_setup_next_action_and_deferred_intent(
+    browser: Any, servers: tuple[str, Shop]
+) -> None:
     origin, shop = servers
 
     card = await pay(browser, origin, "4000 0027 6000 3184", "Complete authentication", "card")
@@ -219,3 +233,8 @@ async def test_card_element_setup_and_next_action(browser: Any, servers: tuple[s
 
     action = await pay(browser, origin, None, "Complete authentication", "next_action")
     assert action["paymentIntent"]["status"] == "succeeded", action
+
+    deferred = await pay(browser, origin, "4242 4242 4242 4242", None, "deferred")
+    assert deferred["paymentIntent"]["status"] == "succeeded", deferred
+    incomplete = await pay(browser, origin, "4242 4242 4242 4242 1", None, "deferred")
+    assert incomplete["error"]["type"] == "validation_error", incomplete

@@ -83,10 +83,23 @@
 
   /* -- elements ------------------------------------------------------------------------------ */
 
+  function luhn(number) {
+    var sum = 0;
+    for (var i = 0; i < number.length; i++) {
+      var digit = Number(number[number.length - 1 - i]);
+      if (i % 2) {
+        digit *= 2;
+        if (digit > 9) digit -= 9;
+      }
+      sum += digit;
+    }
+    return sum % 10 === 0;
+  }
+
   function checkCard(values) {
     var number = values.number.replace(/\s+/g, "");
     if (!number) return {code: "incomplete_number", message: "Your card number is incomplete."};
-    if (!/^\d{12,19}$/.test(number)) {
+    if (!/^\d{12,19}$/.test(number) || !luhn(number)) {
       return {code: "invalid_number", message: "Your card number is invalid."};
     }
     var expiry = /^\s*(\d{1,2})\s*\/\s*(\d{2}|\d{4})\s*$/.exec(values.expiry);
