@@ -348,7 +348,7 @@ def test_declined_cards(
 def test_3d_secure_on_session(
     url: str, client: stripe.StripeClient, hooks: Receiver, number: str, result: str
 ) -> None:
-    pi = pay(client, number, return_url="https://shop.example/back")
+    pi = pay(client, number)  # confirmed without a return_url: Stripe.js handles the action
     assert pi.status == "requires_action"
     assert pi.next_action is not None and pi.next_action.type == "use_stripe_sdk"
     assert pi.latest_charge is None
@@ -792,6 +792,24 @@ def test_stripe_js_and_the_challenge_page_are_served(url: str, client: stripe.St
     assert "Complete authentication" in page.text
     done = httpx.post(url + f"/_fake/three_d_secure/{pi.id}", data={"result": "complete"})
     assert done.json()["status"] == "succeeded"
+
+    # Confirmed on the server with a return_url: the customer is sent to the challenge page,
+    # then back to the return_url as Stripe sends them.
+    for result, status in (("complete", "succeeded"), ("fail", "failed")):
+        pi = pay(client, "4000002500003155", return_url="https://shop.example/back?order=7")
+        assert pi.next_action.type == "redirect_to_url"
+        redirect = pi.next_action.redirect_to_url
+        assert redirect.return_url == "https://shop.example/back?order=7"
+        page = httpx.get(redirect.url)
+        assert 'value="https://shop.example/back?order=7"' in page.text
+        back = httpx.post(
+            redirect.url.split("?")[0], data={"result": result, "return_url": redirect.return_url}
+        )
+        assert back.status_code == 303
+        assert back.headers["location"] == (
+            f"https://shop.example/back?order=7&payment_intent={pi.id}"
+            f"&payment_intent_client_secret={pi.client_secret}&redirect_status={status}"
+        )
 
 
 @pytest.mark.slow

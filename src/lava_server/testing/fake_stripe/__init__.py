@@ -63,7 +63,9 @@ Controls (no key; JSON or form bodies):
 ``POST /_fake/disputes/{id}/close`` ``{status: won|lost}``     the dispute closes
 ``POST /_fake/payment_intents/{id}/authenticate``              the customer completes or fails
 ``{result: complete|fail}`` (``setup_intents`` too)            the 3-D Secure challenge
-``GET /_fake/three_d_secure/{id}``                             the challenge as a page
+``GET /_fake/three_d_secure/{id}``                             the challenge as a page (the
+                                                               ``redirect_to_url`` of a server
+                                                               confirmation with ``return_url``)
 =============================================================  ==================================
 
 Webhooks: see :mod:`.events`. Layout: :mod:`.forms` (form decoding), :mod:`.params`,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import html
 import json
 import re
 import time
@@ -14,10 +15,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from lava_server.testing.fake_stripe.errors import StripeError, invalid, no_such
@@ -480,7 +482,7 @@ class FakeStripe:
         if len(parts) == 2 and parts[0] == "three_d_secure":
             if method == "GET":
                 return self._challenge_page(parts[1], params)
-            return self._authenticate_intent(parts[1], params, call)
+            return self._answer_challenge(parts[1], params, call)
         raise StripeError(404, f"Unknown control {method} {path}")
 
     def _authenticate_intent(self, intent_id: str, params: JSON, call: Call) -> JSON:
@@ -493,9 +495,37 @@ class FakeStripe:
         intent = self.store.objects.get(intent_id)
         if intent is None or intent["object"] not in ("payment_intent", "setup_intent"):
             raise no_such("intent", intent_id, "intent")
+        return_url = params.get("return_url")
         page = (STATIC / "challenge.html").read_text()
-        page = page.replace("{{intent}}", intent_id)
+        page = page.replace("{{intent}}", html.escape(intent_id))
+        page = page.replace(
+            "{{return_url}}", html.escape(return_url if isinstance(return_url, str) else "")
+        )
         return HTMLResponse(page, headers=CORS)
+
+    def _answer_challenge(self, intent_id: str, params: JSON, call: Call) -> Any:
+        """The challenge page's buttons: with a ``return_url``, back there as Stripe redirects
+        (``payment_intent``, ``payment_intent_client_secret``, ``redirect_status``)."""
+        return_url = params.get("return_url")
+        if not (isinstance(return_url, str) and return_url.startswith(("http://", "https://"))):
+            return self._authenticate_intent(intent_id, params, call)
+        try:
+            intent = self._authenticate_intent(intent_id, params, call)
+        except StripeError:
+            intent = self.store.objects.get(intent_id) or {}
+        if not intent:
+            raise no_such("intent", intent_id, "intent")
+        prefix = "payment_intent" if intent["object"] == "payment_intent" else "setup_intent"
+        target = urlsplit(return_url)
+        query = urlencode(
+            [
+                *parse_qsl(target.query, keep_blank_values=True),
+                (prefix, intent["id"]),
+                (f"{prefix}_client_secret", intent["client_secret"]),
+                ("redirect_status", "succeeded" if intent["status"] == "succeeded" else "failed"),
+            ]
+        )
+        return RedirectResponse(urlunsplit(target._replace(query=query)), 303)
 
     def _event_id(self, event_id: str) -> str:
         if event_id not in self.events.events:

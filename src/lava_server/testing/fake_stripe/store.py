@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from lava_server.testing.fake_stripe import cards
 from lava_server.testing.fake_stripe.errors import StripeError, invalid, missing, no_such
@@ -841,13 +842,26 @@ class Store:
                     return self._decline_payment(
                         pi, pm, cards.AUTHENTICATION_REQUIRED, call, charge=False
                     )
-                self._require_action(pi, call)
+                self._require_action(pi, call, params)
                 self.emit("payment_intent.requires_action", pi, call, None)
                 return pi
         return self._charge(pi, pm, call, authenticated=False)
 
-    def _require_action(self, intent: JSON, call: Call) -> None:
+    def _require_action(self, intent: JSON, call: Call, params: JSON) -> None:
+        """3-D Secure: ``redirect_to_url`` when confirmed with a ``return_url`` and without
+        ``use_stripe_sdk`` (a server-side confirmation), else ``use_stripe_sdk`` (Stripe.js)."""
         intent["status"] = "requires_action"
+        challenge = f"{call.base_url}/_fake/three_d_secure/{intent['id']}"
+        return_url = text(params, "return_url")
+        if return_url and not boolean(params, "use_stripe_sdk"):
+            intent["next_action"] = {
+                "type": "redirect_to_url",
+                "redirect_to_url": {
+                    "return_url": return_url,
+                    "url": challenge + "?" + urlencode({"return_url": return_url}),
+                },
+            }
+            return
         intent["next_action"] = {
             "type": "use_stripe_sdk",
             "use_stripe_sdk": {
@@ -1190,7 +1204,7 @@ class Store:
                 extra={"setup_intent": copy.deepcopy(si), "payment_method": copy.deepcopy(pm)},
             )
         if behaviour.three_d_secure:
-            self._require_action(si, call)
+            self._require_action(si, call, params)
             self.emit("setup_intent.requires_action", si, call, None)
             return si
         return self._setup_succeeded(si, pm, call)
