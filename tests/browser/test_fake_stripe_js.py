@@ -24,9 +24,15 @@ pytestmark = pytest.mark.slow
 
 PUBLISHABLE = "pk_test_shopkey"
 SECRET_KEY = "sk_test_shopkey"
+NONCE = "shop-nonce-1"
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Shop</title>
+<script nonce="{nonce}">
+  window.violations = [];
+  document.addEventListener("securitypolicyviolation",
+    (e) => window.violations.push(e.violatedDirective + " " + e.blockedURI));
+</script>
 <script src="{stripe_js}"></script></head>
 <body>
 <h1>Pay $25.00</h1>
@@ -35,7 +41,7 @@ PAGE = """<!doctype html>
   <button type="submit">Pay</button>
 </form>
 <pre id="result"></pre>
-<script>
+<script nonce="{nonce}">
   // ?flow=payment (Payment Element, confirmPayment), card (Card Element, confirmCardPayment),
   // setup (confirmSetup), next_action (the server confirmed; handleNextAction), deferred
   // (elements with a mode, an amount and a currency; the intent made after elements.submit())
@@ -103,7 +109,15 @@ class Shop:
         )
 
     async def page(self, request: Request) -> HTMLResponse:
-        return HTMLResponse(PAGE.format(stripe_js=self.fake_url + "/v3/", publishable=PUBLISHABLE))
+        # A strict policy: the stand-in needs only script-src and connect-src for its origin.
+        policy = (
+            f"default-src 'none'; script-src 'nonce-{NONCE}' {self.fake_url}; "
+            f"connect-src 'self' {self.fake_url}; style-src 'none'; img-src 'none'"
+        )
+        return HTMLResponse(
+            PAGE.format(stripe_js=self.fake_url + "/v3/", publishable=PUBLISHABLE, nonce=NONCE),
+            headers={"Content-Security-Policy": policy},
+        )
 
     def create(self, request: Request) -> JSONResponse:
         flow = request.path_params["flow"]
@@ -164,6 +178,7 @@ async def pay(
         result = page.locator("#result:not(:empty)")
         await result.wait_for()
         answer: dict[str, Any] = json.loads(await result.inner_text())
+        assert await page.evaluate("window.violations") == []
     finally:
         await context.close()
     assert outside == [], f"requests to other hosts: {outside}"

@@ -285,12 +285,19 @@
       var amount = intent.amount !== undefined
         ? " of " + (intent.amount / 100).toFixed(2) + " " + String(intent.currency).toUpperCase() : "";
       overlay.innerHTML =
-        '<div role="dialog" aria-modal="true" aria-labelledby="fake-3ds-title" ' +
-        'style="background:#fff;color:#111;padding:24px;border-radius:8px;max-width:360px">' +
+        '<div role="dialog" aria-modal="true" aria-labelledby="fake-3ds-title">' +
         '<h2 id="fake-3ds-title">3D Secure authentication</h2>' +
         "<p>Fake bank: confirm the payment" + amount + ".</p>" +
         '<button type="button" data-result="complete">Complete authentication</button> ' +
         '<button type="button" data-result="fail">Fail authentication</button></div>';
+      // Styles through the CSSOM, not style attributes: a page's CSP without 'unsafe-inline'
+      // styles still shows the dialog as it should.
+      var box = overlay.firstChild;
+      box.style.background = "#fff";
+      box.style.color = "#111";
+      box.style.padding = "24px";
+      box.style.borderRadius = "8px";
+      box.style.maxWidth = "360px";
       document.body.appendChild(overlay);
       overlay.querySelectorAll("button").forEach(function (button) {
         button.addEventListener("click", function () {
