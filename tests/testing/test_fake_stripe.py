@@ -916,6 +916,7 @@ FUZZ_NAMES = (
 )
 
 
+@pytest.mark.slow
 def test_no_input_makes_a_500(url: str, client: stripe.StripeClient, fake: FakeStripe) -> None:
     """Every route, every parameter as text, as a hash and as a list: a 4xx in Stripe's shape or
     a 200, never a 500."""
