@@ -1148,7 +1148,8 @@ class Store:
         self._put(si)
         self.emit("setup_intent.created", si, call, None)
         if confirm:
-            return self._confirm_setup_intent(si, {}, call)
+            later = {k: v for k, v in params.items() if k in ("return_url", "use_stripe_sdk")}
+            return self._confirm_setup_intent(si, later, call)
         return si
 
     def setup_intent(self, si_id: str, call: Call, client_secret: str | None = None) -> JSON:
