@@ -1,4 +1,4 @@
-"""The `lava` command: serve the API, manage merchants, keys and products, run the fake provider."""
+"""The `lava` command: serve the API, manage merchants, keys and products, run the fakes."""
 
 from __future__ import annotations
 
@@ -863,6 +863,51 @@ def fake_provider(
         soft_wrap=True,
     )
     run(host=host, port=port, latency_ms=latency_ms)
+
+
+@app.command("fake-stripe")
+def fake_stripe(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 12111,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    webhook_url: Annotated[
+        str | None,
+        typer.Option("--webhook-url", help="Where to POST the signed events (none: not sent)."),
+    ] = None,
+    webhook_secret: Annotated[
+        str, typer.Option("--webhook-secret", help="The whsec_ secret that signs the events.")
+    ] = "whsec_fake",
+    publishable_key: Annotated[
+        str | None,
+        typer.Option("--publishable-key", help="Accept only this pk_ key (default: any)."),
+    ] = None,
+) -> None:
+    """Run the fake Stripe (API, webhooks, Stripe.js stand-in) used by tests and demos."""
+    from lava_server.testing.fake_stripe import run
+
+    startup.check_port(host, port, ("--host", "--port"))
+    problem = None
+    if not webhook_secret.startswith("whsec_"):
+        problem = "--webhook-secret must start with whsec_ (as Stripe's signing secrets do)"
+    elif publishable_key is not None and not publishable_key.startswith(("pk_test_", "pk_live_")):
+        problem = "--publishable-key must start with pk_test_ or pk_live_"
+    elif webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
+        problem = "--webhook-url must be an http:// or https:// URL"
+    if problem:
+        err_console.print(f"[red]{problem}[/red]")
+        raise typer.Exit(2)
+    base = f"http://{host}:{port}"
+    console.print(
+        f"Fake Stripe on {base} (API {base}/v1, Stripe.js {base}/v3/, controls {base}/_fake/); "
+        f"webhooks to {webhook_url or 'nowhere (set one with --webhook-url)'}",
+        soft_wrap=True,
+    )
+    run(
+        host=host,
+        port=port,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+        publishable_key=publishable_key,
+    )
 
 
 def main() -> None:

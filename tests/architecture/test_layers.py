@@ -34,7 +34,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "addresses",  # the address rules of outgoing connections (forward proxy, webhooks)
         "outbox",  # the webhooks' outbox, written inside money transactions (metering, wallets)
         "web",  # the checkout page's templates and static files
-        "testing",  # the fake AI provider: imports nothing of the server
+        "testing",  # the fakes (AI provider, Stripe): import nothing of the server
     ),
     "api": ("api",),
     "domain": (
