@@ -36,6 +36,11 @@ pytestmark = pytest.mark.slow
             "Ledger: ",
         ),
         ("proxy.py", ["--databases", "sqlite", "--calls", "10", "--sustained", "100"], "clean"),
+        (
+            "spend_keys.py",
+            ["--databases", "sqlite", "--calls", "10", "--sustained", "128"],
+            "spend key adds",
+        ),
         ("sdk.py", ["--calls", "20", "--rounds", "1"], "AsyncLava"),
         ("charge.py", ["--databases", "sqlite", "--calls", "20"], "CPU per settlement"),
         (
