@@ -356,3 +356,33 @@ async def held(db, shop: Shop) -> Decimal:
     async with db.read() as session:
         query = select(Wallet.held).where(Wallet.id == wallet.scalar_subquery())
         return Decimal((await session.execute(query)).scalar_one())
+
+
+@pytest.fixture
+def anthropic_managed(upstream_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator's Anthropic key (read when the server starts: ask for it before `shop`)."""
+    monkeypatch.setenv("LAVA_PROVIDER_KEY_ANTHROPIC", "sk-managed-anthropic")
+
+
+async def test_a_key_on_the_rewrite_door(anthropic_managed, shop, fake, db):
+    """`/v1/rewrite/openai/<Anthropic's URL>` with a spend key: an OpenAI-shaped call to a
+    Claude model, translated, billed to the key's customer and counted by the key."""
+    key = await new_key(shop, **bound(shop), allowed_providers=["anthropic"])
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(
+            f"{shop.base}/v1/rewrite/openai/https://api.anthropic.com/v1/chat/completions",
+            json={
+                "model": "claude-haiku-4-5",
+                "max_tokens": 50,
+                "messages": [{"role": "user", "content": "Hello there"}],
+            },
+            headers={"Authorization": f"Bearer {key['key']}"},
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["object"] == "chat.completion"
+    request = await shop.stored(response)
+    assert request["provider"] == "anthropic"
+    assert request["connection_id"] == shop.customer["connection_id"]
+    state = await key_state(shop, key["spend_key_id"])
+    assert Decimal(state["current_spend"]) == Decimal(request["total_wallet_cost"]) > 0
+    assert (await ledger_check(db)).problems == []
