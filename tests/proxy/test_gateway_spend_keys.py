@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import anthropic
+import httpx
 import openai
 import pytest
 
@@ -35,6 +36,7 @@ from tests.proxy.test_token_v2 import Shop
 def managed_keys(upstream_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     for provider, key in MANAGED_KEYS.items():
         monkeypatch.setenv(f"LAVA_PROVIDER_KEY_{provider}", key)
+    monkeypatch.setenv("LAVA_PROVIDER_KEY_GOOGLE_OPENAI_COMPATIBLE", "sk-managed-google")
 
 
 @pytest.fixture
@@ -146,4 +148,28 @@ async def test_a_model_outside_the_allowlist_is_a_403(shop: Shop, fake: FakeProv
     assert completion.choices[0].message.content
     assert len(fake.requests) == 1
     assert await shop.balance() < Decimal(10)
+    assert (await ledger_check(db)).problems == []
+
+
+async def test_a_key_is_served_by_a_provider_it_allows(
+    shop: Shop, fake: FakeProvider, db, monkeypatch: pytest.MonkeyPatch
+):
+    """claude-haiku-4-5 is priced for Anthropic and for Google's OpenAI-compatible API: a key
+    that allows only the latter is served there, not refused for Anthropic, which the model
+    rule would pick first."""
+    key = await make_spend_key(
+        shop,
+        customer_id="user-42",
+        meter_slug=shop.meter["meter_slug"],
+        allowed_providers=["googleOpenaiCompatible"],
+    )
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(
+            f"{shop.base}/v1/chat/completions",
+            json={"model": CLAUDE, "max_tokens": 20, "messages": MESSAGES},
+            headers={"Authorization": f"Bearer {key['key']}"},
+        )
+    assert response.status_code == 200, response.text
+    stored = await shop.stored(response)
+    assert stored["provider"] == "googleOpenaiCompatible"
     assert (await ledger_check(db)).problems == []

@@ -19,7 +19,8 @@ Status = Literal["active", "paused"]
 RequestShape = Literal["openai", "anthropic"]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 ModelName = Annotated[str, Field(min_length=1, max_length=255)]
-ProviderName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+# A provider as our registry names it (`openai`, `googleOpenaiCompatible`: case matters).
+ProviderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 MAX_ALLOWED = 500
 MAX_COUNT = 10**15
 MAX_RPM = 1_000_000

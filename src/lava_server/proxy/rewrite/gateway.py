@@ -4,8 +4,9 @@ endpoints (`docs/forward-proxy.md#gateway`). A client SDK points its base URL at
 credential as the API key, and calls any priced model.
 
 The model of the body picks the provider (`proxy.rewrite.target.target_for_model`, the one home
-of that rule); the call then goes the rewrite door's way (`RewriteProxy.relay`): a forward call to
-the provider's chat endpoint, translated both ways when the client's shape is not the provider's.
+of that rule; with a spend key, among the providers its `allowed_providers` allow); the call
+then goes the rewrite door's way (`RewriteProxy.relay`): a forward call to the provider's chat
+endpoint, translated both ways when the client's shape is not the provider's.
 The credential, the hold, the relay, the usage and the settlement are the forward proxy's: the
 client's headers go on unchanged, so whatever `/v1/forward` accepts as a credential works here.
 
@@ -31,6 +32,8 @@ from lava_server.errors import (
 )
 from lava_server.proxy.rewrite.route import RewriteProxy, parse_body, require_credential
 from lava_server.proxy.rewrite.target import Shape, gateway_providers, target_for_model
+from lava_server.spend_keys.allowance import is_spend_key
+from lava_server.timeutil import utcnow
 
 CHAT_COMPLETIONS_PATH: Final = "/v1/chat/completions"
 MESSAGES_PATH: Final = "/v1/messages"
@@ -69,7 +72,15 @@ class GatewayProxy:
         client = GATEWAY_PATHS[path]
         if scope["method"] != "POST":
             raise MethodNotAllowed(f"Only POST is allowed on {path}.", headers={"allow": "POST"})
-        require_credential(scope)
+        credential = require_credential(scope)
+        providers = self.providers
+        if is_spend_key(credential):
+            # A key that allows some providers only is served by one of those, when one of
+            # them prices the model (the forward proxy checks the key again).
+            grant = await self.rewrite.forward.grants.authorize(credential, utcnow())
+            if grant.allowed_providers is not None:
+                allowed = grant.allowed_providers
+                providers = tuple(p for p in providers if p.name in allowed) or providers
         body = await read_body(receive)
         if body is None:
             return  # the client left before sending its request
@@ -87,7 +98,7 @@ class GatewayProxy:
                 f"model must be at most {_MAX_MODEL_LENGTH} characters.",
                 param="model",
             )
-        target = target_for_model(client, model, self.prices, self.providers)
+        target = target_for_model(client, model, self.prices, providers)
         if target is None:
             raise ModelNotFound(
                 f"No provider reachable through {path} has a price for model {model!r}: "

@@ -129,15 +129,15 @@ class RewriteProxy:
             ) from None
 
 
-def require_credential(scope: Scope) -> None:
-    """401 for a call that carries no credential at all (header or `key=`), before its body is
-    read; the credential itself is read and checked by the forward proxy."""
+def require_credential(scope: Scope) -> str:
+    """The credential the call carries (header or `key=`); 401 when it carries none, before its
+    body is read. It is checked by the forward proxy."""
     query: bytes = scope["query_string"]
     try:
         query_key = split_forward_query(query.decode("latin-1")).key
     except UpstreamURLError as error:
         raise InvalidRequest(error.message, param=error.param) from None
-    find_token(dict(scope["headers"]), query_key)
+    return find_token(dict(scope["headers"]), query_key)
 
 
 def _translate_request(target: RewriteTarget, body: bytes, value: JSON | None) -> Translated:
