@@ -107,7 +107,13 @@ class StripePayments:
         self._check_mode(livemode)
         try:
             refund = await self.client.v1.refunds.create_async(
-                {"payment_intent": provider_payment_id, "amount": to_cents(amount)},
+                {
+                    "payment_intent": provider_payment_id,
+                    "amount": to_cents(amount),
+                    # Stripe's `charge.refunded` webhook carries it back: the refund is then
+                    # matched to ours (`wallets.operations.book_provider_refund`), not booked twice.
+                    "metadata": {"lava_idempotency_key": idempotency_key},
+                },
                 {"idempotency_key": idempotency_key},
             )
         except (stripe_sdk.InvalidRequestError, stripe_sdk.AuthenticationError) as error:
