@@ -45,6 +45,12 @@ async def test_money_from_the_shell(url, client, merchant, monkeypatch):  # noqa
         )
     )  # fmt: skip
     assert again == refunded  # the same refund, not a second one
+    clash = await asyncio.to_thread(
+        runner.invoke,
+        app,
+        ["refunds", "create", payment_id, "--amount", "3", "--idempotency-key", "k1", *m, *url],
+    )
+    assert clash.exit_code == 1 and "Idempotency-Key" in clash.output
     assert await money(client, merchant.headers, customer) == Decimal("17.5")
 
     listed = json.loads(await lava("payments", "list", *m, "--customer", customer, "--json", *url))

@@ -9,6 +9,7 @@ from decimal import Decimal
 from lava_server.db.models import Payment
 from lava_server.payments.interface import Outcome
 from lava_server.wallets import operations
+from lava_server.worker.runner import run_once
 from tests.checkout.helpers import billing_of
 from tests.money_ops.helpers import (
     account,
@@ -329,3 +330,22 @@ async def test_payments_are_listed_newest_first_with_a_cursor(client, merchant, 
         headers=merchant.headers,
     )
     assert both.status_code == 400
+
+
+async def test_the_worker_finishes_a_refund_left_pending(client, merchant, db, clock):
+    customer, payment_id = await onboarded(client, merchant.headers, amount="25")
+    billing = billing_of(client)
+    billing.sandbox.refund_outcome = Outcome.RETRY
+    response = await client.post(
+        "/v1/refunds", json={"payment_id": payment_id}, headers=merchant.headers
+    )
+    assert response.status_code == 502
+    billing.sandbox.refund_outcome = Outcome.SUCCEEDED
+    assert (await run_once(billing)).refunds_retried == 0  # its request may still be asking
+    clock.advance(minutes=2)
+    assert (await run_once(billing)).refunds_retried == 1
+    [refund] = await refunds(db)
+    assert refund.status == "succeeded"
+    assert await money(client, merchant.headers, customer) == Decimal(0)
+    assert await account(db, "refunds:sandbox") == Decimal(25)
+    assert (await run_once(billing)).refunds_retried == 0

@@ -25,7 +25,7 @@ from lava_server.money_ops.schemas import (
 from lava_server.payments.context import Billing, get_billing
 
 router = APIRouter(
-    tags=["money"], dependencies=[secret_key], responses=errors(400, 401, 404, 409, 429)
+    tags=["money"], dependencies=[secret_key], responses=errors(400, 401, 404, 409, 413, 429)
 )
 
 _NO_MONEY: dict[int | str, dict[str, Any]] = {
@@ -37,41 +37,58 @@ _NO_MONEY: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _credit_route(prefix: str, param: str) -> None:
-    @router.post(
-        f"{prefix}/{{{param}}}/credits",
-        status_code=201,
-        summary="Grant credit paid by the merchant",
-        operation_id=f"grant_credit_{prefix.rsplit('/', 1)[-1]}",
-    )
-    async def grant_credit(
-        body: CreditCreate,
-        request: Request,
-        billing: Billing = Depends(get_billing),
-        caller: Caller = Depends(authenticate),
-    ) -> RestBalanceOperation:
-        customer_id = request.path_params[param]
-        return await service.grant_credit(billing, caller, customer_id, body, param=param)
-
-    @router.post(
-        f"{prefix}/{{{param}}}/adjustments",
-        status_code=201,
-        summary="Correct the wallet's balance (signed; down to zero at most)",
-        responses=_NO_MONEY,
-        operation_id=f"adjust_{prefix.rsplit('/', 1)[-1]}",
-    )
-    async def adjust(
-        body: AdjustmentCreate,
-        request: Request,
-        billing: Billing = Depends(get_billing),
-        caller: Caller = Depends(authenticate),
-    ) -> RestBalanceOperation:
-        customer_id = request.path_params[param]
-        return await service.adjust(billing, caller, customer_id, body, param=param)
+_GRANT = "Grant credit paid by the merchant (shown as a grant, not a payment)"
+_ADJUST = "Correct the wallet's balance by a signed amount (down to zero at most)"
 
 
-_credit_route("/v1/customers", "customer_id")
-_credit_route("/v1/connections", "connection_id")
+@router.post("/v1/customers/{customer_id}/credits", status_code=201, summary=_GRANT)
+async def grant_customer_credit(
+    customer_id: str,
+    body: CreditCreate,
+    billing: Billing = Depends(get_billing),
+    caller: Caller = Depends(authenticate),
+) -> RestBalanceOperation:
+    return await service.grant_credit(billing, caller, customer_id, body, param="customer_id")
+
+
+@router.post("/v1/connections/{connection_id}/credits", status_code=201, summary=_GRANT)
+async def grant_connection_credit(
+    connection_id: str,
+    body: CreditCreate,
+    billing: Billing = Depends(get_billing),
+    caller: Caller = Depends(authenticate),
+) -> RestBalanceOperation:
+    return await service.grant_credit(billing, caller, connection_id, body, param="connection_id")
+
+
+@router.post(
+    "/v1/customers/{customer_id}/adjustments",
+    status_code=201,
+    summary=_ADJUST,
+    responses=_NO_MONEY,
+)
+async def adjust_customer(
+    customer_id: str,
+    body: AdjustmentCreate,
+    billing: Billing = Depends(get_billing),
+    caller: Caller = Depends(authenticate),
+) -> RestBalanceOperation:
+    return await service.adjust(billing, caller, customer_id, body, param="customer_id")
+
+
+@router.post(
+    "/v1/connections/{connection_id}/adjustments",
+    status_code=201,
+    summary=_ADJUST,
+    responses=_NO_MONEY,
+)
+async def adjust_connection(
+    connection_id: str,
+    body: AdjustmentCreate,
+    billing: Billing = Depends(get_billing),
+    caller: Caller = Depends(authenticate),
+) -> RestBalanceOperation:
+    return await service.adjust(billing, caller, connection_id, body, param="connection_id")
 
 
 @router.post(

@@ -161,12 +161,12 @@ async def list_payments(
 ) -> tuple[list[RestPayment], bool]:
     """A page of the merchant's payments (of one customer's wallet), newest first."""
     async with billing.db.read() as session:
-        wallet_id = None
+        wallet_id = connection_id = None
         if customer_id is not None:
-            _, wallet = await find(session, caller, customer_id, "customer_id")
-            wallet_id = wallet.id
+            connection, wallet = await find(session, caller, customer_id, "customer_id")
+            wallet_id, connection_id = wallet.id, connection.id
         rows = await payments.payments_page(
-            session, caller.merchant_id, caller.livemode, cursor, limit, wallet_id
+            session, caller.merchant_id, caller.livemode, cursor, limit, wallet_id, connection_id
         )
         refunds = await payments.refunds_of(session, [row[0].id for row in rows[:limit]])
     by_payment: dict[str, list[Refund]] = {}
@@ -224,6 +224,16 @@ async def _reserve(
         if request_key is not None:
             refund = await payments.refund_by_request(
                 session, caller.merchant_id, caller.livemode, request_key
+            )
+        if refund is not None and (
+            refund.payment_id != params.payment_id
+            or (params.amount is not None and refund.amount != params.amount)
+        ):
+            # Keys are the merchant's: another secret key of it used this one for another refund.
+            raise Conflict(
+                f"This Idempotency-Key was used for refund {refund.id} of another payment or "
+                "amount; use a new key for a new refund.",
+                param="Idempotency-Key",
             )
         if refund is None:
             refund = await _new_refund(session, caller, params, request_key, now)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import CheckoutSession, Payment, PaymentMethod, Refund
@@ -150,9 +150,11 @@ async def payments_page(
     cursor: str | None,
     limit: int,
     wallet_id: str | None,
+    connection_id: str | None = None,
 ) -> Sequence[tuple[Payment, str | None, str | None]]:
     """The merchant's payments, newest first, up to `limit + 1` (ids are time-ordered), each
-    with its checkout session's connection id and mode (None without one)."""
+    with its checkout session's connection id and mode (None without one). With `wallet_id` and
+    `connection_id`: one customer's (the wallet's, less the checkouts of its other connections)."""
     query = (
         select(Payment, CheckoutSession.connection_id, CheckoutSession.mode)
         .outerjoin(CheckoutSession, CheckoutSession.id == Payment.checkout_session_id)
@@ -160,6 +162,13 @@ async def payments_page(
     )
     if wallet_id is not None:
         query = query.where(Payment.wallet_id == wallet_id)
+    if connection_id is not None:
+        query = query.where(
+            or_(
+                CheckoutSession.connection_id.is_(None),
+                CheckoutSession.connection_id == connection_id,
+            )
+        )
     if cursor is not None:
         query = query.where(Payment.id < cursor)
     rows = await session.execute(query.order_by(Payment.id.desc()).limit(limit + 1))
@@ -251,3 +260,14 @@ async def refunds_of(session: AsyncSession, payment_ids: Sequence[str]) -> Seque
         return []
     query = select(Refund).where(Refund.payment_id.in_(payment_ids)).order_by(Refund.id)
     return (await session.execute(query)).scalars().all()
+
+
+async def pending_refunds(session: AsyncSession, created_before: datetime, limit: int) -> list[str]:
+    """Refunds still pending that were created before `created_before`, the oldest first."""
+    rows = await session.execute(
+        select(Refund.id)
+        .where(Refund.status == PENDING, Refund.created_at < created_before)
+        .order_by(Refund.created_at)
+        .limit(limit)
+    )
+    return list(rows.scalars())
