@@ -7,8 +7,12 @@ import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
+
+from lava_server.db.models import WebhookOutbox
+from lava_server.outbox import BALANCE_KEY, BALANCE_UPDATED
 from lava_server.timeutil import iso
-from tests.money_ops.helpers import account, count_txns, error, money, new_customer
+from tests.money_ops.helpers import account, count_txns, error, money, new_customer, wallet_of
 
 
 async def test_a_grant_is_paid_by_the_merchant_in_both_eras(client, merchant, db):
@@ -184,3 +188,34 @@ async def test_another_merchants_customer_is_not_found(client, merchant, live_me
         headers=live_merchant.headers,
     )
     assert live.status_code == 404
+
+
+async def test_each_movement_writes_its_balance_event(client, merchant, db):
+    customer = await new_customer(client, merchant.headers)
+    wallet_id = await wallet_of(db, customer)
+    url = f"/v1/customers/{customer}"
+    await client.post(
+        f"{url}/credits", json={"amount": "3", "reason": "x"}, headers=merchant.headers
+    )
+    await client.post(
+        f"{url}/adjustments", json={"amount": "1", "reason": "x"}, headers=merchant.headers
+    )
+    await client.post(
+        f"{url}/adjustments", json={"amount": "-2", "reason": "x"}, headers=merchant.headers
+    )
+    refused = await client.post(
+        f"{url}/adjustments", json={"amount": "-9", "reason": "x"}, headers=merchant.headers
+    )
+    assert refused.status_code == 402
+    async with db.read() as session:
+        rows = (
+            await session.execute(
+                select(WebhookOutbox.type, WebhookOutbox.coalesce_key, WebhookOutbox.data).where(
+                    WebhookOutbox.wallet_id == wallet_id
+                )
+            )
+        ).all()
+    assert {row.type for row in rows} == {BALANCE_UPDATED}
+    credits = [row for row in rows if row.coalesce_key is None]  # a credit's own event each
+    assert [row.data[BALANCE_KEY] for row in credits] == ["3.0000000000", "4.0000000000"]
+    assert len(rows) == 3  # and the debit's coalesced one; nothing for the refusal
