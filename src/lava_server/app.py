@@ -36,6 +36,7 @@ from lava_server.metering.reported import RequestBatcher
 from lava_server.metering.top_up import AutoTopUp
 from lava_server.model_prices.book import PriceBook
 from lava_server.model_prices.service import PriceRefresher
+from lava_server.money_ops.routes import router as money_router
 from lava_server.payments.context import Billing
 from lava_server.products.routes import meters as meters_router
 from lava_server.products.routes import router as products_router
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(subscriptions_router)
     app.include_router(plans_router)
     app.include_router(webhooks_router)
+    app.include_router(money_router)
     app.include_router(checkout_page_router)
     app.mount("/embed/static", StaticFiles(directory=STATIC), name="checkout-static")
     if not settings.separate_worker:

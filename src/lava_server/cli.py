@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Column, Table
 from rich.text import Text
@@ -23,7 +23,10 @@ from lava_server.db.engine import Database, describe_url
 from lava_server.errors import ApiError, field_path
 from lava_server.merchants import service as merchants
 from lava_server.model_prices import service as model_prices
+from lava_server.money_ops import service as money_ops
+from lava_server.money_ops.schemas import AdjustmentCreate, CreditCreate, RefundCreate
 from lava_server.payments import live
+from lava_server.payments.context import Billing
 from lava_server.products import service as products
 from lava_server.products.schemas import ProductCreate, RestProduct
 from lava_server.settings import Settings
@@ -35,6 +38,7 @@ from lava_server.webhooks import service as webhooks
 from lava_server.webhooks.schemas import WebhookCreate
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Commands(TyperGroup):
@@ -77,6 +81,14 @@ spend_keys_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(spend_keys_app, name="spend-keys")
+credits_app = typer.Typer(help="Grant credit paid by the merchant.", no_args_is_help=True)
+app.add_typer(credits_app, name="credits")
+refunds_app = typer.Typer(
+    help="Refund top-up payments through the provider that took them.", no_args_is_help=True
+)
+app.add_typer(refunds_app, name="refunds")
+payments_app = typer.Typer(help="List payments with their refunds.", no_args_is_help=True)
+app.add_typer(payments_app, name="payments")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -843,6 +855,166 @@ def spend_keys_rotate(
             f"Spend key {rotated['spend_key_id']}\nNew key (shown once): {rotated['key']}",
             soft_wrap=True,
         )
+
+
+def _parsed(model: type[M], body: dict[str, Any]) -> M:
+    """A command's input, checked as the API checks it (exit 2 naming the field)."""
+    try:
+        return model.model_validate({k: v for k, v in body.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        err_console.print(f"[red]{field_path(first['loc'])}: {first['msg']}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def _print_operation(made: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(made))
+    else:
+        console.print(
+            f"{made['id']}: {made['amount']} ({made['reason']}); the wallet has "
+            f"{made['wallet_balance']} now",
+            soft_wrap=True,
+        )
+
+
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept with the movement).")]
+
+
+@credits_app.command("grant")
+def credits_grant(
+    customer: Annotated[str, typer.Argument(help="Customer (connection) id or reference_id.")],
+    amount: Annotated[str, typer.Argument(help="USD, e.g. 10 or 2.50.")],
+    reason: ReasonOption,
+    merchant: MerchantOption,
+    expires_at: Annotated[
+        str | None,
+        typer.Option("--expires-at", help="ISO 8601 time; what is left then goes back."),
+    ] = None,
+    live: LiveOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Grant credit to a customer's wallet, paid by the merchant (merchant:<id>:grants)."""
+    params = _parsed(CreditCreate, {"amount": amount, "reason": reason, "expires_at": expires_at})
+    settings = _settings(database_url)
+    caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
+
+    async def work(db: Database) -> Any:
+        await merchants.require_merchant(db, merchant)
+        return await money_ops.grant_credit(
+            Billing(settings, db), caller, customer, params, param="customer_id"
+        )
+
+    _print_operation(_with_database(settings, work), as_json)
+
+
+@app.command("adjust")
+def adjust(
+    customer: Annotated[str, typer.Argument(help="Customer (connection) id or reference_id.")],
+    amount: Annotated[
+        str, typer.Option("--amount", help="Signed USD, e.g. 5 or -2.50 (down to zero at most).")
+    ],
+    reason: ReasonOption,
+    merchant: MerchantOption,
+    live: LiveOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Correct a customer's wallet by a signed amount (merchant:<id>:adjustments)."""
+    params = _parsed(AdjustmentCreate, {"amount": amount, "reason": reason})
+    settings = _settings(database_url)
+    caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
+
+    async def work(db: Database) -> Any:
+        await merchants.require_merchant(db, merchant)
+        return await money_ops.adjust(
+            Billing(settings, db), caller, customer, params, param="customer_id"
+        )
+
+    _print_operation(_with_database(settings, work), as_json)
+
+
+@refunds_app.command("create")
+def refunds_create(
+    payment_id: Annotated[str, typer.Argument(help="The top-up payment (pay_...).")],
+    merchant: MerchantOption,
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="USD (whole cents); default: all that is left.")
+    ] = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option(
+            "--idempotency-key",
+            help="Run again with the same key to finish a pending refund, never a second one.",
+        ),
+    ] = None,
+    live: LiveOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Refund a top-up payment through its provider; the wallet is debited by the same amount."""
+    params = _parsed(RefundCreate, {"payment_id": payment_id, "amount": amount})
+    settings = _settings(database_url)
+    caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
+
+    async def work(db: Database) -> Any:
+        await merchants.require_merchant(db, merchant)
+        key = None if idempotency_key is None else f"cli:{idempotency_key}"
+        return await money_ops.create_refund(Billing(settings, db), caller, params, key)
+
+    made = _with_database(settings, work)
+    if as_json:
+        print(json.dumps(made))
+    else:
+        console.print(f"{made['id']}: {made['amount']} refunded ({made['status']})")
+
+
+@payments_app.command("list")
+def payments_list(
+    merchant: MerchantOption,
+    customer: Annotated[
+        str | None, typer.Option("--customer", help="Only this customer's (id or reference_id).")
+    ] = None,
+    live: LiveOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """List a merchant's payments with what was refunded of them, newest first."""
+    settings = _settings(database_url)
+    caller = Caller(merchant_id=merchant, livemode=live, key_id="cli")
+
+    async def work(db: Database) -> list[Any]:
+        await merchants.require_merchant(db, merchant)
+        billing = Billing(settings, db)
+        found: list[Any] = []
+        cursor: str | None = None
+        while True:
+            page, more = await money_ops.list_payments(billing, caller, cursor, 100, customer)
+            found.extend(page)
+            if not more:
+                return found
+            cursor = page[-1]["id"]
+
+    rows = _with_database(settings, work)
+    if as_json:
+        print(json.dumps(rows))
+        return
+    width = max((len(row["id"]) for row in rows), default=7)
+    table = Table(Column("payment", no_wrap=True, min_width=width))
+    for name in ("customer", "purpose", "status", "amount", "refunded", "created"):
+        table.add_column(name)
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["customer_id"] or "-",
+            row["purpose"] + (" (top-up)" if row["top_up"] else ""),
+            row["status"],
+            row["amount"],
+            row["amount_refunded"],
+            row["created_at"],
+        )
+    console.print(table)
 
 
 @app.command("fake-provider")

@@ -61,6 +61,12 @@ class InsufficientBalance(ApiError):
     status, code = 402, "insufficient_balance"
 
 
+class RefundFailed(ApiError):
+    """The payment provider refused a refund (`POST /v1/refunds`): nothing was refunded."""
+
+    status, code = 402, "refund_failed"
+
+
 class Forbidden(ApiError):
     status, code = 403, "forbidden"
 

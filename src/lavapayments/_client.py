@@ -26,13 +26,18 @@ from ._response import (
 from ._types import NOT_GIVEN, Headers, NotGiven, Query, Timeout, build_options
 from .forward_token import UNSET, _Unset, encode_forward_token
 from .resources import (
+    Adjustments,
+    AsyncAdjustments,
     AsyncCheckoutSessions,
     AsyncConnections,
     AsyncCreditBundles,
+    AsyncCredits,
     AsyncCustomers,
     AsyncMeters,
     AsyncModels,
+    AsyncPayments,
     AsyncProducts,
+    AsyncRefunds,
     AsyncRequests,
     AsyncSecretKeys,
     AsyncSpendKeys,
@@ -42,10 +47,13 @@ from .resources import (
     CheckoutSessions,
     Connections,
     CreditBundles,
+    Credits,
     Customers,
     Meters,
     Models,
+    Payments,
     Products,
+    Refunds,
     Requests,
     SecretKeys,
     SpendKeys,
@@ -147,6 +155,26 @@ class Lava(SyncAPIClient):
         """Pricing products (our extension; the same objects as meters): ``create``, ``list``,
         ``retrieve``, ``update``, ``delete``."""
         return Products(self)
+
+    @cached_property
+    def credits(self) -> Credits:
+        """Grants of credit paid by the merchant (our extension): ``create``."""
+        return Credits(self)
+
+    @cached_property
+    def adjustments(self) -> Adjustments:
+        """Signed corrections of a customer's wallet (our extension): ``create``."""
+        return Adjustments(self)
+
+    @cached_property
+    def refunds(self) -> Refunds:
+        """Refunds of top-up payments (our extension): ``create``, ``retrieve``."""
+        return Refunds(self)
+
+    @cached_property
+    def payments(self) -> Payments:
+        """Card payments with their refunds (our extension): ``list``, ``retrieve``."""
+        return Payments(self)
 
     @cached_property
     def connections(self) -> Connections:
@@ -533,6 +561,26 @@ class AsyncLava(AsyncAPIClient):
         return AsyncProducts(self)
 
     @cached_property
+    def credits(self) -> AsyncCredits:
+        """Grants of credit paid by the merchant (our extension): ``create``."""
+        return AsyncCredits(self)
+
+    @cached_property
+    def adjustments(self) -> AsyncAdjustments:
+        """Signed corrections of a customer's wallet (our extension): ``create``."""
+        return AsyncAdjustments(self)
+
+    @cached_property
+    def refunds(self) -> AsyncRefunds:
+        """Refunds of top-up payments (our extension): ``create``, ``retrieve``."""
+        return AsyncRefunds(self)
+
+    @cached_property
+    def payments(self) -> AsyncPayments:
+        """Card payments with their refunds (our extension): ``list``, ``retrieve``."""
+        return AsyncPayments(self)
+
+    @cached_property
     def connections(self) -> AsyncConnections:
         """Connections: ``list``, ``retrieve``, ``delete``."""
         return AsyncConnections(self)
@@ -835,6 +883,10 @@ class LavaWithRawResponse:
     """
 
     def __init__(self, client: Lava) -> None:
+        self.adjustments = client.adjustments.with_raw_response
+        self.credits = client.credits.with_raw_response
+        self.payments = client.payments.with_raw_response
+        self.refunds = client.refunds.with_raw_response
         self.checkout_sessions = client.checkout_sessions.with_raw_response
         self.connections = client.connections.with_raw_response
         self.credit_bundles = client.credit_bundles.with_raw_response
@@ -857,6 +909,10 @@ class LavaWithStreamingResponse:
     """
 
     def __init__(self, client: Lava) -> None:
+        self.adjustments = client.adjustments.with_streaming_response
+        self.credits = client.credits.with_streaming_response
+        self.payments = client.payments.with_streaming_response
+        self.refunds = client.refunds.with_streaming_response
         self.checkout_sessions = client.checkout_sessions.with_streaming_response
         self.connections = client.connections.with_streaming_response
         self.credit_bundles = client.credit_bundles.with_streaming_response
@@ -879,6 +935,10 @@ class AsyncLavaWithRawResponse:
     """
 
     def __init__(self, client: AsyncLava) -> None:
+        self.adjustments = client.adjustments.with_raw_response
+        self.credits = client.credits.with_raw_response
+        self.payments = client.payments.with_raw_response
+        self.refunds = client.refunds.with_raw_response
         self.checkout_sessions = client.checkout_sessions.with_raw_response
         self.connections = client.connections.with_raw_response
         self.credit_bundles = client.credit_bundles.with_raw_response
@@ -901,6 +961,10 @@ class AsyncLavaWithStreamingResponse:
     """
 
     def __init__(self, client: AsyncLava) -> None:
+        self.adjustments = client.adjustments.with_streaming_response
+        self.credits = client.credits.with_streaming_response
+        self.payments = client.payments.with_streaming_response
+        self.refunds = client.refunds.with_streaming_response
         self.checkout_sessions = client.checkout_sessions.with_streaming_response
         self.connections = client.connections.with_streaming_response
         self.credit_bundles = client.credit_bundles.with_streaming_response

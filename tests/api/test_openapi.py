@@ -27,6 +27,7 @@ from lava_server.testing import ServerThread
 from lavapayments.forward_token import encode_forward_token
 from tests.conftest import MerchantKey
 from tests.metering.helpers import make_connection, make_product, report
+from tests.money_ops.helpers import onboarded
 from tests.secret_keys.helpers import later
 from tests.subscriptions.helpers import subscribe
 
@@ -120,6 +121,7 @@ async def test_every_answer_is_one_the_published_schema_allows(
     await _expect(client.get("/v1/models"), 200)
     await _meters(client, h)
     await _plans(client, h)
+    await _money(client, h)
     await _blocked_address(client)
 
     assert published.unexercised() == []
@@ -167,6 +169,32 @@ async def _plans(client: httpx.AsyncClient, h: dict[str, str]) -> None:
     )
     await _expect(client.delete(base, headers=h), 200)
     await _expect(client.delete(base, headers=h), 404)
+
+
+async def _money(client: httpx.AsyncClient, h: dict[str, str]) -> None:
+    """Grants, adjustments, refunds and payments (`money_ops`), with a paid top-up."""
+    customer, payment_id = await onboarded(client, h, amount="20", phone="+1 415 555 0177")
+    for era in ("customers", "connections"):
+        base = f"/v1/{era}/{customer}"
+        grant = {"amount": "2", "reason": "welcome"}
+        await _expect(client.post(f"{base}/credits", json=grant, headers=h), 201)
+        await _expect(client.post(f"{base}/credits", json={**grant, "amount": "0"}, headers=h), 400)
+        fix = {"amount": "-1", "reason": "fix"}
+        await _expect(client.post(f"{base}/adjustments", json=fix, headers=h), 201)
+        too_far = {**fix, "amount": "-1000"}
+        await _expect(client.post(f"{base}/adjustments", json=too_far, headers=h), 402)
+    refund = await _expect(
+        client.post("/v1/refunds", json={"payment_id": payment_id, "amount": "5"}, headers=h), 201
+    )
+    await _expect(
+        client.post("/v1/refunds", json={"payment_id": payment_id, "amount": "50"}, headers=h), 400
+    )
+    await _expect(client.get(f"/v1/refunds/{refund['id']}", headers=h), 200)
+    await _expect(client.get("/v1/refunds/re_test_missing", headers=h), 404)
+    await _expect(client.get("/v1/payments", params={"customer_id": customer}, headers=h), 200)
+    await _expect(client.get("/v1/payments", params={"limit": "0"}, headers=h), 400)
+    await _expect(client.get(f"/v1/payments/{payment_id}", headers=h), 200)
+    await _expect(client.get("/v1/payments/pay_test_missing", headers=h), 404)
 
 
 async def _blocked_address(client: httpx.AsyncClient) -> None:

@@ -55,6 +55,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "customers",  # the current API's customers: connections with their subscription
         "catalog",  # the current API's `GET /v1/models`, from the price table
         "webhooks",
+        "money_ops",  # grants, adjustments, refunds, the payments list (over `wallets`)
         "worker",
     ),
     "wiring": ("app", "cli", "startup"),

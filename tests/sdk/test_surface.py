@@ -26,6 +26,10 @@ TWINS = [
     (resources.Models, resources.AsyncModels),
     (resources.Products, resources.AsyncProducts),
     (resources.CreditBundles, resources.AsyncCreditBundles),
+    (resources.Credits, resources.AsyncCredits),
+    (resources.Adjustments, resources.AsyncAdjustments),
+    (resources.Refunds, resources.AsyncRefunds),
+    (resources.Payments, resources.AsyncPayments),
     (Lava, AsyncLava),
     (lavapayments.SyncCursorPage, lavapayments.AsyncCursorPage),
 ]

@@ -608,16 +608,80 @@ class CreditGrant(Base):
     wallet_id: Mapped[str] = mapped_column(ForeignKey("wallets.id"))
     livemode: Mapped[bool] = mapped_column(Boolean)
     merchant_id: Mapped[str] = mapped_column(String(64))
-    active_subscription_id: Mapped[str] = mapped_column(String(64), index=True)
-    payment_id: Mapped[str] = mapped_column(String(64))
+    # NULL (since migration 0014) for a merchant's grant (`kind = 'grant'`), which has
+    # `balance_operation_id` instead.
+    active_subscription_id: Mapped[str | None] = mapped_column(
+        String(64), index=True, nullable=True
+    )
+    payment_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     amount: Mapped[Decimal] = mapped_column(Money())
     remaining: Mapped[Decimal] = mapped_column(Money())
     # Added by migration 0010: `cycle` (a period's included credit) or `bundle` (bought credit,
-    # spent after the cycle's).
+    # spent after the cycle's); migration 0014: `grant` (a merchant's grant with an expiry,
+    # spent like a cycle's credit, earliest expiry first).
     kind: Mapped[str] = mapped_column(String(8), server_default="cycle")
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    balance_operation_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class BalanceOperation(Base):
+    """A merchant's grant of credit (`kind = 'grant'`) or signed correction (`'adjustment'`)
+    to a connection's wallet (`docs/checkout-and-wallets.md#merchant-money-operations`). Its
+    ledger transaction is `<id>`: the wallet against `merchant:<id>:grants` or
+    `merchant:<id>:adjustments`. Added by migration 0014."""
+
+    __tablename__ = "balance_operations"
+    __table_args__ = (
+        Index("ix_balance_operations_merchant", "merchant_id", "livemode", "id"),
+        Index("ix_balance_operations_wallet", "wallet_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    connection_id: Mapped[str] = mapped_column(String(64))
+    wallet_id: Mapped[str] = mapped_column(ForeignKey("wallets.id"))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    reason: Mapped[str] = mapped_column(String(500))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Refund(Base):
+    """Money given back on a payment through the provider that took it
+    (`docs/checkout-and-wallets.md#refunds`). `pending`: the wallet is already debited (into
+    `refunds:pending`) and the provider not yet sure; `succeeded`: the provider refunded
+    (`refunds:pending` → `refunds:<provider>`); `failed`: the provider refused and the debit was
+    given back. `request_key` is the merchant's `Idempotency-Key` (a retry reuses the row and
+    its provider key); `provider_refund_id` is unique per provider, so a refund reported by the
+    provider's webhook is booked once. Added by migration 0014."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        Index("ix_refunds_payment", "payment_id"),
+        Index("ix_refunds_merchant", "merchant_id", "livemode", "id"),
+        UniqueConstraint("provider", "provider_refund_id", name="uq_refunds_provider_refund"),
+        UniqueConstraint("merchant_id", "livemode", "request_key", name="uq_refunds_request"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    merchant_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"))
+    wallet_id: Mapped[str] = mapped_column(ForeignKey("wallets.id"))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    status: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_refund_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    request_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    failure_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    failure_message: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class WebhookEndpoint(SoftDeleted):

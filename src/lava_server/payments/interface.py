@@ -1,6 +1,6 @@
-"""What a payment provider does for us: save a card, and charge a saved card with an
-idempotency key (the same key never charges twice). A provider serves the objects of one mode
-only: `live` ones move real money, the others never do."""
+"""What a payment provider does for us: save a card, charge a saved card, and refund a charge,
+each with an idempotency key (the same key never charges or refunds twice). A provider serves
+the objects of one mode only: `live` ones move real money, the others never do."""
 
 from __future__ import annotations
 
@@ -46,6 +46,17 @@ class ChargeResult:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class RefundResult:
+    """A provider's answer to a refund: `SUCCEEDED` (the money went back to the card), `DECLINED`
+    (final: nothing was refunded) or `RETRY` (unknown: ask again with the same key)."""
+
+    outcome: Outcome
+    provider_refund_id: str | None = None
+    failure_code: str | None = None
+    message: str = ""
+
+
 class CardRefused(Exception):
     """The provider will not save this card; `message` is for the customer."""
 
@@ -83,6 +94,14 @@ class PaymentProvider(Protocol):
         """Charge `amount` USD (whole cents). Never raises for a refused or failed charge: the
         result says so; `Outcome.RETRY` when the outcome is unknown. Raises `WrongMode` when
         `livemode` is not the provider's, before asking anyone."""
+        ...
+
+    async def refund(
+        self, *, provider_payment_id: str, amount: Decimal, idempotency_key: str, livemode: bool
+    ) -> RefundResult:
+        """Give back `amount` USD (whole cents) of the charge `provider_payment_id`. Never raises
+        for a refused or failed refund: the result says so; `Outcome.RETRY` when the outcome is
+        unknown. Raises `WrongMode` when `livemode` is not the provider's, before asking anyone."""
         ...
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import Payment, PaymentMethod
+from lava_server.db.models import CheckoutSession, Payment, PaymentMethod, Refund
+from lava_server.db.sums import exact_sum
 
 # A payment's purpose, and its status.
 CHECKOUT, RENEWAL, AUTOPAY = "checkout", "renewal", "autopay"
 AUTO_TOP_UP = "auto_top_up"  # a subscription's auto top-up bundle (`metering.top_up`)
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+# The checkout modes whose payment tops up a wallet (refundable: `POST /v1/refunds`).
+TOP_UP_MODES = ("onboarding", "topup")
 
 
 async def add_method(session: AsyncSession, method: PaymentMethod) -> None:
@@ -123,3 +128,146 @@ async def last_top_up(session: AsyncSession, subscription_id: str) -> Payment | 
             .limit(1)
         )
     ).scalar_one_or_none()
+
+
+async def is_top_up(session: AsyncSession, payment: Payment) -> bool:
+    """Whether the payment bought wallet credit at a merchant's checkout (onboarding, topup),
+    not a subscription, a credit bundle or an autopay top-up of a shared wallet."""
+    if payment.purpose != CHECKOUT or payment.checkout_session_id is None:
+        return False
+    mode = (
+        await session.execute(
+            select(CheckoutSession.mode).where(CheckoutSession.id == payment.checkout_session_id)
+        )
+    ).scalar_one_or_none()
+    return mode in TOP_UP_MODES
+
+
+async def payments_page(
+    session: AsyncSession,
+    merchant_id: str,
+    livemode: bool,
+    cursor: str | None,
+    limit: int,
+    wallet_id: str | None,
+    connection_id: str | None = None,
+) -> Sequence[tuple[Payment, str | None, str | None]]:
+    """The merchant's payments, newest first, up to `limit + 1` (ids are time-ordered), each
+    with its checkout session's connection id and mode (None without one). With `wallet_id` and
+    `connection_id`: one customer's (the wallet's, less the checkouts of its other connections)."""
+    query = (
+        select(Payment, CheckoutSession.connection_id, CheckoutSession.mode)
+        .outerjoin(CheckoutSession, CheckoutSession.id == Payment.checkout_session_id)
+        .where(Payment.merchant_id == merchant_id, Payment.livemode == livemode)
+    )
+    if wallet_id is not None:
+        query = query.where(Payment.wallet_id == wallet_id)
+    if connection_id is not None:
+        query = query.where(
+            or_(
+                CheckoutSession.connection_id.is_(None),
+                CheckoutSession.connection_id == connection_id,
+            )
+        )
+    if cursor is not None:
+        query = query.where(Payment.id < cursor)
+    rows = await session.execute(query.order_by(Payment.id.desc()).limit(limit + 1))
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+async def payment_of(
+    session: AsyncSession, merchant_id: str, livemode: bool, payment_id: str
+) -> tuple[Payment, str | None, str | None] | None:
+    """One of the merchant's payments, as `payments_page` gives them."""
+    row = (
+        await session.execute(
+            select(Payment, CheckoutSession.connection_id, CheckoutSession.mode)
+            .outerjoin(CheckoutSession, CheckoutSession.id == Payment.checkout_session_id)
+            .where(
+                Payment.id == payment_id,
+                Payment.merchant_id == merchant_id,
+                Payment.livemode == livemode,
+            )
+        )
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+# Refunds.
+
+
+async def add_refund(session: AsyncSession, refund: Refund) -> None:
+    session.add(refund)
+    await session.flush()
+
+
+async def get_refund(session: AsyncSession, refund_id: str) -> Refund | None:
+    return await session.get(Refund, refund_id)
+
+
+async def lock_refund(session: AsyncSession, refund_id: str) -> Refund | None:
+    """The refund, read again and locked until the transaction ends."""
+    return (
+        await session.execute(
+            select(Refund)
+            .where(Refund.id == refund_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
+async def refund_by_request(
+    session: AsyncSession, merchant_id: str, livemode: bool, request_key: str
+) -> Refund | None:
+    """The refund a merchant's `Idempotency-Key` started."""
+    query = select(Refund).where(
+        Refund.merchant_id == merchant_id,
+        Refund.livemode == livemode,
+        Refund.request_key == request_key,
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def refund_by_key(session: AsyncSession, idempotency_key: str) -> Refund | None:
+    query = select(Refund).where(Refund.idempotency_key == idempotency_key)
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def refund_by_provider_id(
+    session: AsyncSession, provider: str, provider_refund_id: str
+) -> Refund | None:
+    query = select(Refund).where(
+        Refund.provider == provider, Refund.provider_refund_id == provider_refund_id
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def refunded_total(session: AsyncSession, payment_id: str) -> Decimal:
+    """What the payment's refunds that did not fail add up to (pending ones count)."""
+    total = exact_sum(session.get_bind().dialect.name, Refund.amount)
+    found = (
+        await session.execute(
+            select(total).where(Refund.payment_id == payment_id, Refund.status != FAILED)
+        )
+    ).scalar()
+    return Decimal(found or 0)
+
+
+async def refunds_of(session: AsyncSession, payment_ids: Sequence[str]) -> Sequence[Refund]:
+    """The refunds of these payments, oldest first."""
+    if not payment_ids:
+        return []
+    query = select(Refund).where(Refund.payment_id.in_(payment_ids)).order_by(Refund.id)
+    return (await session.execute(query)).scalars().all()
+
+
+async def pending_refunds(session: AsyncSession, created_before: datetime, limit: int) -> list[str]:
+    """Refunds still pending that were created before `created_before`, the oldest first."""
+    rows = await session.execute(
+        select(Refund.id)
+        .where(Refund.status == PENDING, Refund.created_at < created_before)
+        .order_by(Refund.created_at)
+        .limit(limit)
+    )
+    return list(rows.scalars())

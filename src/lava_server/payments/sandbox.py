@@ -22,6 +22,7 @@ from lava_server.payments.interface import (
     CardRefused,
     ChargeResult,
     Outcome,
+    RefundResult,
     SavedCard,
     WrongMode,
     to_cents,
@@ -32,6 +33,14 @@ DECLINED = "4000000000000002"
 INSUFFICIENT_FUNDS = "4000000000009995"
 _BEHAVIOUR = {SUCCEEDS: "ok", DECLINED: "declined", INSUFFICIENT_FUNDS: "funds"}
 _PREFIX = "pm_sandbox_"
+
+
+@dataclass(frozen=True)
+class SandboxRefund:
+    idempotency_key: str
+    provider_payment_id: str
+    amount: Decimal
+    result: RefundResult
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,9 @@ class SandboxPayments:
 
     def __init__(self) -> None:
         self.charges: dict[str, SandboxCharge] = {}
+        self.refunds: dict[str, SandboxRefund] = {}
+        # Tests set this to make refunds answer so (`Outcome.DECLINED`, `Outcome.RETRY`).
+        self.refund_outcome = Outcome.SUCCEEDED
 
     async def save_card(self, card: Card, *, customer_ref: str, livemode: bool) -> SavedCard:
         _refuse_live(livemode)
@@ -103,5 +115,54 @@ class SandboxPayments:
             )
         self.charges[idempotency_key] = SandboxCharge(
             idempotency_key, amount, provider_method_id, result
+        )
+        return result
+
+    def refunded(self, provider_payment_id: str) -> Decimal:
+        """What the card network gave back on this charge, each refund once."""
+        return sum(
+            (
+                r.amount
+                for r in self.refunds.values()
+                if r.provider_payment_id == provider_payment_id
+                and r.result.outcome is Outcome.SUCCEEDED
+            ),
+            Decimal(0),
+        )
+
+    async def refund(
+        self, *, provider_payment_id: str, amount: Decimal, idempotency_key: str, livemode: bool
+    ) -> RefundResult:
+        """Refunds a succeeded sandbox charge, at most what it charged in all; a repeated key
+        answers its first result (a `RETRY` answer is not kept, like a request that never
+        arrived)."""
+        _refuse_live(livemode)
+        earlier = self.refunds.get(idempotency_key)
+        if earlier is not None:
+            return earlier.result
+        to_cents(amount)
+        if self.refund_outcome is Outcome.RETRY:
+            return RefundResult(Outcome.RETRY, message="The sandbox did not answer.")
+        charged = [
+            c.amount
+            for c in self.charges.values()
+            if c.result.provider_payment_id == provider_payment_id
+            and c.result.outcome is Outcome.SUCCEEDED
+        ]
+        if self.refund_outcome is Outcome.DECLINED:
+            result = RefundResult(
+                Outcome.DECLINED, failure_code="refund_declined", message="Refund declined."
+            )
+        elif charged and self.refunded(provider_payment_id) + amount > charged[0]:
+            result = RefundResult(
+                Outcome.DECLINED,
+                failure_code="amount_too_large",
+                message="The refund is more than what is left of the charge.",
+            )
+        else:
+            digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+            result = RefundResult(Outcome.SUCCEEDED, provider_refund_id=f"re_sandbox_{digest}")
+        self.refunds[idempotency_key] = SandboxRefund(
+            idempotency_key, provider_payment_id, amount, result
         )
         return result

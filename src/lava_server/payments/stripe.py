@@ -4,8 +4,10 @@ confirmed at once on the saved payment method, with our idempotency key as Strip
 A saved method is `"<customer id> <payment method id>"`. Collecting a card needs Stripe's own
 card fields (Stripe.js) on the page, which the hosted page does not include yet: `save_card`
 refuses, and live mode counts as not configured (`payments.live`) until it does; charging saved
-methods (renewals, autopay) works. Only a live secret key (`sk_live_`, `rk_live_`) serves live
-objects: with a test key Stripe's test cards succeed, which must never fund a live wallet.
+methods (renewals, autopay) works. `refund` creates a Refund of the PaymentIntent (the
+`provider_payment_id`) with our idempotency key as Stripe's. Only a live secret key (`sk_live_`,
+`rk_live_`) serves live objects: with a test key Stripe's test cards succeed, which must never
+fund a live wallet.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from lava_server.payments.interface import (
     CardRefused,
     ChargeResult,
     Outcome,
+    RefundResult,
     SavedCard,
     WrongMode,
     to_cents,
@@ -34,6 +37,11 @@ class StripePayments:
         self.client = client or stripe_sdk.StripeClient(
             secret_key, http_client=stripe_sdk.HTTPXClient(allow_sync_methods=False)
         )
+
+    def _check_mode(self, livemode: bool) -> None:
+        if livemode != self.live:
+            mode = "live" if self.live else "test"
+            raise WrongMode(f"the stripe provider has a {mode} key and serves {mode} objects only")
 
     async def save_card(self, card: Card, *, customer_ref: str, livemode: bool) -> SavedCard:
         raise CardRefused(
@@ -51,9 +59,7 @@ class StripePayments:
         off_session: bool,
         livemode: bool,
     ) -> ChargeResult:
-        if livemode != self.live:
-            mode = "live" if self.live else "test"
-            raise WrongMode(f"the stripe provider has a {mode} key and serves {mode} objects only")
+        self._check_mode(livemode)
         customer, _, method = provider_method_id.partition(" ")
         try:
             intent = await self.client.v1.payment_intents.create_async(
@@ -93,4 +99,40 @@ class StripePayments:
             provider_payment_id=intent.id,
             failure_code=intent.status,
             message="Your card needs a confirmation this checkout cannot ask for.",
+        )
+
+    async def refund(
+        self, *, provider_payment_id: str, amount: Decimal, idempotency_key: str, livemode: bool
+    ) -> RefundResult:
+        self._check_mode(livemode)
+        try:
+            refund = await self.client.v1.refunds.create_async(
+                {
+                    "payment_intent": provider_payment_id,
+                    "amount": to_cents(amount),
+                    # Stripe's `charge.refunded` webhook carries it back: the refund is then
+                    # matched to ours (`wallets.operations.book_provider_refund`), not booked twice.
+                    "metadata": {"lava_idempotency_key": idempotency_key},
+                },
+                {"idempotency_key": idempotency_key},
+            )
+        except (stripe_sdk.InvalidRequestError, stripe_sdk.AuthenticationError) as error:
+            # Refused (more than is left of the charge, a disputed charge...): final.
+            return RefundResult(
+                Outcome.DECLINED,
+                failure_code=error.code or "invalid_request",
+                message=(error.user_message or "The payment provider refused the refund.")[:255],
+            )
+        except stripe_sdk.StripeError:
+            return RefundResult(Outcome.RETRY, message="The payment provider did not answer.")
+        # `pending`: Stripe accepted it and sends the money back; the rare later failure comes
+        # as a `refund.failed` / `charge.refund.updated` webhook (not handled here). Asking again
+        # with the same key would only replay this answer.
+        if refund.status in ("succeeded", "pending", "requires_action"):
+            return RefundResult(Outcome.SUCCEEDED, provider_refund_id=refund.id)
+        return RefundResult(
+            Outcome.DECLINED,
+            provider_refund_id=refund.id,
+            failure_code=refund.failure_reason or refund.status or "failed",
+            message="The payment provider could not refund the payment.",
         )

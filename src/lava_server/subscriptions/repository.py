@@ -438,5 +438,6 @@ async def credit_left(
         )
     )
     for subscription_id, kind, remaining in rows:
+        assert subscription_id is not None  # a merchant's grant has none (`kind = 'grant'`)
         found[subscription_id][kind] += remaining
     return found

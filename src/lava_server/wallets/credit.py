@@ -164,15 +164,17 @@ async def grant_credit(
     wallet_id: str,
     livemode: bool,
     merchant_id: str,
-    active_subscription_id: str,
-    payment_id: str,
+    active_subscription_id: str | None,
+    payment_id: str | None,
     amount: Decimal,
     expires_at: datetime | None,
     now: datetime,
     kind: str = "cycle",
+    balance_operation_id: str | None = None,
 ) -> None:
-    """Record `amount`, already credited to the wallet, as period credit: a cycle's (`cycle`)
-    or bought with a credit bundle (`bundle`, spent after the cycle's)."""
+    """Record `amount`, already credited to the wallet, as period credit: a cycle's (`cycle`),
+    bought with a credit bundle (`bundle`, spent after the cycle's), or a merchant's grant with
+    an expiry (`grant`, `balance_operation_id`; spent like a cycle's)."""
     await repository.add_grant(
         session,
         CreditGrant(
@@ -186,6 +188,7 @@ async def grant_credit(
             granted_at=now,
             expires_at=expires_at,
             kind=kind,
+            balance_operation_id=balance_operation_id,
         ),
     )
     await refresh_summary(session, wallet_id)
@@ -251,7 +254,8 @@ async def end_credit_at(
 
 async def expire_credit(session: AsyncSession, wallet_id: str, now: datetime) -> Decimal:
     """Move what is left of every grant expired at `now` from the wallet to its merchant's
-    account, one ledger transaction per grant; returns the total. The caller holds the lock."""
+    account (a merchant's own grant: back to `merchant:<id>:grants`, which paid it), one ledger
+    transaction per grant; returns the total. The caller holds the lock."""
     grants = await repository.lock_expired_grants(session, wallet_id, now)
     if not grants:
         return ZERO
@@ -260,13 +264,16 @@ async def expire_credit(session: AsyncSession, wallet_id: str, now: datetime) ->
     for grant in grants:
         # Never more than the balance: period credit is part of it, and spent first.
         amount = min(grant.remaining, max(balance, ZERO))
+        merchant_account = f"merchant:{grant.merchant_id}"
+        if grant.kind == "grant":
+            merchant_account = f"{merchant_account}:grants"
         if amount > 0:
             await post(
                 session,
                 txn_id=f"credit_expiry:{grant.id}",
                 postings=[
                     Posting(wallet_account(wallet_id), -amount, "credit_expiry", wallet_id),
-                    Posting(f"merchant:{grant.merchant_id}", amount, "credit_expiry"),
+                    Posting(merchant_account, amount, "credit_expiry"),
                 ],
                 livemode=grant.livemode,
                 now=now,

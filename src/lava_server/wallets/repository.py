@@ -14,6 +14,7 @@ from typing_extensions import Unpack
 
 from lava_server.db.models import (
     ActiveSubscription,
+    BalanceOperation,
     CreditBundle,
     CreditGrant,
     LedgerEntry,
@@ -99,6 +100,16 @@ async def add_to_balances(session: AsyncSession, deltas: Mapping[str, Decimal]) 
     changes = [{"wallet": w, "delta": d} for w, d in sorted(deltas.items()) if d != 0]
     if changes:
         await session.execute(_APPLY_DELTA, changes)
+
+
+async def add_operation(session: AsyncSession, operation: BalanceOperation) -> None:
+    """A merchant's grant or adjustment (`wallets.operations`)."""
+    session.add(operation)
+    await session.flush()
+
+
+async def get_operation(session: AsyncSession, operation_id: str) -> BalanceOperation | None:
+    return await session.get(BalanceOperation, operation_id)
 
 
 # Period credit.

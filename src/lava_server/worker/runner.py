@@ -22,6 +22,7 @@ from lava_server.checkout import flow
 from lava_server.db.engine import Database
 from lava_server.metering import top_up
 from lava_server.metering.abandoned import release_abandoned
+from lava_server.money_ops import service as refunds
 from lava_server.payments import repository as payment_records
 from lava_server.payments import service as payments
 from lava_server.payments.context import Billing
@@ -45,6 +46,7 @@ class Round:
     autopay_queued: int
     payments_processed: int
     holds_released: int = 0  # forward calls abandoned by a server process that died
+    refunds_retried: int = 0  # refunds whose provider had not answered (`money_ops.service`)
 
 
 async def run_once(billing: Billing, now: datetime | None = None) -> Round:
@@ -57,7 +59,18 @@ async def run_once(billing: Billing, now: datetime | None = None) -> Round:
         holds_released=await release_abandoned(
             billing.db, billing.settings.abandoned_after_seconds, now
         ),
+        refunds_retried=await retry_pending_refunds(billing, now),
     )
+
+
+async def retry_pending_refunds(billing: Billing, now: datetime) -> int:
+    """Ask the provider again, with the same key, about refunds left pending for over
+    `payments.service.LEASE` (its request got no answer, or died): each ends once."""
+    async with billing.db.read() as session:
+        due = await payment_records.pending_refunds(session, now - payments.LEASE, BATCH)
+    for refund_id in due:
+        await refunds.finish_pending(billing, refund_id)
+    return len(due)
 
 
 async def run_forever(billing: Billing, stop: asyncio.Event) -> None:

@@ -14,6 +14,16 @@ from .current import (
     Models,
     SecretKeys,
 )
+from .payments import (
+    Adjustments,
+    AsyncAdjustments,
+    AsyncCredits,
+    AsyncPayments,
+    AsyncRefunds,
+    Credits,
+    Payments,
+    Refunds,
+)
 from .products import AsyncProducts, Products
 from .requests import AsyncRequests, Requests
 from .spend_keys import AsyncSpendKeys, SpendKeys
@@ -22,13 +32,18 @@ from .usage import AsyncUsage, Usage
 from .webhooks import AsyncWebhooks, Webhooks
 
 __all__ = [
+    "Adjustments",
+    "AsyncAdjustments",
     "AsyncCheckoutSessions",
     "AsyncConnections",
     "AsyncCreditBundles",
+    "AsyncCredits",
     "AsyncCustomers",
     "AsyncMeters",
     "AsyncModels",
+    "AsyncPayments",
     "AsyncProducts",
+    "AsyncRefunds",
     "AsyncRequests",
     "AsyncSecretKeys",
     "AsyncSpendKeys",
@@ -38,10 +53,13 @@ __all__ = [
     "CheckoutSessions",
     "Connections",
     "CreditBundles",
+    "Credits",
     "Customers",
     "Meters",
     "Models",
+    "Payments",
     "Products",
+    "Refunds",
     "Requests",
     "SecretKeys",
     "SpendKeys",

@@ -38,6 +38,7 @@ from .params import (
     UpdateSubscriptionConfigParams,
     UsageParams,
 )
+from .payment import RestBalanceOperation, RestPayment, RestRefund
 from .product import (
     Overdraft,
     RestProduct,
@@ -96,6 +97,7 @@ __all__ = [
     "RequestsListParams",
     "RestActiveSubscription",
     "RestActiveSubscriptionWallet",
+    "RestBalanceOperation",
     "RestCheckoutSession",
     "RestConnection",
     "RestConnectionWallet",
@@ -108,12 +110,14 @@ __all__ = [
     "RestMeterTier",
     "RestModel",
     "RestModelList",
+    "RestPayment",
     "RestPendingChange",
     "RestPlan",
     "RestPlanCreditBundle",
     "RestPlanLinkedMeter",
     "RestProduct",
     "RestProductTier",
+    "RestRefund",
     "RestRequest",
     "RestRequestCharge",
     "RestRequestFee",
