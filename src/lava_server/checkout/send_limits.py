@@ -106,9 +106,17 @@ def _refusal(limit: Limit, oldest: datetime, now: datetime) -> FormError:
 
 
 class SendLimits:
-    def __init__(self, settings: Settings, db: Database, *, redis_timeout: float = 1.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        redis_timeout: float = 1.0,
+        redis_prefix: str = _REDIS_PREFIX,
+    ) -> None:
         self.settings = settings
         self.db = db
+        self.redis_prefix = redis_prefix
         self._redis: aioredis.Redis | None = None
         if settings.redis_url:
             self._redis = aioredis.Redis.from_url(
@@ -158,7 +166,7 @@ class SendLimits:
     async def _reserve_in_redis(
         self, client: aioredis.Redis, limits: list[Limit], token: str, now: datetime
     ) -> Reservation:
-        keys = [_REDIS_PREFIX + limit.key for limit in limits]
+        keys = [self.redis_prefix + limit.key for limit in limits]
         now_ms = int(now.timestamp() * 1000)
         window_ms = int(WINDOW.total_seconds() * 1000)
         args: list[str | int] = [now_ms, window_ms, token, *(limit.per_hour for limit in limits)]

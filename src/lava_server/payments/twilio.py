@@ -40,7 +40,7 @@ BUSY = "Too many text messages are being sent right now. Please try again in a m
 
 # Twilio error codes about the destination: what the customer can fix.
 _NOT_VALID = {21211, 21217, 21401, 21421}
-_CANNOT_TEXT = {21408, 21606, 21608, 21610, 21612, 21614, 21635, 30003, 30004, 30005, 30006}
+_CANNOT_TEXT = {21408, 21608, 21610, 21612, 21614, 21635, 30003, 30004, 30005, 30006}
 _RETRIED = {429, 500, 502, 503, 504}
 
 
@@ -134,7 +134,7 @@ def _failure(response: httpx.Response, number: str) -> CodeNotSent:
     detail = (
         f"Twilio answered {response.status_code}: code {code}, {body.get('message', '')!s} "
         f"({body.get('more_info', '')!s})"
-    )
+    ).replace(number, _masked(number))
     log.error("code to %s not sent: %s", _masked(number), detail)
     if code in _NOT_VALID:
         return CodeNotSent(INVALID_NUMBER, detail=detail, field="phone")

@@ -43,6 +43,7 @@ import secrets
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -125,11 +126,15 @@ class FakeTwilio:
             if status == 429:
                 return error(429, 20429, "Too Many Requests")
             return error(status, 20500, "An internal server error has occurred")
-        form = await request.form()
-        to = str(form.get("To", "")).strip()
-        sender = str(form.get("From", "")).strip()
-        service = str(form.get("MessagingServiceSid", "")).strip()
-        body = str(form.get("Body", ""))
+        try:
+            pairs = parse_qsl((await request.body()).decode(), keep_blank_values=True)
+        except (UnicodeDecodeError, ValueError):
+            pairs = []
+        form = dict(pairs)
+        to = form.get("To", "").strip()
+        sender = form.get("From", "").strip()
+        service = form.get("MessagingServiceSid", "").strip()
+        body = form.get("Body", "")
         if not to:
             return error(400, 21604, "A 'To' phone number is required.")
         if not E164.fullmatch(to):
