@@ -292,7 +292,7 @@ class _Pending:
     merchant_name: str
     before: _Before
     reservation: Reservation
-    field: str
+    field: str | None  # where the page shows a refusal (None: above the form)
 
 
 async def _issue(
@@ -301,7 +301,7 @@ async def _issue(
     checkout: CheckoutSession,
     before: _Before,
     now: datetime,
-    field: str,
+    field: str | None,
 ) -> _Pending:
     """A new code for the checkout, counted against the send limits (in this transaction when
     the database counts them)."""
@@ -384,7 +384,7 @@ async def send_code(
             channel = _chosen_channel(billing, checkout, form.get("code_channel", ""), email)
             before = _Before.of(checkout, details=False)
             checkout.code_channel = channel
-            pending = await _issue(asker, session, checkout, before, now, "code")
+            pending = await _issue(asker, session, checkout, before, now, None)
     except BaseException:
         if pending is not None:
             await asker.limits.release(pending.reservation)

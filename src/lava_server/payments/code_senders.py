@@ -64,7 +64,7 @@ class CodeNotSent(Exception):
         self.field = field
 
 
-TRY_AGAIN = "We could not send your code right now. Nothing was charged; please try again."
+TRY_AGAIN = "We could not send your code right now. Please try again."
 
 
 class CodeSender(Protocol):
