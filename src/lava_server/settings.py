@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from functools import cached_property
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -281,8 +283,23 @@ class Settings(BaseSettings):
     @field_validator("smtp_url")
     @classmethod
     def _smtp_scheme(cls, value: str) -> str:
-        if value and not value.startswith(("smtp://", "smtps://")):
-            raise ValueError("smtp_url must be empty or an smtp:// or smtps:// URL")
+        if value and (
+            not value.startswith(("smtp://", "smtps://")) or not urlsplit(value).hostname
+        ):
+            raise ValueError(
+                "smtp_url must be empty or smtp://[user:pass@]host[:port] or smtps://..."
+            )
+        return value
+
+    @field_validator("twilio_from")
+    @classmethod
+    def _twilio_from(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"\+[1-9][0-9]{7,14}|MG[0-9a-fA-F]{32}", value):
+            raise ValueError(
+                "twilio_from must be a phone number in E.164 form (+14155550100) or a "
+                "Messaging Service SID (MG followed by 32 hex digits)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -291,9 +308,9 @@ class Settings(BaseSettings):
         if "twilio" in wanted:
             for name in ("twilio_account_sid", "twilio_auth_token", "twilio_from"):
                 if not getattr(self, name):
-                    raise ValueError(f"the twilio code sender needs {name}")
+                    raise ValueError(f"the twilio code sender needs LAVA_{name.upper()}")
         if "smtp" in wanted and not (self.smtp_url and self.smtp_from):
-            raise ValueError("the smtp code sender needs smtp_url and smtp_from")
+            raise ValueError("the smtp code sender needs LAVA_SMTP_URL and LAVA_SMTP_FROM")
         return self
 
     @model_validator(mode="after")
