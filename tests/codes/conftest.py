@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import Message
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from lava_server.testing import ServerThread
 from lava_server.testing.fake_twilio import (
@@ -60,3 +64,39 @@ def twilio(twilio_server: ServerThread) -> Iterator[TwilioFake]:
     httpx.post(f"{fake.url}/_fake/reset").raise_for_status()
     yield fake
     httpx.post(f"{fake.url}/_fake/reset").raise_for_status()
+
+
+class Mailbox:
+    """A local SMTP server (aiosmtpd) that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.port = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def settings(self, mode: str = "live") -> dict[str, str]:
+        return {
+            f"code_sender_{mode}": "smtp",
+            "smtp_url": f"smtp://127.0.0.1:{self.port}",
+            "smtp_from": "codes@shop.example",
+        }
+
+    def bodies(self) -> list[str]:
+        return [m.get_payload(decode=True).decode() for m in self.messages]  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    box = Mailbox()
+    with socket.socket() as probe:  # aiosmtpd's Controller needs the port before it binds
+        probe.bind(("127.0.0.1", 0))
+        box.port = probe.getsockname()[1]
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()

@@ -5,7 +5,9 @@ live session whose code goes through the fake Twilio."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -320,3 +322,66 @@ async def test_a_live_checkout_sends_its_code_through_twilio(
         assert step_of(amount) == "How much would you like to add?"
         assert step_of(await page.post("amount", amount="25")) == "Payment"
         assert (await checkout_of(db, page)).code_channel == "phone"
+
+
+async def test_a_live_checkout_where_the_customer_chooses_email(
+    database_url, live_merchant, db, twilio, mailbox
+):
+    values = {**twilio.settings("live"), **mailbox.settings("live")}
+    values["code_sender_live"] = "twilio,smtp"
+    clock = Clock()
+    async with lava(database_url, clock, **values) as client:
+        billing_of(client).live = AnyCardProvider()
+        page = await new_page(client, live_merchant)
+        assert "Send my code by" in (await page.get()).text
+        shown = await page.post("details", **details("+14155550185", code_channel="email"))
+        assert step_of(shown) == "Confirm your email" and 'id="sandbox-code"' not in shown.text
+        assert twilio.messages() == []
+        [message] = mailbox.messages
+        assert message["To"] == "ada@example.com" and message["From"] == "codes@shop.example"
+        assert message["Subject"] == "Your verification code"
+        code = mailbox.bodies()[0][:6]
+        assert (await checkout_of(db, page)).code_channel == "email"
+        assert step_of(await page.post("verify", code=code)) == "How much would you like to add?"
+
+        # The email address has its own hourly limit, worded for it.
+        for _ in range(4):
+            other = await new_page(client, live_merchant)
+            await other.post(
+                "details", **details("+14155550186", email="ada@example.com", code_channel="email")
+            )
+        refused = await (await new_page(client, live_merchant)).post(
+            "details", **details("+14155550187", code_channel="email")
+        )
+        assert refused.status_code == 429 and error_of(refused) == (
+            "Too many codes were sent to this email address; try again in 60 minutes."
+        )
+        assert 'id="email-error"' in refused.text and len(mailbox.messages) == 5
+
+
+async def test_concurrent_sends_from_two_processes_stop_at_the_limit(database_url, merchant, db):
+    async with lava(database_url) as one, lava(database_url) as two:
+        pages = [await new_page(client, merchant) for client in (one, two) * 5]
+        shown = await asyncio.gather(
+            *(page.post("details", **details("+14155550190")) for page in pages)
+        )
+        assert sorted(response.status_code for response in shown) == [200] * 5 + [429] * 5
+        assert await code_sends(db) == 10
+
+
+async def test_the_database_counts_while_redis_does_not_answer(database_url, merchant, db, caplog):
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    async with lava(database_url, redis_url=f"redis://127.0.0.1:{port}/0") as client:
+        for _ in range(5):
+            page = await new_page(client, merchant)
+            assert step_of(await page.post("details", **details("+14155550195"))) == (
+                "Confirm your phone"
+            )
+        refused = await (await new_page(client, merchant)).post(
+            "details", **details("+14155550195")
+        )
+        assert refused.status_code == 429
+        assert await code_sends(db) == 10
+    assert "Redis failed" in caplog.text
