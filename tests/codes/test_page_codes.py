@@ -385,3 +385,21 @@ async def test_the_database_counts_while_redis_does_not_answer(database_url, mer
         assert refused.status_code == 429
         assert await code_sends(db) == 10
     assert "Redis failed" in caplog.text
+
+
+async def test_a_top_up_offers_the_phone_and_email_on_file(database_url, merchant):
+    async with lava(database_url, code_log_channels="phone,email") as client:
+        onboarding = await new_page(client, merchant)
+        done = await onboarding.onboard(**details("+14155550196"))
+        assert step_of(done) == "Payment complete"
+        connection_id = re.search(r"connectionId&#34;: &#34;(con_[^&]+)&#34;", done.text)
+        assert connection_id is not None
+        topup = await new_page(client, merchant, mode="topup", connection_id=connection_id.group(1))
+        first = await topup.get()
+        assert step_of(first) == "Confirm your phone"
+        assert "Text me a code" in first.text and "Email me a code" in first.text
+        shown = await topup.post("send_code", code_channel="email")
+        assert step_of(shown) == "Confirm your email" and "a•••@example.com" in shown.text
+        assert sent_codes(client)[-1].to == Email("ada@example.com")
+        assert "Text the code to my phone instead" in shown.text
+        assert step_of(await topup.verify()) == "How much would you like to add?"
