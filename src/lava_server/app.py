@@ -25,6 +25,7 @@ from lava_server.api.state import AppState
 from lava_server.catalog.routes import router_with as models_router_with
 from lava_server.checkout.page import router as checkout_page_router
 from lava_server.checkout.routes import router as checkout_router
+from lava_server.checkout.send_limits import SendLimits
 from lava_server.connections.routes import router as connections_router
 from lava_server.connections.routes import test_helpers as test_helpers_router
 from lava_server.customers.routes import router as customers_router
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
             await state.rate_limiter.stop()
+            await _app.state.code_limits.close()
             await state.auth_failures.stop()
             await price_refresher.stop()
             await forward.aclose()
@@ -149,6 +151,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(test_helpers_router)
     # What checkout, subscriptions and the worker share (tests may replace it before start-up).
     app.state.billing = Billing(settings, db)
+    # The hourly limits of one-time code sends, shared through Redis or the database.
+    app.state.code_limits = SendLimits(settings, db)
     # Both doors buy a wallet's auto top-up bundle with the payment providers of
     # `app.state.billing` as found when they do (`metering.top_up`).
     top_up = AutoTopUp(lambda: cast(Billing, app.state.billing))

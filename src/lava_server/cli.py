@@ -1082,5 +1082,35 @@ def fake_stripe(
     )
 
 
+@app.command("fake-twilio")
+def fake_twilio(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9200,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    account_sid: Annotated[
+        str, typer.Option("--account-sid", help="Account SID the fake accepts (AC...).")
+    ] = "AC" + "0" * 32,
+    auth_token: Annotated[
+        str, typer.Option("--auth-token", help="Auth token the fake accepts.")
+    ] = "fake-twilio-token",
+    from_number: Annotated[
+        list[str] | None,
+        typer.Option("--from", help="A From number of the account (repeat for more)."),
+    ] = None,
+) -> None:
+    """Run a fake Twilio Messages API for one-time codes by SMS (tests and demos)."""
+    from lava_server.testing.fake_twilio import DEFAULT_FROM, run
+
+    startup.check_port(host, port, ("--host", "--port"))
+    numbers = frozenset(from_number or [DEFAULT_FROM])
+    console.print(
+        f"Fake Twilio on http://{host}:{port} (for example: LAVA_CODE_SENDER_LIVE=twilio "
+        f"LAVA_TWILIO_BASE_URL=http://{host}:{port} LAVA_TWILIO_ACCOUNT_SID={account_sid} "
+        f"LAVA_TWILIO_AUTH_TOKEN=... LAVA_TWILIO_FROM={sorted(numbers)[0]} lava serve); "
+        f"messages sent: GET http://{host}:{port}/_fake/messages",
+        soft_wrap=True,
+    )
+    run(host=host, port=port, account_sid=account_sid, auth_token=auth_token, from_numbers=numbers)
+
+
 def main() -> None:
     app()

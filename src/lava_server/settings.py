@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from functools import cached_property
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -87,6 +89,50 @@ class Settings(BaseSettings):
         "",
         description="Stripe secret key (payment_provider=stripe); only a live key (sk_live_, "
         "rk_live_) serves live objects.",
+    )
+    code_sender_live: str = Field(
+        "",
+        pattern=r"^((twilio|smtp)(,(twilio|smtp))?)?$",
+        description="What sends the one-time codes of live checkouts: `twilio` (SMS), `smtp` "
+        "(email) or `twilio,smtp` (the customer chooses); empty: none, and live mode is not "
+        "configured.",
+    )
+    code_sender_sandbox: str = Field(
+        "log",
+        pattern=r"^(log|(twilio|smtp)(,(twilio|smtp))?)$",
+        description="What sends the one-time codes of sandbox checkouts: `log` (the server log "
+        "and the page show them), or `twilio`, `smtp`, `twilio,smtp` to try a real sender.",
+    )
+    code_log_channels: str = Field(
+        "phone",
+        pattern=r"^(phone|email|phone,email|email,phone)$",
+        description="Where the `log` sender pretends to send sandbox codes: `phone`, `email`, "
+        "or `phone,email` (the sandbox page then lets the customer choose).",
+    )
+    twilio_account_sid: str = Field(
+        "", description="Twilio account SID (`AC...`), for codes by SMS."
+    )
+    twilio_auth_token: str = Field("", description="Twilio auth token of that account.")
+    twilio_from: str = Field(
+        "",
+        description="Sender of the SMS codes: a Twilio phone number (E.164, `+1...`) or a "
+        "Messaging Service SID (`MG...`).",
+    )
+    twilio_base_url: str = Field(
+        "https://api.twilio.com",
+        description="Base URL of Twilio's REST API (a fake Twilio's in tests and demos).",
+    )
+    smtp_url: str = Field(
+        "",
+        description="SMTP server for codes by email: `smtp://user:pass@host:587` (STARTTLS when "
+        "the server offers it) or `smtps://user:pass@host:465` (TLS from the start).",
+    )
+    smtp_from: str = Field("", description="From address of the emailed codes.")
+    code_sends_per_hour: int = Field(
+        5, ge=1, description="One-time codes sent to one phone number or email address per hour."
+    )
+    code_sends_per_client_per_hour: int = Field(
+        20, ge=1, description="One-time codes one client address may have sent per hour."
     )
     separate_worker: bool = Field(
         False,
@@ -226,6 +272,46 @@ class Settings(BaseSettings):
         if level not in ("debug", "info", "warning", "error", "critical"):
             raise ValueError("log_level must be debug, info, warning, error or critical")
         return level
+
+    @field_validator("twilio_base_url")
+    @classmethod
+    def _twilio_base(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("twilio_base_url must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: str) -> str:
+        if value and (
+            not value.startswith(("smtp://", "smtps://")) or not urlsplit(value).hostname
+        ):
+            raise ValueError(
+                "smtp_url must be empty or smtp://[user:pass@]host[:port] or smtps://..."
+            )
+        return value
+
+    @field_validator("twilio_from")
+    @classmethod
+    def _twilio_from(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"\+[1-9][0-9]{7,14}|MG[0-9a-fA-F]{32}", value):
+            raise ValueError(
+                "twilio_from must be a phone number in E.164 form (+14155550100) or a "
+                "Messaging Service SID (MG followed by 32 hex digits)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _code_senders(self) -> Settings:
+        wanted = {*self.code_sender_live.split(","), *self.code_sender_sandbox.split(",")}
+        if "twilio" in wanted:
+            for name in ("twilio_account_sid", "twilio_auth_token", "twilio_from"):
+                if not getattr(self, name):
+                    raise ValueError(f"the twilio code sender needs LAVA_{name.upper()}")
+        if "smtp" in wanted and not (self.smtp_url and self.smtp_from):
+            raise ValueError("the smtp code sender needs LAVA_SMTP_URL and LAVA_SMTP_FROM")
+        return self
 
     @model_validator(mode="after")
     def _amount_limits(self) -> Settings:

@@ -15,6 +15,7 @@ import httpx
 from lava_server.db.engine import Database
 from lava_server.db.models import Base, CheckoutSession, Wallet
 from lava_server.ids import new_id, new_secret
+from lava_server.payments.code_senders import LogSender, Senders, SentCode
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import Outcome
 from lava_server.payments.sandbox import SandboxCharge, SandboxPayments
@@ -36,6 +37,17 @@ def billing_of(client: httpx.AsyncClient) -> Billing:
     app = client._transport.app  # type: ignore[attr-defined]
     billing: Billing = app.state.billing
     return billing
+
+
+def sent_codes(client: httpx.AsyncClient) -> list[SentCode]:
+    """The codes the sandbox `log` sender of the app under test sent, oldest first."""
+    senders = billing_of(client).codes
+    assert isinstance(senders, Senders)
+    found: list[SentCode] = []
+    for sender in {id(s): s for s in senders.by_channel.values()}.values():
+        assert isinstance(sender, LogSender)
+        found.extend(sender.sent)
+    return found
 
 
 def succeeded_charges(sandbox: SandboxPayments) -> list[SandboxCharge]:

@@ -24,6 +24,7 @@ from lava_server.db.models import (
     Wallet,
 )
 from lava_server.payments import live
+from lava_server.payments.code_senders import Destination, LogSender, Phone
 from lava_server.payments.interface import (
     Card,
     ChargeResult,
@@ -32,7 +33,6 @@ from lava_server.payments.interface import (
     WrongMode,
 )
 from lava_server.payments.sandbox import SandboxPayments
-from lava_server.payments.sms import SandboxSms
 from lava_server.settings import Settings
 from lava_server.wallets.service import check as ledger_check
 from lava_server.worker.runner import run_once
@@ -50,6 +50,7 @@ from tests.checkout.helpers import (
     make_live,
     old_live_session,
     secret_of,
+    sent_codes,
     step_of,
     succeeded_charges,
 )
@@ -88,11 +89,13 @@ class AnyCardProvider:
 
 
 @dataclass
-class LiveSms:
+class LiveCodes:
+    name: str = "live-test"
     live: bool = True
+    channels: frozenset = frozenset({"phone"})
     sent: list[str] = field(default_factory=list)
 
-    async def send(self, phone: str, text: str, *, livemode: bool) -> None:
+    async def send(self, to: Destination, text: str, *, livemode: bool) -> None:
         self.sent.append(text)
 
 
@@ -134,7 +137,7 @@ def test_what_live_mode_lacks_per_configuration(tmp_path):
     assert lacks() == [
         "a payment provider able to collect cards: LAVA_PAYMENT_PROVIDER is sandbox, which takes "
         "test cards only",
-        "a code sender: one-time codes only go to the server log",
+        "a code sender: LAVA_CODE_SENDER_LIVE is empty: set it to twilio, smtp or twilio,smtp",
     ]
     assert lacks(**STRIPE_TEST_KEY)[0] == (
         "a payment provider able to collect cards: the stripe provider has a test key, not a "
@@ -144,11 +147,14 @@ def test_what_live_mode_lacks_per_configuration(tmp_path):
         "a payment provider able to collect cards: the stripe provider cannot collect cards on "
         "the page yet"
     )
-    assert live.missing(SandboxPayments(), SandboxSms())[0].what.startswith("a payment provider")
-    assert live.missing(AnyCardProvider(), SandboxSms()) == [
-        live.Missing("a code sender", "one-time codes only go to the server log")
+    assert live.missing(SandboxPayments(), LogSender())[0].what.startswith("a payment provider")
+    assert live.missing(AnyCardProvider(), LogSender()) == [
+        live.Missing(
+            "a code sender",
+            "LAVA_CODE_SENDER_LIVE is empty: set it to twilio, smtp or twilio,smtp",
+        )
     ]
-    assert live.missing(AnyCardProvider(), LiveSms()) == []
+    assert live.missing(AnyCardProvider(), LiveCodes()) == []
 
 
 # The API: live keys get 409 while anything is missing.
@@ -178,7 +184,7 @@ async def test_a_live_key_cannot_create_a_checkout_session(client, merchant, liv
         error = assert_error(response, 409, "live_mode_not_configured")
         assert "param" not in error
         assert "a payment provider able to collect cards (" in error["message"]
-        assert "a code sender (one-time codes only go to the server log)" in error["message"]
+        assert "a code sender (LAVA_CODE_SENDER_LIVE is empty" in error["message"]
     listed = await client.get("/v1/checkout_sessions", headers=live_merchant.headers)
     assert listed.json()["data"] == []
     await nothing_moved(db)
@@ -188,10 +194,10 @@ async def test_a_live_key_cannot_create_a_checkout_session(client, merchant, liv
 
 async def test_a_live_key_can_create_one_once_live_mode_is_ready(client, live_merchant):
     billing = billing_of(client)
-    billing.live, billing.live_sms = AnyCardProvider(), LiveSms()
+    billing.live, billing.live_codes = AnyCardProvider(), LiveCodes()
     created = await create_session(client, live_merchant.headers)
     assert created["checkout_session_id"].startswith("cs_01")
-    billing.live_sms = None
+    billing.live_codes = None
     response = await client.post(
         "/v1/checkout_sessions",
         json={"checkout_mode": "onboarding", "origin_url": "https://shop.example"},
@@ -205,7 +211,7 @@ async def test_a_live_key_can_create_one_once_live_mode_is_ready(client, live_me
 
 
 async def test_a_live_session_from_before_takes_nothing(client, live_merchant, db, caplog):
-    caplog.set_level(logging.INFO, "lava_server.sms")
+    caplog.set_level(logging.INFO, "lava_server.codes")
     checkout = await old_live_session(db, live_merchant.merchant_id)
     page = Page(client, checkout.secret)
     shown = await page.get()
@@ -221,8 +227,8 @@ async def test_a_live_session_from_before_takes_nothing(client, live_merchant, d
         after = await session.get(CheckoutSession, checkout.id)
         assert after is not None
         assert after.phone is None and after.codes_sent == 0 and after.code_hash is None
-    assert billing_of(client).sms.sent == []  # type: ignore[attr-defined]
-    assert "SMS" not in caplog.text  # no code in the server log either
+    assert sent_codes(client) == []
+    assert "sandbox code" not in caplog.text  # no code in the server log either
 
     # A topup session at the code step: no code is sent.
     topup = await old_live_session(db, live_merchant.merchant_id, at_pay=True, mode="topup")
@@ -232,7 +238,7 @@ async def test_a_live_session_from_before_takes_nothing(client, live_merchant, d
         found.verified_at = None
     refused = await Page(client, topup.secret).post("send_code")
     assert refused.status_code == 409
-    assert billing_of(client).sms.sent == []  # type: ignore[attr-defined]
+    assert sent_codes(client) == []
     assert await count(db, LedgerEntry) == 0
 
 
@@ -246,7 +252,7 @@ async def test_sandbox_cards_never_fund_a_live_wallet(client, live_merchant, db,
     billing = billing_of(client)
     anycard = AnyCardProvider()
     if ready:
-        billing.live, billing.live_sms = anycard, LiveSms()
+        billing.live, billing.live_codes = anycard, LiveCodes()
     checkout = await old_live_session(db, live_merchant.merchant_id, at_pay=True)
     page = Page(client, checkout.secret)
     with respx.mock(assert_all_called=False) as stripe:
@@ -277,16 +283,16 @@ async def test_a_ready_live_page_has_no_card_form_and_no_test_banner(
     """Once live mode is ready the live page walks through details and code, but the card step
     never shows the page's own card form (it posts card numbers to this server: sandbox only)."""
     billing = billing_of(client)
-    live_sms = LiveSms()
-    billing.live, billing.live_sms = AnyCardProvider(), live_sms
+    live_codes = LiveCodes()
+    billing.live, billing.live_codes = AnyCardProvider(), live_codes
     page = Page(client, secret_of(await create_session(client, live_merchant.headers)))
     first = await page.get()
     assert first.status_code == 200 and step_of(first) == "Your details"
     assert "Test mode" not in first.text
     code_page = await page.post("details", **DETAILS)
     assert 'id="sandbox-code"' not in code_page.text  # live codes are never shown
-    [text] = live_sms.sent
-    assert billing.sms.sent == []  # type: ignore[attr-defined]
+    [text] = live_codes.sent
+    assert sent_codes(client) == []
     await page.post("verify", code=text[:6])
     pay_page = await page.post("amount", amount="25")
     assert step_of(pay_page) == "Payment"
@@ -417,8 +423,8 @@ async def test_the_sandbox_payment_provider_refuses_live_objects():
 
 
 async def test_the_sandbox_code_sender_refuses_live_sessions(caplog):
-    caplog.set_level(logging.INFO, "lava_server.sms")
-    sms = SandboxSms()
+    caplog.set_level(logging.INFO, "lava_server.codes")
+    sms = LogSender()
     with pytest.raises(WrongMode):
-        await sms.send("+14155550100", "123456 is your code", livemode=True)
+        await sms.send(Phone("+14155550100"), "123456 is your code", livemode=True)
     assert sms.sent == [] and "123456" not in caplog.text

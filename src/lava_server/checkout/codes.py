@@ -44,7 +44,7 @@ def issue(session: CheckoutSession, now: datetime) -> str:
 def check(session: CheckoutSession, code: str, now: datetime) -> FormError | None:
     """Try `code`. A wrong one uses up a try (the caller commits that); returns why it failed."""
     if session.code_hash is None or session.code_expires_at is None:
-        return FormError("Send a code to your phone first.", "code")
+        return FormError("Ask for a code first.", "code")
     if now >= session.code_expires_at:
         return FormError("This code has expired. Send a new code.", "code")
     if session.code_attempts >= MAX_TRIES:

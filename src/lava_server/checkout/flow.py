@@ -15,6 +15,11 @@ creates the connection (and the subscription), and completes the session, only i
 still pending. A repeated submit re-drives the same pending payment, so it is charged and credited
 once; only a declined payment lets the next submit start a new attempt.
 
+A code is committed (and counted against the hourly send limits, `send_limits`) before it is
+sent, outside any transaction; when it cannot be sent, all of that is put back and the page says
+why, so the customer can simply try again. The customer chooses where the code goes (`phone` or
+`email`, `code_channel`) among what the mode's code senders deliver to (`channels_of`).
+
 A live session takes nothing while live mode is not configured (`Billing.live_mode_missing`):
 its page says so and every action is refused. Its page never takes typed card details either:
 those are for sandbox test cards, and a live card is collected in the provider's own fields.
@@ -35,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lava_server import outbox
 from lava_server.checkout import codes, forms, repository, service
 from lava_server.checkout.forms import FormError
+from lava_server.checkout.send_limits import Reservation, SendLimits
 from lava_server.connections import repository as connections
 from lava_server.connections.service import contact_of
 from lava_server.db.models import (
@@ -51,6 +57,7 @@ from lava_server.ids import new_id, new_secret
 from lava_server.merchants import repository as merchants
 from lava_server.payments import repository as payment_records
 from lava_server.payments import service as payments
+from lava_server.payments.code_senders import CodeNotSent, Destination, Email, Phone
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import CardRefused, ChargeResult, SavedCard
 from lava_server.payments.repository import CHECKOUT, FAILED, PENDING, SUCCEEDED
@@ -133,6 +140,7 @@ class View:
     paid: Payment | None  # the payment that completed the session
     balance: Decimal | None  # the wallet's spendable balance once done
     already_subscribed: bool  # subscription mode: the wallet has an active subscription
+    channels: tuple[str, ...]  # where codes can go: ("phone",), ("email",) or both
 
     @property
     def sandbox(self) -> bool:
@@ -179,6 +187,7 @@ async def load(billing: Billing, secret: str, now: datetime) -> View | None:
         paid=paid,
         balance=balance,
         already_subscribed=already_subscribed,
+        channels=channels_of(billing, checkout.livemode),
     )
 
 
@@ -202,18 +211,140 @@ async def _merchant_name(session: AsyncSession, merchant_id: str) -> str:
     return merchant.name if merchant is not None else "Lava"
 
 
-async def _send_code(
-    billing: Billing, livemode: bool, phone: str, code: str, merchant_name: str
-) -> None:
-    await billing.sms_for(livemode).send(
-        phone,
-        f"{code} is your {merchant_name} verification code. It expires in 10 minutes.",
-        livemode=livemode,
+def channels_of(billing: Billing, livemode: bool) -> tuple[str, ...]:
+    """Where this mode's code senders deliver (phone first); phone when live mode has none."""
+    sender = billing.live_codes if livemode else billing.codes
+    found = sender.channels if sender is not None else frozenset({"phone"})
+    return tuple(channel for channel in ("phone", "email") if channel in found)
+
+
+@dataclass(frozen=True)
+class Asker:
+    """Who asks for a code: the client address its limits count against, and those limits."""
+
+    client: str
+    limits: SendLimits
+
+
+def _chosen_channel(
+    billing: Billing, checkout: CheckoutSession, choice: str, email: str | None
+) -> str:
+    """The channel the customer chose (`code_channel`: `phone` or `email`), among those offered;
+    without a choice, the one used before, else the first offered."""
+    offered = channels_of(billing, checkout.livemode)
+    if not choice:
+        choice = checkout.code_channel or offered[0]
+        if choice not in offered:
+            choice = offered[0]
+    if choice not in offered:
+        raise FormError("Choose how to get your code: one of the options shown.", "code_channel")
+    if choice == "email" and not email:
+        raise FormError("There is no email address on file to send a code to.", "code_channel")
+    return choice
+
+
+def _destination(checkout: CheckoutSession) -> Destination:
+    if checkout.code_channel == "email":
+        assert checkout.email is not None
+        return Email(checkout.email)
+    assert checkout.phone is not None
+    return Phone(checkout.phone)
+
+
+_CODE_FIELDS = (
+    "code_hash",
+    "sandbox_code",
+    "code_sent_at",
+    "code_expires_at",
+    "code_attempts",
+    "codes_sent",
+    "code_channel",
+)
+_DETAIL_FIELDS = ("phone", "email", "first_name", "last_name")
+
+
+@dataclass(frozen=True)
+class _Before:
+    """What a checkout's code fields (and details) were before a code was issued: put back when
+    the code could not be sent."""
+
+    values: dict[str, object]
+
+    @classmethod
+    def of(cls, checkout: CheckoutSession, *, details: bool) -> _Before:
+        names = _CODE_FIELDS + (_DETAIL_FIELDS if details else ())
+        return cls({name: getattr(checkout, name) for name in names})
+
+    def restore(self, checkout: CheckoutSession) -> None:
+        for name, value in self.values.items():
+            setattr(checkout, name, value)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A code issued and committed, to be sent now."""
+
+    secret: str
+    livemode: bool
+    to: Destination
+    code: str
+    code_hash: str
+    merchant_name: str
+    before: _Before
+    reservation: Reservation
+    field: str | None  # where the page shows a refusal (None: above the form)
+
+
+async def _issue(
+    asker: Asker,
+    session: AsyncSession,
+    checkout: CheckoutSession,
+    before: _Before,
+    now: datetime,
+    field: str | None,
+) -> _Pending:
+    """A new code for the checkout, counted against the send limits (in this transaction when
+    the database counts them)."""
+    code = codes.issue(checkout, now)
+    to = _destination(checkout)
+    reservation = await asker.limits.reserve(session, to, asker.client, now, field=field)
+    assert checkout.code_hash is not None
+    return _Pending(
+        secret=checkout.secret,
+        livemode=checkout.livemode,
+        to=to,
+        code=code,
+        code_hash=checkout.code_hash,
+        merchant_name=await _merchant_name(session, checkout.merchant_id),
+        before=before,
+        reservation=reservation,
+        field=field,
     )
 
 
+async def _deliver(billing: Billing, asker: Asker, pending: _Pending) -> None:
+    """Send the committed code. When it could not be sent everything goes back as it was (the
+    code fields, the session's count of codes, the hourly limits) and the page says why: the
+    customer can try again at once."""
+    minutes = int(codes.CODE_LIFETIME.total_seconds() // 60)
+    try:
+        await billing.codes_for(pending.livemode).send(
+            pending.to,
+            f"{pending.code} is your {pending.merchant_name} verification code. It expires in "
+            f"{minutes} minutes.",
+            livemode=pending.livemode,
+        )
+    except CodeNotSent as failure:
+        await asker.limits.release(pending.reservation)
+        async with billing.db.write() as session:
+            checkout = await repository.by_secret(session, pending.secret, lock=True)
+            if checkout is not None and checkout.code_hash == pending.code_hash:
+                pending.before.restore(checkout)
+        raise FormError(failure.message, pending.field, status=502) from None
+
+
 async def submit_details(
-    billing: Billing, secret: str, form: Mapping[str, str], now: datetime
+    billing: Billing, asker: Asker, secret: str, form: Mapping[str, str], now: datetime
 ) -> None:
     checks = forms.Checks()
     phone = checks.run(lambda: forms.phone(form.get("phone", "")))
@@ -224,25 +355,42 @@ async def submit_details(
     last_name = checks.run(lambda: forms.name(form.get("last_name", ""), "last_name", "last name"))
     checks.done()
     assert phone is not None and email is not None
-    async with billing.db.write() as session:
-        checkout = await _at_step(billing, session, secret, now, Step.DETAILS)
-        code = codes.issue(checkout, now)
-        checkout.phone, checkout.email = phone, email
-        checkout.first_name, checkout.last_name = first_name, last_name
-        merchant_name = await _merchant_name(session, checkout.merchant_id)
-        livemode = checkout.livemode
-    await _send_code(billing, livemode, phone, code, merchant_name)
+    pending = None
+    try:
+        async with billing.db.write() as session:
+            checkout = await _at_step(billing, session, secret, now, Step.DETAILS)
+            channel = _chosen_channel(billing, checkout, form.get("code_channel", ""), email)
+            before = _Before.of(checkout, details=True)
+            checkout.phone, checkout.email = phone, email
+            checkout.first_name, checkout.last_name = first_name, last_name
+            checkout.code_channel = channel
+            pending = await _issue(asker, session, checkout, before, now, channel)
+    except BaseException:
+        if pending is not None:  # counted in Redis, but the transaction did not commit
+            await asker.limits.release(pending.reservation)
+        raise
+    assert pending is not None
+    await _deliver(billing, asker, pending)
 
 
-async def send_code(billing: Billing, secret: str, now: datetime) -> None:
-    async with billing.db.write() as session:
-        checkout = await _at_step(billing, session, secret, now, Step.CODE)
-        code = codes.issue(checkout, now)
-        assert checkout.phone is not None
-        phone = checkout.phone
-        merchant_name = await _merchant_name(session, checkout.merchant_id)
-        livemode = checkout.livemode
-    await _send_code(billing, livemode, phone, code, merchant_name)
+async def send_code(
+    billing: Billing, asker: Asker, secret: str, form: Mapping[str, str], now: datetime
+) -> None:
+    pending = None
+    try:
+        async with billing.db.write() as session:
+            checkout = await _at_step(billing, session, secret, now, Step.CODE)
+            email = checkout.email
+            channel = _chosen_channel(billing, checkout, form.get("code_channel", ""), email)
+            before = _Before.of(checkout, details=False)
+            checkout.code_channel = channel
+            pending = await _issue(asker, session, checkout, before, now, None)
+    except BaseException:
+        if pending is not None:
+            await asker.limits.release(pending.reservation)
+        raise
+    assert pending is not None
+    await _deliver(billing, asker, pending)
 
 
 async def change_phone(billing: Billing, secret: str, now: datetime) -> None:
@@ -251,6 +399,7 @@ async def change_phone(billing: Billing, secret: str, now: datetime) -> None:
         if checkout.connection_id is not None:
             raise StaleStep()  # the phone on file is the connection's
         checkout.phone = checkout.email = checkout.first_name = checkout.last_name = None
+        checkout.code_channel = None
         codes.forget(checkout)
 
 
@@ -261,6 +410,11 @@ async def verify(billing: Billing, secret: str, form: Mapping[str, str], now: da
             async with billing.db.write() as session:
                 checkout = await _at_step(billing, session, secret, now, Step.CODE)
                 problem = codes.check(checkout, code, now)
+                if problem is None and checkout.wallet_id is None:
+                    problem = await _email_conflict(session, checkout)
+                    if problem is not None:
+                        codes.forget(checkout)
+                        checkout.code_channel = "phone"
                 if problem is None:
                     checkout.verified_at = now
                     if checkout.wallet_id is None:
@@ -272,6 +426,24 @@ async def verify(billing: Billing, secret: str, form: Mapping[str, str], now: da
                 raise
     if problem is not None:
         raise problem  # after the commit: the try it used up is kept
+
+
+WALLET_NEEDS_PHONE = (
+    "This phone number already has a wallet with another email address. Get your code by text "
+    "message instead."
+)
+
+
+async def _email_conflict(session: AsyncSession, checkout: CheckoutSession) -> FormError | None:
+    """A code sent by email proves the email address, not the phone: it reaches the phone's
+    existing wallet only when that wallet has this email address."""
+    if checkout.code_channel != "email":
+        return None
+    assert checkout.phone is not None and checkout.email is not None
+    wallet = await connections.wallet_by_phone(session, checkout.phone, livemode=checkout.livemode)
+    if wallet is None or (wallet.email or "").lower() == checkout.email.lower():
+        return None
+    return FormError(WALLET_NEEDS_PHONE, "code", status=409)
 
 
 async def _wallet_for_phone(session: AsyncSession, checkout: CheckoutSession, now: datetime) -> str:

@@ -103,7 +103,7 @@ def name(text: str, field: str, label: str) -> str:
 def code(text: str) -> str:
     value = re.sub(r"\s", "", text)
     if not re.fullmatch(r"[0-9]{6}", value):
-        raise FormError("Enter the 6-digit code we sent to your phone.", "code")
+        raise FormError("Enter the 6-digit code we sent you.", "code")
     return value
 
 

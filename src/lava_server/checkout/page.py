@@ -22,6 +22,7 @@ from lava_server.checkout import codes, flow
 from lava_server.checkout.flow import Step, View
 from lava_server.checkout.forms import FormError, dollars
 from lava_server.checkout.schemas import origin_of
+from lava_server.checkout.send_limits import SendLimits
 from lava_server.payments.context import Billing, get_billing
 from lava_server.web import templates
 
@@ -39,18 +40,32 @@ _ECHOED = (
     "autopay_threshold",
     "autopay_amount",
     "autopay",
+    "code_channel",
 )
 
 # Pages that cannot be used: an expired session, a live one while live mode is not configured.
 _STATUS = {Step.EXPIRED: 410, Step.UNAVAILABLE: 409}
 
-Action = Callable[[Billing, str, Mapping[str, str], datetime], Awaitable[None]]
+Action = Callable[[Billing, flow.Asker, str, Mapping[str, str], datetime], Awaitable[None]]
+
+
+def _form_only(
+    handler: Callable[[Billing, str, Mapping[str, str], datetime], Awaitable[None]],
+) -> Action:
+    async def run(
+        billing: Billing, _asker: flow.Asker, secret: str, form: Mapping[str, str], now: datetime
+    ) -> None:
+        await handler(billing, secret, form, now)
+
+    return run
 
 
 def _ignore_form(
     handler: Callable[[Billing, str, datetime], Awaitable[None]],
 ) -> Action:
-    async def run(billing: Billing, secret: str, _form: Mapping[str, str], now: datetime) -> None:
+    async def run(
+        billing: Billing, _asker: flow.Asker, secret: str, _form: Mapping[str, str], now: datetime
+    ) -> None:
         await handler(billing, secret, now)
 
     return run
@@ -58,13 +73,21 @@ def _ignore_form(
 
 ACTIONS: dict[str, Action] = {
     "details": flow.submit_details,
-    "send_code": _ignore_form(flow.send_code),
+    "send_code": flow.send_code,
     "change_phone": _ignore_form(flow.change_phone),
-    "verify": flow.verify,
-    "amount": flow.choose_amount,
+    "verify": _form_only(flow.verify),
+    "amount": _form_only(flow.choose_amount),
     "change_amount": _ignore_form(flow.change_amount),
-    "pay": flow.pay,
+    "pay": _form_only(flow.pay),
 }
+
+
+def _asker(request: Request) -> flow.Asker:
+    """The client asking (its address: uvicorn's, from the proxy headers it trusts) and the
+    server's send limits."""
+    client = request.client.host if request.client is not None else "unknown"
+    limits: SendLimits = request.app.state.code_limits
+    return flow.Asker(client, limits)
 
 
 def security_headers(origin: str | None) -> dict[str, str]:
@@ -95,7 +118,7 @@ async def act(secret: str, request: Request, billing: Billing = Depends(get_bill
     if handler is None or not SECRET.fullmatch(secret):
         return await _render(billing, secret, error=FormError("Unknown action."))
     try:
-        await handler(billing, secret, form, billing.now())
+        await handler(billing, _asker(request), secret, form, billing.now())
     except flow.StaleStep:
         pass
     except FormError as error:
@@ -120,6 +143,13 @@ async def _read_form(request: Request) -> dict[str, str]:
 
 def _masked(phone: str | None) -> str:
     return f"•••• {phone[-4:]}" if phone else ""
+
+
+def _masked_email(email: str | None) -> str:
+    if not email:
+        return ""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}•••@{domain}"
 
 
 def _steps(view: View) -> list[dict[str, Any]]:
@@ -178,6 +208,10 @@ async def _render(
         "sandbox": view.sandbox,
         "merchant_name": view.merchant_name,
         "masked_phone": _masked(checkout.phone),
+        "masked_email": _masked_email(checkout.email),
+        "channels": view.channels,
+        "code_channel": checkout.code_channel or view.channels[0],
+        "by_email": checkout.code_channel == "email",
         "code_sent": checkout.code_hash is not None,
         "sandbox_code": checkout.sandbox_code if view.sandbox else None,
         "code_minutes": int(codes.CODE_LIFETIME.total_seconds() // 60),

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import CheckoutSession, Payment
+from lava_server.db.models import CheckoutSession, CodeSend, Payment
 from lava_server.payments.repository import PENDING
 
 
@@ -113,3 +114,47 @@ async def other_subscription_payment_pending(
         )
     ).first()
     return found is not None
+
+
+# One-time code sends (`checkout.send_limits`), when the database counts them.
+
+
+async def lock_code_keys(session: AsyncSession, keys: Sequence[str]) -> None:
+    """Serialise the counting of these keys until the transaction ends (PostgreSQL: advisory
+    locks, taken in one order; SQLite: its one writer already is)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(keys):
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 15))"), {"key": key}
+        )
+
+
+async def code_sends_since(
+    session: AsyncSession, key: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """How many sends `key` has after `since`, and the oldest of them."""
+    count, oldest = (
+        await session.execute(
+            select(func.count(), func.min(CodeSend.sent_at)).where(
+                CodeSend.key == key, CodeSend.sent_at > since
+            )
+        )
+    ).one()
+    return int(count), oldest
+
+
+async def add_code_sends(
+    session: AsyncSession, keys: Sequence[str], token: str, now: datetime
+) -> None:
+    session.add_all([CodeSend(key=key, token=token, sent_at=now) for key in keys])
+    await session.flush()
+
+
+async def remove_code_sends(session: AsyncSession, token: str) -> None:
+    await session.execute(delete(CodeSend).where(CodeSend.token == token))
+
+
+async def forget_code_sends(session: AsyncSession, before: datetime) -> None:
+    """Sends older than every window are of no use any more."""
+    await session.execute(delete(CodeSend).where(CodeSend.sent_at <= before))

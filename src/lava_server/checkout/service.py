@@ -189,6 +189,8 @@ async def create(
                 checkout.amount = bundle.cost
             checkout.wallet_id = wallet.id
             checkout.phone = phone
+            # Where the page may send the code instead, when email codes are offered.
+            checkout.email = wallet.email or connection.email
         await repository.add(session, checkout)
     return checkout
 

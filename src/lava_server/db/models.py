@@ -480,6 +480,25 @@ class CheckoutSession(Base):
     payment_attempts: Mapped[int] = mapped_column(Integer, default=0)
     # Added by migration 0010: the bundle a `credit_bundle` checkout buys.
     credit_bundle_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Added by migration 0015: where the code went, `phone` or `email` (the customer's choice).
+    code_channel: Mapped[str | None] = mapped_column(String(8), nullable=True)
+
+
+class CodeSend(Base):
+    """A one-time code sent, counted against the hourly limits (`checkout.send_limits`) when
+    they are not kept in Redis: one row per limit it counts against. `key` is `to:` and a hash
+    of the phone number or email address, or `client:` and the client address."""
+
+    __tablename__ = "code_sends"
+    __table_args__ = (
+        Index("ix_code_sends_key", "key", "sent_at"),
+        Index("ix_code_sends_sent_at", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(80))
+    token: Mapped[str] = mapped_column(String(32))  # one send's rows, to take them back
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class PaymentMethod(Base):

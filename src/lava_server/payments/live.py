@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lava_server.payments import code_senders
+from lava_server.payments.code_senders import CodeSender
 from lava_server.payments.interface import PaymentProvider
-from lava_server.payments.sms import SmsSender
 from lava_server.settings import Settings
 
 
@@ -19,17 +20,18 @@ class Missing:
     why: str  # what the configuration has instead
 
 
-def configured(settings: Settings) -> tuple[PaymentProvider | None, SmsSender | None]:
-    """The payment provider and code sender configured for live objects (None: none). No code
-    sender reaches customers yet: the one there is writes codes to the log, for sandbox only."""
+def configured(settings: Settings) -> tuple[PaymentProvider | None, CodeSender | None]:
+    """The payment provider and code sender configured for live objects (None: none). The code
+    sender is `LAVA_CODE_SENDER_LIVE`'s (`payments.code_senders`)."""
+    codes = code_senders.build(settings, live=True)
     if settings.payment_provider == "stripe":
         from lava_server.payments.stripe import StripePayments
 
-        return StripePayments(settings.stripe_secret_key), None
-    return None, None
+        return StripePayments(settings.stripe_secret_key), codes
+    return None, codes
 
 
-def missing(payments: PaymentProvider | None, codes: SmsSender | None) -> list[Missing]:
+def missing(payments: PaymentProvider | None, codes: CodeSender | None) -> list[Missing]:
     """What live mode lacks with these providers; empty when it can take real money."""
     found: list[Missing] = []
     cards = "a payment provider able to collect cards"
@@ -44,7 +46,12 @@ def missing(payments: PaymentProvider | None, codes: SmsSender | None) -> list[M
             Missing(cards, f"the {payments.name} provider cannot collect cards on the page yet")
         )
     if codes is None or not codes.live:
-        found.append(Missing("a code sender", "one-time codes only go to the server log"))
+        found.append(
+            Missing(
+                "a code sender",
+                "LAVA_CODE_SENDER_LIVE is empty: set it to twilio, smtp or twilio,smtp",
+            )
+        )
     return found
 
 
