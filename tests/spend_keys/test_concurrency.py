@@ -113,7 +113,6 @@ def test_no_number_of_concurrent_calls_passes_a_keys_limits(
 
     statuses = Counter(status for status, _ in spent)
     assert set(statuses) == {200, 402}, statuses  # some paid, the rest refused for the limit
-    assert {stream for status, stream in spent if status == 200} == {True, False}
     state = asyncio.run(key_rows(database_url, spend_key["spend_key_id"]))
     requests = state["requests"]
     assert len(requests) == statuses[200]  # nothing stored for a refused call
@@ -126,6 +125,10 @@ def test_no_number_of_concurrent_calls_passes_a_keys_limits(
     assert all(row["total_wallet_cost"] <= row["hold_amount"] for row in requests)
 
     print(f"spend limit: {statuses[200]} of {SPEND_CALLS} calls paid, {charged} of {SPEND_LIMIT}")
+    paid = Counter(stream for status, stream in spent + counted if status == 200)
+    # Which kind gets the allowance first is the scheduler's choice (often all of one kind):
+    # what holds whatever it chose is checked above and below.
+    print(f"paid calls: {paid[False]} plain, {paid[True]} streamed")
     count_statuses = Counter(status for status, _ in counted)
     assert count_statuses == {200: REQUEST_LIMIT, 429: REQUEST_CALLS - REQUEST_LIMIT}, (
         count_statuses
