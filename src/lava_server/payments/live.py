@@ -25,7 +25,7 @@ def configured(settings: Settings) -> tuple[PaymentProvider | None, SmsSender | 
     if settings.payment_provider == "stripe":
         from lava_server.payments.stripe import StripePayments
 
-        return StripePayments(settings.stripe_secret_key), None
+        return StripePayments.from_settings(settings), None
     return None, None
 
 

@@ -23,16 +23,45 @@ from lava_server.payments.interface import (
     WrongMode,
     to_cents,
 )
+from lava_server.settings import Settings
+
+API_BASE = "https://api.stripe.com"
+JS_URL = "https://js.stripe.com/v3/"
 
 
 class StripePayments:
     name = "stripe"
     collects_cards = False  # the page has no Stripe card fields yet
 
-    def __init__(self, secret_key: str, *, client: stripe_sdk.StripeClient | None = None) -> None:
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        client: stripe_sdk.StripeClient | None = None,
+        api_base: str = API_BASE,
+        publishable_key: str = "",
+        webhook_secret: str = "",
+        js_url: str = JS_URL,
+    ) -> None:
         self.live = secret_key.startswith(("sk_live_", "rk_live_"))
+        self.api_base = api_base.rstrip("/")
+        self.publishable_key = publishable_key
+        self.webhook_secret = webhook_secret
+        self.js_url = js_url
         self.client = client or stripe_sdk.StripeClient(
-            secret_key, http_client=stripe_sdk.HTTPXClient(allow_sync_methods=False)
+            secret_key,
+            base_addresses={"api": self.api_base},
+            http_client=stripe_sdk.HTTPXClient(allow_sync_methods=False),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StripePayments:
+        return cls(
+            settings.stripe_secret_key,
+            api_base=settings.stripe_api_base,
+            publishable_key=settings.stripe_publishable_key,
+            webhook_secret=settings.stripe_webhook_secret,
+            js_url=settings.stripe_js_url,
         )
 
     async def save_card(self, card: Card, *, customer_ref: str, livemode: bool) -> SavedCard:
