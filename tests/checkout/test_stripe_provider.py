@@ -85,7 +85,8 @@ async def test_an_intent_needing_the_customer_is_declined():
         )
     )
     result = await charge(StripePayments(LIVE_KEY))
-    assert result.outcome is Outcome.DECLINED and result.failure_code == "requires_action"
+    assert result.outcome is Outcome.DECLINED
+    assert result.failure_code == "authentication_required"
 
 
 async def test_fractions_of_a_cent_are_refused():

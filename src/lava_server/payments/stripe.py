@@ -1,10 +1,10 @@
 """The Stripe provider for live merchants: PaymentIntents through the official `stripe` library,
 confirmed at once on the saved payment method, with our idempotency key as Stripe's.
 
-A saved method is `"<customer id> <payment method id>"`. Collecting a card needs Stripe's own
-card fields (Stripe.js) on the page, which the hosted page does not include yet: `save_card`
-refuses, and live mode counts as not configured (`payments.live`) until it does; charging saved
-methods (renewals, autopay) works. Only a live secret key (`sk_live_`, `rk_live_`) serves live
+A saved method is `"<customer id> <payment method id>"`. A live checkout's card is collected by
+Stripe.js on the page and confirmed there (`stripe_checkout`, `checkout.live_payments`); cards
+typed into our own forms are refused (`save_card`). Charging saved methods (renewals, autopay)
+works. Only a live secret key (`sk_live_`, `rk_live_`) serves live
 objects: with a test key Stripe's test cards succeed, which must never fund a live wallet.
 """
 
@@ -23,15 +23,16 @@ from lava_server.payments.interface import (
     WrongMode,
     to_cents,
 )
+from lava_server.payments.stripe_checkout import StripeCheckout
 from lava_server.settings import Settings
 
 API_BASE = "https://api.stripe.com"
 JS_URL = "https://js.stripe.com/v3/"
 
 
-class StripePayments:
+class StripePayments(StripeCheckout):
     name = "stripe"
-    collects_cards = False  # the page has no Stripe card fields yet
+    collects_cards = True  # Stripe.js on the page (`checkout.live_payments`)
 
     def __init__(
         self,
@@ -65,8 +66,9 @@ class StripePayments:
         )
 
     async def save_card(self, card: Card, *, customer_ref: str, livemode: bool) -> SavedCard:
+        # Live cards are collected by Stripe.js on the page, never typed into our forms.
         raise CardRefused(
-            "Card payments are not available on this checkout yet. Please contact the shop."
+            "Card details typed into this page are not accepted here. Please contact the shop."
         )
 
     async def charge(
@@ -117,9 +119,10 @@ class StripePayments:
             return ChargeResult(Outcome.SUCCEEDED, provider_payment_id=intent.id)
         if intent.status in ("processing", "requires_capture"):
             return ChargeResult(Outcome.RETRY, provider_payment_id=intent.id)
+        needs_customer = intent.status == "requires_action"  # 3-D Secure, off session
         return ChargeResult(
             Outcome.DECLINED,
             provider_payment_id=intent.id,
-            failure_code=intent.status,
+            failure_code="authentication_required" if needs_customer else intent.status,
             message="Your card needs a confirmation this checkout cannot ask for.",
         )
