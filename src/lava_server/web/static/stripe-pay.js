@@ -12,6 +12,7 @@
   var elements = stripe.elements({ clientSecret: form.dataset.clientSecret });
   elements.create("payment").mount("#payment-element");
   var message = document.getElementById("stripe-error");
+  message.setAttribute("tabindex", "-1");
   var button = document.getElementById("pay");
   var returnUrl = form.dataset.returnUrl;
 
@@ -19,6 +20,8 @@
     message.textContent = text || "The payment failed. Nothing was charged; try another card.";
     message.hidden = false;
     button.disabled = false;
+    button.removeAttribute("aria-busy");
+    form.removeAttribute("data-submitted"); // checkout.js's double-submit guard: try again
     message.focus();
   }
 
