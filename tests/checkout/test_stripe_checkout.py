@@ -17,6 +17,7 @@ import pytest
 import stripe
 from sqlalchemy import func, select
 
+from lava_server.app import create_app
 from lava_server.db.models import CheckoutSession, Payment, PaymentMethod, Wallet
 from lava_server.payments.interface import Outcome
 from lava_server.payments.stripe import StripePayments
@@ -302,3 +303,49 @@ async def test_an_off_session_charge_needing_authentication_is_declined(stripe_c
     )
     assert result.outcome is Outcome.DECLINED
     assert result.failure_code == "authentication_required"
+
+
+async def test_the_fakes_concurrent_deliveries_and_returns_over_http_credit_once(
+    settings, live_merchant, stripe_client, fake_stripe, db
+):
+    """Lava served over real HTTP; the fake Stripe delivers the signed event 25 times at once
+    (`/_fake/events/{id}/deliver`) while 25 page returns arrive: one credit."""
+    app = create_app(settings)
+    sms = LiveSms()
+    app.state.billing.live_sms = sms
+    with ServerThread(app) as lava:
+        control = httpx.AsyncClient(base_url=fake_stripe.url, timeout=30)
+        async with control, httpx.AsyncClient(base_url=lava.url, timeout=30) as http:
+            await control.post("/_fake/webhook", json={"url": f"{lava.url}/v1/stripe/webhook"})
+            try:
+                page = await at_payment_step(http, live_merchant, sms)
+                intent_id = client_secret_of((await page.get()).text).split("_secret_")[0]
+                await control.post("/_fake/webhook", json={"url": None})  # we deliver below
+                stripe_client.v1.payment_intents.confirm(
+                    intent_id, {"payment_method": "pm_card_visa"}
+                )
+                event = next(
+                    e
+                    for e in stripe_client.v1.events.list({"type": "payment_intent.succeeded"})
+                    if e.data.object["id"] == intent_id
+                )
+                await control.post("/_fake/webhook", json={"url": f"{lava.url}/v1/stripe/webhook"})
+                deliver = control.post(
+                    f"/_fake/events/{event.id}/deliver", json={"times": 25, "concurrently": True}
+                )
+                returns = [
+                    http.get(f"{page.path}/return", params={"payment_intent": intent_id})
+                    for _ in range(25)
+                ]
+                delivered, *back = await asyncio.gather(deliver, *returns)
+            finally:
+                await control.post("/_fake/webhook", json={"url": None})
+    attempts = delivered.json()
+    attempts = attempts.get("data", attempts) if isinstance(attempts, dict) else attempts
+    assert len(attempts) == 25 and all(a["status"] == 200 for a in attempts), attempts
+    assert all(response.status_code == 303 for response in back)
+    checkout = await checkout_row(db, page.secret)
+    assert checkout.completed_at is not None and checkout.wallet_id is not None
+    assert await count(db, Payment) == 1
+    assert await balance(db, checkout.wallet_id) == Decimal("25")
+    assert (await ledger_check(db)).problems == []

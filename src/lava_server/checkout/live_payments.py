@@ -23,13 +23,15 @@ from sqlalchemy.exc import IntegrityError
 
 from lava_server.checkout import flow, repository
 from lava_server.checkout.flow import Step, View
-from lava_server.checkout.forms import FormError
+from lava_server.checkout.forms import FormError, dollars
 from lava_server.payments import repository as payment_records
 from lava_server.payments import service as payments
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import ChargeResult, Outcome
 from lava_server.payments.repository import CHECKOUT
 from lava_server.payments.stripe_checkout import CheckoutIntent, StripeCheckout
+from lava_server.pricing import MAX_AMOUNT
+from lava_server.wallets import repository as wallets
 from lava_server.wallets.ledger import lock_wallet
 
 log = logging.getLogger("lava_server.checkout")
@@ -70,8 +72,15 @@ async def intent_for_page(billing: Billing, view: View) -> PageIntent | None:
         elif checkout.mode == "credit_bundle":
             amount = (await flow._bundle_bought(session, checkout))[0].cost
         saved = await payment_records.latest_method(session, checkout.wallet_id)
+        wallet = await wallets.get_wallet(session, checkout.wallet_id)
     if amount is None:  # a downgrade: nothing to charge now (not offered on live pages yet)
         return None
+    if wallet is not None and wallet.balance + amount > MAX_AMOUNT:  # as `flow.pay` checks
+        raise FormError(
+            f"This wallet can hold at most {dollars(MAX_AMOUNT)}; it holds "
+            f"{dollars(wallet.balance)} already. Nothing was charged.",
+            status=409,
+        )
     customer = None
     if saved is not None and saved.provider == "stripe":
         customer = saved.provider_method_id.partition(" ")[0]
