@@ -349,3 +349,48 @@ async def test_the_fakes_concurrent_deliveries_and_returns_over_http_credit_once
     assert await count(db, Payment) == 1
     assert await balance(db, checkout.wallet_id) == Decimal("25")
     assert (await ledger_check(db)).problems == []
+
+
+@pytest.mark.parametrize(
+    ("card", "outcome", "failure_code"),
+    [
+        ("4000002500003155", Outcome.SUCCEEDED, None),  # set up with 3-D Secure: later charges go
+        ("4000002760003184", Outcome.DECLINED, "authentication_required"),  # asks every time
+    ],
+)
+async def test_the_card_a_checkout_saved_is_charged_off_session(
+    client, live_merchant, sms, stripe_client, fake_stripe, db, card, outcome, failure_code
+):
+    """The card of a live checkout (3-D Secure completed by the customer) is saved on the
+    Stripe customer; renewals and autopay charge it off session, and a card that needs the
+    customer every time is a final decline with `authentication_required`."""
+    page = await at_payment_step(client, live_merchant, sms)
+    intent_id = client_secret_of((await page.get()).text).split("_secret_")[0]
+    method = stripe_client.v1.payment_methods.create(
+        {
+            "type": "card",
+            "card": {"number": card, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        }
+    )
+    intent = stripe_client.v1.payment_intents.confirm(intent_id, {"payment_method": method.id})
+    assert intent.status == "requires_action"
+    assert await count(db, Payment) == 0  # not paid yet: nothing credited
+    httpx.post(
+        f"{fake_stripe.url}/_fake/payment_intents/{intent_id}/authenticate",
+        json={"result": "complete"},
+    ).raise_for_status()
+    await client.get(f"{page.path}/return", params={"payment_intent": intent_id})
+    checkout = await checkout_row(db, page.secret)
+    assert checkout.completed_at is not None and checkout.wallet_id is not None
+    async with db.read() as session:
+        saved = (await session.execute(select(PaymentMethod))).scalar_one()
+    result = await billing_of(client).live.charge(  # type: ignore[union-attr]
+        amount=Decimal("20"),
+        provider_method_id=saved.provider_method_id,
+        customer_ref=checkout.wallet_id,
+        idempotency_key=f"autopay:{checkout.wallet_id}:1",
+        description="Lava wallet autopay",
+        off_session=True,
+        livemode=True,
+    )
+    assert (result.outcome, result.failure_code) == (outcome, failure_code)
