@@ -26,6 +26,7 @@ from lava_server.catalog.routes import router_with as models_router_with
 from lava_server.checkout.page import router as checkout_page_router
 from lava_server.checkout.routes import router as checkout_router
 from lava_server.checkout.send_limits import SendLimits
+from lava_server.checkout.stripe_webhook import router as stripe_webhook_router
 from lava_server.connections.routes import router as connections_router
 from lava_server.connections.routes import test_helpers as test_helpers_router
 from lava_server.customers.routes import router as customers_router
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(webhooks_router)
     app.include_router(money_router)
     app.include_router(checkout_page_router)
+    app.include_router(stripe_webhook_router)
     app.mount("/embed/static", StaticFiles(directory=STATIC), name="checkout-static")
     if not settings.separate_worker:
         embed_in(app)  # the worker loop runs as long as the app, unless `lava worker` runs apart

@@ -25,7 +25,7 @@ from lava_server.merchants import service as merchants
 from lava_server.model_prices import service as model_prices
 from lava_server.money_ops import service as money_ops
 from lava_server.money_ops.schemas import AdjustmentCreate, CreditCreate, RefundCreate
-from lava_server.payments import live
+from lava_server.payments import doctor, live
 from lava_server.payments.context import Billing
 from lava_server.products import service as products
 from lava_server.products.schemas import ProductCreate, RestProduct
@@ -197,6 +197,30 @@ def serve(
         access_log=settings.log_level.lower() == "debug",
         timeout_graceful_shutdown=10,
     )
+
+
+@app.command("doctor")
+def doctor_command(as_json: JsonOption = False) -> None:
+    """Print each mode's configuration and check it (Stripe's keys are tried against
+    LAVA_STRIPE_API_BASE); exit status 1 when live mode is not ready."""
+    settings = _settings(None)
+    checks = asyncio.run(doctor.run(settings))
+    ready = all(check.ok is not False for check in checks)
+    if as_json:
+        rows = [{"mode": c.mode, "check": c.what, "ok": c.ok, "detail": c.detail} for c in checks]
+        print(json.dumps({"live_ready": ready, "checks": rows}))
+    else:
+        marks = {True: "[green]ok[/green]", False: "[red]FAIL[/red]", None: "[dim]--[/dim]"}
+        for check in checks:
+            console.print(
+                f"{check.mode:8} {marks[check.ok]:>4}  {check.what}: {check.detail}",
+                soft_wrap=True,
+                highlight=False,
+            )
+        missing = live.missing(*live.configured(settings))
+        console.print(live.describe(missing) if missing else "Live mode is ready.", soft_wrap=True)
+    if not ready:
+        raise typer.Exit(1)
 
 
 def _exit_cleanly(signum: int, _frame: object) -> None:

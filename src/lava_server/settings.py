@@ -134,6 +134,24 @@ class Settings(BaseSettings):
     code_sends_per_client_per_hour: int = Field(
         20, ge=1, description="One-time codes one client address may have sent per hour."
     )
+    stripe_publishable_key: str = Field(
+        "",
+        description="Stripe publishable key (pk_live_/pk_test_) the checkout page gives "
+        "Stripe.js; the same mode as stripe_secret_key.",
+    )
+    stripe_webhook_secret: str = Field(
+        "",
+        description="Signing secret (whsec_...) of the Stripe webhook endpoint "
+        "`https://<public>/v1/stripe/webhook`.",
+    )
+    stripe_api_base: str = Field(
+        "https://api.stripe.com",
+        description="Stripe's API address, without /v1 (the fake Stripe's, in tests and demos).",
+    )
+    stripe_js_url: str = Field(
+        "https://js.stripe.com/v3/",
+        description="Where the checkout page loads Stripe.js from (the fake's /v3/ in tests).",
+    )
     separate_worker: bool = Field(
         False,
         description="True when `lava worker` runs renewals and autopay; else `lava serve` does.",
@@ -319,6 +337,15 @@ class Settings(BaseSettings):
             raise ValueError("checkout_min_amount must not exceed checkout_max_amount")
         if self.payment_provider == "stripe" and not self.stripe_secret_key:
             raise ValueError("payment_provider=stripe needs stripe_secret_key")
+        for name in ("stripe_api_base", "stripe_js_url"):
+            if not getattr(self, name).startswith(("https://", "http://")):
+                raise ValueError(f"{name} must be an http(s) URL")
+        if self.stripe_publishable_key and not self.stripe_publishable_key.startswith(
+            ("pk_live_", "pk_test_")
+        ):
+            raise ValueError("stripe_publishable_key must start with pk_live_ or pk_test_")
+        if self.stripe_webhook_secret and not self.stripe_webhook_secret.startswith("whsec_"):
+            raise ValueError("stripe_webhook_secret must start with whsec_")
         return self
 
     @cached_property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,7 +15,7 @@ import httpx
 from lava_server.db.engine import Database
 from lava_server.db.models import Base, CheckoutSession, Wallet
 from lava_server.ids import new_id, new_secret
-from lava_server.payments.code_senders import LogSender, Senders, SentCode
+from lava_server.payments.code_senders import Destination, LogSender, Senders, SentCode
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import Outcome
 from lava_server.payments.sandbox import SandboxCharge, SandboxPayments
@@ -212,3 +212,16 @@ async def make_live(db: Database) -> None:
         for table in Base.metadata.sorted_tables:
             if "livemode" in table.c:
                 await session.execute(table.update().values(livemode=True))
+
+
+@dataclass
+class LiveCodes:
+    """A code sender that reaches customers, for live sessions in tests (keeps what it sent)."""
+
+    name: str = "live-test"
+    live: bool = True
+    channels: frozenset = frozenset({"phone"})
+    sent: list[str] = field(default_factory=list)
+
+    async def send(self, to: Destination, text: str, *, livemode: bool) -> None:
+        self.sent.append(text)

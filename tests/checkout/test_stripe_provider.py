@@ -85,7 +85,8 @@ async def test_an_intent_needing_the_customer_is_declined():
         )
     )
     result = await charge(StripePayments(LIVE_KEY))
-    assert result.outcome is Outcome.DECLINED and result.failure_code == "requires_action"
+    assert result.outcome is Outcome.DECLINED
+    assert result.failure_code == "authentication_required"
 
 
 async def test_fractions_of_a_cent_are_refused():
@@ -119,3 +120,37 @@ async def test_only_objects_of_the_keys_mode_are_charged(key, livemode, live):
 def test_only_a_live_key_is_live():
     assert StripePayments("rk_live_x").live and StripePayments(LIVE_KEY).live
     assert not StripePayments("sk_test_x").live
+
+
+def test_settings_point_the_client_at_the_configured_api(monkeypatch):
+    """`LAVA_STRIPE_*` settings build the provider: the fake Stripe's address in tests."""
+    from lava_server.payments import live
+    from lava_server.settings import Settings
+
+    monkeypatch.setenv("LAVA_STRIPE_API_BASE", "http://127.0.0.1:12111/")
+    monkeypatch.setenv("LAVA_STRIPE_PUBLISHABLE_KEY", "pk_live_x")
+    monkeypatch.setenv("LAVA_STRIPE_WEBHOOK_SECRET", "whsec_x")
+    settings = Settings(payment_provider="stripe", stripe_secret_key=LIVE_KEY)
+    provider, _ = live.configured(settings)
+    assert isinstance(provider, StripePayments)
+    assert provider.api_base == "http://127.0.0.1:12111"
+    assert (provider.publishable_key, provider.webhook_secret) == ("pk_live_x", "whsec_x")
+    assert provider.js_url == "https://js.stripe.com/v3/"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("stripe_api_base", "api.stripe.com"),
+        ("stripe_js_url", "js.stripe.com/v3"),
+        ("stripe_publishable_key", "sk_live_x"),
+        ("stripe_webhook_secret", "secret"),
+    ],
+)
+def test_bad_stripe_settings_are_refused(name, value):
+    from pydantic import ValidationError
+
+    from lava_server.settings import Settings
+
+    with pytest.raises(ValidationError, match=name):
+        Settings(**{name: value})

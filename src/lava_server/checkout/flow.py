@@ -665,19 +665,7 @@ async def settle(
         await lock_wallet(session, found.wallet_id)
         payment = await payment_records.lock_payment(session, payment_id)
         assert payment is not None
-        if payment.status == PENDING:
-            payments.record_outcome(payment, result, now)
-            if payment.status == SUCCEEDED:
-                await _complete(session, checkout, payment, now)
-                await outbox.record(
-                    session,
-                    outbox.CHECKOUT_COMPLETED,
-                    object_id=checkout.id,
-                    merchant_id=checkout.merchant_id,
-                    livemode=checkout.livemode,
-                    data=dict(service.render(checkout, billing.settings.public_base)),
-                    now=now,
-                )
+        await settle_locked(billing, session, checkout, payment, result, now)
         status, message = payment.status, payment.failure_message
     if status == SUCCEEDED:
         return None
@@ -686,6 +674,38 @@ async def settle(
     return (
         "The payment could not be completed right now. Please try again in a moment; "
         "you will not be charged twice."
+    )
+
+
+async def settle_locked(
+    billing: Billing,
+    session: AsyncSession,
+    checkout: CheckoutSession,
+    payment: Payment,
+    result: ChargeResult,
+    now: datetime,
+) -> None:
+    """`settle`'s work, for a caller that holds the locks of the session, the wallet and the
+    payment (in that order): nothing unless the payment is still pending."""
+    if payment.status != PENDING:
+        return
+    payments.record_outcome(payment, result, now)
+    if payment.status != SUCCEEDED:
+        return
+    if checkout.completed_at is not None:
+        # Paid twice (two tabs, say): the second payment is kept as credit, nothing else.
+        log.warning("checkout %s was paid again by payment %s", checkout.id, payment.id)
+        await credit_payment(session, payment, now)
+        return
+    await _complete(session, checkout, payment, now)
+    await outbox.record(
+        session,
+        outbox.CHECKOUT_COMPLETED,
+        object_id=checkout.id,
+        merchant_id=checkout.merchant_id,
+        livemode=checkout.livemode,
+        data=dict(service.render(checkout, billing.settings.public_base)),
+        now=now,
     )
 
 

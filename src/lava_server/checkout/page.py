@@ -8,6 +8,7 @@ origin, and posts `lava_checkout_success` / `lava_checkout_cancel` to it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -15,10 +16,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, Request
+import stripe as stripe_sdk
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from lava_server.checkout import codes, flow
+from lava_server.checkout import codes, flow, live_payments
 from lava_server.checkout.flow import Step, View
 from lava_server.checkout.forms import FormError, dollars
 from lava_server.checkout.schemas import origin_of
@@ -90,11 +92,19 @@ def _asker(request: Request) -> flow.Asker:
     return flow.Asker(client, limits)
 
 
-def security_headers(origin: str | None) -> dict[str, str]:
+def security_headers(origin: str | None, stripe_origin: str | None = None) -> dict[str, str]:
+    """The page's headers; `stripe_origin`: a live payment step loads Stripe.js from there, and
+    Stripe.js calls Stripe and frames its card fields and 3-D Secure challenge."""
     ancestors = origin or "'none'"
+    script = connect = frame = ""
+    if stripe_origin:
+        script = f" {stripe_origin}"
+        connect = f"; connect-src {stripe_origin} https://api.stripe.com"
+        frame = f"; frame-src {stripe_origin} https://hooks.stripe.com"
     return {
         "Content-Security-Policy": (
-            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+            f"default-src 'none'; style-src 'self'; script-src 'self'{script}; "
+            f"img-src 'self' data:{connect}{frame}; "
             f"form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
         ),
         "Cache-Control": "no-store",
@@ -106,6 +116,25 @@ def security_headers(origin: str | None) -> dict[str, str]:
 @router.get("/{secret}")
 async def show(secret: str, billing: Billing = Depends(get_billing)) -> Response:
     return await _render(billing, secret)
+
+
+@router.get("/{secret}/return")
+async def stripe_return(
+    secret: str,
+    payment_intent: str = Query("", max_length=255),
+    billing: Billing = Depends(get_billing),
+) -> Response:
+    """Where Stripe.js sends the customer after paying (`confirmPayment`'s `return_url`, or the
+    page itself once the payment is confirmed): the PaymentIntent is read from Stripe and, if
+    it succeeded, the session completed; then the page shows where the session is."""
+    if SECRET.fullmatch(secret) and payment_intent.startswith("pi_"):
+        now = billing.now()
+        view = await flow.load(billing, secret, now)
+        if view is not None and view.checkout.livemode:
+            # Stripe not answering: the webhook completes it; the page shows the step meanwhile.
+            with contextlib.suppress(stripe_sdk.StripeError):
+                await live_payments.confirm(billing, payment_intent, now)
+    return RedirectResponse(f"{router.prefix}/{secret}", status_code=303)
 
 
 @router.post("/{secret}")
@@ -220,6 +249,22 @@ async def _render(
         "max_amount": dollars(settings.checkout_max_amount),
         "dollars": dollars,
     }
+    stripe_origin = None
+    context["stripe"] = None
+    if view.step is Step.PAY and checkout.livemode:
+        try:
+            intent = await live_payments.intent_for_page(billing, view)
+        except FormError as problem:
+            intent, error = None, error or problem
+        if intent is not None:
+            stripe_origin = origin_of(intent.js_url)
+            context["stripe"] = {
+                "js_url": intent.js_url,
+                "publishable_key": intent.publishable_key,
+                "client_secret": intent.client_secret,
+                "return_url": f"{settings.public_base.rstrip('/')}{router.prefix}/{secret}/return",
+            }
     status = error.status if error is not None else _STATUS.get(view.step, 200)
+    context["error"] = error
     html = templates.get_template(f"{view.step.value}.html").render(context)
-    return HTMLResponse(html, status_code=status, headers=security_headers(origin))
+    return HTMLResponse(html, status_code=status, headers=security_headers(origin, stripe_origin))

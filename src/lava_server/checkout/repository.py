@@ -67,6 +67,17 @@ async def lock(session: AsyncSession, checkout_session_id: str) -> CheckoutSessi
     ).scalar_one()
 
 
+async def lock_if_there(session: AsyncSession, checkout_session_id: str) -> CheckoutSession | None:
+    return (
+        await session.execute(
+            select(CheckoutSession)
+            .where(CheckoutSession.id == checkout_session_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
 async def payments(session: AsyncSession, checkout_session_id: str) -> Sequence[Payment]:
     """The session's payments, newest first."""
     return (

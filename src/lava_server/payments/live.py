@@ -27,7 +27,7 @@ def configured(settings: Settings) -> tuple[PaymentProvider | None, CodeSender |
     if settings.payment_provider == "stripe":
         from lava_server.payments.stripe import StripePayments
 
-        return StripePayments(settings.stripe_secret_key), codes
+        return StripePayments.from_settings(settings), codes
     return None, codes
 
 

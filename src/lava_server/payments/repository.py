@@ -271,3 +271,15 @@ async def pending_refunds(session: AsyncSession, created_before: datetime, limit
         .limit(limit)
     )
     return list(rows.scalars())
+
+
+async def lock_payment_by_key(session: AsyncSession, idempotency_key: str) -> Payment | None:
+    """The payment of this logical charge (keys are unique), locked until the transaction ends."""
+    return (
+        await session.execute(
+            select(Payment)
+            .where(Payment.idempotency_key == idempotency_key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()

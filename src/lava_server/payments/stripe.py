@@ -1,13 +1,12 @@
 """The Stripe provider for live merchants: PaymentIntents through the official `stripe` library,
 confirmed at once on the saved payment method, with our idempotency key as Stripe's.
 
-A saved method is `"<customer id> <payment method id>"`. Collecting a card needs Stripe's own
-card fields (Stripe.js) on the page, which the hosted page does not include yet: `save_card`
-refuses, and live mode counts as not configured (`payments.live`) until it does; charging saved
-methods (renewals, autopay) works. `refund` creates a Refund of the PaymentIntent (the
-`provider_payment_id`) with our idempotency key as Stripe's. Only a live secret key (`sk_live_`,
-`rk_live_`) serves live objects: with a test key Stripe's test cards succeed, which must never
-fund a live wallet.
+A saved method is `"<customer id> <payment method id>"`. A live checkout's card is collected by
+Stripe.js on the page and confirmed there (`stripe_checkout`, `checkout.live_payments`); cards
+typed into our own forms are refused (`save_card`). Charging saved methods (renewals, autopay)
+works. `refund` creates a Refund of the PaymentIntent (the `provider_payment_id`) with our
+idempotency key as Stripe's. Only a live secret key (`sk_live_`, `rk_live_`) serves live
+objects: with a test key Stripe's test cards succeed, which must never fund a live wallet.
 """
 
 from __future__ import annotations
@@ -26,16 +25,46 @@ from lava_server.payments.interface import (
     WrongMode,
     to_cents,
 )
+from lava_server.payments.stripe_checkout import StripeCheckout
+from lava_server.settings import Settings
+
+API_BASE = "https://api.stripe.com"
+JS_URL = "https://js.stripe.com/v3/"
 
 
-class StripePayments:
+class StripePayments(StripeCheckout):
     name = "stripe"
-    collects_cards = False  # the page has no Stripe card fields yet
+    collects_cards = True  # Stripe.js on the page (`checkout.live_payments`)
 
-    def __init__(self, secret_key: str, *, client: stripe_sdk.StripeClient | None = None) -> None:
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        client: stripe_sdk.StripeClient | None = None,
+        api_base: str = API_BASE,
+        publishable_key: str = "",
+        webhook_secret: str = "",
+        js_url: str = JS_URL,
+    ) -> None:
         self.live = secret_key.startswith(("sk_live_", "rk_live_"))
+        self.api_base = api_base.rstrip("/")
+        self.publishable_key = publishable_key
+        self.webhook_secret = webhook_secret
+        self.js_url = js_url
         self.client = client or stripe_sdk.StripeClient(
-            secret_key, http_client=stripe_sdk.HTTPXClient(allow_sync_methods=False)
+            secret_key,
+            base_addresses={"api": self.api_base},
+            http_client=stripe_sdk.HTTPXClient(allow_sync_methods=False),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StripePayments:
+        return cls(
+            settings.stripe_secret_key,
+            api_base=settings.stripe_api_base,
+            publishable_key=settings.stripe_publishable_key,
+            webhook_secret=settings.stripe_webhook_secret,
+            js_url=settings.stripe_js_url,
         )
 
     def _check_mode(self, livemode: bool) -> None:
@@ -44,8 +73,9 @@ class StripePayments:
             raise WrongMode(f"the stripe provider has a {mode} key and serves {mode} objects only")
 
     async def save_card(self, card: Card, *, customer_ref: str, livemode: bool) -> SavedCard:
+        # Live cards are collected by Stripe.js on the page, never typed into our forms.
         raise CardRefused(
-            "Card payments are not available on this checkout yet. Please contact the shop."
+            "Card details typed into this page are not accepted here. Please contact the shop."
         )
 
     async def charge(
@@ -94,10 +124,11 @@ class StripePayments:
             return ChargeResult(Outcome.SUCCEEDED, provider_payment_id=intent.id)
         if intent.status in ("processing", "requires_capture"):
             return ChargeResult(Outcome.RETRY, provider_payment_id=intent.id)
+        needs_customer = intent.status == "requires_action"  # 3-D Secure, off session
         return ChargeResult(
             Outcome.DECLINED,
             provider_payment_id=intent.id,
-            failure_code=intent.status,
+            failure_code="authentication_required" if needs_customer else intent.status,
             message="Your card needs a confirmation this checkout cannot ask for.",
         )
 
