@@ -389,3 +389,62 @@ async def test_the_card_a_checkout_saved_is_charged_off_session(
         livemode=True,
     )
     assert (result.outcome, result.failure_code) == (outcome, failure_code)
+
+
+async def test_a_refund_made_in_stripe_debits_the_wallet_once(
+    settings, live_merchant, stripe_client, fake_stripe, db
+):
+    """A live checkout paid; then a refund made "in Stripe's dashboard" (the fake's control):
+    its `charge.refunded` is delivered three times at once, and once more later; the wallet is
+    debited once, the payment shows the refund, the ledger is clean. A second, partial refund of
+    the same charge is booked once too."""
+    app = create_app(settings)
+    sms = LiveCodes()
+    app.state.billing.live_codes = sms
+    with ServerThread(app) as lava:
+        control = httpx.AsyncClient(base_url=fake_stripe.url, timeout=30)
+        async with control, httpx.AsyncClient(base_url=lava.url, timeout=30) as http:
+            await control.post("/_fake/webhook", json={"url": f"{lava.url}/v1/stripe/webhook"})
+            try:
+                page = await at_payment_step(http, live_merchant, sms)
+                intent_id = client_secret_of((await page.get()).text).split("_secret_")[0]
+                intent = stripe_client.v1.payment_intents.confirm(
+                    intent_id, {"payment_method": "pm_card_visa"}
+                )
+                await control.post("/_fake/drain", json={"timeout": 10})
+                checkout = await checkout_row(db, page.secret)
+                assert checkout.completed_at is not None and checkout.wallet_id is not None
+                assert await balance(db, checkout.wallet_id) == Decimal("25")
+                await control.post("/_fake/webhook", json={"url": None})  # we deliver below
+                charge = str(intent.latest_charge)
+                refunded = await control.post(
+                    f"/_fake/charges/{charge}/refund", json={"amount": 1000}
+                )
+                assert refunded.status_code == 200, refunded.text
+                event = next(
+                    e
+                    for e in stripe_client.v1.events.list({"type": "charge.refunded"})
+                    if e.data.object["id"] == charge
+                )
+                await control.post("/_fake/webhook", json={"url": f"{lava.url}/v1/stripe/webhook"})
+                delivered = await control.post(
+                    f"/_fake/events/{event.id}/deliver", json={"times": 3, "concurrently": True}
+                )
+                again = await control.post(f"/_fake/events/{event.id}/deliver", json={"times": 1})
+                await control.post("/_fake/drain", json={"timeout": 10})
+                assert await balance(db, checkout.wallet_id) == Decimal("15")
+                # A second refund of the rest: its own event books it, the first stays once.
+                await control.post(f"/_fake/charges/{charge}/refund", json={"amount": 500})
+                await control.post("/_fake/drain", json={"timeout": 10})
+                payments_listed = await http.get("/v1/payments", headers=live_merchant.headers)
+            finally:
+                await control.post("/_fake/webhook", json={"url": None})
+    for answer in (delivered, again):
+        attempts = answer.json()
+        attempts = attempts.get("data", attempts) if isinstance(attempts, dict) else attempts
+        assert all(a["status"] == 200 for a in attempts), attempts
+    assert await balance(db, checkout.wallet_id) == Decimal("10")
+    [payment] = payments_listed.json()["data"]
+    assert sorted(Decimal(r["amount"]) for r in payment["refunds"]) == [Decimal(5), Decimal(10)]
+    assert Decimal(payment["amount_refunded"]) == Decimal(15)
+    assert (await ledger_check(db)).problems == []

@@ -29,8 +29,9 @@ from lava_server.payments import service as payments
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import ChargeResult, Outcome
 from lava_server.payments.repository import CHECKOUT
-from lava_server.payments.stripe_checkout import CheckoutIntent, StripeCheckout
+from lava_server.payments.stripe_checkout import CheckoutIntent, ProviderRefund, StripeCheckout
 from lava_server.pricing import MAX_AMOUNT
+from lava_server.wallets import operations
 from lava_server.wallets import repository as wallets
 from lava_server.wallets.ledger import lock_wallet
 
@@ -159,3 +160,49 @@ async def _settle(billing: Billing, intent: CheckoutIntent, now: datetime) -> No
             await payment_records.add_payment(session, payment)
         result = ChargeResult(Outcome.SUCCEEDED, provider_payment_id=intent.id)
         await flow.settle_locked(billing, session, checkout, payment, result, now)
+
+
+async def record_refunds(billing: Billing, charge_id: str, now: datetime) -> int:
+    """Stripe's `charge.refunded`: book each refund of the charge that Stripe has (read again
+    with the secret key) against the payment of its PaymentIntent, once per Stripe refund id
+    (`wallets.operations.book_provider_refund`: the wallet is debited, even below zero, since
+    the money has left; a refund Lava asked for is settled, not booked twice). Returns how many
+    refunds were booked now."""
+    provider = stripe_of(billing)
+    if provider is None:
+        return 0
+    booked = 0
+    for refund in await provider.charge_refunds(charge_id):
+        for attempt in range(2):
+            try:
+                if await _book_refund(billing, refund, now):
+                    booked += 1
+                break
+            except IntegrityError:  # the same refund booked by a delivery at the same moment
+                if attempt:
+                    raise
+    return booked
+
+
+async def _book_refund(billing: Billing, refund: ProviderRefund, now: datetime) -> bool:
+    async with billing.db.write() as session:
+        payment = await payment_records.payment_by_provider_id(
+            session, "stripe", refund.payment_intent
+        )
+        if payment is None:
+            log.warning("Stripe refund %s is of no payment of ours", refund.id)
+            return False
+        # The wallet first (the order of every money movement), then the refunds: deliveries
+        # of one event queue here, and the later ones find the refund booked.
+        await operations.lock_for_refund(session, payment.wallet_id, now)
+        if await payment_records.refund_by_provider_id(session, "stripe", refund.id) is not None:
+            return False
+        await operations.book_provider_refund(
+            session,
+            payment,
+            provider_refund_id=refund.id,
+            amount=refund.amount,
+            now=now,
+            idempotency_key=refund.idempotency_key,
+        )
+        return True

@@ -2,7 +2,9 @@
 
 The raw body is verified with `stripe.Webhook.construct_event` (tolerance 5 minutes): a bad
 signature is 400 and changes nothing. `payment_intent.succeeded` of a live checkout settles it
-(`live_payments.confirm`, which reads the PaymentIntent again); other events are acknowledged.
+(`live_payments.confirm`, which reads the PaymentIntent again); `charge.refunded` (a refund made
+in Stripe's dashboard, or one of ours) books the charge's refunds once each
+(`live_payments.record_refunds`, which reads them again); other events are acknowledged.
 """
 
 from __future__ import annotations
@@ -36,15 +38,20 @@ async def stripe_webhook(request: Request, billing: Billing = Depends(get_billin
         return _error(404, "not_found", "The Stripe provider is not configured on this server.")
     payload = await request.body()
     try:
-        intent_id = provider.succeeded_intent_id(
-            payload, request.headers.get("stripe-signature", "")
-        )
+        event = provider.verified_event(payload, request.headers.get("stripe-signature", ""))
     except BadSignature as bad:
         return _error(400, "invalid_signature", f"The Stripe-Signature is not valid: {bad}")
-    if intent_id is not None:
-        try:
-            await live_payments.confirm(billing, intent_id, billing.now())
-        except stripe_sdk.StripeError:
-            log.exception("reading PaymentIntent %s failed; Stripe will send it again", intent_id)
-            return _error(503, "provider_unavailable", "Stripe did not answer; try again.")
+    kind = event.get("type")
+    found = (event.get("data") or {}).get("object") or {}
+    object_id = found.get("id") if isinstance(found, dict) else None
+    try:
+        if kind == "payment_intent.succeeded" and object_id:
+            await live_payments.confirm(billing, str(object_id), billing.now())
+        elif kind == "charge.refunded" and object_id:
+            await live_payments.record_refunds(billing, str(object_id), billing.now())
+    except stripe_sdk.StripeError:
+        log.exception(
+            "reading %s %s from Stripe failed; Stripe will send it again", kind, object_id
+        )
+        return _error(503, "provider_unavailable", "Stripe did not answer; try again.")
     return JSONResponse({"received": True})

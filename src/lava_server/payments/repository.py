@@ -55,6 +55,16 @@ async def get_payment(session: AsyncSession, payment_id: str) -> Payment | None:
     return await session.get(Payment, payment_id)
 
 
+async def payment_by_provider_id(
+    session: AsyncSession, provider: str, provider_payment_id: str
+) -> Payment | None:
+    """The payment the provider knows by this id (a Stripe PaymentIntent)."""
+    query = select(Payment).where(
+        Payment.provider == provider, Payment.provider_payment_id == provider_payment_id
+    )
+    return (await session.execute(query.limit(1))).scalar_one_or_none()
+
+
 async def lock_payment(session: AsyncSession, payment_id: str) -> Payment | None:
     """The payment, read again and locked until the transaction ends."""
     return (

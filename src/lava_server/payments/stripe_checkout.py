@@ -32,6 +32,16 @@ class CheckoutIntent:
     card: SavedCard | None  # the card it was paid with, saved for renewals and autopay
 
 
+@dataclass(frozen=True)
+class ProviderRefund:
+    """A refund of a charge as Stripe reports it (made in Stripe's dashboard, or ours)."""
+
+    id: str
+    amount: Decimal  # USD
+    payment_intent: str
+    idempotency_key: str | None  # ours, when Lava asked for it (`metadata.lava_idempotency_key`)
+
+
 class BadSignature(Exception):
     """A webhook whose signature, timestamp or body is not Stripe's: nothing is changed."""
 
@@ -120,9 +130,8 @@ class StripeCheckout:
         )
         return _checkout_intent(intent)
 
-    def succeeded_intent_id(self, payload: bytes, signature: str) -> str | None:
-        """The PaymentIntent a verified `payment_intent.succeeded` event names (None for other
-        events); raises `BadSignature` unless Stripe signed `payload` in the last 5 minutes."""
+    def verified_event(self, payload: bytes, signature: str) -> dict[str, Any]:
+        """The event Stripe signed in `payload` in the last 5 minutes; raises `BadSignature`."""
         if not self.webhook_secret:
             raise BadSignature("LAVA_STRIPE_WEBHOOK_SECRET is not set")
         try:
@@ -132,7 +141,24 @@ class StripeCheckout:
         except (stripe_sdk.SignatureVerificationError, ValueError) as error:
             raise BadSignature(str(error)) from None
         data: dict[str, Any] = event.to_dict()
-        if data.get("type") != "payment_intent.succeeded":
-            return None
-        found = (data.get("data") or {}).get("object", {}).get("id")
-        return str(found) if found else None
+        return data
+
+    async def charge_refunds(self, charge_id: str) -> list[ProviderRefund]:
+        """The refunds of a charge as Stripe has them now (read again, never taken from the
+        event): those that succeeded or are on their way (`pending`)."""
+        listed = await self.client.v1.refunds.list_async({"charge": charge_id, "limit": 100})
+        found: list[ProviderRefund] = []
+        for item in listed.data:
+            refund: dict[str, Any] = item.to_dict()
+            if refund.get("status") not in ("succeeded", "pending"):
+                continue
+            metadata = refund.get("metadata") or {}
+            found.append(
+                ProviderRefund(
+                    id=str(refund["id"]),
+                    amount=Decimal(int(refund["amount"])) / 100,
+                    payment_intent=str(refund.get("payment_intent") or ""),
+                    idempotency_key=metadata.get("lava_idempotency_key"),
+                )
+            )
+        return found
