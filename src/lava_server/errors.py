@@ -71,6 +71,12 @@ class Forbidden(ApiError):
     status, code = 403, "forbidden"
 
 
+class WalletFrozen(ApiError):
+    """A dispute of a payment that funded the wallet is open (`docs/checkout-and-wallets.md`)."""
+
+    status, code = 402, "wallet_frozen"
+
+
 class SpendLimitReached(ApiError):
     """A spend key's `spend_limit` would be passed (`docs/current-api.md#spend-keys`)."""
 

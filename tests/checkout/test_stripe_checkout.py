@@ -448,3 +448,81 @@ async def test_a_refund_made_in_stripe_debits_the_wallet_once(
     assert sorted(Decimal(r["amount"]) for r in payment["refunds"]) == [Decimal(5), Decimal(10)]
     assert Decimal(payment["amount_refunded"]) == Decimal(15)
     assert (await ledger_check(db)).problems == []
+
+
+@pytest.mark.parametrize("outcome", ["won", "lost"])
+async def test_a_dispute_freezes_the_wallet_until_it_closes(
+    settings, live_merchant, stripe_client, fake_stripe, db, outcome
+):
+    """A paid live checkout's charge is disputed for $10 (the fake's control, as a card holder
+    would): `charge.dispute.created` freezes the wallet (reports get 402 `wallet_frozen`,
+    nothing charged); closed, it thaws; lost, the $10 leave the wallet, once, however many
+    times the events are delivered."""
+    app = create_app(settings)
+    sms = LiveCodes()
+    app.state.billing.live_codes = sms
+    headers = live_merchant.headers
+    with ServerThread(app) as lava:
+        control = httpx.AsyncClient(base_url=fake_stripe.url, timeout=30)
+        async with control, httpx.AsyncClient(base_url=lava.url, timeout=30) as http:
+            await control.post("/_fake/webhook", json={"url": f"{lava.url}/v1/stripe/webhook"})
+            try:
+                page = await at_payment_step(http, live_merchant, sms)
+                intent_id = client_secret_of((await page.get()).text).split("_secret_")[0]
+                intent = stripe_client.v1.payment_intents.confirm(
+                    intent_id, {"payment_method": "pm_card_visa"}
+                )
+                await control.post("/_fake/drain", json={"timeout": 10})
+                checkout = await checkout_row(db, page.secret)
+                assert checkout.wallet_id is not None and checkout.connection_id is not None
+                wallet_id = checkout.wallet_id
+                tiers = [{"start": 0, "rate": "2", "type": "tokens_1m"}]
+                product = (
+                    await http.post(
+                        "/v1/products", json={"name": "Chat", "tiers": tiers}, headers=headers
+                    )
+                ).json()
+                connection = (
+                    await http.get(f"/v1/connections/{checkout.connection_id}", headers=headers)
+                ).json()
+
+                async def report(n: int) -> httpx.Response:
+                    return await http.post(
+                        "/v1/requests",
+                        json={
+                            "request_id": f"r{n}",
+                            "connection_secret": connection["connection_secret"],
+                            "product_secret": product["product_secret"],
+                            "input_tokens": 1000,
+                        },
+                        headers=headers,
+                    )
+
+                first = await report(1)
+                assert first.status_code in (200, 201), first.text
+                charge = str(intent.latest_charge)
+                disputed = await control.post(
+                    f"/_fake/charges/{charge}/dispute", json={"amount": 1000}
+                )
+                assert disputed.status_code == 200, disputed.text
+                dispute_id = disputed.json()["id"]
+                await control.post("/_fake/drain", json={"timeout": 10})
+                before = await balance(db, wallet_id)
+                frozen = await report(2)
+                assert frozen.status_code == 402, frozen.text
+                assert frozen.json()["error"]["code"] == "wallet_frozen"
+                assert await balance(db, wallet_id) == before
+                await control.post(f"/_fake/disputes/{dispute_id}/close", json={"status": outcome})
+                await control.post("/_fake/drain", json={"timeout": 10})
+                for event in stripe_client.v1.events.list({"type": "charge.dispute.closed"}):
+                    await control.post(f"/_fake/events/{event.id}/deliver", json={"times": 2})
+                for event in stripe_client.v1.events.list({"type": "charge.dispute.created"}):
+                    await control.post(f"/_fake/events/{event.id}/deliver", json={"times": 2})
+                await control.post("/_fake/drain", json={"timeout": 10})
+                closed = await balance(db, wallet_id)
+                third = await report(3)
+                assert third.status_code in (200, 201), third.text
+            finally:
+                await control.post("/_fake/webhook", json={"url": None})
+    assert closed == before - (Decimal(10) if outcome == "lost" else Decimal(0))
+    assert (await ledger_check(db)).problems == []

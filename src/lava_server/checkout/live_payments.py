@@ -206,3 +206,34 @@ async def _book_refund(billing: Billing, refund: ProviderRefund, now: datetime) 
             idempotency_key=refund.idempotency_key,
         )
         return True
+
+
+async def record_dispute(billing: Billing, dispute_id: str, now: datetime) -> None:
+    """Stripe's `charge.dispute.created` / `charge.dispute.closed`: the dispute is read again
+    from Stripe; an open one freezes the wallet its payment funded, a closed one closes ours
+    (lost: the wallet is debited by its amount; the wallet thaws when none is left open:
+    `wallets.operations`)."""
+    provider = stripe_of(billing)
+    if provider is None:
+        return
+    dispute = await provider.dispute(dispute_id)
+    for attempt in range(2):
+        try:
+            async with billing.db.write() as session:
+                payment = await payment_records.payment_by_provider_id(
+                    session, "stripe", dispute.payment_intent
+                )
+                if payment is None:
+                    log.warning("Stripe dispute %s is of no payment of ours", dispute.id)
+                    return
+                await operations.open_dispute(
+                    session, payment, dispute_id=dispute.id, amount=dispute.amount, now=now
+                )
+                if dispute.closed:
+                    await operations.close_dispute(
+                        session, "stripe", dispute.id, won=dispute.status == "won", now=now
+                    )
+            return
+        except IntegrityError:  # the same dispute recorded by a delivery at the same moment
+            if attempt:
+                raise

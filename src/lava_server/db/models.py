@@ -129,6 +129,9 @@ class Wallet(Base):
     autopay_threshold: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     autopay_amount: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Added by migration 0016: set while a dispute of a payment that funded it is open (calls
+    # and reports are refused, 402 `wallet_frozen`).
+    frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Added by migration 0002 (subscriptions): the part of `balance` that is period credit
     # (spent before purchased credit; the sum of its `CreditGrant.remaining`), when the earliest
     # of it expires, and the subscription cycle that sets the wallet's usage periods
@@ -667,6 +670,25 @@ class BalanceOperation(Base):
     reason: Mapped[str] = mapped_column(String(500))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Dispute(Base):
+    """A dispute (chargeback) of a payment, as the provider reports it: `open` freezes the
+    wallet the payment funded; `won` or `lost` closes it (a lost one debits the wallet by its
+    amount, as a refund made at the provider). Added by migration 0016."""
+
+    __tablename__ = "disputes"
+    __table_args__ = (Index("ix_disputes_wallet", "wallet_id", "status"),)
+
+    provider: Mapped[str] = mapped_column(String(16), primary_key=True)
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # the provider's (dp_...)
+    livemode: Mapped[bool] = mapped_column(Boolean)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"))
+    wallet_id: Mapped[str] = mapped_column(ForeignKey("wallets.id"))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Refund(Base):

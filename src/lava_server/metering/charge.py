@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server import outbox
-from lava_server.errors import ApiError, InvalidRequest
+from lava_server.errors import ApiError, InvalidRequest, WalletFrozen
 from lava_server.metering import repository, rollups, top_up
 from lava_server.metering.rows import merchant_postings, postings_for, priced_columns
 from lava_server.pricing import (
@@ -122,6 +122,9 @@ async def charge(
                 output_cost=c.output_cost,
             )
             if c.check is not None:
+                state = wallets.get(wallet_id) if wallet_id is not None else None
+                if state is not None and state.frozen:
+                    raise _frozen()
                 c.check(priced, available.get(wallet_id, ZERO) if wallet_id else ZERO)
         except ApiError as error:
             c.refused = error
@@ -208,6 +211,13 @@ async def charge(
     if completed:
         await rollups.add_requests(session, completed)
     return written
+
+
+def _frozen() -> WalletFrozen:
+    return WalletFrozen(
+        "The wallet is frozen while a dispute of a payment that funded it is open; nothing was "
+        "charged."
+    )
 
 
 _FINAL_NAMES = tuple(

@@ -54,6 +54,7 @@ from lava_server.errors import (
     InvalidRequest,
     NotFound,
     Unauthorized,
+    WalletFrozen,
 )
 from lava_server.metering import repository
 from lava_server.metering.charge import AlreadyClosed, Charge, charge
@@ -607,6 +608,11 @@ class ForwardBilling:
             )
         bound = self._bound(config, item, prior_units=prior_units)
         hold = bound.total_wallet_cost
+        if payer.frozen:
+            raise WalletFrozen(
+                "The wallet is frozen while a dispute of a payment that funded it is open. "
+                "Nothing was forwarded."
+            )
         overdraft = "block" if product is None else product.overdraft
         free = available.get(payer.wallet_id, payer.balance - payer.held)
         if free - hold < -MAX_AMOUNT:  # even an overdraft stops at the floor of money

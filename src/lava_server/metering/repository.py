@@ -253,7 +253,7 @@ WHERE k.key_hash = :key_hash AND k.revoked_at IS NULL"""
 
 
 _FITS = """(p.overdraft <> 'block' OR w.balance - w.held >= :hold)
-  AND w.balance - w.held - :hold >= :floor"""
+  AND w.balance - w.held - :hold >= :floor AND w.frozen_at IS NULL"""
 """The quick holds' balance check (the ordinary path's, `ForwardBilling._hold`, says why)."""
 
 
@@ -270,6 +270,7 @@ class Payer:
     cycle_started_at: datetime | None
     cycle_ends_at: datetime | None
     product: Product | None  # None: no product_secret in the token
+    frozen: bool = False  # a dispute is open (`WalletFrozen`)
 
 
 _PRODUCT_COLUMNS = (
@@ -290,6 +291,7 @@ _PAYER_TYPES: dict[str, Any] = {
     "held": Wallet.held.type,
     "cycle_started_at": Wallet.cycle_started_at.type,
     "cycle_ends_at": Wallet.cycle_ends_at.type,
+    "frozen_at": Wallet.frozen_at.type,
 }
 
 
@@ -304,6 +306,7 @@ def _payer_statement(ref: PayerRef, *, postgres: bool, spend_key: bool = False) 
         "w.held",
         "w.cycle_started_at",
         "w.cycle_ends_at",
+        "w.frozen_at",
     ]
     types = dict(_PAYER_TYPES)
     if with_product:
@@ -360,6 +363,7 @@ async def lock_payer(
         cycle_started_at=row.cycle_started_at,
         cycle_ends_at=row.cycle_ends_at,
         product=product,
+        frozen=row.frozen_at is not None,
     )
 
 

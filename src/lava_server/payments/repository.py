@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import CheckoutSession, Payment, PaymentMethod, Refund
+from lava_server.db.models import CheckoutSession, Dispute, Payment, PaymentMethod, Refund
 from lava_server.db.sums import exact_sum
 
 # A payment's purpose, and its status.
@@ -293,3 +293,32 @@ async def lock_payment_by_key(session: AsyncSession, idempotency_key: str) -> Pa
             .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
+
+
+# Disputes.
+
+
+async def get_dispute(session: AsyncSession, provider: str, dispute_id: str) -> Dispute | None:
+    return await session.get(Dispute, (provider, dispute_id))
+
+
+async def lock_dispute(session: AsyncSession, provider: str, dispute_id: str) -> Dispute | None:
+    return (
+        await session.execute(
+            select(Dispute)
+            .where(Dispute.provider == provider, Dispute.id == dispute_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+
+
+async def add_dispute(session: AsyncSession, dispute: Dispute) -> None:
+    session.add(dispute)
+    await session.flush()
+
+
+async def open_disputes_of(session: AsyncSession, wallet_id: str) -> int:
+    """How many disputes of payments that funded the wallet are open."""
+    query = select(func.count()).where(Dispute.wallet_id == wallet_id, Dispute.status == "open")
+    return int((await session.execute(query)).scalar_one())

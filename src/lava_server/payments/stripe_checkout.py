@@ -42,6 +42,20 @@ class ProviderRefund:
     idempotency_key: str | None  # ours, when Lava asked for it (`metadata.lava_idempotency_key`)
 
 
+@dataclass(frozen=True)
+class ProviderDispute:
+    """A dispute (chargeback) as Stripe has it."""
+
+    id: str
+    amount: Decimal  # USD
+    payment_intent: str
+    status: str  # Stripe's: needs_response, under_review, won, lost, ...
+
+    @property
+    def closed(self) -> bool:
+        return self.status in ("won", "lost")
+
+
 class BadSignature(Exception):
     """A webhook whose signature, timestamp or body is not Stripe's: nothing is changed."""
 
@@ -142,6 +156,16 @@ class StripeCheckout:
             raise BadSignature(str(error)) from None
         data: dict[str, Any] = event.to_dict()
         return data
+
+    async def dispute(self, dispute_id: str) -> ProviderDispute:
+        """A dispute as Stripe has it now (read again, never taken from the event)."""
+        found: dict[str, Any] = (await self.client.v1.disputes.retrieve_async(dispute_id)).to_dict()
+        return ProviderDispute(
+            id=str(found["id"]),
+            amount=Decimal(int(found["amount"])) / 100,
+            payment_intent=str(found.get("payment_intent") or ""),
+            status=str(found.get("status") or ""),
+        )
 
     async def charge_refunds(self, charge_id: str) -> list[ProviderRefund]:
         """The refunds of a charge as Stripe has them now (read again, never taken from the

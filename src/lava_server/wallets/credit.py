@@ -56,6 +56,7 @@ class WalletState:
     # Below this available balance, a charge queues the purchase of the auto top-up bundle of
     # the wallet's subscription (`metering.top_up`); None without one.
     top_up_floor: Decimal | None = None
+    frozen: bool = False  # a dispute is open: reports are refused (`WalletFrozen`)
 
     @property
     def available(self) -> Decimal:
@@ -105,6 +106,7 @@ async def open_wallets(
             autopay_threshold=row.autopay_threshold,
             autopay_amount=row.autopay_amount,
             top_up_floor=(None if row.top_up_credit is None else row.top_up_credit * TOP_UP_BELOW),
+            frozen=row.frozen_at is not None,
         )
     return states
 

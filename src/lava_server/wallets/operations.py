@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import BalanceOperation, Payment, Refund
+from lava_server.db.models import BalanceOperation, Dispute, Payment, Refund
 from lava_server.errors import InsufficientBalance, InvalidRequest
 from lava_server.ids import new_id
 from lava_server.outbox import record_balance_changes, record_credit
@@ -329,3 +329,63 @@ async def book_provider_refund(
         session, [(payment.wallet_id, state.balance, state.balance - amount)]
     )
     return refund
+
+
+# -- disputes ---------------------------------------------------------------------------------
+
+OPEN, WON, LOST = "open", "won", "lost"
+
+
+async def open_dispute(
+    session: AsyncSession, payment: Payment, *, dispute_id: str, amount: Decimal, now: datetime
+) -> bool:
+    """A dispute of `payment` opened at its provider (Stripe's `charge.dispute.created`): the
+    wallet the payment funded is frozen (calls and reports refused, 402 `wallet_frozen`) until
+    every dispute of it is closed. Idempotent per provider dispute id; True when recorded now."""
+    await lock_wallet(session, payment.wallet_id)  # the order of every money movement
+    if await payments.get_dispute(session, payment.provider, dispute_id) is not None:
+        return False
+    await payments.add_dispute(
+        session,
+        Dispute(
+            provider=payment.provider,
+            id=dispute_id,
+            livemode=payment.livemode,
+            payment_id=payment.id,
+            wallet_id=payment.wallet_id,
+            amount=amount,
+            status=OPEN,
+            created_at=now,
+        ),
+    )
+    await repository.set_frozen(session, payment.wallet_id, now)
+    return True
+
+
+async def close_dispute(
+    session: AsyncSession, provider: str, dispute_id: str, *, won: bool, now: datetime
+) -> bool:
+    """The provider closed a dispute (`charge.dispute.closed`): a lost one takes its amount from
+    the wallet, as a refund made at the provider (`book_provider_refund`: once, even below zero:
+    the money went back to the card); the wallet thaws when no other dispute of it is open.
+    Idempotent; True when closed now (False for a dispute never opened here or closed already)."""
+    found = await payments.get_dispute(session, provider, dispute_id)
+    if found is None:
+        return False
+    await lock_wallet(session, found.wallet_id)
+    dispute = await payments.lock_dispute(session, provider, dispute_id)
+    assert dispute is not None
+    if dispute.status != OPEN:
+        return False
+    dispute.status = WON if won else LOST
+    dispute.closed_at = now
+    await session.flush()  # before counting the wallet's open disputes
+    if not won:
+        payment = await payments.get_payment(session, dispute.payment_id)
+        assert payment is not None
+        await book_provider_refund(
+            session, payment, provider_refund_id=dispute_id, amount=dispute.amount, now=now
+        )
+    if not await payments.open_disputes_of(session, dispute.wallet_id):
+        await repository.set_frozen(session, dispute.wallet_id, None)
+    return True

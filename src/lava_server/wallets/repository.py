@@ -126,6 +126,7 @@ _STATE_COLUMNS = (
     Wallet.autopay_enabled,
     Wallet.autopay_threshold,
     Wallet.autopay_amount,
+    Wallet.frozen_at,
     # The `credit_amount` of the auto top-up bundle of the wallet's running subscription, if it
     # has one (`metering.top_up`): a subquery of the same statement, no extra round trip.
     select(CreditBundle.credit_amount)
@@ -331,3 +332,8 @@ async def wrongly_held(session: AsyncSession) -> Sequence[Row[str, Decimal, Any]
 
 async def count_ledger_entries(session: AsyncSession) -> int:
     return int((await session.execute(select(func.count()).select_from(LedgerEntry))).scalar_one())
+
+
+async def set_frozen(session: AsyncSession, wallet_id: str, at: datetime | None) -> None:
+    """Freeze the wallet from `at` (None: thaw it): the hold's rule refuses frozen wallets."""
+    await session.execute(update(Wallet).where(Wallet.id == wallet_id).values(frozen_at=at))
