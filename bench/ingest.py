@@ -233,6 +233,7 @@ def _request_record(merchant_id: str, row: dict[str, Any]) -> dict[str, Any]:
         "timestamp": row["created_at"],
         "created_at": row["created_at"],
         "process_id": None,
+        "spend_key_id": None,
     }
 
 
