@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 
 import httpx
@@ -391,13 +393,22 @@ async def test_the_card_a_checkout_saved_is_charged_off_session(
     assert (result.outcome, result.failure_code) == (outcome, failure_code)
 
 
-async def test_a_refund_made_in_stripe_debits_the_wallet_once(
+@dataclass
+class Paid:
+    """A live checkout paid through the fake Stripe, with Lava served over real HTTP."""
+
+    http: httpx.AsyncClient  # Lava
+    control: httpx.AsyncClient  # the fake Stripe's controls
+    charge: str
+    checkout: CheckoutSession
+
+
+@asynccontextmanager
+async def paid_live_checkout(
     settings, live_merchant, stripe_client, fake_stripe, db
-):
-    """A live checkout paid; then a refund made "in Stripe's dashboard" (the fake's control):
-    its `charge.refunded` is delivered three times at once, and once more later; the wallet is
-    debited once, the payment shows the refund, the ledger is clean. A second, partial refund of
-    the same charge is booked once too."""
+) -> AsyncIterator[Paid]:
+    """Lava in a server thread, the fake Stripe's webhooks pointed at it, a $25 live checkout
+    paid with a card and completed by the webhook; the webhooks are turned off at the end."""
     app = create_app(settings)
     sms = LiveCodes()
     app.state.billing.live_codes = sms
@@ -415,30 +426,41 @@ async def test_a_refund_made_in_stripe_debits_the_wallet_once(
                 checkout = await checkout_row(db, page.secret)
                 assert checkout.completed_at is not None and checkout.wallet_id is not None
                 assert await balance(db, checkout.wallet_id) == Decimal("25")
-                await control.post("/_fake/webhook", json={"url": None})  # we deliver below
-                charge = str(intent.latest_charge)
-                refunded = await control.post(
-                    f"/_fake/charges/{charge}/refund", json={"amount": 1000}
-                )
-                assert refunded.status_code == 200, refunded.text
-                event = next(
-                    e
-                    for e in stripe_client.v1.events.list({"type": "charge.refunded"})
-                    if e.data.object["id"] == charge
-                )
-                await control.post("/_fake/webhook", json={"url": f"{lava.url}/v1/stripe/webhook"})
-                delivered = await control.post(
-                    f"/_fake/events/{event.id}/deliver", json={"times": 3, "concurrently": True}
-                )
-                again = await control.post(f"/_fake/events/{event.id}/deliver", json={"times": 1})
-                await control.post("/_fake/drain", json={"timeout": 10})
-                assert await balance(db, checkout.wallet_id) == Decimal("15")
-                # A second refund of the rest: its own event books it, the first stays once.
-                await control.post(f"/_fake/charges/{charge}/refund", json={"amount": 500})
-                await control.post("/_fake/drain", json={"timeout": 10})
-                payments_listed = await http.get("/v1/payments", headers=live_merchant.headers)
+                yield Paid(http, control, str(intent.latest_charge), checkout)
             finally:
                 await control.post("/_fake/webhook", json={"url": None})
+
+
+async def test_a_refund_made_in_stripe_debits_the_wallet_once(
+    settings, live_merchant, stripe_client, fake_stripe, db
+):
+    """A live checkout paid; then a refund made "in Stripe's dashboard" (the fake's control):
+    its `charge.refunded` is delivered three times at once, and once more later; the wallet is
+    debited once, the payment shows the refund, the ledger is clean. A second, partial refund of
+    the same charge is booked once too."""
+    async with paid_live_checkout(settings, live_merchant, stripe_client, fake_stripe, db) as paid:
+        control, charge, checkout = paid.control, paid.charge, paid.checkout
+        assert checkout.wallet_id is not None
+        url = (await control.get("/_fake/webhook")).json()["url"]
+        await control.post("/_fake/webhook", json={"url": None})  # we deliver below
+        refunded = await control.post(f"/_fake/charges/{charge}/refund", json={"amount": 1000})
+        assert refunded.status_code == 200, refunded.text
+        event = next(
+            e
+            for e in stripe_client.v1.events.list({"type": "charge.refunded"})
+            if e.data.object["id"] == charge
+        )
+        await control.post("/_fake/webhook", json={"url": url})
+        delivered = await control.post(
+            f"/_fake/events/{event.id}/deliver", json={"times": 3, "concurrently": True}
+        )
+        again = await control.post(f"/_fake/events/{event.id}/deliver", json={"times": 1})
+        await control.post("/_fake/drain", json={"timeout": 10})
+        assert await balance(db, checkout.wallet_id) == Decimal("15")
+        # A second refund of the rest: its own event books it, the first stays once.
+        await control.post(f"/_fake/charges/{charge}/refund", json={"amount": 500})
+        await control.post("/_fake/drain", json={"timeout": 10})
+        payments_listed = await paid.http.get("/v1/payments", headers=live_merchant.headers)
     for answer in (delivered, again):
         attempts = answer.json()
         attempts = attempts.get("data", attempts) if isinstance(attempts, dict) else attempts
@@ -458,71 +480,52 @@ async def test_a_dispute_freezes_the_wallet_until_it_closes(
     would): `charge.dispute.created` freezes the wallet (reports get 402 `wallet_frozen`,
     nothing charged); closed, it thaws; lost, the $10 leave the wallet, once, however many
     times the events are delivered."""
-    app = create_app(settings)
-    sms = LiveCodes()
-    app.state.billing.live_codes = sms
     headers = live_merchant.headers
-    with ServerThread(app) as lava:
-        control = httpx.AsyncClient(base_url=fake_stripe.url, timeout=30)
-        async with control, httpx.AsyncClient(base_url=lava.url, timeout=30) as http:
-            await control.post("/_fake/webhook", json={"url": f"{lava.url}/v1/stripe/webhook"})
-            try:
-                page = await at_payment_step(http, live_merchant, sms)
-                intent_id = client_secret_of((await page.get()).text).split("_secret_")[0]
-                intent = stripe_client.v1.payment_intents.confirm(
-                    intent_id, {"payment_method": "pm_card_visa"}
-                )
-                await control.post("/_fake/drain", json={"timeout": 10})
-                checkout = await checkout_row(db, page.secret)
-                assert checkout.wallet_id is not None and checkout.connection_id is not None
-                wallet_id = checkout.wallet_id
-                tiers = [{"start": 0, "rate": "2", "type": "tokens_1m"}]
-                product = (
-                    await http.post(
-                        "/v1/products", json={"name": "Chat", "tiers": tiers}, headers=headers
-                    )
-                ).json()
-                connection = (
-                    await http.get(f"/v1/connections/{checkout.connection_id}", headers=headers)
-                ).json()
+    async with paid_live_checkout(settings, live_merchant, stripe_client, fake_stripe, db) as paid:
+        http, control, checkout = paid.http, paid.control, paid.checkout
+        assert checkout.wallet_id is not None and checkout.connection_id is not None
+        wallet_id = checkout.wallet_id
+        tiers = [{"start": 0, "rate": "2", "type": "tokens_1m"}]
+        product = (
+            await http.post("/v1/products", json={"name": "Chat", "tiers": tiers}, headers=headers)
+        ).json()
+        connection = (
+            await http.get(f"/v1/connections/{checkout.connection_id}", headers=headers)
+        ).json()
 
-                async def report(n: int) -> httpx.Response:
-                    return await http.post(
-                        "/v1/requests",
-                        json={
-                            "request_id": f"r{n}",
-                            "connection_secret": connection["connection_secret"],
-                            "product_secret": product["product_secret"],
-                            "input_tokens": 1000,
-                        },
-                        headers=headers,
-                    )
+        async def report(n: int) -> httpx.Response:
+            return await http.post(
+                "/v1/requests",
+                json={
+                    "request_id": f"r{n}",
+                    "connection_secret": connection["connection_secret"],
+                    "product_secret": product["product_secret"],
+                    "input_tokens": 1000,
+                },
+                headers=headers,
+            )
 
-                first = await report(1)
-                assert first.status_code in (200, 201), first.text
-                charge = str(intent.latest_charge)
-                disputed = await control.post(
-                    f"/_fake/charges/{charge}/dispute", json={"amount": 1000}
-                )
-                assert disputed.status_code == 200, disputed.text
-                dispute_id = disputed.json()["id"]
-                await control.post("/_fake/drain", json={"timeout": 10})
-                before = await balance(db, wallet_id)
-                frozen = await report(2)
-                assert frozen.status_code == 402, frozen.text
-                assert frozen.json()["error"]["code"] == "wallet_frozen"
-                assert await balance(db, wallet_id) == before
-                await control.post(f"/_fake/disputes/{dispute_id}/close", json={"status": outcome})
-                await control.post("/_fake/drain", json={"timeout": 10})
-                for event in stripe_client.v1.events.list({"type": "charge.dispute.closed"}):
-                    await control.post(f"/_fake/events/{event.id}/deliver", json={"times": 2})
-                for event in stripe_client.v1.events.list({"type": "charge.dispute.created"}):
-                    await control.post(f"/_fake/events/{event.id}/deliver", json={"times": 2})
-                await control.post("/_fake/drain", json={"timeout": 10})
-                closed = await balance(db, wallet_id)
-                third = await report(3)
-                assert third.status_code in (200, 201), third.text
-            finally:
-                await control.post("/_fake/webhook", json={"url": None})
+        first = await report(1)
+        assert first.status_code in (200, 201), first.text
+        disputed = await control.post(
+            f"/_fake/charges/{paid.charge}/dispute", json={"amount": 1000}
+        )
+        assert disputed.status_code == 200, disputed.text
+        dispute_id = disputed.json()["id"]
+        await control.post("/_fake/drain", json={"timeout": 10})
+        before = await balance(db, wallet_id)
+        frozen = await report(2)
+        assert frozen.status_code == 402, frozen.text
+        assert frozen.json()["error"]["code"] == "wallet_frozen"
+        assert await balance(db, wallet_id) == before
+        await control.post(f"/_fake/disputes/{dispute_id}/close", json={"status": outcome})
+        await control.post("/_fake/drain", json={"timeout": 10})
+        for kind in ("charge.dispute.closed", "charge.dispute.created"):  # again, and late
+            for event in stripe_client.v1.events.list({"type": kind}):
+                await control.post(f"/_fake/events/{event.id}/deliver", json={"times": 2})
+        await control.post("/_fake/drain", json={"timeout": 10})
+        closed = await balance(db, wallet_id)
+        third = await report(3)
+        assert third.status_code in (200, 201), third.text
     assert closed == before - (Decimal(10) if outcome == "lost" else Decimal(0))
     assert (await ledger_check(db)).problems == []
