@@ -94,6 +94,7 @@ class IdempotencyMiddleware:
 
         status_code = 500
         chunks: list[bytes] = []
+        held: list[Message] = []
 
         async def capture(message: Message) -> None:
             nonlocal status_code
@@ -101,12 +102,21 @@ class IdempotencyMiddleware:
                 status_code = message["status"]
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # The answer ends only once it is stored: a client that sends the same key
+                    # as soon as it has its answer then gets it again, not a 409.
+                    held.append(message)
+                    return
             await send(message)
 
         try:
             await self.app(scope, replaying(body, receive), capture)
         finally:
-            await self._finish(scope_id, key, status_code, b"".join(chunks))
+            try:
+                await self._finish(scope_id, key, status_code, b"".join(chunks))
+            finally:
+                for message in held:
+                    await send(message)
 
     async def _claim(
         self, scope_id: str, key: str, request_hash: str
