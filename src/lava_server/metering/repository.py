@@ -742,7 +742,7 @@ class DriverStatement:
         }
 
     def arguments(self, params: dict[str, Any]) -> list[Any]:
-        values = {**self.defaults, **params}
+        values = {**self.defaults, **params} if self.defaults else params  # the hold's: none
         pairs = zip(self.names, self.converters, strict=True)
         return [convert(values[name]) for name, convert in pairs]
 

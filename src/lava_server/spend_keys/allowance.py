@@ -100,13 +100,6 @@ def _hash_of(raw: str) -> str:
     return hash_secret_key(raw)
 
 
-async def authorize(db: Database, raw: str, now: datetime) -> Grant:
-    """The key `raw` if it may spend now (401, 403 otherwise)."""
-    grant = await _read(db, _hash_of(raw))
-    check_state(grant, now)
-    return grant
-
-
 async def lookup(db: Database, raw: str) -> Grant:
     """The live key `raw`, whatever its state (401 when unknown, revoked or rotated away): what
     it may see (`GET /v1/models` lists what its allowlists take, paused or not)."""

@@ -71,6 +71,30 @@ def _check_room(state: WalletState, amount: Decimal) -> None:
         )
 
 
+async def _book(
+    session: AsyncSession, operation: BalanceOperation, merchant_account: str
+) -> BalanceOperation:
+    """Store a merchant's balance operation and post it: the wallet gets `amount` (signed), the
+    merchant's account the opposite, in one ledger transaction named by the operation's id."""
+    await repository.add_operation(session, operation)
+    await post(
+        session,
+        txn_id=operation.id,
+        postings=[
+            Posting(
+                wallet_account(operation.wallet_id),
+                operation.amount,
+                operation.kind,
+                operation.wallet_id,
+            ),
+            Posting(merchant_account, -operation.amount, operation.kind),
+        ],
+        livemode=operation.livemode,
+        now=operation.created_at,
+    )
+    return operation
+
+
 async def grant(
     session: AsyncSession,
     *,
@@ -92,28 +116,21 @@ async def grant(
         raise InvalidRequest("expires_at must be in the future.", param="expires_at")
     state = await _open(session, wallet_id, now)
     _check_room(state, amount)
-    operation = BalanceOperation(
-        id=new_id("crd", livemode),
-        kind=GRANT,
-        merchant_id=merchant_id,
-        livemode=livemode,
-        connection_id=connection_id,
-        wallet_id=wallet_id,
-        amount=amount,
-        reason=reason,
-        expires_at=expires_at,
-        created_at=now,
-    )
-    await repository.add_operation(session, operation)
-    await post(
+    operation = await _book(
         session,
-        txn_id=operation.id,
-        postings=[
-            Posting(wallet_account(wallet_id), amount, GRANT, wallet_id),
-            Posting(grants_account(merchant_id), -amount, GRANT),
-        ],
-        livemode=livemode,
-        now=now,
+        BalanceOperation(
+            id=new_id("crd", livemode),
+            kind=GRANT,
+            merchant_id=merchant_id,
+            livemode=livemode,
+            connection_id=connection_id,
+            wallet_id=wallet_id,
+            amount=amount,
+            reason=reason,
+            expires_at=expires_at,
+            created_at=now,
+        ),
+        grants_account(merchant_id),
     )
     if expires_at is not None:
         await grant_credit(
@@ -159,28 +176,21 @@ async def adjust(
             "adjustment may take it down to zero, not below.",
             param="amount",
         )
-    operation = BalanceOperation(
-        id=new_id("adj", livemode),
-        kind=ADJUSTMENT,
-        merchant_id=merchant_id,
-        livemode=livemode,
-        connection_id=connection_id,
-        wallet_id=wallet_id,
-        amount=amount,
-        reason=reason,
-        expires_at=None,
-        created_at=now,
-    )
-    await repository.add_operation(session, operation)
-    await post(
+    operation = await _book(
         session,
-        txn_id=operation.id,
-        postings=[
-            Posting(wallet_account(wallet_id), amount, ADJUSTMENT, wallet_id),
-            Posting(adjustments_account(merchant_id), -amount, ADJUSTMENT),
-        ],
-        livemode=livemode,
-        now=now,
+        BalanceOperation(
+            id=new_id("adj", livemode),
+            kind=ADJUSTMENT,
+            merchant_id=merchant_id,
+            livemode=livemode,
+            connection_id=connection_id,
+            wallet_id=wallet_id,
+            amount=amount,
+            reason=reason,
+            expires_at=None,
+            created_at=now,
+        ),
+        adjustments_account(merchant_id),
     )
     if amount > 0:
         await record_credit(session, wallet_id, now)
