@@ -106,13 +106,7 @@ async def assert_charged(
 
 async def settled(shop: Shop, request_id: str) -> dict[str, Any]:
     """The stored request once settled (a bill is written just after the answer)."""
-    async with shop.api() as http:
-        for _ in range(500):
-            found = await http.get(f"requests/{request_id}")
-            assert found.status_code == 200, found.text
-            if found.json()["status"] != "pending":
-                return dict(found.json())
-    raise AssertionError("the request was never settled")
+    return await shop.settled(request_id)
 
 
 def assert_sent(fake: FakeProvider, model: str, *, stream: bool, count: int = 1) -> dict[str, Any]:

@@ -88,14 +88,23 @@ class Shop:
 
     async def stored(self, response: httpx.Response) -> dict[str, Any]:
         assert response.status_code == 200, response.text
-        request_id = response.headers["x-lava-request-id"]
+        return await self.settled(response.headers["x-lava-request-id"])
+
+    async def settled(self, request_id: str) -> dict[str, Any]:
+        """The stored request once settled. The bill is written just after the answer: a call
+        with a wallet is stored `pending` before it is sent, one the merchant pays (no wallet)
+        only when it is settled, so until then it is not found (404)."""
         async with self.api() as http:
-            for _ in range(500):
+            for _ in range(1000):
                 found = await http.get(f"requests/{request_id}")
+                if found.status_code == 404:
+                    await asyncio.sleep(0.01)
+                    continue
                 assert found.status_code == 200, found.text
                 body = dict(found.json())
                 if body["status"] != "pending":
                     return body
+                await asyncio.sleep(0.005)
         raise AssertionError("the request was never settled")
 
     async def balance(self) -> Decimal:
