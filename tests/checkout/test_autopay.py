@@ -9,10 +9,11 @@ from decimal import Decimal
 
 from sqlalchemy import select, update
 
-from lava_server.db.models import Connection, Payment, PaymentMethod
+from lava_server.db.models import Connection, Payment, PaymentMethod, WebhookOutbox
 from lava_server.wallets import autopay
 from lava_server.wallets.ledger import lock_wallet
 from lava_server.wallets.service import check as ledger_check
+from lava_server.wallets.service import fund
 from lava_server.worker.runner import run_once
 from tests.checkout.helpers import (
     GOOD_CARD,
@@ -144,6 +145,95 @@ async def test_a_decline_turns_autopay_off(client, merchant, db, clock):
     await spend(db, billing.settings, wallet_id, Decimal(2), T0 + timedelta(hours=3))
     await run_once(billing, T0 + timedelta(hours=3))
     assert [p.status for p in await autopay_payments(db)] == ["failed", "succeeded"]
+
+
+async def autopay_events(db, wallet_id: str) -> list[dict]:
+    async with db.read() as session:
+        rows = await session.execute(
+            select(WebhookOutbox.type, WebhookOutbox.data)
+            .where(WebhookOutbox.object_id == wallet_id, WebhookOutbox.type.like("autopay.%"))
+            .order_by(WebhookOutbox.id)
+        )
+        return [{"type": row.type, **(row.data or {})} for row in rows]
+
+
+async def set_card(db, provider_method_id: str) -> None:
+    async with db.write() as session:
+        await session.execute(update(PaymentMethod).values(provider_method_id=provider_method_id))
+
+
+async def test_a_declined_top_up_is_retried_after_1_3_and_5_days_then_autopay_stays_off(
+    client, merchant, db, clock
+):
+    wallet_id = await onboard_with_autopay(client, merchant, clock)
+    billing = billing_of(client)
+    await set_card(db, "pm_sandbox_funds_9995")
+    declined_at = T0 + timedelta(minutes=1)
+    await spend(db, billing.settings, wallet_id, Decimal(8), declined_at)
+    await run_once(billing, declined_at)
+    for days in (0.5, 1, 2, 3, 4, 5, 6, 10):
+        await run_once(billing, declined_at + timedelta(days=days))
+    payments = await autopay_payments(db)
+    assert [p.status for p in payments] == ["failed"] * 4
+    assert [p.created_at - declined_at for p in payments] == [
+        timedelta(0),
+        timedelta(days=1),
+        timedelta(days=3),
+        timedelta(days=5),
+    ]
+    assert len({p.idempotency_key for p in payments}) == 4
+    events = await autopay_events(db, wallet_id)
+    assert [e["type"] for e in events] == ["autopay.failed"] * 4
+    assert [(e["retries"], e["next_retry_at"]) for e in events] == [
+        (0, "2027-06-02T12:01:00.000Z"),
+        (1, "2027-06-04T12:01:00.000Z"),
+        (2, "2027-06-06T12:01:00.000Z"),
+        (3, None),
+    ]
+    assert events[0]["payment"]["failure_code"] == "insufficient_funds"
+    wallet = await wallet_row(db, wallet_id)
+    assert wallet.autopay_enabled is False and wallet.autopay_retry_at is None
+    assert wallet.balance == Decimal(2)
+    assert (await ledger_check(db)).problems == []
+
+
+async def test_a_retry_that_succeeds_turns_autopay_back_on(client, merchant, db, clock):
+    wallet_id = await onboard_with_autopay(client, merchant, clock)
+    billing = billing_of(client)
+    await set_card(db, "pm_sandbox_funds_9995")
+    declined_at = T0 + timedelta(minutes=1)
+    await spend(db, billing.settings, wallet_id, Decimal(8), declined_at)
+    await run_once(billing, declined_at)
+    await set_card(db, "pm_sandbox_ok_4242")  # the bank lets it through now
+    await run_once(billing, declined_at + timedelta(days=1))
+    assert [p.status for p in await autopay_payments(db)] == ["failed", "succeeded"]
+    wallet = await wallet_row(db, wallet_id)
+    assert wallet.autopay_enabled is True and wallet.balance == Decimal(17)
+    assert (wallet.autopay_failed_at, wallet.autopay_retries, wallet.autopay_retry_at) == (
+        None,
+        0,
+        None,
+    )
+    types = [e["type"] for e in await autopay_events(db, wallet_id)]
+    assert types == ["autopay.failed", "autopay.succeeded"]
+    assert (await ledger_check(db)).problems == []
+
+
+async def test_a_retry_no_longer_needed_resumes_autopay_without_a_charge(
+    client, merchant, db, clock
+):
+    wallet_id = await onboard_with_autopay(client, merchant, clock)
+    billing = billing_of(client)
+    await set_card(db, "pm_sandbox_funds_9995")
+    declined_at = T0 + timedelta(minutes=1)
+    await spend(db, billing.settings, wallet_id, Decimal(8), declined_at)
+    await run_once(billing, declined_at)
+    await fund(db, wallet_id, Decimal(10), livemode=False, source="test")  # topped up meanwhile
+    await run_once(billing, declined_at + timedelta(days=1))
+    assert [p.status for p in await autopay_payments(db)] == ["failed"]
+    wallet = await wallet_row(db, wallet_id)
+    assert wallet.autopay_enabled is True and wallet.autopay_retry_at is None
+    assert (await ledger_check(db)).problems == []
 
 
 async def test_autopay_never_charges_twice(client, merchant, db, clock):

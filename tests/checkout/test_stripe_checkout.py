@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from lava_server.app import create_app
 from lava_server.db.models import CheckoutSession, Payment, PaymentMethod, Wallet
+from lava_server.payments import repository as payment_records
 from lava_server.payments.interface import Outcome
 from lava_server.payments.stripe import StripePayments
 from lava_server.settings import Settings
@@ -57,6 +58,8 @@ def settings(database_url: str, fake_stripe: ServerThread) -> Settings:
         stripe_webhook_secret=WEBHOOK_SECRET,
         stripe_api_base=fake_stripe.url,
         stripe_js_url=f"{fake_stripe.url}/v3/",
+        # The race test pays 50 checkouts from one test client (the limits: tests/codes/).
+        code_sends_per_client_per_hour=100,
     )
 
 
@@ -74,10 +77,12 @@ def sms(client: httpx.AsyncClient) -> LiveCodes:
     return sender
 
 
-async def at_payment_step(client, live_merchant, sms: LiveCodes, amount: str = "25") -> Page:
+async def at_payment_step(
+    client, live_merchant, sms: LiveCodes, amount: str = "25", phone: str = DETAILS["phone"]
+) -> Page:
     session = await create_session(client, live_merchant.headers)
     page = Page(client, secret_of(session))
-    response = await page.post("details", **DETAILS)
+    response = await page.post("details", **{**DETAILS, "phone": phone})
     assert response.status_code == 200, response.text
     code = re.search(r"\b([0-9]{6})\b", sms.sent[-1])
     assert code is not None
@@ -194,11 +199,15 @@ async def test_webhooks_and_returns_arriving_together_credit_once(
     assert await balance(db, checkout.wallet_id) == Decimal("25")
 
 
-async def test_many_checkouts_confirmed_together(
+async def test_50_payment_intents_each_confirmed_by_webhook_and_page_together(
     client, live_merchant, sms, stripe_client, fake_stripe, db
 ):
-    """Several checkouts, each confirmed by its webhook and its return at the same moment."""
-    pages = [await at_payment_step(client, live_merchant, sms, amount="10") for _ in range(5)]
+    """50 checkouts paid; for each, the signed webhook and the page's return arrive at the same
+    moment, all 100 at once: each PaymentIntent credits its wallet once."""
+    pages = [
+        await at_payment_step(client, live_merchant, sms, "10", phone=f"+1 415 555 01{n:02}")
+        for n in range(50)
+    ]
     intents = []
     for page in pages:
         intent_id = client_secret_of((await page.get()).text).split("_secret_")[0]
@@ -216,10 +225,14 @@ async def test_many_checkouts_confirmed_together(
 
     calls = []
     for page, intent_id, payload in intents:
-        calls += [webhook(payload), back(page, intent_id), webhook(payload), back(page, intent_id)]
-    assert set(await asyncio.gather(*calls)) == {200, 303}
-    assert await count(db, Payment) == 5
-    assert await count(db, CheckoutSession, CheckoutSession.completed_at.is_not(None)) == 5
+        calls += [webhook(payload), back(page, intent_id)]
+    assert await asyncio.gather(*calls) == [200, 303] * 50
+    assert await count(db, Payment) == 50
+    for page, intent_id, _ in intents:
+        assert await count(db, Payment, Payment.provider_payment_id == intent_id) == 1
+        checkout = await checkout_row(db, page.secret)
+        assert checkout.completed_at is not None and checkout.wallet_id is not None
+        assert await balance(db, checkout.wallet_id) == Decimal("10")
     assert (await ledger_check(db)).problems == []
 
 
@@ -528,4 +541,49 @@ async def test_a_dispute_freezes_the_wallet_until_it_closes(
         third = await report(3)
         assert third.status_code in (200, 201), third.text
     assert closed == before - (Decimal(10) if outcome == "lost" else Decimal(0))
+    assert (await ledger_check(db)).problems == []
+
+
+async def test_a_card_detached_in_stripe_is_never_charged_again(
+    settings, live_merchant, stripe_client, fake_stripe, db
+):
+    """The card a live checkout saved is detached in Stripe: its `payment_method.detached`
+    (delivered by the fake, checked against Stripe) marks our saved card, and autopay finds no
+    card to charge. A forged-looking but signed event for a card still attached changes
+    nothing."""
+    async with paid_live_checkout(settings, live_merchant, stripe_client, fake_stripe, db) as paid:
+        assert paid.checkout.wallet_id is not None
+        wallet_id = paid.checkout.wallet_id
+        async with db.read() as session:
+            saved = (await session.execute(select(PaymentMethod))).scalar_one()
+        customer, _, method_id = saved.provider_method_id.partition(" ")
+        # A second card on the customer, still attached: its "detached" event is not believed.
+        other = stripe_client.v1.payment_methods.create(
+            {
+                "type": "card",
+                "card": {
+                    "number": "4242424242424242",
+                    "exp_month": 12,
+                    "exp_year": 2034,
+                    "cvc": "123",
+                },
+            }
+        )
+        stripe_client.v1.payment_methods.attach(other.id, {"customer": customer})
+        await paid.control.post("/_fake/drain", json={"timeout": 10})
+        body = (
+            '{"id": "evt_forged", "object": "event", "type": "payment_method.detached", '
+            f'"data": {{"object": {{"id": "{other.id}", "object": "payment_method"}}}}}}'
+        ).encode()
+        signed = {"Stripe-Signature": sign(body, WEBHOOK_SECRET)}
+        answer = await paid.http.post("/v1/stripe/webhook", content=body, headers=signed)
+        assert answer.status_code == 200
+        async with db.read() as session:
+            assert (await session.get(PaymentMethod, saved.id)).detached_at is None  # type: ignore[union-attr]
+        stripe_client.v1.payment_methods.detach(method_id)
+        await paid.control.post("/_fake/drain", json={"timeout": 10})
+    async with db.read() as session:
+        found = await session.get(PaymentMethod, saved.id, populate_existing=True)
+        assert found is not None and found.detached_at is not None
+        assert await payment_records.latest_method(session, wallet_id) is None
     assert (await ledger_check(db)).problems == []

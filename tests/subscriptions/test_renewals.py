@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
-from lava_server.db.models import ActiveSubscription, Payment, PaymentMethod
+from lava_server.db.models import ActiveSubscription, Payment, PaymentMethod, WebhookOutbox
 from lava_server.errors import InsufficientBalance
 from lava_server.wallets.service import check as ledger_check
 from lava_server.wallets.service import fund
@@ -217,27 +217,142 @@ async def test_cancel_drops_a_renewal_not_yet_charged(client, merchant, db, cloc
     assert wallet.balance == 0  # the period ended before the cancel: its credit is gone
 
 
-@pytest.mark.parametrize("rollover", ["none", "full"])
-async def test_declined_renewal_ends_the_subscription(client, merchant, db, clock, rollover):
-    clock.now = utc(2027, 3, 3, 3)
-    sub = await subscribe(client, merchant.headers, amount="20", rollover=rollover)
-    await fund(db, sub["wallet_id"], Decimal(4), livemode=False, source="test")
+async def subscription_events(db, subscription_id: str) -> list[dict]:
+    async with db.read() as session:
+        rows = await session.execute(
+            select(WebhookOutbox.type, WebhookOutbox.data)
+            .where(WebhookOutbox.object_id == subscription_id)
+            .order_by(WebhookOutbox.id)
+        )
+        return [{"type": row.type, **(row.data or {})} for row in rows]
+
+
+async def decline_every_card(db) -> None:
     async with db.write() as session:
         await session.execute(
             update(PaymentMethod).values(provider_method_id="pm_sandbox_declined_0002")
         )
-    await run_once(billing_of(client), utc(2027, 4, 3, 3))
+
+
+@pytest.mark.parametrize("rollover", ["none", "full"])
+async def test_a_declined_renewal_is_retried_after_1_3_and_5_days_then_cancelled(
+    client, merchant, db, clock, rollover
+):
+    clock.now = utc(2027, 3, 3, 3)
+    sub = await subscribe(client, merchant.headers, amount="20", rollover=rollover)
+    sub_id = sub["active_subscription_id"]
+    await fund(db, sub["wallet_id"], Decimal(4), livemode=False, source="test")
+    await decline_every_card(db)
+    due = utc(2027, 4, 3, 3)
+    billing = billing_of(client)
+    await run_once(billing, due)
     [payment] = await renewal_payments(db)
     assert (payment.status, payment.failure_code) == ("failed", "card_declined")
+    listed = (await client.get("/v1/active-subscriptions", headers=merchant.headers)).json()[0]
+    assert listed["status"] == "active" and listed["past_due_since"] == "2027-04-03T03:00:00.000Z"
+    assert listed["next_payment_retry_at"] == "2027-04-04T03:00:00.000Z"
+    assert listed["payment_retries"] == 0
+    # Still subscribed: rolled-over credit stays while the retries run; the period's own ends.
+    wallet = await wallet_row(db, sub["wallet_id"])
+    kept = Decimal(20) if rollover == "full" else Decimal(0)
+    assert (wallet.balance, wallet.period_credit) == (4 + kept, kept)
+    # Nothing before a retry is due; then one retry per step, each a new charge.
+    for at in (due + timedelta(hours=23), due + timedelta(days=1)):
+        await run_once(billing, at)
+    assert len(await renewal_payments(db)) == 2
+    for at in (due + timedelta(days=2), due + timedelta(days=3), due + timedelta(days=4)):
+        await run_once(billing, at)
+    assert len(await renewal_payments(db)) == 3
+    async with db.read() as session:
+        row = (await session.execute(select(ActiveSubscription))).scalar_one()
+    assert row.status == "active" and row.payment_retries == 2
+    assert row.next_payment_retry_at == due + timedelta(days=5)
+    await run_once(billing, due + timedelta(days=5))
+    payments = await renewal_payments(db)
+    assert [p.idempotency_key for p in payments] == [
+        f"{sub_id}:renewal:1",
+        f"{sub_id}:renewal:1:retry:1",
+        f"{sub_id}:renewal:1:retry:2",
+        f"{sub_id}:renewal:1:retry:3",
+    ]
+    assert {p.status for p in payments} == {"failed"}
     async with db.read() as session:
         row = (await session.execute(select(ActiveSubscription))).scalar_one()
     assert (row.status, row.cancel_reason) == ("cancelled", "payment_failed")
+    events = await subscription_events(db, sub_id)
+    assert [e["type"] for e in events] == [
+        "subscription.created",
+        "subscription.payment_failed",
+        "subscription.payment_failed",
+        "subscription.payment_failed",
+        "subscription.payment_failed",
+        "subscription.cancelled",
+    ]
+    assert [e.get("next_payment_retry_at") for e in events[1:4]] == [
+        "2027-04-04T03:00:00.000Z",
+        "2027-04-06T03:00:00.000Z",
+        "2027-04-08T03:00:00.000Z",
+    ]
+    assert events[4]["next_payment_retry_at"] is None and events[4]["status"] == "cancelled"
     wallet = await wallet_row(db, sub["wallet_id"])
     assert (wallet.balance, wallet.period_credit) == (Decimal(4), Decimal(0))
     listed = (await client.get("/v1/active-subscriptions", headers=merchant.headers)).json()[0]
     assert listed["status"] == "cancelled" and "cancelled_at" in listed
-    await run_once(billing_of(client), utc(2027, 5, 3, 3))
-    assert len(await renewal_payments(db)) == 1
+    await run_once(billing, utc(2027, 5, 3, 3))
+    assert len(await renewal_payments(db)) == 4
+    assert (await ledger_check(db)).problems == []
+
+
+async def test_a_retry_on_a_new_card_renews_the_subscription(client, merchant, db, clock):
+    clock.now = utc(2027, 3, 3, 3)
+    sub = await subscribe(client, merchant.headers, amount="20", rollover="none")
+    sub_id = sub["active_subscription_id"]
+    await decline_every_card(db)
+    billing = billing_of(client)
+    due = utc(2027, 4, 3, 3)
+    await run_once(billing, due)
+    # The customer saves a new card (a later checkout): the retry takes the card saved last.
+    async with db.write() as session:
+        old = (await session.execute(select(PaymentMethod))).scalar_one()
+        session.add(
+            PaymentMethod(
+                id="pm_test_new",
+                wallet_id=old.wallet_id,
+                livemode=False,
+                provider="sandbox",
+                provider_method_id="pm_sandbox_ok_4242",
+                brand="visa",
+                last4="4242",
+                exp_month=12,
+                exp_year=2034,
+                created_at=due + timedelta(hours=1),
+            )
+        )
+    await run_once(billing, due + timedelta(days=1))
+    payments = await renewal_payments(db)
+    assert [(p.status, p.payment_method_id) for p in payments] == [
+        ("failed", old.id),
+        ("succeeded", "pm_test_new"),
+    ]
+    async with db.read() as session:
+        row = (await session.execute(select(ActiveSubscription))).scalar_one()
+    assert (row.status, row.past_due_since, row.next_payment_retry_at) == ("active", None, None)
+    assert row.current_period_start == due and row.current_period_end == utc(2027, 5, 3, 3)
+    wallet = await wallet_row(db, sub["wallet_id"])
+    assert (wallet.balance, wallet.period_credit) == (Decimal(20), Decimal(20))
+    events = [e["type"] for e in await subscription_events(db, sub_id)]
+    assert events == [
+        "subscription.created",
+        "subscription.payment_failed",
+        "subscription.renewed",
+    ]
+    # The card that paid is the subscription's card now: the next period renews on it.
+    await run_once(billing, utc(2027, 4, 20))
+    assert len(await renewal_payments(db)) == 2  # nothing early
+    await run_once(billing, utc(2027, 5, 3, 3))
+    payments = await renewal_payments(db)
+    assert (payments[-1].status, payments[-1].payment_method_id) == ("succeeded", "pm_test_new")
+    assert payments[-1].idempotency_key == f"{sub_id}:renewal:2"
     assert (await ledger_check(db)).problems == []
 
 

@@ -64,6 +64,7 @@ from lava_server.payments.repository import CHECKOUT, FAILED, PENDING, SUCCEEDED
 from lava_server.pricing import MAX_AMOUNT
 from lava_server.subscriptions import repository as subscriptions
 from lava_server.subscriptions import service as subscription_service
+from lava_server.wallets import autopay
 from lava_server.wallets import repository as wallets
 from lava_server.wallets.ledger import lock_wallet
 from lava_server.wallets.service import credit_payment
@@ -767,8 +768,9 @@ async def _complete(
         bundle, running = await _bundle_bought(session, checkout)
         await subscription_service.bundle_bought(session, running, bundle, payment, now)
     if checkout.autopay_amount is not None:
-        wallet.autopay_enabled = True
-        wallet.autopay_threshold = checkout.autopay_threshold
-        wallet.autopay_amount = checkout.autopay_amount
+        assert checkout.autopay_threshold is not None
+        autopay.turn_on(
+            wallet, threshold=checkout.autopay_threshold, amount=checkout.autopay_amount
+        )
     checkout.completed_at = now
     checkout.connection_id = connection_id

@@ -237,3 +237,15 @@ async def record_dispute(billing: Billing, dispute_id: str, now: datetime) -> No
         except IntegrityError:  # the same dispute recorded by a delivery at the same moment
             if attempt:
                 raise
+
+
+async def record_detached(billing: Billing, method_id: str, now: datetime) -> int:
+    """Stripe's `payment_method.detached` (a card removed in Stripe's dashboard or by the
+    customer's bank): once Stripe confirms it, our saved card of it is never charged again
+    (renewals and autopay take the card the wallet saved last, or go on the dunning schedule).
+    Returns how many saved cards were still attached."""
+    provider = stripe_of(billing)
+    if provider is None or not await provider.method_detached(method_id):
+        return 0
+    async with billing.db.write() as session:
+        return await payment_records.detach_methods(session, "stripe", f" {method_id}", now)

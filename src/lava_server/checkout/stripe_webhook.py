@@ -6,8 +6,9 @@ signature is 400 and changes nothing. `payment_intent.succeeded` of a live check
 in Stripe's dashboard, or one of ours) books the charge's refunds once each
 (`live_payments.record_refunds`, which reads them again); `charge.dispute.created` freezes the
 wallet the disputed payment funded and `charge.dispute.closed` closes the dispute (a lost one
-debits the wallet; `live_payments.record_dispute`, which reads the dispute again); other events
-are acknowledged.
+debits the wallet; `live_payments.record_dispute`, which reads the dispute again);
+`payment_method.detached` stops charging that card (`live_payments.record_detached`, which reads
+it again); other events are acknowledged.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ async def stripe_webhook(request: Request, billing: Billing = Depends(get_billin
             await live_payments.record_refunds(billing, str(object_id), billing.now())
         elif kind in ("charge.dispute.created", "charge.dispute.closed") and object_id:
             await live_payments.record_dispute(billing, str(object_id), billing.now())
+        elif kind == "payment_method.detached" and object_id:
+            await live_payments.record_detached(billing, str(object_id), billing.now())
     except stripe_sdk.StripeError:
         log.exception(
             "reading %s %s from Stripe failed; Stripe will send it again", kind, object_id

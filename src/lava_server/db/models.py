@@ -132,6 +132,13 @@ class Wallet(Base):
     # Added by migration 0016: set while a dispute of a payment that funded it is open (calls
     # and reports are refused, 402 `wallet_frozen`).
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Added by migration 0018 (`docs/checkout-and-wallets.md#dunning`): since when autopay's
+    # charges have been declined, how many retries were made, and when the next one is due.
+    autopay_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    autopay_retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    autopay_retry_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime(), nullable=True, index=True
+    )
     # Added by migration 0002 (subscriptions): the part of `balance` that is period credit
     # (spent before purchased credit; the sum of its `CreditGrant.remaining`), when the earliest
     # of it expires, and the subscription cycle that sets the wallet's usage periods
@@ -519,6 +526,9 @@ class PaymentMethod(Base):
     exp_month: Mapped[int] = mapped_column(Integer)
     exp_year: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Added by migration 0018: removed at the provider (Stripe's `payment_method.detached`);
+    # never charged again.
+    detached_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Payment(Base):
@@ -561,7 +571,7 @@ class Payment(Base):
     provider: Mapped[str] = mapped_column(String(16))
     payment_method_id: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
-    provider_payment_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    provider_payment_id: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     checkout_session_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     active_subscription_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     period_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -615,6 +625,11 @@ class ActiveSubscription(Base):
     pending_change: Mapped[str | None] = mapped_column(String(16), nullable=True)
     pending_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     pending_plan_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Added by migration 0018 (`docs/checkout-and-wallets.md#dunning`): since when the renewal
+    # has been declined, how many retries were made, and when the next one is due.
+    past_due_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    payment_retries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_payment_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class CreditGrant(Base):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import CheckoutSession, Dispute, Payment, PaymentMethod, Refund
@@ -34,15 +35,38 @@ async def get_method(session: AsyncSession, method_id: str) -> PaymentMethod | N
 
 
 async def latest_method(session: AsyncSession, wallet_id: str) -> PaymentMethod | None:
-    """The card the wallet saved last (renewals and autopay charge it)."""
+    """The card the wallet saved last and still has (renewals and autopay charge it)."""
     return (
         await session.execute(
             select(PaymentMethod)
-            .where(PaymentMethod.wallet_id == wallet_id)
+            .where(PaymentMethod.wallet_id == wallet_id, PaymentMethod.detached_at.is_(None))
             .order_by(PaymentMethod.created_at.desc(), PaymentMethod.id.desc())
             .limit(1)
         )
     ).scalar_one_or_none()
+
+
+async def usable_method(session: AsyncSession, method_id: str) -> PaymentMethod | None:
+    """The card, unless it was removed at the provider."""
+    method = await session.get(PaymentMethod, method_id)
+    return None if method is None or method.detached_at is not None else method
+
+
+async def detach_methods(
+    session: AsyncSession, provider: str, provider_method_suffix: str, now: datetime
+) -> int:
+    """Mark the cards the provider removed (their `provider_method_id` ends with the suffix:
+    Stripe's is `"<customer> <payment method>"`); returns how many were still attached."""
+    result: CursorResult[Any] = await session.execute(  # type: ignore[assignment]
+        update(PaymentMethod)
+        .where(
+            PaymentMethod.provider == provider,
+            PaymentMethod.provider_method_id.endswith(provider_method_suffix, autoescape=True),
+            PaymentMethod.detached_at.is_(None),
+        )
+        .values(detached_at=now)
+    )
+    return result.rowcount
 
 
 async def key_used(session: AsyncSession, idempotency_key: str) -> bool:

@@ -167,6 +167,12 @@ class StripeCheckout:
             status=str(found.get("status") or ""),
         )
 
+    async def method_detached(self, method_id: str) -> bool:
+        """Whether Stripe has the payment method detached from every customer now (read again,
+        never taken from the event)."""
+        found = await self.client.v1.payment_methods.retrieve_async(method_id)
+        return found.customer is None
+
     async def charge_refunds(self, charge_id: str) -> list[ProviderRefund]:
         """The refunds of a charge as Stripe has them now (read again, never taken from the
         event): those that succeeded or are on their way (`pending`)."""

@@ -1,8 +1,11 @@
 """Renewals: at each period start (on the billing anchor) the worker queues a charge of the
 plan's current `period_amount` to the subscription's saved card; when it succeeds the wallet is
-credited and granted that much period credit for the new period. A declined renewal ends the
-subscription. One renewal per period: its idempotency key is the subscription and the period's
-index. When the worker comes back after a long stop, only the period holding "now" is charged."""
+credited and granted that much period credit for the new period. A declined renewal is retried
+on the dunning schedule (`payments.dunning`: 1, 3 and 5 days after the first decline, on the card
+saved last, each decline a `subscription.payment_failed` event), then the subscription is
+cancelled. One renewal per period: its idempotency key is the subscription and the period's
+index (and the retry's number). When the worker comes back after a long stop, only the period
+holding "now" is charged."""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import Payment
+from lava_server.db.models import ActiveSubscription, Payment, PaymentMethod
+from lava_server.payments import dunning
 from lava_server.payments import repository as payment_records
 from lava_server.payments.context import Billing
 from lava_server.payments.interface import ChargeResult
@@ -54,15 +58,18 @@ async def _queue(billing: Billing, subscription_id: str, now: datetime) -> int:
             await service.renewed_free(session, subscription, config, index, now)
             return 0
         key = f"{subscription.id}:renewal:{index}"
+        if subscription.past_due_since is not None:  # a retry of the dunning schedule
+            retry_at = subscription.next_payment_retry_at
+            if retry_at is None or retry_at > now:
+                return 0
+            subscription.payment_retries += 1
+            subscription.next_payment_retry_at = None
+            key = f"{key}:retry:{subscription.payment_retries}"
         if await payment_records.key_used(session, key):
             return 0
-        method = (
-            None
-            if subscription.payment_method_id is None
-            else await payment_records.get_method(session, subscription.payment_method_id)
-        )
-        if method is None:  # a paid plan without a card to charge
-            await service.end(session, subscription, service.PAYMENT_FAILED, now)
+        method = await _card_for(session, subscription)
+        if method is None:  # no card left to charge: a decline that needed no provider
+            await _declined(session, subscription, "no_payment_method", now)
             return 0
         await payment_records.add_payment(
             session,
@@ -92,4 +99,31 @@ async def settle(
         await credit_payment(session, payment, now)
         await service.renewed(session, subscription, payment, now)
     elif payment.status == FAILED and subscription.status == ACTIVE:
+        await _declined(session, subscription, payment.failure_code, now)
+
+
+async def _card_for(
+    session: AsyncSession, subscription: ActiveSubscription
+) -> PaymentMethod | None:
+    """The subscription's card; a retry, or a card removed at the provider, takes the card the
+    wallet saved last."""
+    if subscription.past_due_since is None and subscription.payment_method_id is not None:
+        method = await payment_records.usable_method(session, subscription.payment_method_id)
+        if method is not None:
+            return method
+    return await payment_records.latest_method(session, subscription.wallet_id)
+
+
+async def _declined(
+    session: AsyncSession, subscription: ActiveSubscription, failure_code: str | None, now: datetime
+) -> None:
+    """Schedule the next retry (and say so), or cancel the subscription once the schedule is
+    over."""
+    first = subscription.past_due_since or now
+    retry_at = dunning.next_retry_at(first, subscription.payment_retries, failure_code)
+    if retry_at is None:
         await service.end(session, subscription, service.PAYMENT_FAILED, now)
+        return
+    subscription.past_due_since = first
+    subscription.next_payment_retry_at = retry_at
+    await service.payment_failed(session, subscription, now)

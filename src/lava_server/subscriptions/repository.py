@@ -154,6 +154,11 @@ async def due_for_renewal(session: AsyncSession, now: datetime, limit: int) -> l
         .where(
             ActiveSubscription.status == ACTIVE,
             ActiveSubscription.current_period_end <= now,
+            # In dunning, only once the next retry is due.
+            or_(
+                ActiveSubscription.next_payment_retry_at.is_(None),
+                ActiveSubscription.next_payment_retry_at <= now,
+            ),
         )
         .order_by(ActiveSubscription.current_period_end)
         .limit(limit)

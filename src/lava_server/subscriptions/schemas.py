@@ -93,3 +93,8 @@ class RestActiveSubscription(TypedDict):
     current_period_start: Timestamp
     current_period_end: Timestamp
     cancelled_at: NotRequired[Timestamp]
+    # Dunning (our extension): a renewal was declined; retried until `next_payment_retry_at`'s
+    # schedule is over, then the subscription is cancelled.
+    past_due_since: NotRequired[Timestamp]
+    payment_retries: NotRequired[int]
+    next_payment_retry_at: NotRequired[Timestamp | None]

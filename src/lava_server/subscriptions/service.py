@@ -89,6 +89,11 @@ def render_subscription(
     }
     if subscription.cancelled_at is not None:
         body["cancelled_at"] = iso(subscription.cancelled_at)
+    if subscription.past_due_since is not None:  # dunning (`docs/checkout-and-wallets.md#dunning`)
+        body["past_due_since"] = iso(subscription.past_due_since)
+        body["payment_retries"] = subscription.payment_retries
+        retry_at = subscription.next_payment_retry_at
+        body["next_payment_retry_at"] = None if retry_at is None else iso(retry_at)
     return body
 
 
@@ -244,6 +249,7 @@ async def end(
     period. The caller holds the wallet's lock and the subscription's."""
     subscription.status = CANCELLED
     subscription.cancelled_at = now if at is None else at
+    subscription.next_payment_retry_at = None
     subscription.cancel_reason = reason
     _clear_pending(subscription)
     ends_at = subscription.current_period_end
@@ -378,8 +384,18 @@ async def renewed(
     config = await repository.config_by_id(session, subscription.subscription_config_id)
     assert config is not None
     _move_to_period(subscription, config, payment.period_index)
+    subscription.payment_method_id = payment.payment_method_id  # a retry may take a newer card
+    subscription.past_due_since, subscription.payment_retries = None, 0
+    subscription.next_payment_retry_at = None
     await _grant_period(session, subscription, config, payment, now)
     await _report(session, outbox.SUBSCRIPTION_RENEWED, subscription, now)
+
+
+async def payment_failed(
+    session: AsyncSession, subscription: ActiveSubscription, now: datetime
+) -> None:
+    """A renewal was declined and will be retried (`payments.dunning`): say so."""
+    await _report(session, outbox.SUBSCRIPTION_PAYMENT_FAILED, subscription, now)
 
 
 def _move_to_period(

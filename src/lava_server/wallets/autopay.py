@@ -3,17 +3,23 @@ balance below its threshold, one top-up of its autopay amount is charged to its 
 
 At most one autopay charge per wallet is pending at a time (a partial unique index backs the
 check), a cooldown separates two of them, a wallet gets at most `autopay_max_per_period` per usage
-period, and a declined charge turns autopay off until the customer turns it on again in a
-checkout. Each charge is a payment row whose id is its idempotency key, settled once."""
+period. A declined charge turns autopay off and is retried on the dunning schedule
+(`payments.dunning`: 1, 3 and 5 days after the first decline, on the card saved last); a retry
+that succeeds turns autopay back on, as does a retry found unneeded (the wallet was topped up
+meanwhile), and after the last one autopay stays off until the customer turns it on again in a
+checkout. Each decline is an `autopay.failed` event saying when the next retry is due. Each
+charge is a payment row whose id is its idempotency key, settled once."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server import outbox
-from lava_server.db.models import Payment
+from lava_server.db.models import Payment, Wallet
+from lava_server.payments import dunning
 from lava_server.payments import repository as payment_records
 from lava_server.payments.interface import ChargeResult
 from lava_server.payments.repository import AUTOPAY, FAILED, SUCCEEDED
@@ -65,28 +71,88 @@ async def queue_if_due(
     return payment
 
 
+async def retry_if_due(session: AsyncSession, wallet_id: str, now: datetime) -> Payment | None:
+    """Queue the dunning schedule's next retry of a declined autopay top-up, if it is due and
+    still needed. The caller holds the wallet's lock; the worker charges the queued payment."""
+    wallet = await repository.get_wallet(session, wallet_id, fresh=True)
+    if wallet is None or wallet.autopay_retry_at is None or wallet.autopay_retry_at > now:
+        return None
+    if await repository.autopay_pending(session, wallet_id):
+        return None
+    wallet.autopay_retries += 1
+    wallet.autopay_retry_at = None
+    method = await payment_records.latest_method(session, wallet_id)
+    needed = (
+        wallet.autopay_threshold is not None
+        and wallet.autopay_amount is not None
+        and wallet.balance - wallet.held < wallet.autopay_threshold
+    )
+    if not needed or method is None:
+        # Topped up meanwhile: autopay resumes without a charge. No card left: it stays off.
+        _end_dunning(wallet, resume=not needed)
+        return None
+    assert wallet.autopay_amount is not None
+    payment = new_payment(
+        purpose=AUTOPAY,
+        idempotency_key=None,
+        method=method,
+        amount=wallet.autopay_amount,
+        merchant_id=None,
+        now=now,
+        next_attempt_at=now,
+    )
+    await payment_records.add_payment(session, payment)
+    return payment
+
+
+def turn_on(wallet: Wallet, *, threshold: Decimal, amount: Decimal) -> None:
+    """The customer turned autopay on (a checkout): any dunning of the old card is over."""
+    wallet.autopay_threshold, wallet.autopay_amount = threshold, amount
+    _end_dunning(wallet, resume=True)
+
+
+def _end_dunning(wallet: Wallet, *, resume: bool) -> None:
+    wallet.autopay_failed_at, wallet.autopay_retries, wallet.autopay_retry_at = None, 0, None
+    if resume:
+        wallet.autopay_enabled = True
+
+
 async def settle(
     session: AsyncSession, payment: Payment, result: ChargeResult, now: datetime
 ) -> None:
     """Record the outcome of a pending autopay charge. The caller holds the wallet's lock and
     the payment's."""
     record_outcome(payment, result, now)
-    if payment.status in (SUCCEEDED, FAILED):
-        await outbox.record(
-            session,
-            outbox.AUTOPAY_SUCCEEDED if payment.status == SUCCEEDED else outbox.AUTOPAY_FAILED,
-            object_id=payment.wallet_id,
-            wallet_id=payment.wallet_id,
-            livemode=payment.livemode,
-            data={"payment": render_payment(payment)},
-            now=now,
-        )
+    if payment.status not in (SUCCEEDED, FAILED):
+        return
+    wallet = await repository.get_wallet(session, payment.wallet_id)
+    assert wallet is not None
+    retry_at, retries = None, wallet.autopay_retries
     if payment.status == SUCCEEDED:
         await credit_payment(session, payment, now)
-    elif payment.status == FAILED:
-        wallet = await repository.get_wallet(session, payment.wallet_id)
-        assert wallet is not None
+        if wallet.autopay_failed_at is not None:  # a retry mended it
+            _end_dunning(wallet, resume=True)
+    else:
         wallet.autopay_enabled = False
+        first = wallet.autopay_failed_at or now
+        retry_at = dunning.next_retry_at(first, wallet.autopay_retries, payment.failure_code)
+        if retry_at is None:
+            _end_dunning(wallet, resume=False)
+        else:
+            wallet.autopay_failed_at, wallet.autopay_retry_at = first, retry_at
+    data: dict[str, object] = {"payment": render_payment(payment)}
+    if payment.status == FAILED:
+        data["retries"] = retries
+        data["next_retry_at"] = None if retry_at is None else iso(retry_at)
+    await outbox.record(
+        session,
+        outbox.AUTOPAY_SUCCEEDED if payment.status == SUCCEEDED else outbox.AUTOPAY_FAILED,
+        object_id=payment.wallet_id,
+        wallet_id=payment.wallet_id,
+        livemode=payment.livemode,
+        data=data,
+        now=now,
+    )
 
 
 def render_payment(payment: Payment) -> dict[str, object]:

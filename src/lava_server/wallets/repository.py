@@ -278,6 +278,17 @@ async def wallets_needing_topup(session: AsyncSession, limit: int) -> list[str]:
     return list(rows.scalars())
 
 
+async def wallets_due_autopay_retry(session: AsyncSession, now: datetime, limit: int) -> list[str]:
+    """Wallets whose declined autopay is due to be tried again (`payments.dunning`)."""
+    rows = await session.execute(
+        select(Wallet.id)
+        .where(Wallet.autopay_retry_at <= now)
+        .order_by(Wallet.autopay_retry_at)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
 # `lava ledger check`: run in one read transaction.
 
 

@@ -43,7 +43,7 @@ BATCH = 100
 class Round:
     credit_expired: int  # wallets whose period credit expired
     renewals_queued: int
-    autopay_queued: int
+    autopay_queued: int  # top-ups, and retries of declined ones (`payments.dunning`)
     payments_processed: int
     holds_released: int = 0  # forward calls abandoned by a server process that died
     refunds_retried: int = 0  # refunds whose provider had not answered (`money_ops.service`)
@@ -54,7 +54,7 @@ async def run_once(billing: Billing, now: datetime | None = None) -> Round:
     return Round(
         credit_expired=await expire_due_credit(billing, now),
         renewals_queued=await renewals.queue_due(billing, now),
-        autopay_queued=await queue_autopay(billing, now),
+        autopay_queued=await queue_autopay(billing, now) + await retry_autopay(billing, now),
         payments_processed=await process_due_payments(billing, now),
         holds_released=await release_abandoned(
             billing.db, billing.settings.abandoned_after_seconds, now
@@ -106,6 +106,19 @@ async def queue_autopay(billing: Billing, now: datetime) -> int:
         async with billing.db.write() as session:
             await lock_wallet(session, wallet_id)
             if await autopay.queue_if_due(session, billing.settings, wallet_id, now) is not None:
+                queued += 1
+    return queued
+
+
+async def retry_autopay(billing: Billing, now: datetime) -> int:
+    """Declined autopay top-ups whose next retry is due (`payments.dunning`)."""
+    async with billing.db.read() as session:
+        due = await wallet_records.wallets_due_autopay_retry(session, now, BATCH)
+    queued = 0
+    for wallet_id in due:
+        async with billing.db.write() as session:
+            await lock_wallet(session, wallet_id)
+            if await autopay.retry_if_due(session, wallet_id, now) is not None:
                 queued += 1
     return queued
 
