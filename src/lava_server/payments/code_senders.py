@@ -77,6 +77,11 @@ class CodeSender(Protocol):
         `livemode` is not the sender's."""
         ...
 
+    async def reachable(self) -> tuple[bool, str]:
+        """Whether the service takes our credentials now, without sending anything (`lava
+        doctor`): the answer and a line for the operator."""
+        ...
+
 
 def check_mode(sender: CodeSender, livemode: bool) -> None:
     if livemode != sender.live:
@@ -106,6 +111,9 @@ class LogSender:
         log.info("sandbox code to %s: %s", to, text)
         self.sent.append(SentCode(to, text))
 
+    async def reachable(self) -> tuple[bool, str]:
+        return True, "codes are written to the server log"
+
 
 class Senders:
     """The senders of one mode, one per channel."""
@@ -121,6 +129,10 @@ class Senders:
         if sender is None:
             raise CodeNotSent(f"Codes cannot be sent by {to.channel} here.", field=to.channel)
         await sender.send(to, text, livemode=livemode)
+
+    async def reachable(self) -> tuple[bool, str]:
+        answers = [await sender.reachable() for sender in set(self.by_channel.values())]
+        return all(ok for ok, _ in answers), "; ".join(detail for _, detail in answers)
 
 
 def build(settings: Settings, *, live: bool) -> Senders | None:

@@ -1,7 +1,7 @@
 """`lava doctor`: each mode's configuration, checked. Sandbox needs nothing; live mode needs the
 Stripe provider with a live secret key that Stripe accepts (asked at `LAVA_STRIPE_API_BASE`), a
-publishable key of the same mode, the webhook's signing secret, and a code sender that reaches
-customers (`payments.live`)."""
+publishable key of the same mode, the webhook's signing secret, and a code sender per channel
+that takes our credentials (Twilio's account read, the SMTP server's login; nothing is sent)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import stripe as stripe_sdk
 
-from lava_server.payments import live
+from lava_server.payments import code_senders
 from lava_server.payments.stripe import StripePayments
 from lava_server.settings import Settings
 
@@ -74,9 +74,11 @@ async def run(settings: Settings) -> list[Check]:
             )
         )
         checks.append(Check("live", "Stripe.js", None, f"loaded from {settings.stripe_js_url}"))
-    _, sender = live.configured(settings)
-    if sender is None or not sender.live:
+    sender = code_senders.build(settings, live=True)
+    if sender is None:
         checks.append(Check("live", "code sender", False, "none: LAVA_CODE_SENDER_LIVE is empty"))
     else:
-        checks.append(Check("live", "code sender", None, "configured (reachability not checked)"))
+        for channel, one in sorted(sender.by_channel.items()):
+            ok, detail = await one.reachable()
+            checks.append(Check("live", f"code sender ({channel}: {one.name})", ok, detail))
     return checks

@@ -91,6 +91,27 @@ class SmtpSender:
             raise CodeNotSent(TRY_AGAIN, detail=detail) from None
         log.info("code sent by email to %s", _masked(to.address))
 
+    async def reachable(self) -> tuple[bool, str]:
+        """Connects, says EHLO (STARTTLS when offered), logs in when a user is set, and quits."""
+        where = f"{self.host}:{self.port}"
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            use_tls=self.tls,
+            start_tls=None if not self.tls else False,
+            timeout=self.timeout,
+        )
+        try:
+            async with client:
+                if self.username:
+                    await client.login(self.username, self.password or "")
+                await client.noop()
+        except aiosmtplib.SMTPAuthenticationError:
+            return False, f"the SMTP server at {where} refused the login"
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            return False, f"the SMTP server at {where} cannot be reached: {type(exc).__name__}"
+        return True, f"SMTP server at {where} answers; email from {self.sender}"
+
 
 def _masked(address: str) -> str:
     local, _, domain = address.partition("@")

@@ -115,6 +115,25 @@ class TwilioSender:
                 raise _failure(response, to.number)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def reachable(self) -> tuple[bool, str]:
+        """Reads the account (`GET /2010-04-01/Accounts/{sid}.json`): it must be `active`."""
+        url = f"{self.base_url}/2010-04-01/Accounts/{self.account_sid}.json"
+        try:
+            async with httpx.AsyncClient(
+                auth=(self.account_sid, self.auth_token), timeout=self.timeout
+            ) as http:
+                response = await http.get(url)
+        except httpx.HTTPError as exc:
+            return False, f"Twilio cannot be reached at {self.base_url}: {type(exc).__name__}"
+        if response.status_code == 401:
+            return False, f"refused by Twilio at {self.base_url} (account SID or auth token)"
+        if response.status_code != 200:
+            return False, f"Twilio at {self.base_url} answered {response.status_code}"
+        status = _json(response).get("status")
+        if status != "active":
+            return False, f"the Twilio account is {status}"
+        return True, f"Twilio account active at {self.base_url}; SMS from {self.sender}"
+
 
 def _json(response: httpx.Response) -> dict[str, Any]:
     try:

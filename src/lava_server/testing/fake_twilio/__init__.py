@@ -195,6 +195,21 @@ class FakeTwilio:
                 return JSONResponse(message)
         return error(404, 20404, "The requested resource was not found")
 
+    async def get_account(self, request: Request) -> Response:
+        if not self._authorised(request):
+            return error(401, 20003, "Authenticate")
+        if request.path_params["account"] != self.account_sid:
+            return error(404, 20404, "The requested resource was not found")
+        return JSONResponse(
+            {
+                "sid": self.account_sid,
+                "friendly_name": "Fake Twilio account",
+                "status": "active",
+                "type": "Full",
+                "uri": f"/2010-04-01/Accounts/{self.account_sid}.json",
+            }
+        )
+
     async def health(self, _request: Request) -> Response:
         return JSONResponse({"ok": True})
 
@@ -228,6 +243,7 @@ def create_fake_twilio_app(
     base = "/2010-04-01/Accounts/{account}"
     app = Starlette(
         routes=[
+            Route(f"{base}.json", fake.get_account, methods=["GET"]),
             Route(f"{base}/Messages.json", fake.create_message, methods=["POST"]),
             Route(f"{base}/Messages/{{sid}}.json", fake.get_message, methods=["GET"]),
             Route("/_fake/health", fake.health, methods=["GET"]),
