@@ -164,3 +164,39 @@ async def test_a_declined_card_is_shown_and_nothing_is_credited(browser, live, d
     assert await paid(db, session_id) == (1, Decimal("25"))
     assert outside == []
     await context.close()
+
+
+async def test_a_sandbox_card_posted_to_a_live_page_is_refused(browser, live, db):
+    """The live payment step has no card form of ours; a customer who adds one to the page (the
+    sandbox's fields, with the 4242 test card) and submits it gets the refusal, and nothing is
+    charged or credited."""
+    context, page, outside = await open_page(browser, live)
+    session_id = await to_payment_step(page, live)
+    assert await page.locator('input[name="card_number"]').count() == 0
+    await page.evaluate(
+        """() => {
+            const form = document.createElement("form");
+            form.method = "post";
+            form.action = location.pathname;
+            for (const hidden of document.querySelectorAll('input[type="hidden"]')) {
+                if (hidden.name && hidden.name !== "action") form.appendChild(hidden.cloneNode());
+            }
+            const fields = {action: "pay", card_number: "4242 4242 4242 4242",
+                            card_expiry: "12 / 34", card_cvc: "123"};
+            for (const [name, value] of Object.entries(fields)) {
+                const input = document.createElement("input");
+                input.type = "hidden"; input.name = name; input.value = value;
+                form.appendChild(input);
+            }
+            document.body.appendChild(form);
+            form.submit();
+        }"""
+    )
+    refusal = page.get_by_text("accepted on test checkouts only")
+    await refusal.wait_for()
+    assert "Nothing was charged" in await page.content()
+    assert await page.locator('input[name="card_number"]').count() == 0
+    assert await paid(db, session_id) == (0, Decimal("0"))
+    assert (await ledger_check(db)).problems == []
+    assert outside == []
+    await context.close()
