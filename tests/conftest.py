@@ -28,6 +28,7 @@ from lava_server.db.migrate import upgrade
 from lava_server.db.models import Base
 from lava_server.merchants import service as merchants
 from lava_server.settings import Settings
+from lava_server.wallets.service import check as ledger_check
 from lava_server.testing import ServerThread, create_fake_provider_app, serve_in_thread
 from lava_server.testing.fake_provider import FakeProvider
 
@@ -103,10 +104,19 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[Database]:
+async def db(settings: Settings, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    """The test's database; when the test is over, `lava ledger check` must find it clean
+    (tests that tamper with the ledger on purpose are marked `ledger_tampered`)."""
     database = Database(settings.database_url, pool_size=5)
-    yield database
-    await database.dispose()
+    try:
+        yield database
+        if request.node.get_closest_marker("ledger_tampered") is None:
+            report = await ledger_check(database)
+            if report.problems:
+                found = "; ".join(problem.describe() for problem in report.problems[:5])
+                pytest.fail(f"lava ledger check after the test: {found}")
+    finally:
+        await database.dispose()
 
 
 @pytest.fixture

@@ -198,6 +198,7 @@ async def test_usage_totals_from_requests_past_64_bits_are_exact(client, db, mer
     assert response.json()["totals"]["total_fee_amount"] == format_money(11 * Decimal(90000000))
 
 
+@pytest.mark.ledger_tampered
 async def test_the_ledger_check_sums_past_64_bits(db, merchant):
     """A tampered transaction whose entries add up past 2^63 units is reported, exactly."""
     async with db.write() as session:

@@ -437,6 +437,7 @@ async def test_test_helpers(client, db, merchant):
     assert (await ledger_check(db)).problems == []
 
 
+@pytest.mark.ledger_tampered
 async def test_ledger_check_finds_a_tampered_balance(client, db, merchant):
     from sqlalchemy import update
 
