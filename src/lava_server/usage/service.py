@@ -170,3 +170,48 @@ async def retrieve(
             }
         )
     return {"items": items, "totals": _render_sums(totals)}
+
+
+@dataclass(frozen=True)
+class Top:
+    """One line of a ranking: a connection or a product, with its sums over a window."""
+
+    id: str
+    total_requests: int
+    total_usage_tokens: int
+    total_fee_amount: Decimal
+    total_usage_cost: Decimal
+
+
+async def top(
+    db: Database, caller: Caller, start: datetime, end: datetime, *, by: str, limit: int = 5
+) -> list[Top]:
+    """The customers (`by="connection"`) or meters (`by="product"`) with the most fees from
+    `start` to `end` (UTC, on quarter hours), read from the roll-ups."""
+    if by not in ("connection", "product"):
+        raise ValueError(by)
+    async with db.read() as session:
+        rows = await repository.top_series(
+            session, caller.merchant_id, caller.livemode, start, end, by=by, limit=limit
+        )
+    return [
+        Top(
+            row[0],
+            int(row[1] or 0),
+            int(row[2] or 0),
+            row[3] if row[3] is not None else Decimal(0),
+            row[4] if row[4] is not None else Decimal(0),
+        )
+        for row in rows
+    ]
+
+
+async def last_activity(
+    db: Database, caller: Caller, connection_ids: list[str]
+) -> dict[str, datetime]:
+    """When each connection last made a request (to the quarter hour), from the roll-ups."""
+    async with db.read() as session:
+        found = await repository.last_activity(
+            session, caller.merchant_id, caller.livemode, connection_ids
+        )
+    return {key: datetime.fromtimestamp(value, timezone.utc) for key, value in found.items()}

@@ -1,0 +1,200 @@
+"""The dashboard in Debian's Chromium (Playwright): sign in with the one-time link and a
+password, visit every page in both modes at 375 px and 1440 px (screenshots in
+test-artifacts/dashboard/), act through the pages, and never ask another host for anything."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from lava_server.app import create_app
+from lava_server.dashboard import users
+from lava_server.db.engine import Database
+from lava_server.merchants import service as merchants
+from lava_server.settings import Settings
+from lava_server.testing.server import ServerThread
+from tests.browser.conftest import browser  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.slow
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
+WIDTHS = {"375": (375, 812), "1440": (1440, 900)}
+PASSWORD = "a long browser password"
+
+
+class Shop:
+    """A served app with a merchant, a dashboard admin, and some usage to show."""
+
+    def __init__(self, server: ServerThread, secret_key: str, link: str, customer: str) -> None:
+        self.server = server
+        self.secret_key = secret_key
+        self.link = link
+        self.customer = customer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+async def _seed(database_url: str) -> tuple[str, str, str]:
+    db = Database(database_url, pool_size=2)
+    try:
+        key = await merchants.create_merchant(db, "Acme AI", livemode=False)
+        settings = Settings(database_url=database_url)
+        _, token = await users.create_user(db, settings, "ana@example.com", key.merchant_id)
+        await users.create_user(
+            db, settings, "vic@example.com", key.merchant_id, "viewer", PASSWORD
+        )
+        assert token is not None
+        return key.secret_key, token, key.merchant_id
+    finally:
+        await db.dispose()
+
+
+def _usage(url: str, secret_key: str) -> str:
+    headers = {"Authorization": f"Bearer {secret_key}"}
+    with httpx.Client(base_url=url + "/v1/", headers=headers) as api:
+        product = api.post(
+            "products",
+            json={"name": "Chat", "tiers": [{"start": 0, "rate": "2", "type": "tokens_1m"}]},
+        )
+        assert product.status_code == 201, product.text
+        customers = []
+        for n, name in enumerate(("ada", "bob", "cy")):
+            made = api.post(
+                "test_helpers/connections",
+                json={"balance": "25", "reference_id": name, "email": f"{name}@example.com"},
+            )
+            assert made.status_code == 201, made.text
+            customers.append(made.json()["connection_id"])
+            for i in range(3 + n):
+                report = api.post(
+                    "requests",
+                    json={
+                        "request_id": f"{name}-{i}",
+                        "connection_id": customers[-1],
+                        "product_id": product.json()["product_id"],
+                        "provider": "openai",
+                        "model": "gpt-4o-mini" if i % 2 else "gpt-4o",
+                        "input_tokens": 120_000 * (i + 1),
+                        "output_tokens": 30_000,
+                    },
+                )
+                assert report.status_code == 201, report.text
+        return customers[0]
+
+
+@pytest.fixture
+def shop(sqlite_template: Path, tmp_path: Path) -> Iterator[Shop]:
+    database = tmp_path / "lava.db"
+    database.write_bytes(sqlite_template.read_bytes())
+    database_url = f"sqlite:///{database}"
+    secret_key, token, _ = asyncio.run(_seed(database_url))
+    with ServerThread(create_app(Settings(database_url=database_url))) as server:
+        customer = _usage(server.url, secret_key)
+        yield Shop(server, secret_key, f"{server.url}/dashboard/sign-in/link/{token}", customer)
+
+
+async def _context(browser, outside: list[str], width: str):  # noqa: F811
+    viewport = WIDTHS[width]
+    context = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+
+    async def only_this_machine(route) -> None:
+        if urlsplit(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    await context.route("**/*", only_this_machine)
+    return context
+
+
+async def _sign_in_with_link_then_password(page, shop: Shop) -> None:
+    await page.goto(shop.link)
+    await page.get_by_role("button", name="Continue and sign in").click()
+    await page.wait_for_url("**/dashboard/test/account?welcome=1")
+    await page.get_by_label("New password").fill(PASSWORD)
+    await page.get_by_label("The same again").fill(PASSWORD)
+    await page.get_by_role("button", name="Save the password").click()
+    await page.locator("#notice").wait_for()
+
+
+async def _sign_in(page, shop: Shop, email: str) -> None:
+    await page.goto(shop.url + "/dashboard/sign-in")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/dashboard/test/")
+
+
+def _pages(shop: Shop) -> dict[str, str]:
+    """name -> path under /dashboard/{mode}/ (a customer exists in test mode only)."""
+    return {"overview": "", "overview-compare": "?days=7&compare=1", "account": "account"}
+
+
+async def test_every_page_in_both_modes_at_both_widths_offline(browser, shop):  # noqa: F811
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    outside: list[str] = []
+    errors: list[str] = []
+    context = await _context(browser, outside, "1440")
+    page = await context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await _sign_in_with_link_then_password(page, shop)
+    await context.close()
+
+    for width in WIDTHS:
+        context = await _context(browser, outside, width)
+        page = await context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        await _sign_in(page, shop, "ana@example.com")
+        for mode in ("test", "live"):
+            for name, path in _pages(shop).items():
+                answer = await page.goto(f"{shop.url}/dashboard/{mode}/{path}")
+                assert answer is not None and answer.status == 200, (mode, name)
+                marker = page.locator("#test-mode")
+                assert await marker.count() == (1 if mode == "test" else 0)
+                if name.startswith("overview"):
+                    charts = page.locator("[data-chart][data-drawn='true']")
+                    await charts.nth(2).wait_for()
+                    assert await charts.count() == 3
+                    if mode == "test":
+                        await page.locator(".plot .xtick").first.wait_for()
+                        assert "ada" in await page.locator("#customers-title + *").inner_text()
+                    else:
+                        assert await page.locator("#empty-title").count() == 1
+                        snippet = await page.locator("#snippet-curl").inner_text()
+                        assert f"curl {shop.url}/v1/requests" in snippet
+                wide = await page.evaluate("document.documentElement.scrollWidth")
+                assert wide <= WIDTHS[width][0], f"{name} ({mode}) scrolls sideways at {width}"
+                await page.screenshot(path=ARTIFACTS / f"{name}-{mode}-{width}.png", full_page=True)
+        await context.close()
+    assert outside == []
+    assert errors == []
+
+
+async def test_the_keyboard_reaches_the_navigation_and_the_mode_switch(browser, shop):  # noqa: F811
+    outside: list[str] = []
+    context = await _context(browser, outside, "375")
+    page = await context.new_page()
+    await _sign_in_with_link_then_password(page, shop)
+    await page.goto(shop.url + "/dashboard/test/")
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate("document.activeElement.textContent")
+    assert "Skip to content" in focused
+    for _ in range(12):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.id") == "mode-live":
+            break
+    else:
+        raise AssertionError("the mode switch is not reachable with Tab")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/dashboard/live/")
+    assert await page.locator("#test-mode").count() == 0
+    assert outside == []
+    await context.close()
