@@ -133,9 +133,18 @@ async def _sign_in(page, shop: Shop, email: str) -> None:
     await page.wait_for_url("**/dashboard/test/")
 
 
-def _pages(shop: Shop) -> dict[str, str]:
-    """name -> path under /dashboard/{mode}/ (a customer exists in test mode only)."""
-    return {"overview": "", "overview-compare": "?days=7&compare=1", "account": "account"}
+def _pages(shop: Shop, mode: str) -> dict[str, str]:
+    """name -> path under /dashboard/{mode}/ (the customer exists in test mode only)."""
+    pages = {
+        "overview": "",
+        "overview-compare": "?days=7&compare=1",
+        "customers": "customers",
+        "customers-search": "customers?q=bob%40example.com",
+        "account": "account",
+    }
+    if mode == "test":
+        pages["customer"] = f"customers/{shop.customer}"
+    return pages
 
 
 async def test_every_page_in_both_modes_at_both_widths_offline(browser, shop):  # noqa: F811
@@ -154,7 +163,7 @@ async def test_every_page_in_both_modes_at_both_widths_offline(browser, shop):  
         page.on("pageerror", lambda error: errors.append(str(error)))
         await _sign_in(page, shop, "ana@example.com")
         for mode in ("test", "live"):
-            for name, path in _pages(shop).items():
+            for name, path in _pages(shop, mode).items():
                 answer = await page.goto(f"{shop.url}/dashboard/{mode}/{path}")
                 assert answer is not None and answer.status == 200, (mode, name)
                 marker = page.locator("#test-mode")
@@ -170,6 +179,8 @@ async def test_every_page_in_both_modes_at_both_widths_offline(browser, shop):  
                         assert await page.locator("#empty-title").count() == 1
                         snippet = await page.locator("#snippet-curl").inner_text()
                         assert f"curl {shop.url}/v1/requests" in snippet
+                if name == "customer":
+                    await page.locator("[data-chart='usage'][data-drawn='true']").wait_for()
                 wide = await page.evaluate("document.documentElement.scrollWidth")
                 assert wide <= WIDTHS[width][0], f"{name} ({mode}) scrolls sideways at {width}"
                 await page.screenshot(path=ARTIFACTS / f"{name}-{mode}-{width}.png", full_page=True)
@@ -196,5 +207,74 @@ async def test_the_keyboard_reaches_the_navigation_and_the_mode_switch(browser, 
     await page.keyboard.press("Enter")
     await page.wait_for_url("**/dashboard/live/")
     assert await page.locator("#test-mode").count() == 0
+    assert outside == []
+    await context.close()
+
+
+async def test_granting_credit_through_the_page(browser, shop):  # noqa: F811
+    outside: list[str] = []
+    context = await _context(browser, outside, "1440")
+    page = await context.new_page()
+    await _sign_in_with_link_then_password(page, shop)
+    await page.goto(f"{shop.url}/dashboard/test/customers")
+    await page.get_by_role("link", name="ada").click()
+    await page.wait_for_url(f"**/customers/{shop.customer}")
+    before = await page.locator("#available").inner_text()
+    await page.get_by_label("Amount (USD)", exact=True).fill("abc")
+    await page.get_by_label("Reason").first.fill("goodwill")
+    await page.get_by_role("button", name="Grant credit").click()
+    await page.locator("#grant-error").wait_for()
+    assert "amount" in await page.locator("#grant-error").inner_text()
+    assert await page.locator("#available").inner_text() == before
+    await page.get_by_label("Amount (USD)", exact=True).fill("7.25")
+    await page.get_by_role("button", name="Grant credit").click()
+    await page.locator("#notice").wait_for()
+    assert await page.locator("#notice").inner_text() == "Credit granted."
+    after = await page.locator("#available").inner_text()
+    assert after != before
+    balance = httpx.get(
+        f"{shop.url}/v1/connections/{shop.customer}",
+        headers={"Authorization": f"Bearer {shop.secret_key}"},
+    ).json()["wallet"]["balance"]
+    assert after == f"${float(balance):,.2f}"
+    await page.screenshot(path=ARTIFACTS / "customer-after-grant-test-1440.png", full_page=True)
+    assert outside == []
+    await context.close()
+
+
+async def test_a_viewer_and_a_forged_form_are_refused_in_the_browser(browser, shop):  # noqa: F811
+    outside: list[str] = []
+    context = await _context(browser, outside, "375")
+    page = await context.new_page()
+    await _sign_in(page, shop, "vic@example.com")
+    await page.goto(f"{shop.url}/dashboard/test/customers/{shop.customer}")
+    assert await page.get_by_role("button", name="Grant credit").count() == 0
+    # The viewer forges the admin's form with its own valid CSRF token: the server refuses it.
+    status = await page.evaluate(
+        """async (url) => {
+            const csrf = document.querySelector("input[name=csrf_token]").value;
+            const body = new URLSearchParams({csrf_token: csrf, amount: "100", reason: "forged"});
+            const answer = await fetch(url, {method: "POST", body});
+            return answer.status;
+        }""",
+        f"{shop.url}/dashboard/test/customers/{shop.customer}/grant",
+    )
+    assert status == 403
+    # A form another site would post has no CSRF token: refused as well.
+    status = await page.evaluate(
+        """async (url) => {
+            const body = new URLSearchParams({amount: "100", reason: "forged"});
+            return (await fetch(url, {method: "POST", body})).status;
+        }""",
+        f"{shop.url}/dashboard/test/customers/{shop.customer}/grant",
+    )
+    assert status == 403
+    await page.goto(f"{shop.url}/dashboard/test/customers/{shop.customer}")
+    balance = httpx.get(
+        f"{shop.url}/v1/connections/{shop.customer}",
+        headers={"Authorization": f"Bearer {shop.secret_key}"},
+    ).json()["wallet"]["balance"]
+    assert float(balance) < 25  # its usage only: nothing was granted
+    await page.screenshot(path=ARTIFACTS / "customer-viewer-test-375.png", full_page=True)
     assert outside == []
     await context.close()
