@@ -197,6 +197,25 @@ _day_cache = OrderedDict()
 _day_cache_size = 0
 
 
+_RANGE_CACHE_ENTRIES = 64
+# (merchant, livemode, by, first day, end of the settled days) -> the settled days' sums merged.
+_range_cache: OrderedDict[
+    tuple[str, bool, str, int, int], dict[str, tuple[int, int, Decimal, Decimal]]
+] = OrderedDict()
+
+
+def _merge(
+    into: dict[str, tuple[int, int, Decimal, Decimal]],
+    sums: dict[str, tuple[int, int, Decimal, Decimal]],
+) -> None:
+    for key, (requests, tokens, fees, cost) in sums.items():
+        found = into.get(key)
+        if found is None:
+            into[key] = (requests, tokens, fees, cost)
+        else:
+            into[key] = (found[0] + requests, found[1] + tokens, found[2] + fees, found[3] + cost)
+
+
 def _sums_by_id(rows: list[Any]) -> dict[str, tuple[int, int, Decimal, Decimal]]:
     zero = Decimal(0)
     return {
@@ -236,25 +255,39 @@ async def top(
 
     day = first
     async with db.read() as session:
-        while first % DAY_SECONDS == 0 and day + DAY_SECONDS <= min(last, settled):
-            cache_key = (caller.merchant_id, caller.livemode, by, day)
-            sums = _day_cache.get(cache_key)
-            if sums is None:
-                rows = await repository.top_series(
-                    session,
-                    caller.merchant_id,
-                    caller.livemode,
-                    datetime.fromtimestamp(day, timezone.utc),
-                    datetime.fromtimestamp(day + DAY_SECONDS, timezone.utc),
-                    by=by,
-                    limit=None,
-                )
-                sums = _sums_by_id(rows)
-                _remember(cache_key, sums)
-            else:
-                _day_cache.move_to_end(cache_key)
-            add(sums)
-            day += DAY_SECONDS
+        settled_end = first
+        while first % DAY_SECONDS == 0 and settled_end + DAY_SECONDS <= min(last, settled):
+            settled_end += DAY_SECONDS
+        range_key = (caller.merchant_id, caller.livemode, by, first, settled_end)
+        merged = _range_cache.get(range_key)
+        if merged is None:
+            merged = {}
+            while day < settled_end:
+                cache_key = (caller.merchant_id, caller.livemode, by, day)
+                sums = _day_cache.get(cache_key)
+                if sums is None:
+                    rows = await repository.top_series(
+                        session,
+                        caller.merchant_id,
+                        caller.livemode,
+                        datetime.fromtimestamp(day, timezone.utc),
+                        datetime.fromtimestamp(day + DAY_SECONDS, timezone.utc),
+                        by=by,
+                        limit=None,
+                    )
+                    sums = _sums_by_id(rows)
+                    _remember(cache_key, sums)
+                else:
+                    _day_cache.move_to_end(cache_key)
+                _merge(merged, sums)
+                day += DAY_SECONDS
+            _range_cache[range_key] = merged
+            while len(_range_cache) > _RANGE_CACHE_ENTRIES:
+                _range_cache.popitem(last=False)
+        else:
+            _range_cache.move_to_end(range_key)
+        day = settled_end
+        add(merged)
         if day < last:
             rows = await repository.top_series(
                 session,
