@@ -126,6 +126,26 @@ async def _context(browser, outside: list[str], width: str):  # noqa: F811
     return context
 
 
+_UNLABELLED = """() => Array.from(document.querySelectorAll(
+    "input:not([type=hidden]), select, textarea, button, a[href]"))
+  .filter(el => {
+    const name = (el.labels && el.labels.length ? el.labels[0].textContent : "")
+      || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")
+      || (el.tagName === "INPUT" ? "" : el.textContent);
+    return !name || !name.trim();
+  })
+  .map(el => el.outerHTML.slice(0, 120))"""
+
+
+async def _check_accessibility(page, where: str) -> None:
+    """Landmarks, one heading 1, and a name for every control and link."""
+    assert await page.locator("main").count() == 1, where
+    assert await page.locator("header[role=banner]").count() == 1, where
+    assert await page.locator("nav[aria-label]").count() >= 2, where
+    assert await page.locator("h1").count() == 1, where
+    assert await page.evaluate(_UNLABELLED) == [], where
+
+
 async def _sign_in_with_link_then_password(page, shop: Shop) -> None:
     await page.goto(shop.link)
     await page.get_by_role("button", name="Continue and sign in").click()
@@ -192,6 +212,7 @@ async def test_every_page_in_both_modes_at_both_widths_offline(browser, shop):  
                         assert f"curl {shop.url}/v1/requests" in snippet
                 if name == "customer":
                     await page.locator("[data-chart='usage'][data-drawn='true']").wait_for()
+                await _check_accessibility(page, f"{name} ({mode}, {width})")
                 wide = await page.evaluate("document.documentElement.scrollWidth")
                 assert wide <= WIDTHS[width][0], f"{name} ({mode}) scrolls sideways at {width}"
                 await page.screenshot(path=ARTIFACTS / f"{name}-{mode}-{width}.png", full_page=True)
