@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from lava_server import __version__, outbox
+from lava_server import __version__, dashboard, outbox
 from lava_server.api import docs, openapi
 from lava_server.api.context import RequestContextMiddleware
 from lava_server.api.guard import InputGuard
@@ -101,6 +101,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         await price_refresher.start()
         await state.rate_limiter.start()
         await state.auth_failures.start()
+        await dashboard_state.failures_per_account.start()
+        await dashboard_state.failures_per_address.start()
         purger = asyncio.create_task(_purge_idempotency_keys(state))
         if deliverer is not None:
             await deliverer.start()
@@ -115,6 +117,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             await state.rate_limiter.stop()
             await _app.state.code_limits.close()
             await state.auth_failures.stop()
+            await dashboard_state.failures_per_account.stop()
+            await dashboard_state.failures_per_address.stop()
             await price_refresher.stop()
             await forward.aclose()
             await heartbeat.stop()
@@ -167,6 +171,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(checkout_page_router)
     app.include_router(stripe_webhook_router)
     app.mount("/embed/static", StaticFiles(directory=STATIC), name="checkout-static")
+    dashboard_state = dashboard.install(app, settings, db)  # /dashboard/, and / leads there
     if not settings.separate_worker:
         embed_in(app)  # the worker loop runs as long as the app, unless `lava worker` runs apart
     openapi.install(

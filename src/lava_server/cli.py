@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from lava_server import startup
 from lava_server.api.auth import Caller
+from lava_server.dashboard import users as dashboard_users
 from lava_server.db.engine import Database, describe_url
 from lava_server.errors import ApiError, field_path
 from lava_server.merchants import service as merchants
@@ -89,6 +90,11 @@ refunds_app = typer.Typer(
 app.add_typer(refunds_app, name="refunds")
 payments_app = typer.Typer(help="List payments with their refunds.", no_args_is_help=True)
 app.add_typer(payments_app, name="payments")
+users_app = typer.Typer(
+    help="Create dashboard users and reset their passwords (the dashboard is at /dashboard/).",
+    no_args_is_help=True,
+)
+app.add_typer(users_app, name="users")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -166,7 +172,7 @@ def serve(
         workers = 1
     startup.check_port(settings.host, settings.port, ("--host or LAVA_HOST", "--port or LAVA_PORT"))
     startup.open_database(settings.database_url)
-    new_key = asyncio.run(_bootstrap(settings))
+    new_key, owner_link, has_users = asyncio.run(_bootstrap(settings))
     console.print(f"Database: {describe_url(settings.database_url)}")
     if new_key is not None:
         console.print("[bold]First start: created a sandbox merchant[/bold]", new_key.merchant_id)
@@ -176,6 +182,17 @@ def serve(
             soft_wrap=True,
         )
         console.print("Base URL for clients:   ", settings.base_url, soft_wrap=True)
+    if owner_link is not None:
+        console.print(
+            f"Dashboard sign-in link for {dashboard_users.OWNER_EMAIL} (works once, for "
+            f"{settings.dashboard_link_minutes} minutes): {owner_link}",
+            soft_wrap=True,
+        )
+    elif not has_users:
+        console.print(
+            "No dashboard user yet: lava users create EMAIL --merchant MER prints a sign-in link.",
+            soft_wrap=True,
+        )
     console.print(f"Lava API on {settings.base_url}  (docs: {settings.public_base}docs)")
     missing = live.missing(*live.configured(settings))
     if missing:
@@ -227,10 +244,17 @@ def _exit_cleanly(signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-async def _bootstrap(settings: Settings) -> merchants.NewKey | None:
+async def _bootstrap(settings: Settings) -> tuple[merchants.NewKey | None, str | None, bool]:
+    """On an empty database: the sandbox merchant, its owner (a dashboard admin) and the owner's
+    one-time sign-in link. Also: whether any dashboard user exists."""
     db = Database(settings.database_url, pool_size=1)
     try:
-        return await merchants.bootstrap(db)
+        new_key = await merchants.bootstrap(db)
+        link = None
+        if new_key is not None:
+            token = await dashboard_users.create_owner(db, settings, new_key.merchant_id)
+            link = dashboard_users.link_url(settings, token)
+        return new_key, link, await dashboard_users.any_user(db)
     finally:
         await db.dispose()
 
@@ -1039,6 +1063,81 @@ def payments_list(
             row["created_at"],
         )
     console.print(table)
+
+
+RoleOption = Annotated[
+    str, typer.Option("--role", help="admin (every action) or viewer (reads only).")
+]
+PasswordOption = Annotated[
+    bool,
+    typer.Option(
+        "--password",
+        help="Ask for the password (typed twice, or two lines on standard input) instead of "
+        "printing a one-time sign-in link.",
+    ),
+]
+
+
+def _ask_password() -> str:
+    password: str = typer.prompt(
+        "Password (12 characters or more)", hide_input=True, confirmation_prompt=True
+    )
+    return password
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Argument(help="The user's email (their sign-in name).")],
+    merchant: Annotated[str, typer.Option("--merchant", help="Merchant id (mer_...).")],
+    role: RoleOption = "admin",
+    password: PasswordOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Create a dashboard user of a merchant; print a one-time sign-in link (or ask a password)."""
+    settings = _settings(database_url)
+    secret = _ask_password() if password else None
+    user, token = _with_database(
+        settings,
+        lambda db: dashboard_users.create_user(db, settings, email, merchant, role, secret),
+    )
+    link = None if token is None else dashboard_users.link_url(settings, token)
+    if as_json:
+        made = {"user_id": user.id, "email": user.email, "role": user.role, "link": link}
+        print(json.dumps(made))
+        return
+    console.print(f"User {user.email} ({user.role}) of merchant {user.merchant_id}", soft_wrap=True)
+    if link is not None:
+        console.print(
+            f"Sign-in link (works once, for {settings.dashboard_link_minutes} minutes): {link}",
+            soft_wrap=True,
+        )
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    email: Annotated[str, typer.Argument(help="The user's email.")],
+    password: PasswordOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Sign the user out everywhere and print a one-time sign-in link (or set the password)."""
+    settings = _settings(database_url)
+    secret = _ask_password() if password else None
+    token = _with_database(
+        settings, lambda db: dashboard_users.reset_password(db, settings, email, secret)
+    )
+    link = None if token is None else dashboard_users.link_url(settings, token)
+    if as_json:
+        print(json.dumps({"email": email.strip().lower(), "link": link}))
+    elif link is not None:
+        console.print(
+            f"Signed out everywhere. Sign-in link (works once, for "
+            f"{settings.dashboard_link_minutes} minutes): {link}",
+            soft_wrap=True,
+        )
+    else:
+        console.print("Password set; the user was signed out everywhere.")
 
 
 @app.command("fake-provider")

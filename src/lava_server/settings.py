@@ -48,6 +48,24 @@ class Settings(BaseSettings):
         "tokens) allowed per client address and minute; past it the address gets 429 until "
         "the minute ends.",
     )
+    dashboard_sign_in_failures_per_minute: int = Field(
+        5,
+        ge=1,
+        description="Failed dashboard sign-ins allowed per account and minute; past it that "
+        "account's sign-in answers 429 until the minute ends.",
+    )
+    dashboard_sign_in_failures_per_ip_per_minute: int = Field(
+        20,
+        ge=1,
+        description="Failed dashboard sign-ins allowed per client address and minute, whatever "
+        "the accounts tried.",
+    )
+    dashboard_session_hours: int = Field(
+        12, ge=1, description="How long a dashboard sign-in lasts before signing in again."
+    )
+    dashboard_link_minutes: int = Field(
+        30, ge=1, description="How long a one-time dashboard sign-in link stays usable."
+    )
     redis_url: str = Field(
         "",
         description="Redis URL (`redis://host:6379/0`) to share the rate limit across server "

@@ -56,6 +56,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "catalog",  # the current API's `GET /v1/models`, from the price table
         "webhooks",
         "money_ops",  # grants, adjustments, refunds, the payments list (over `wallets`)
+        "dashboard",  # the merchant dashboard: pages over the services of the doors above
         "worker",
     ),
     "wiring": ("app", "cli", "startup"),

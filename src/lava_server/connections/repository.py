@@ -4,10 +4,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import Connection, Merchant, Wallet, table_of
+from lava_server.db.sums import SumOf, execute_sums
 
 
 async def add(session: AsyncSession, connection: Connection) -> None:
@@ -40,6 +41,7 @@ async def page_with_wallets(
     cursor: str | None,
     limit: int,
     reference_id: str | None,
+    search: str | None = None,
 ) -> Sequence[tuple[Connection, Wallet]]:
     query = (
         select(Connection, Wallet)
@@ -52,6 +54,14 @@ async def page_with_wallets(
     )
     if reference_id is not None:
         query = query.where(Connection.reference_id == reference_id)
+    if search is not None:  # the dashboard's search: a reference id, an email or a phone
+        query = query.where(
+            or_(
+                Connection.reference_id == search,
+                func.lower(Connection.email) == search.lower(),
+                Connection.phone == search,
+            )
+        )
     if cursor is not None:
         query = query.where(Connection.id < cursor)
     rows = (await session.execute(query.order_by(Connection.id.desc()).limit(limit + 1))).all()
@@ -178,3 +188,23 @@ async def is_live_customer(
         )
     ).first()
     return found is not None
+
+
+async def wallet_totals(session: AsyncSession, merchant_id: str, livemode: bool) -> Any:
+    """The wallets of the merchant's customers of one mode: `count, balance, held,
+    period_credit` summed (a wallet that two connections share counts once)."""
+    wallet_ids = select(Connection.wallet_id).where(
+        Connection.merchant_id == merchant_id,
+        Connection.livemode == livemode,
+        Connection.not_deleted(),
+    )
+
+    def query(sum_of: SumOf) -> Any:
+        return select(
+            func.count(),
+            sum_of(Wallet.balance),
+            sum_of(Wallet.held),
+            sum_of(Wallet.period_credit),
+        ).where(Wallet.id.in_(wallet_ids))
+
+    return (await execute_sums(session, query))[0]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -202,12 +203,36 @@ async def update_customer(
 
 
 async def list_page(
-    db: Database, caller: Caller, cursor: str | None, limit: int, reference_id: str | None
+    db: Database,
+    caller: Caller,
+    cursor: str | None,
+    limit: int,
+    reference_id: str | None,
+    search: str | None = None,
 ) -> Sequence[tuple[Connection, Wallet]]:
+    """A page, newest first; `search` (the dashboard's) keeps the connections whose reference
+    id, email (any case) or phone is exactly it."""
     async with db.read() as session:
         return await repository.page_with_wallets(
-            session, caller.merchant_id, caller.livemode, cursor, limit, reference_id
+            session, caller.merchant_id, caller.livemode, cursor, limit, reference_id, search
         )
+
+
+@dataclass(frozen=True)
+class WalletTotals:
+    """The wallets of a merchant's customers of one mode, summed."""
+
+    wallets: int
+    balance: Decimal
+    held: Decimal
+    period_credit: Decimal
+
+
+async def wallet_totals(db: Database, caller: Caller) -> WalletTotals:
+    async with db.read() as session:
+        row = await repository.wallet_totals(session, caller.merchant_id, caller.livemode)
+    zero = Decimal(0)
+    return WalletTotals(int(row[0] or 0), row[1] or zero, row[2] or zero, row[3] or zero)
 
 
 async def delete(

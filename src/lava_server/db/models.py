@@ -843,3 +843,38 @@ def table_of(model: type[Base]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)
     return table
+
+
+class DashboardUser(Base):
+    """A person who signs in to the merchant dashboard (`dashboard/`): one merchant's, `admin`
+    (every action) or `viewer` (reads only). `password_hash` is Argon2id (None until a password
+    is set); `sign_in_token_hash` is the SHA-256 of a one-time sign-in link's token, cleared when
+    the link is used. Added by migration 0017."""
+
+    __tablename__ = "dashboard_users"
+    __table_args__ = (Index("ix_dashboard_users_merchant", "merchant_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    role: Mapped[str] = mapped_column(String(16))
+    sign_in_token_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    sign_in_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DashboardSession(Base):
+    """A signed-in browser. `id` is the SHA-256 of the session cookie's value (the cookie alone
+    holds the token); `csrf_token` is what every form of the session must send back. Signing
+    out everywhere deletes every row of the user. Added by migration 0017."""
+
+    __tablename__ = "dashboard_sessions"
+    __table_args__ = (Index("ix_dashboard_sessions_user", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("dashboard_users.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.models import Request
@@ -45,3 +47,43 @@ async def page(
         query = query.where(Request.seq < before_seq)
     query = query.order_by(Request.seq.desc()).limit(limit + 1)
     return (await session.execute(query)).scalars().all()
+
+
+async def models_among_latest(
+    session: AsyncSession,
+    merchant_id: str,
+    livemode: bool,
+    since: datetime,
+    sample: int,
+    limit: int,
+) -> list[Any]:
+    """The models of the completed requests made since `since` among the latest `sample`
+    requests, most requests first: rows of `model, requests, tokens`. A bounded read (the
+    requests index, newest first), whatever the number of stored requests: the roll-ups have no
+    model."""
+    latest = (
+        select(
+            Request.model,
+            Request.input_tokens,
+            Request.output_tokens,
+            Request.created_at,
+            Request.status,
+        )
+        .where(Request.merchant_id == merchant_id, Request.livemode == livemode)
+        .order_by(Request.seq.desc())
+        .limit(sample)
+        .subquery()
+    )
+    count = func.count().label("requests")
+    rows = await session.execute(
+        select(
+            latest.c.model,
+            count,
+            func.sum(latest.c.input_tokens + latest.c.output_tokens),
+        )
+        .where(latest.c.created_at >= since, latest.c.status == "completed")
+        .group_by(latest.c.model)
+        .order_by(count.desc(), latest.c.model)
+        .limit(limit)
+    )
+    return list(rows.all())

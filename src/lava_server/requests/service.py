@@ -4,6 +4,7 @@ charged by `metering.reported`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import cast
 
 from lava_server.api.auth import Caller
@@ -117,3 +118,19 @@ async def list_page(
             product_id=product_id,
             metadata_filters=metadata_filters,
         )
+
+
+MODEL_SAMPLE = 10_000
+"""`top_models` counts among this many of the latest requests (a bounded read)."""
+
+
+async def top_models(
+    db: Database, caller: Caller, since: datetime, limit: int = 5
+) -> list[tuple[str, int, int]]:
+    """The most used models since `since` among the latest `MODEL_SAMPLE` requests:
+    `(model, requests, tokens)`, most requests first (a request without a model: "unknown")."""
+    async with db.read() as session:
+        rows = await repository.models_among_latest(
+            session, caller.merchant_id, caller.livemode, since, MODEL_SAMPLE, limit
+        )
+    return [(row[0] or "unknown", int(row[1]), int(row[2] or 0)) for row in rows]

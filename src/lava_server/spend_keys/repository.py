@@ -59,14 +59,22 @@ async def get(
 
 
 async def page(
-    session: AsyncSession, merchant_id: str, livemode: bool, cursor: str | None, limit: int
+    session: AsyncSession,
+    merchant_id: str,
+    livemode: bool,
+    cursor: str | None,
+    limit: int,
+    connection_id: str | None = None,
 ) -> Sequence[Found]:
-    """A page of the merchant's live keys of one mode, newest first (`limit + 1` rows)."""
+    """A page of the merchant's live keys of one mode (of one connection), newest first
+    (`limit + 1` rows)."""
     query = _with_binding().where(
         SpendKey.merchant_id == merchant_id,
         SpendKey.livemode == livemode,
         SpendKey.not_deleted(),
     )
+    if connection_id is not None:
+        query = query.where(SpendKey.connection_id == connection_id)
     if cursor is not None:
         query = query.where(SpendKey.id < cursor)
     rows = (await session.execute(query.order_by(SpendKey.id.desc()).limit(limit + 1))).all()

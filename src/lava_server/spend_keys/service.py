@@ -188,10 +188,12 @@ async def retrieve(db: Database, caller: Caller, key_id: str) -> RestSpendKey:
 
 
 async def list_page(
-    db: Database, caller: Caller, cursor: str | None, limit: int
+    db: Database, caller: Caller, cursor: str | None, limit: int, connection_id: str | None = None
 ) -> Sequence[Found]:
     async with db.read() as session:
-        return await repository.page(session, caller.merchant_id, caller.livemode, cursor, limit)
+        return await repository.page(
+            session, caller.merchant_id, caller.livemode, cursor, limit, connection_id
+        )
 
 
 _NOT_NULL = ("name", "status", "request_shape")

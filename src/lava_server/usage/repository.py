@@ -111,3 +111,70 @@ def _day_index(session: AsyncSession, column: Any, start_utc: datetime) -> Colum
     if session.get_bind().dialect.name == "sqlite":
         return (cast(func.strftime("%s", column), Integer) - epoch) // DAY
     return cast(func.floor((func.extract("epoch", column) - epoch) / DAY), Integer)
+
+
+async def top_series(
+    session: AsyncSession,
+    merchant_id: str,
+    livemode: bool,
+    start: datetime,
+    end: datetime,
+    *,
+    by: str,
+    limit: int | None,
+) -> list[Any]:
+    """The connections (`by="connection"`, any product) or the products (`by="product"`, any
+    connection) with the most fees from `start` to `end`, from the roll-ups: rows of `id,
+    total_requests, total_usage_tokens, total_fee_amount, total_usage_cost`, most fees first."""
+    if by == "connection":
+        key, other = UsageBucket.connection_id, UsageBucket.product_id
+    else:
+        key, other = UsageBucket.product_id, UsageBucket.connection_id
+
+    def query(sum_of: SumOf) -> Executable:
+        fees = sum_of(UsageBucket.total_fee_amount).label("fees")
+        return (
+            select(
+                key,
+                sum_of(UsageBucket.total_requests),
+                sum_of(UsageBucket.total_usage_tokens),
+                fees,
+                sum_of(UsageBucket.total_usage_cost),
+            )
+            .where(
+                UsageBucket.merchant_id == merchant_id,
+                UsageBucket.livemode == livemode,
+                key != ANY,
+                other == ANY,
+                UsageBucket.bucket >= int(start.timestamp()),
+                UsageBucket.bucket < int(end.timestamp()),
+            )
+            .group_by(key)
+            .order_by(fees.desc(), key)
+            .limit(limit)
+        )
+
+    return list(await execute_sums(session, query))
+
+
+async def last_activity(
+    session: AsyncSession, merchant_id: str, livemode: bool, connection_ids: list[str]
+) -> dict[str, int]:
+    """The start (unix seconds) of the last quarter hour in which each connection made a
+    request, from the roll-ups; connections without requests are left out. One index seek per
+    connection (the last row of its series)."""
+    found: dict[str, int] = {}
+    for connection_id in connection_ids:
+        last = (
+            await session.execute(
+                select(func.max(UsageBucket.bucket)).where(
+                    UsageBucket.merchant_id == merchant_id,
+                    UsageBucket.livemode == livemode,
+                    UsageBucket.connection_id == connection_id,
+                    UsageBucket.product_id == ANY,
+                )
+            )
+        ).scalar_one_or_none()
+        if last is not None:
+            found[connection_id] = int(last)
+    return found

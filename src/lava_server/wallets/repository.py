@@ -8,8 +8,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from typing_extensions import Unpack
 
 from lava_server.db.models import (
@@ -348,3 +359,33 @@ async def count_ledger_entries(session: AsyncSession) -> int:
 async def set_frozen(session: AsyncSession, wallet_id: str, at: datetime | None) -> None:
     """Freeze the wallet from `at` (None: thaw it): the hold's rule refuses frozen wallets."""
     await session.execute(update(Wallet).where(Wallet.id == wallet_id).values(frozen_at=at))
+
+
+async def merchant_entries_page(
+    session: AsyncSession,
+    wallet_id: str,
+    merchant_id: str,
+    before_id: int | None,
+    limit: int,
+) -> Sequence[LedgerEntry]:
+    """A page of the wallet's ledger entries, newest first (`limit + 1` rows), of the
+    transactions that touch one of `merchant_id`'s accounts (`merchant:<id>`,
+    `merchant:<id>:grants`...): a wallet two merchants share shows each only its own."""
+    other = aliased(LedgerEntry)
+    merchant_account = f"merchant:{merchant_id}"
+    touches_merchant = (
+        select(other.id)
+        .where(
+            other.txn_id == LedgerEntry.txn_id,
+            or_(
+                other.account == merchant_account,
+                other.account.startswith(merchant_account + ":", autoescape=True),
+            ),
+        )
+        .exists()
+    )
+    query = select(LedgerEntry).where(LedgerEntry.wallet_id == wallet_id, touches_merchant)
+    if before_id is not None:
+        query = query.where(LedgerEntry.id < before_id)
+    query = query.order_by(LedgerEntry.id.desc()).limit(limit + 1)
+    return (await session.execute(query)).scalars().all()

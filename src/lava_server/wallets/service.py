@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -9,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.db.engine import Database
-from lava_server.db.models import Payment
+from lava_server.db.models import LedgerEntry, Payment
 from lava_server.errors import InvalidRequest, NotFound
 from lava_server.ids import new_id
 from lava_server.outbox import record_credit
@@ -127,3 +128,15 @@ async def check(db: Database) -> LedgerReport:
     for txn_id, total in unbalanced:
         problems.append(LedgerProblem("unbalanced_txn", txn_id, Decimal(0), Decimal(total)))
     return LedgerReport(wallets=len(balances), entries=entries, problems=problems)
+
+
+async def ledger_page(
+    db: Database, merchant_id: str, wallet_id: str, before_id: int | None, limit: int
+) -> Sequence[LedgerEntry]:
+    """The dashboard's page of a customer's wallet ledger, newest first (`limit + 1` rows): the
+    entries of the transactions that involve `merchant_id` (the caller checked that the wallet
+    is its customer's)."""
+    async with db.read() as session:
+        return await repository.merchant_entries_page(
+            session, wallet_id, merchant_id, before_id, limit
+        )

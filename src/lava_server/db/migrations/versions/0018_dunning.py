@@ -9,7 +9,7 @@ provider (Stripe's `payment_method.detached`) is never charged again:
 from Stripe's webhook): `ix_payments_provider_payment_id`.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from alembic import op
 import lava_server.db.types
 
 revision: str = "0018"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
