@@ -9,7 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from lava_server.api.ratelimit import RateLimiter
-from lava_server.dashboard import assets, auth_routes, checkout, customers, overview
+from lava_server.dashboard import (
+    assets,
+    auth_routes,
+    checkout,
+    customers,
+    keys,
+    overview,
+)
 from lava_server.dashboard.web import PREFIX, DashboardState, Refused, SignInFirst, render_html
 from lava_server.db.engine import Database
 from lava_server.settings import Settings
@@ -53,4 +60,5 @@ def install(app: FastAPI, settings: Settings, db: Database) -> DashboardState:
     app.include_router(overview.router)
     app.include_router(customers.router)
     app.include_router(checkout.router)
+    app.include_router(keys.router)
     return state

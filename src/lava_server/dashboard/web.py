@@ -66,6 +66,7 @@ NAV: list[NavItem] = [NavItem("Overview", ""), NavItem("Customers", "customers")
 # The pages of the spec's second half, after the others (dash-pages-b).
 NAV += [
     NavItem("Checkout", "checkout"),
+    NavItem("Keys", "keys"),
 ]
 
 
