@@ -16,6 +16,7 @@ from lava_server.dashboard import (
     customers,
     keys,
     overview,
+    webhooks,
 )
 from lava_server.dashboard.web import PREFIX, DashboardState, Refused, SignInFirst, render_html
 from lava_server.db.engine import Database
@@ -61,4 +62,5 @@ def install(app: FastAPI, settings: Settings, db: Database) -> DashboardState:
     app.include_router(customers.router)
     app.include_router(checkout.router)
     app.include_router(keys.router)
+    app.include_router(webhooks.router)
     return state

@@ -67,6 +67,7 @@ NAV: list[NavItem] = [NavItem("Overview", ""), NavItem("Customers", "customers")
 NAV += [
     NavItem("Checkout", "checkout"),
     NavItem("Keys", "keys"),
+    NavItem("Webhooks", "webhooks"),
 ]
 
 
