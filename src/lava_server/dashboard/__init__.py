@@ -16,6 +16,7 @@ from lava_server.dashboard import (
     customers,
     keys,
     overview,
+    settings_page,
     webhooks,
 )
 from lava_server.dashboard.web import PREFIX, DashboardState, Refused, SignInFirst, render_html
@@ -63,4 +64,5 @@ def install(app: FastAPI, settings: Settings, db: Database) -> DashboardState:
     app.include_router(checkout.router)
     app.include_router(keys.router)
     app.include_router(webhooks.router)
+    app.include_router(settings_page.router)
     return state

@@ -68,6 +68,7 @@ NAV += [
     NavItem("Checkout", "checkout"),
     NavItem("Keys", "keys"),
     NavItem("Webhooks", "webhooks"),
+    NavItem("Settings", "settings"),
 ]
 
 
