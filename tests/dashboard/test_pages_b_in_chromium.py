@@ -287,3 +287,30 @@ async def test_trying_checkout_in_both_modes_and_a_viewer_refused(browser, shop)
         assert len(api.get("secret_keys").json()["data"]) == 1
     assert outside == []
     await context.close()
+
+
+async def test_the_keyboard_alone_creates_a_secret_key(browser, shop):  # noqa: F811
+    """Tab from the top of the Keys page to its form, type, Enter: the key is shown once."""
+    outside: list[str] = []
+    context = await _context(browser, outside, "375")
+    page = await context.new_page()
+    await _sign_in_with_link_then_password(page, shop)  # type: ignore[arg-type]
+    await page.goto(f"{shop.url}/dashboard/test/keys")
+    for _ in range(40):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement.id") == "secret-name":
+            break
+    else:
+        raise AssertionError("the new secret key's name is not reachable with Tab")
+    await page.keyboard.type("Typed key")
+    await page.keyboard.press("Tab")
+    focused = await page.evaluate("document.activeElement.textContent")
+    assert focused == "Create the secret key"
+    await page.keyboard.press("Enter")
+    await page.locator("#shown-once").wait_for()
+    assert "Typed key" in await page.locator("#once-title").inner_text()
+    with shop.api() as api:
+        names = {k["name"] for k in api.get("secret_keys").json()["data"]}
+    assert names == {"Secret key", "Typed key"}
+    assert outside == []
+    await context.close()
