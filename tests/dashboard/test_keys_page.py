@@ -233,3 +233,20 @@ def _caller(merchant):
     from lava_server.api.auth import Caller
 
     return Caller(merchant_id=merchant.merchant_id, livemode=False, key_id="test")
+
+
+async def test_spend_keys_page_with_the_api_cursors(client, merchant, admin):
+    ids = []
+    for n in range(21):
+        made = await client.post(
+            "/v1/spend_keys", headers=merchant.headers, json={"name": f"key-{n}"}
+        )
+        ids.append(made.json()["spend_key_id"])
+    await signed_in(client, admin)
+    first = await client.get("/dashboard/test/keys")
+    assert "key-20<" in first.text and "key-1<" in first.text
+    assert "key-0<" not in first.text  # 21 keys, 20 a page, newest first
+    assert f"?spend_keys={ids[1]}" in first.text
+    second = await client.get(f"/dashboard/test/keys?spend_keys={ids[1]}")
+    assert "key-0<" in second.text and "key-1<" not in second.text
+    assert (await client.get("/dashboard/test/keys?spend_keys=spk_live_x")).status_code == 400
