@@ -9,7 +9,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from lava_server.api.ratelimit import RateLimiter
-from lava_server.dashboard import assets, auth_routes, customers, overview
+from lava_server.dashboard import (
+    assets,
+    auth_routes,
+    checkout,
+    customers,
+    keys,
+    overview,
+    settings_page,
+    webhooks,
+)
 from lava_server.dashboard.web import PREFIX, DashboardState, Refused, SignInFirst, render_html
 from lava_server.db.engine import Database
 from lava_server.payments import live
@@ -55,4 +64,8 @@ def install(app: FastAPI, settings: Settings, db: Database) -> DashboardState:
     app.include_router(auth_routes.router)
     app.include_router(overview.router)
     app.include_router(customers.router)
+    app.include_router(checkout.router)
+    app.include_router(keys.router)
+    app.include_router(webhooks.router)
+    app.include_router(settings_page.router)
     return state

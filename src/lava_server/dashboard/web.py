@@ -63,6 +63,14 @@ class NavItem:
 # The navigation, in order. A page added to the dashboard adds its entry here.
 NAV: list[NavItem] = [NavItem("Overview", ""), NavItem("Customers", "customers")]
 
+# The pages of the spec's second half, after the others (dash-pages-b).
+NAV += [
+    NavItem("Checkout", "checkout"),
+    NavItem("Keys", "keys"),
+    NavItem("Webhooks", "webhooks"),
+    NavItem("Settings", "settings"),
+]
+
 
 @dataclass
 class DashboardState:
