@@ -28,9 +28,9 @@ from lava_server.db.migrate import upgrade
 from lava_server.db.models import Base
 from lava_server.merchants import service as merchants
 from lava_server.settings import Settings
-from lava_server.wallets.service import check as ledger_check
 from lava_server.testing import ServerThread, create_fake_provider_app, serve_in_thread
 from lava_server.testing.fake_provider import FakeProvider
+from lava_server.wallets.service import check as ledger_check
 
 PG_ADMIN_URL = os.environ.get("LAVA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
