@@ -9,7 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from lava_server.api.ratelimit import RateLimiter
-from lava_server.dashboard import assets, auth_routes, customers, overview, requests_page
+from lava_server.dashboard import (
+    assets,
+    auth_routes,
+    customers,
+    meters_page,
+    overview,
+    requests_page,
+)
 from lava_server.dashboard.web import PREFIX, DashboardState, Refused, SignInFirst, render_html
 from lava_server.db.engine import Database
 from lava_server.settings import Settings
@@ -53,4 +60,5 @@ def install(app: FastAPI, settings: Settings, db: Database) -> DashboardState:
     app.include_router(overview.router)
     app.include_router(customers.router)
     app.include_router(requests_page.router)
+    app.include_router(meters_page.router)
     return state

@@ -63,6 +63,7 @@ class NavItem:
 # The navigation, in order. A page added to the dashboard adds its entry here.
 NAV: list[NavItem] = [NavItem("Overview", ""), NavItem("Customers", "customers")]
 NAV.append(NavItem("Requests", "requests"))
+NAV.append(NavItem("Meters", "meters"))
 
 
 @dataclass
