@@ -15,6 +15,7 @@ from lava_server.dashboard import (
     customers,
     meters_page,
     overview,
+    plans_page,
     requests_page,
 )
 from lava_server.dashboard.web import PREFIX, DashboardState, Refused, SignInFirst, render_html
@@ -61,4 +62,5 @@ def install(app: FastAPI, settings: Settings, db: Database) -> DashboardState:
     app.include_router(customers.router)
     app.include_router(requests_page.router)
     app.include_router(meters_page.router)
+    app.include_router(plans_page.router)
     return state

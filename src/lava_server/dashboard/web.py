@@ -43,7 +43,7 @@ SIGN_IN_COOKIE = "lava_dashboard_sign_in"  # the sign-in forms' CSRF token (doub
 MODES = {"test": False, "live": True}
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
-_MAX_FIELDS = 50
+_MAX_FIELDS = 250  # a meter's tier editor: 2 fields a tier, up to 100 tiers
 
 templates = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -64,6 +64,7 @@ class NavItem:
 NAV: list[NavItem] = [NavItem("Overview", ""), NavItem("Customers", "customers")]
 NAV.append(NavItem("Requests", "requests"))
 NAV.append(NavItem("Meters", "meters"))
+NAV.append(NavItem("Plans", "plans"))
 
 
 @dataclass
