@@ -15,7 +15,15 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from lava_server.dashboard.customers import _parsed
-from lava_server.dashboard.web import PREFIX, Action, Page, Refused, admin_action, signed_in
+from lava_server.dashboard.web import (
+    PREFIX,
+    Action,
+    Page,
+    Refused,
+    admin_action,
+    signed_in,
+    templates,
+)
 from lava_server.db.models import Product
 from lava_server.errors import ApiError, InvalidRequest
 from lava_server.ids import id_pattern
@@ -25,12 +33,14 @@ from lava_server.pricing import (
     PricingError,
     TierType,
     Usage,
+    format_money,
     price_request,
 )
 from lava_server.products import service as products
 from lava_server.products.schemas import ProductCreate, ProductUpdate
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
+templates.filters["money"] = format_money  # an amount as the API writes it (10 places)
 LIST_LIMIT = 20
 MAX_TIERS = 100
 TIER_TYPES = {
@@ -221,6 +231,7 @@ def _editor(
         choices=CHOICES,
         action=page.url(f"meters/{meter.id}" if meter is not None else "meters/new"),
         readonly=meter is not None and not page.is_admin,
+        service_percent=f"{(page.settings.service_charge_rate * 100).normalize():f}",
     )
 
 

@@ -6,6 +6,7 @@ field with nothing saved."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -24,7 +25,7 @@ LIST_LIMIT = 20
 METERS_SHOWN = 30
 MAX_BUNDLES = 20
 INTERVALS = ("day", "week", "month", "year")
-ROLLOVERS = {"none": "None: unused credit ends with the period", "full": "Full: it carries over"}
+ROLLOVERS = {"none": "Expires with the period", "full": "Carries over"}
 VIEWER = "Your role is viewer: you can see this dashboard but not change it."
 
 
@@ -74,12 +75,17 @@ def _blank() -> dict[str, Any]:
     }
 
 
+def _cents(amount: str) -> str:
+    """A plan's amount (whole cents, written with 10 places by the API) as a form shows it."""
+    return f"{Decimal(amount):.2f}"
+
+
 def _shown_of(plan: RestPlan) -> dict[str, Any]:
     return {
         "name": plan["name"],
-        "period_amount": plan["period_amount"],
+        "period_amount": _cents(plan["period_amount"]),
         "billing_interval": plan["billing_interval"],
-        "included_credit": plan["included_credit"],
+        "included_credit": _cents(plan["included_credit"]),
         "rollover_type": plan["rollover_type"],
         "bundle_rollover_type": plan["bundle_rollover_type"],
         "default_bundle": plan["default_auto_top_up_bundle_id"] or "",
@@ -88,8 +94,8 @@ def _shown_of(plan: RestPlan) -> dict[str, Any]:
             {
                 "id": b["credit_bundle_id"],
                 "name": b["name"],
-                "cost": b["cost"],
-                "credit_amount": b["credit_amount"],
+                "cost": _cents(b["cost"]),
+                "credit_amount": _cents(b["credit_amount"]),
                 "delete": "",
             }
             for b in plan["credit_bundles"]
@@ -235,7 +241,7 @@ async def _submit(act: Action, plan: RestPlan | None) -> Response:
         return page.redirect(f"plans/{saved['plan_id']}", f"Plan {saved['name']} saved.")
     except ApiError as error:
         if plan is not None:
-            shown = {**shown, "period_amount": plan["period_amount"]}
+            shown = {**shown, "period_amount": _cents(plan["period_amount"])}
             shown["billing_interval"] = plan["billing_interval"]
         return await _editor(
             page,
