@@ -26,6 +26,12 @@ from tests.dashboard.test_dashboard_in_chromium import (  # noqa: F401  (shop: t
 
 pytestmark = pytest.mark.slow
 
+# Every field a person fills in has a label (screen readers name it by its label).
+UNLABELLED = """() => Array.from(document.querySelectorAll("main input, main select"))
+    .filter((field) => field.type !== "hidden" && !field.closest("[aria-hidden=true]"))
+    .filter((field) => field.labels.length === 0 && !field.getAttribute("aria-label"))
+    .map((field) => field.name || field.id)"""
+
 
 def _api(served: Shop) -> httpx.Client:
     return httpx.Client(
@@ -98,6 +104,8 @@ async def test_requests_meters_and_plans_in_both_modes_at_both_widths(browser, s
                     )
                 if name == "meter":
                     assert "This request would cost" in await page.locator("#preview").inner_text()
+                unlabelled = await page.evaluate(UNLABELLED)
+                assert unlabelled == [], f"{name} ({mode}): fields without a label"
                 wide = await page.evaluate("document.documentElement.scrollWidth")
                 assert wide <= WIDTHS[width][0], f"{name} ({mode}) scrolls sideways at {width}"
                 await page.screenshot(path=ARTIFACTS / f"{name}-{mode}-{width}.png", full_page=True)
@@ -127,8 +135,10 @@ async def test_creating_a_meter_through_the_page_with_its_price_preview(browser,
     await page.get_by_label("Input units").fill("800")
     await page.get_by_label("Output units").fill("700")
     await page.get_by_label("Provider cost (USD)").fill("0")  # a report without a model
-    await page.get_by_role("button", name="Preview the price").click()
+    # Enter in a field previews (the form's default button), it never removes a tier.
+    await page.get_by_label("Provider cost (USD)").press("Enter")
     await page.locator("#preview-total").wait_for()
+    assert await page.get_by_label("Tier 2 rate").input_value() == "1"
     # 1500 tokens: 1000 at $4 / 1M and 500 at $1 / 1M = $0.0045, plus the service charge.
     assert await page.locator("#preview-fee").inner_text() == "0.0045000000"
     exact = await page.locator("#preview-exact").inner_text()
