@@ -169,3 +169,22 @@ async def test_signed_out_is_sent_to_sign_in(client):
         answer = await client.get(path)
         assert answer.status_code == 303
         assert answer.headers["location"].startswith("/dashboard/sign-in")
+
+
+async def test_the_csv_keeps_a_spreadsheet_from_reading_text_as_a_formula(client, merchant, admin):
+    ids = await _shop(client, merchant)
+    await signed_in(client, admin)
+    report = await client.post(
+        "/v1/requests",
+        headers=merchant.headers,
+        json={
+            "request_id": "=HYPERLINK(1)",
+            "customer_id": "ada",
+            "meter_id": ids["voice"],
+        },
+    )
+    assert report.status_code == 201, report.text
+    answer = await client.get(f"/dashboard/test/requests.csv?meter={ids['voice']}")
+    rows = list(csv.reader(io.StringIO(answer.text)))
+    assert [row[0] for row in rows[1:]] == ["'=HYPERLINK(1)", "voice-1"]
+    assert rows[1][15] == report.json()["fee"]["amount"] == "0.5000000000"

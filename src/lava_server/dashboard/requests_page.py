@@ -163,17 +163,27 @@ async def request_list(
     return page.render("requests.html", **context)
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def text_cell(value: str) -> str:
+    """Text a merchant's own customers may have chosen (request ids, models, metadata), kept
+    from being read as a formula by a spreadsheet: one starting with = + - @ gets a leading
+    apostrophe (OWASP's advice for CSV injection). Amounts and counts are never touched."""
+    return "'" + value if value.startswith(_FORMULA) else value
+
+
 def csv_row(item: RestRequest) -> list[str]:
     """One request as a CSV row (`CSV_COLUMNS`): money as the API's exact decimal strings."""
     usage = item["model_usage"]
     return [
-        item["request_id"],
+        text_cell(item["request_id"]),
         item["created_at"],
         item["status"],
         item.get("customer_id", ""),
         item.get("meter_id", ""),
-        item["provider"],
-        item.get("model", ""),
+        text_cell(item["provider"]),
+        text_cell(item.get("model", "")),
         str(usage["input_tokens"]),
         str(usage["output_tokens"]),
         str(usage["input_characters"]),
@@ -189,7 +199,7 @@ def csv_row(item: RestRequest) -> list[str]:
         item["total_request_cost"],
         item["total_wallet_cost"],
         item["total_merchant_cost"],
-        json.dumps(item["metadata"], sort_keys=True, separators=(",", ":"))
+        text_cell(json.dumps(item["metadata"], sort_keys=True, separators=(",", ":")))
         if item["metadata"]
         else "",
     ]
