@@ -212,3 +212,23 @@ async def test_no_meters_yet_shows_a_snippet_with_the_base_url(client, merchant,
     page = await client.get("/dashboard/live/meters")
     assert "No meters yet" in page.text
     assert "curl http://lava.test/v1/meters" in page.text
+
+
+async def test_the_list_pages_with_the_api_cursors(client, merchant, admin):
+    for n in range(22):
+        made = await client.post(
+            "/v1/products",
+            headers=merchant.headers,
+            json={"name": f"M{n}", "tiers": [{"start": 0, "rate": "1", "type": "requests"}]},
+        )
+        assert made.status_code == 201
+    await signed_in(client, admin)
+    first = await client.get("/dashboard/test/meters")
+    names = set(re.findall(r">(M\d+)</a>", first.text))
+    assert names == {f"M{n}" for n in range(2, 22)}
+    api = await client.get("/v1/products?limit=20", headers=merchant.headers)
+    cursor = api.json()["next_cursor"]
+    assert f"?cursor={cursor}" in first.text
+    second = await client.get(f"/dashboard/test/meters?cursor={cursor}")
+    assert set(re.findall(r">(M\d+)</a>", second.text)) == {"M0", "M1"}
+    assert (await client.get("/dashboard/test/meters?cursor=bad")).status_code == 400

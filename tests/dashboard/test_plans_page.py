@@ -5,6 +5,7 @@ API's bodies (a bad field shown by that field, nothing saved), and the viewer re
 from __future__ import annotations
 
 import html
+import re
 
 from tests.dashboard.conftest import signed_in
 
@@ -189,3 +190,24 @@ async def test_a_viewer_sees_plans_but_is_refused_on_the_server(client, merchant
     forged = await client.post("/dashboard/test/plans/new", data=FORM)
     assert forged.status_code == 403
     assert [p["name"] for p in await _plans(client, merchant)] == ["Pro"]
+
+
+async def test_the_list_pages_with_the_api_cursors(client, merchant, admin):
+    for n in range(21):
+        made = await client.post(
+            "/v1/plans",
+            headers=merchant.headers,
+            json={"name": f"P{n}", "period_amount": "1", "billing_interval": "month"},
+        )
+        assert made.status_code == 201
+    await signed_in(client, admin)
+    first = await client.get("/dashboard/test/plans")
+    # The Free plan is made on the first visit: the newest, so first.
+    shown = set(re.findall(r">(P\d+|Free)</a>", first.text))
+    assert shown == {"Free"} | {f"P{n}" for n in range(2, 21)}
+    api = await client.get("/v1/plans?limit=20", headers=merchant.headers)
+    cursor = api.json()["next_cursor"]
+    assert f"?cursor={cursor}" in first.text
+    second = await client.get(f"/dashboard/test/plans?cursor={cursor}")
+    assert set(re.findall(r">(P\d+|Free)</a>", second.text)) == {"P0", "P1"}
+    assert (await client.get("/dashboard/test/plans?cursor=bad")).status_code == 400
