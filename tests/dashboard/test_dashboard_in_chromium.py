@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from lava_server import timeutil
 from lava_server.app import create_app
 from lava_server.dashboard import users
 from lava_server.db.engine import Database
@@ -57,7 +59,11 @@ async def _seed(database_url: str) -> tuple[str, str, str]:
 
 
 def _usage(url: str, secret_key: str) -> str:
+    """Three customers' requests spread over the last 12 days (the server's clock set back
+    for each report), so that the charts have a shape."""
     headers = {"Authorization": f"Bearer {secret_key}"}
+    now = datetime.now(timezone.utc)
+    real_clock = timeutil.clock
     with httpx.Client(base_url=url + "/v1/", headers=headers) as api:
         product = api.post(
             "products",
@@ -65,27 +71,32 @@ def _usage(url: str, secret_key: str) -> str:
         )
         assert product.status_code == 201, product.text
         customers = []
-        for n, name in enumerate(("ada", "bob", "cy")):
-            made = api.post(
-                "test_helpers/connections",
-                json={"balance": "25", "reference_id": name, "email": f"{name}@example.com"},
-            )
-            assert made.status_code == 201, made.text
-            customers.append(made.json()["connection_id"])
-            for i in range(3 + n):
-                report = api.post(
-                    "requests",
-                    json={
-                        "request_id": f"{name}-{i}",
-                        "connection_id": customers[-1],
-                        "product_id": product.json()["product_id"],
-                        "provider": "openai",
-                        "model": "gpt-4o-mini" if i % 2 else "gpt-4o",
-                        "input_tokens": 120_000 * (i + 1),
-                        "output_tokens": 30_000,
-                    },
+        try:
+            for n, name in enumerate(("ada", "bob", "cy")):
+                made = api.post(
+                    "test_helpers/connections",
+                    json={"balance": "25", "reference_id": name, "email": f"{name}@example.com"},
                 )
-                assert report.status_code == 201, report.text
+                assert made.status_code == 201, made.text
+                customers.append(made.json()["connection_id"])
+                for i in range(3 + 2 * n):
+                    moment = now - timedelta(days=(i * 5 + n * 2) % 12, hours=i)
+                    timeutil.clock = lambda moment=moment: moment
+                    report = api.post(
+                        "requests",
+                        json={
+                            "request_id": f"{name}-{i}",
+                            "connection_id": customers[-1],
+                            "product_id": product.json()["product_id"],
+                            "provider": "openai",
+                            "model": "gpt-4o-mini" if i % 2 else "gpt-4o",
+                            "input_tokens": 60_000 * (i + 1),
+                            "output_tokens": 15_000,
+                        },
+                    )
+                    assert report.status_code == 201, report.text
+        finally:
+            timeutil.clock = real_clock
         return customers[0]
 
 
@@ -113,6 +124,26 @@ async def _context(browser, outside: list[str], width: str):  # noqa: F811
 
     await context.route("**/*", only_this_machine)
     return context
+
+
+_UNLABELLED = """() => Array.from(document.querySelectorAll(
+    "input:not([type=hidden]), select, textarea, button, a[href]"))
+  .filter(el => {
+    const name = (el.labels && el.labels.length ? el.labels[0].textContent : "")
+      || el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")
+      || (el.tagName === "INPUT" ? "" : el.textContent);
+    return !name || !name.trim();
+  })
+  .map(el => el.outerHTML.slice(0, 120))"""
+
+
+async def _check_accessibility(page, where: str) -> None:
+    """Landmarks, one heading 1, and a name for every control and link."""
+    assert await page.locator("main").count() == 1, where
+    assert await page.locator("header[role=banner]").count() == 1, where
+    assert await page.locator("nav[aria-label]").count() >= 2, where
+    assert await page.locator("h1").count() == 1, where
+    assert await page.evaluate(_UNLABELLED) == [], where
 
 
 async def _sign_in_with_link_then_password(page, shop: Shop) -> None:
@@ -181,6 +212,7 @@ async def test_every_page_in_both_modes_at_both_widths_offline(browser, shop):  
                         assert f"curl {shop.url}/v1/requests" in snippet
                 if name == "customer":
                     await page.locator("[data-chart='usage'][data-drawn='true']").wait_for()
+                await _check_accessibility(page, f"{name} ({mode}, {width})")
                 wide = await page.evaluate("document.documentElement.scrollWidth")
                 assert wide <= WIDTHS[width][0], f"{name} ({mode}) scrolls sideways at {width}"
                 await page.screenshot(path=ARTIFACTS / f"{name}-{mode}-{width}.png", full_page=True)

@@ -40,6 +40,8 @@ async def test_sign_in_sets_a_secure_session_cookie_and_shows_the_overview(clien
     live = await client.get("/dashboard/live/")
     assert live.status_code == 200
     assert 'id="test-mode"' not in live.text
+    assert "Live mode is not configured on this server" in live.text  # as lava serve says
+    assert "Live mode is not configured" not in overview.text
 
 
 async def test_the_cookie_is_secure_over_https(settings, db, admin):

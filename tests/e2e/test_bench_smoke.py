@@ -42,6 +42,7 @@ pytestmark = pytest.mark.slow
             "spend key adds",
         ),
         ("sdk.py", ["--calls", "20", "--rounds", "1"], "AsyncLava"),
+        ("dashboard.py", ["--requests", "2000", "--calls", "3"], "Customer "),
         ("charge.py", ["--databases", "sqlite", "--calls", "20"], "CPU per settlement"),
         (
             "webhooks.py",

@@ -20,6 +20,7 @@ from lava_server.dashboard import (
 )
 from lava_server.dashboard.web import PREFIX, DashboardState, Refused, SignInFirst, render_html
 from lava_server.db.engine import Database
+from lava_server.payments import live
 from lava_server.settings import Settings
 
 
@@ -40,6 +41,8 @@ def install(app: FastAPI, settings: Settings, db: Database) -> DashboardState:
             prefix="lava:dashboard:address:",
         ),
     )
+    missing = live.missing(*live.configured(settings))
+    state.live_note = live.describe(missing) if missing else None
     app.state.dashboard = state
 
     @app.exception_handler(SignInFirst)

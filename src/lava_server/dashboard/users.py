@@ -7,6 +7,7 @@ once, until `dashboard_link_minutes` after it was made; a new link replaces the 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import secrets
@@ -84,6 +85,13 @@ def hash_password(password: str) -> str:
     return _hasher.hash(check_password(password))
 
 
+async def _hash_off_loop(password: str) -> str:
+    """Argon2 takes tens of milliseconds of CPU on purpose: off the event loop, so that the
+    API's requests do not wait for it."""
+    check_password(password)
+    return await asyncio.to_thread(hash_password, password)
+
+
 def password_matches(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
@@ -115,7 +123,7 @@ async def create_user(
     address = normal_email(email)
     if role not in ROLES:
         raise InvalidRequest("role must be admin or viewer.", param="role")
-    password_hash = None if password is None else hash_password(password)
+    password_hash = None if password is None else await _hash_off_loop(password)
     now = utcnow()
     async with db.write() as session:
         if await merchants.get_merchant(session, merchant_id) is None:
@@ -154,7 +162,7 @@ async def reset_password(
     """Set a new password (or, without one, clear it and make a sign-in link, whose token is
     returned); either way every session of the user ends."""
     address = normal_email(email)
-    password_hash = None if password is None else hash_password(password)
+    password_hash = None if password is None else await _hash_off_loop(password)
     now = utcnow()
     async with db.write() as session:
         user = await repository.user_by_email(session, address)
@@ -169,7 +177,7 @@ async def reset_password(
 
 async def set_password(db: Database, user_id: str, password: str, keep_session: str) -> None:
     """A signed-in user's new password; every other session of the user ends."""
-    password_hash = hash_password(password)
+    password_hash = await _hash_off_loop(password)
     now = utcnow()
     async with db.write() as session:
         await repository.set_password_hash(session, user_id, password_hash, now)
@@ -201,7 +209,8 @@ async def sign_in(db: Database, settings: Settings, email: str, password: str) -
         address = ""
     async with db.read() as session:
         user = await repository.user_by_email(session, address) if address else None
-    if not password_matches(None if user is None else user.password_hash, password[:MAX_PASSWORD]):
+    stored = None if user is None else user.password_hash
+    if not await asyncio.to_thread(password_matches, stored, password[:MAX_PASSWORD]):
         return None
     assert user is not None
     return await _start_session(db, settings, user.id)

@@ -75,6 +75,7 @@ class DashboardState:
     db: Database
     failures_per_account: RateLimiter
     failures_per_address: RateLimiter
+    live_note: str | None = None  # why live mode takes no real money yet (None: it does)
 
 
 class SignInFirst(Exception):
@@ -245,6 +246,7 @@ class Page:
             merchant=self.visitor.merchant,
             csrf=self.visitor.session.csrf_token,
             sandbox=not self.livemode,
+            live_note=self.dashboard.live_note if self.livemode else None,
             **context,
         )
 

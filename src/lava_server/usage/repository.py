@@ -121,7 +121,7 @@ async def top_series(
     end: datetime,
     *,
     by: str,
-    limit: int,
+    limit: int | None,
 ) -> list[Any]:
     """The connections (`by="connection"`, any product) or the products (`by="product"`, any
     connection) with the most fees from `start` to `end`, from the roll-ups: rows of `id,
@@ -161,17 +161,20 @@ async def last_activity(
     session: AsyncSession, merchant_id: str, livemode: bool, connection_ids: list[str]
 ) -> dict[str, int]:
     """The start (unix seconds) of the last quarter hour in which each connection made a
-    request, from the roll-ups; connections without requests are left out."""
-    if not connection_ids:
-        return {}
-    rows = await session.execute(
-        select(UsageBucket.connection_id, func.max(UsageBucket.bucket))
-        .where(
-            UsageBucket.merchant_id == merchant_id,
-            UsageBucket.livemode == livemode,
-            UsageBucket.connection_id.in_(connection_ids),
-            UsageBucket.product_id == ANY,
-        )
-        .group_by(UsageBucket.connection_id)
-    )
-    return {row[0]: int(row[1]) for row in rows}
+    request, from the roll-ups; connections without requests are left out. One index seek per
+    connection (the last row of its series)."""
+    found: dict[str, int] = {}
+    for connection_id in connection_ids:
+        last = (
+            await session.execute(
+                select(func.max(UsageBucket.bucket)).where(
+                    UsageBucket.merchant_id == merchant_id,
+                    UsageBucket.livemode == livemode,
+                    UsageBucket.connection_id == connection_id,
+                    UsageBucket.product_id == ANY,
+                )
+            )
+        ).scalar_one_or_none()
+        if last is not None:
+            found[connection_id] = int(last)
+    return found

@@ -10,6 +10,7 @@ requests themselves.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -183,27 +184,123 @@ class Top:
     total_usage_cost: Decimal
 
 
+DAY_SECONDS = 86400
+SETTLED_AFTER = timedelta(hours=1)
+"""A UTC day's roll-ups no longer change once it has been over this long (a forward call is
+billed to the quarter hour it started in, and ends well within it)."""
+_DAY_CACHE_ENTRIES = 200_000
+# (merchant, livemode, by, day) -> id -> (requests, tokens, fees, cost): the sums of a settled
+# day, which never change, kept by this process (at most `_DAY_CACHE_ENTRIES` ids in all, the
+# least recently used days dropped first).
+_day_cache: OrderedDict[tuple[str, bool, str, int], dict[str, tuple[int, int, Decimal, Decimal]]]
+_day_cache = OrderedDict()
+_day_cache_size = 0
+
+
+_RANGE_CACHE_ENTRIES = 64
+# (merchant, livemode, by, first day, end of the settled days) -> the settled days' sums merged.
+_range_cache: OrderedDict[
+    tuple[str, bool, str, int, int], dict[str, tuple[int, int, Decimal, Decimal]]
+] = OrderedDict()
+
+
+def _merge(
+    into: dict[str, tuple[int, int, Decimal, Decimal]],
+    sums: dict[str, tuple[int, int, Decimal, Decimal]],
+) -> None:
+    for key, (requests, tokens, fees, cost) in sums.items():
+        found = into.get(key)
+        if found is None:
+            into[key] = (requests, tokens, fees, cost)
+        else:
+            into[key] = (found[0] + requests, found[1] + tokens, found[2] + fees, found[3] + cost)
+
+
+def _sums_by_id(rows: list[Any]) -> dict[str, tuple[int, int, Decimal, Decimal]]:
+    zero = Decimal(0)
+    return {
+        row[0]: (int(row[1] or 0), int(row[2] or 0), row[3] or zero, row[4] or zero) for row in rows
+    }
+
+
+def _remember(key: tuple[str, bool, str, int], sums: dict[str, Any]) -> None:
+    global _day_cache_size
+    _day_cache[key] = sums
+    _day_cache_size += len(sums)
+    while _day_cache_size > _DAY_CACHE_ENTRIES and len(_day_cache) > 1:
+        _, dropped = _day_cache.popitem(last=False)
+        _day_cache_size -= len(dropped)
+
+
 async def top(
     db: Database, caller: Caller, start: datetime, end: datetime, *, by: str, limit: int = 5
 ) -> list[Top]:
     """The customers (`by="connection"`) or meters (`by="product"`) with the most fees from
-    `start` to `end` (UTC, on quarter hours), read from the roll-ups."""
+    `start` to `end` (UTC, `start` at a day's start), from the roll-ups. A ranking over many
+    days reads many roll-up rows (one per customer and quarter hour), so the sums of each whole
+    UTC day that is settled are read once per process and kept; only the days since are read
+    each time."""
     if by not in ("connection", "product"):
         raise ValueError(by)
+    first = int(start.timestamp())
+    last = int(end.timestamp())
+    settled = int((utcnow() - SETTLED_AFTER).timestamp()) // DAY_SECONDS * DAY_SECONDS
+    totals: dict[str, list[Any]] = {}
+
+    def add(sums: dict[str, tuple[int, int, Decimal, Decimal]]) -> None:
+        for key, values in sums.items():
+            found = totals.setdefault(key, [0, 0, Decimal(0), Decimal(0)])
+            for index, value in enumerate(values):
+                found[index] += value
+
+    day = first
     async with db.read() as session:
-        rows = await repository.top_series(
-            session, caller.merchant_id, caller.livemode, start, end, by=by, limit=limit
-        )
-    return [
-        Top(
-            row[0],
-            int(row[1] or 0),
-            int(row[2] or 0),
-            row[3] if row[3] is not None else Decimal(0),
-            row[4] if row[4] is not None else Decimal(0),
-        )
-        for row in rows
-    ]
+        settled_end = first
+        while first % DAY_SECONDS == 0 and settled_end + DAY_SECONDS <= min(last, settled):
+            settled_end += DAY_SECONDS
+        range_key = (caller.merchant_id, caller.livemode, by, first, settled_end)
+        merged = _range_cache.get(range_key)
+        if merged is None:
+            merged = {}
+            while day < settled_end:
+                cache_key = (caller.merchant_id, caller.livemode, by, day)
+                sums = _day_cache.get(cache_key)
+                if sums is None:
+                    rows = await repository.top_series(
+                        session,
+                        caller.merchant_id,
+                        caller.livemode,
+                        datetime.fromtimestamp(day, timezone.utc),
+                        datetime.fromtimestamp(day + DAY_SECONDS, timezone.utc),
+                        by=by,
+                        limit=None,
+                    )
+                    sums = _sums_by_id(rows)
+                    _remember(cache_key, sums)
+                else:
+                    _day_cache.move_to_end(cache_key)
+                _merge(merged, sums)
+                day += DAY_SECONDS
+            _range_cache[range_key] = merged
+            while len(_range_cache) > _RANGE_CACHE_ENTRIES:
+                _range_cache.popitem(last=False)
+        else:
+            _range_cache.move_to_end(range_key)
+        day = settled_end
+        add(merged)
+        if day < last:
+            rows = await repository.top_series(
+                session,
+                caller.merchant_id,
+                caller.livemode,
+                datetime.fromtimestamp(day, timezone.utc),
+                end,
+                by=by,
+                limit=None,
+            )
+            add(_sums_by_id(rows))
+    ranked = sorted(totals.items(), key=lambda item: (-item[1][2], item[0]))[:limit]
+    return [Top(key, *values) for key, values in ranked]
 
 
 async def last_activity(
