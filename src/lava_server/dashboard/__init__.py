@@ -15,7 +15,10 @@ from lava_server.dashboard import (
     checkout,
     customers,
     keys,
+    meters_page,
     overview,
+    plans_page,
+    requests_page,
     settings_page,
     webhooks,
 )
@@ -64,6 +67,9 @@ def install(app: FastAPI, settings: Settings, db: Database) -> DashboardState:
     app.include_router(auth_routes.router)
     app.include_router(overview.router)
     app.include_router(customers.router)
+    app.include_router(requests_page.router)
+    app.include_router(meters_page.router)
+    app.include_router(plans_page.router)
     app.include_router(checkout.router)
     app.include_router(keys.router)
     app.include_router(webhooks.router)

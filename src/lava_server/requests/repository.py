@@ -35,12 +35,18 @@ async def page(
     connection_id: str | None,
     product_id: str | None,
     metadata_filters: dict[str, str],
+    model: str | None = None,
+    status: str | None = None,
 ) -> Sequence[Request]:
     query = select(Request).where(Request.merchant_id == merchant_id, Request.livemode == livemode)
     if connection_id is not None:
         query = query.where(Request.connection_id == connection_id)
     if product_id is not None:
         query = query.where(Request.product_id == product_id)
+    if model is not None:
+        query = query.where(Request.model == model)
+    if status is not None:
+        query = query.where(Request.status == status)
     for condition in metadata_conditions(session, metadata_filters):
         query = query.where(condition)
     if before_seq is not None:

@@ -100,7 +100,11 @@ async def list_page(
     connection_id: str | None,
     product_id: str | None,
     metadata_filters: dict[str, str],
+    model: str | None = None,
+    status: str | None = None,
 ) -> Sequence[Request]:
+    """A page of requests, newest first (`limit + 1` rows: one more says there are more).
+    `model` and `status` (the dashboard's filters) match exactly."""
     async with db.read() as session:
         before_seq = None
         if cursor is not None:
@@ -117,6 +121,8 @@ async def list_page(
             connection_id=connection_id,
             product_id=product_id,
             metadata_filters=metadata_filters,
+            model=model,
+            status=status,
         )
 
 
