@@ -15,8 +15,15 @@ from fastapi.responses import RedirectResponse, Response
 from lava_server.checkout import service as checkout
 from lava_server.checkout.page import router as hosted_page
 from lava_server.checkout.schemas import CheckoutSessionCreate
-from lava_server.dashboard.customers import _cursor, _parsed
-from lava_server.dashboard.web import PREFIX, Action, Page, admin_action, signed_in
+from lava_server.dashboard.web import (
+    PREFIX,
+    Action,
+    Page,
+    admin_action,
+    list_cursor,
+    parsed,
+    signed_in,
+)
 from lava_server.db.models import CheckoutSession
 from lava_server.errors import ApiError
 from lava_server.ids import id_pattern
@@ -43,7 +50,7 @@ async def _view(
     form: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    after = _cursor(cursor, id_pattern("cs", page.livemode))
+    after = list_cursor(cursor, id_pattern("cs", page.livemode))
     rows = await checkout.list_page(page.db, page.caller, after, LIST_LIMIT, None)
     shown = rows[:LIST_LIMIT]
     now = page.billing.now()
@@ -83,7 +90,7 @@ async def try_checkout(act: Action = Depends(admin_action)) -> Response:
         if value:
             body[field] = value
     try:
-        params = _parsed(CheckoutSessionCreate, body)
+        params = parsed(CheckoutSessionCreate, body)
         created = await checkout.create(page.billing, page.caller, params, page.billing.now())
     except ApiError as error:
         return await _view(page, problem=error.message, form=act.form, status=error.status)

@@ -14,12 +14,21 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
-from pydantic import BaseModel, ValidationError
 
 from lava_server.connections import service as connections
 from lava_server.customers import service as customers
-from lava_server.dashboard.web import PREFIX, Action, Page, Refused, admin_action, signed_in
-from lava_server.errors import ApiError, InvalidRequest, field_path
+from lava_server.dashboard.web import (
+    PREFIX,
+    Action,
+    Page,
+    Refused,
+    admin_action,
+    list_cursor,
+    parsed,
+    signed_in,
+    utc_field,
+)
+from lava_server.errors import ApiError, InvalidRequest
 from lava_server.ids import id_pattern
 from lava_server.money_ops import service as money_ops
 from lava_server.money_ops.schemas import AdjustmentCreate, CreditCreate, RefundCreate
@@ -37,18 +46,10 @@ USAGE_DAYS = 30
 _MAX_SEARCH = 320
 
 
-def _cursor(value: str | None, pattern: Any) -> str | None:
-    if not value:
-        return None
-    if not pattern.fullmatch(value):
-        raise Refused(400, "This page link is not valid: go back to the first page.")
-    return value
-
-
 @router.get("/{mode}/customers")
 async def customer_list(page: Page = Depends(signed_in), q: str = "", cursor: str = "") -> Response:
     search = q.strip()[:_MAX_SEARCH] or None
-    after = _cursor(cursor, id_pattern("con", page.livemode))
+    after = list_cursor(cursor, id_pattern("con", page.livemode))
     rows = await connections.list_page(page.db, page.caller, after, LIST_LIMIT, None, search)
     shown = rows[:LIST_LIMIT]
     running = await customers.running_for(page.db, [row[0] for row in shown])
@@ -117,7 +118,7 @@ async def _customer_view(
     payments, more_payments = await money_ops.list_payments(
         page.billing,
         caller,
-        _cursor(cursors.get("payments"), id_pattern("pay", page.livemode)),
+        list_cursor(cursors.get("payments"), id_pattern("pay", page.livemode)),
         DETAIL_LIMIT,
         connection.id,
     )
@@ -198,29 +199,6 @@ async def customer_page(
         raise Refused(error.status, error.message) from None
 
 
-def _parsed(model: type[BaseModel], body: dict[str, Any]) -> Any:
-    """The API's body model, with the API's message for the first problem."""
-    try:
-        return model.model_validate(body)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = field_path(first.get("loc", ()))
-        if first.get("type") == "missing":
-            message = f"{field} is required."
-        else:
-            text = str(first.get("msg", "is not valid")).removeprefix("Value error, ")
-            message = f"{field}: {text}" if field else text
-        raise InvalidRequest(message, param=field or None) from None
-
-
-def _utc(value: str) -> str | None:
-    """A `datetime-local` field (no zone) is read as UTC."""
-    text = value.strip()
-    if not text:
-        return None
-    return text if text.endswith("Z") or "+" in text[10:] else text + "Z"
-
-
 async def _act(act: Action, customer_id: str, form_name: str, work: Any, notice: str) -> Response:
     """Run `work()`; on success back to the customer's page (303) with a notice, on a refusal
     the page again with the message by the form (the API's status)."""
@@ -246,12 +224,12 @@ async def grant(customer_id: str, act: Action = Depends(admin_action)) -> Respon
     page = act.page
 
     async def work() -> None:
-        params = _parsed(
+        params = parsed(
             CreditCreate,
             {
                 "amount": act.form.get("amount", ""),
                 "reason": act.form.get("reason", ""),
-                "expires_at": _utc(act.form.get("expires_at", "")),
+                "expires_at": utc_field(act.form.get("expires_at", "")),
             },
         )
         await money_ops.grant_credit(
@@ -266,7 +244,7 @@ async def adjust(customer_id: str, act: Action = Depends(admin_action)) -> Respo
     page = act.page
 
     async def work() -> None:
-        params = _parsed(
+        params = parsed(
             AdjustmentCreate,
             {"amount": act.form.get("amount", ""), "reason": act.form.get("reason", "")},
         )
@@ -290,7 +268,7 @@ async def refund(customer_id: str, act: Action = Depends(admin_action)) -> Respo
             raise InvalidRequest(
                 f"Payment {payment_id} is not this customer's.", param="payment_id"
             )
-        params = _parsed(
+        params = parsed(
             RefundCreate,
             {"payment_id": payment_id, "amount": act.form.get("amount", "").strip() or None},
         )

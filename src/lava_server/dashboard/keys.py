@@ -15,8 +15,16 @@ from typing import Any, get_args
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from lava_server.dashboard.customers import _cursor, _parsed, _utc
-from lava_server.dashboard.web import PREFIX, Action, Page, admin_action, signed_in
+from lava_server.dashboard.web import (
+    PREFIX,
+    Action,
+    Page,
+    admin_action,
+    list_cursor,
+    parsed,
+    signed_in,
+    utc_field,
+)
 from lava_server.errors import ApiError
 from lava_server.ids import id_pattern
 from lava_server.merchants import service as merchants
@@ -39,8 +47,8 @@ async def _view(
     status: int = 200,
 ) -> Response:
     cursors = cursors or {}
-    secret_after = _cursor(cursors.get("keys"), id_pattern("key", page.livemode))
-    spend_after = _cursor(cursors.get("spend_keys"), id_pattern("spk", page.livemode))
+    secret_after = list_cursor(cursors.get("keys"), id_pattern("key", page.livemode))
+    spend_after = list_cursor(cursors.get("spend_keys"), id_pattern("spk", page.livemode))
     secret_rows = await merchants.page_keys(page.db, page.caller, secret_after, LIST_LIMIT)
     spend_rows = await spend_keys.list_page(page.db, page.caller, spend_after, LIST_LIMIT)
     now = page.billing.now()
@@ -96,7 +104,7 @@ async def create_secret_key(act: Action = Depends(admin_action)) -> Response:
     page = act.page
 
     async def work() -> Mapping[str, str]:
-        params = _parsed(SecretKeyCreate, {"name": act.form.get("name", "").strip()})
+        params = parsed(SecretKeyCreate, {"name": act.form.get("name", "").strip()})
         new = await merchants.create_named_key(page.db, page.caller, params.name)
         return {
             "kind": "secret key",
@@ -127,7 +135,7 @@ def _spend_key_body(form: Mapping[str, str]) -> dict[str, Any]:
     amount = form.get("spend_limit_amount", "").strip()
     if amount:
         body["spend_limit"] = {"amount": amount, "cycle": form.get("spend_limit_cycle", "")}
-    expires = _utc(form.get("expires_at", ""))
+    expires = utc_field(form.get("expires_at", ""))
     if expires:
         body["expires_at"] = expires
     return body
@@ -138,7 +146,7 @@ async def create_spend_key(act: Action = Depends(admin_action)) -> Response:
     page = act.page
 
     async def work() -> Mapping[str, str]:
-        params = _parsed(SpendKeyCreate, _spend_key_body(act.form))
+        params = parsed(SpendKeyCreate, _spend_key_body(act.form))
         created = await spend_keys.create(page.db, page.caller, params)
         return {
             "kind": "spend key",
@@ -182,7 +190,7 @@ def _status_change(status: str, notice: str) -> Any:
         page = act.page
 
         async def work() -> None:
-            params = _parsed(SpendKeyUpdate, {"status": status})
+            params = parsed(SpendKeyUpdate, {"status": status})
             await spend_keys.update(page.db, page.caller, key_id[:64], params)
 
         return await _act(act, f"spend-{key_id[:64]}", work, notice.format(key_id[:64]))

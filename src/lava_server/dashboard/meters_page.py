@@ -14,13 +14,13 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from lava_server.dashboard.customers import _parsed
 from lava_server.dashboard.web import (
     PREFIX,
     Action,
     Page,
     Refused,
     admin_action,
+    parsed,
     signed_in,
     templates,
 )
@@ -281,14 +281,14 @@ async def _submit(act: Action, meter: Product | None) -> Response:
         return _editor(page, shown=shown, meter=meter, found=Preview(_sample_shown(sample)))
     body = _body(shown)
     try:
-        params: ProductCreate = _parsed(ProductCreate, body)
+        params: ProductCreate = parsed(ProductCreate, body)
         if intent == "preview":
             found = preview(page, _unsaved(params), sample)
             return _editor(page, shown=shown, meter=meter, found=found)
         if meter is None:
             saved = await products.create(page.db, page.caller, params)
             return page.redirect(f"meters/{saved.id}", f"Meter {saved.name} created.")
-        update = _parsed(ProductUpdate, body)
+        update = parsed(ProductUpdate, body)
         saved = await products.update(page.db, page.caller, meter.id, update, param="meter_id")
         return page.redirect(f"meters/{saved.id}", f"Meter {saved.name} saved.")
     except ApiError as error:

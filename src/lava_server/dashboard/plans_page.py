@@ -12,8 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from lava_server.dashboard.customers import _parsed
-from lava_server.dashboard.web import PREFIX, Action, Page, Refused, admin_action, signed_in
+from lava_server.dashboard.web import PREFIX, Action, Page, Refused, admin_action, parsed, signed_in
 from lava_server.errors import ApiError
 from lava_server.ids import id_pattern
 from lava_server.products import service as products
@@ -233,10 +232,10 @@ async def _submit(act: Action, plan: RestPlan | None) -> Response:
     now = page.billing.now()
     try:
         if plan is None:
-            params = _parsed(PlanCreate, _create_body(shown))
+            params = parsed(PlanCreate, _create_body(shown))
             made = await plans.create_plan(page.db, page.caller, params, now)
             return page.redirect(f"plans/{made['plan_id']}", f"Plan {made['name']} created.")
-        update = _parsed(PlanUpdate, _update_body(shown, plan))
+        update = parsed(PlanUpdate, _update_body(shown, plan))
         saved = await plans.update_plan(page.db, page.caller, plan["plan_id"], update, now)
         return page.redirect(f"plans/{saved['plan_id']}", f"Plan {saved['name']} saved.")
     except ApiError as error:

@@ -29,11 +29,13 @@ from urllib.parse import parse_qsl, quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from pydantic import BaseModel, ValidationError
 
 from lava_server.api.auth import Caller
 from lava_server.api.ratelimit import RateLimiter
 from lava_server.dashboard import users
 from lava_server.db.engine import Database
+from lava_server.errors import InvalidRequest, field_path
 from lava_server.payments.context import Billing
 from lava_server.settings import Settings
 
@@ -343,3 +345,38 @@ def number(value: int | None) -> str:
 templates.filters["usd"] = usd
 templates.filters["when"] = when
 templates.filters["number"] = number
+
+
+# What forms and lists of several pages share.
+
+
+def list_cursor(value: str | None, pattern: Any) -> str | None:
+    """A page link's cursor, checked against the ids it may be."""
+    if not value:
+        return None
+    if not pattern.fullmatch(value):
+        raise Refused(400, "This page link is not valid: go back to the first page.")
+    return value
+
+
+def parsed(model: type[BaseModel], body: dict[str, Any]) -> Any:
+    """The API's body model, with the API's message for the first problem."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = field_path(first.get("loc", ()))
+        if first.get("type") == "missing":
+            message = f"{field} is required."
+        else:
+            text = str(first.get("msg", "is not valid")).removeprefix("Value error, ")
+            message = f"{field}: {text}" if field else text
+        raise InvalidRequest(message, param=field or None) from None
+
+
+def utc_field(value: str) -> str | None:
+    """A `datetime-local` field (no zone) is read as UTC."""
+    text = value.strip()
+    if not text:
+        return None
+    return text if text.endswith("Z") or "+" in text[10:] else text + "Z"

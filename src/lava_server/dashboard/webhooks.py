@@ -12,8 +12,16 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from lava_server.dashboard.customers import _cursor, _parsed
-from lava_server.dashboard.web import PREFIX, Action, Page, Refused, admin_action, signed_in
+from lava_server.dashboard.web import (
+    PREFIX,
+    Action,
+    Page,
+    Refused,
+    admin_action,
+    list_cursor,
+    parsed,
+    signed_in,
+)
 from lava_server.errors import ApiError
 from lava_server.ids import id_pattern
 from lava_server.outbox import KNOWN_NAMES
@@ -34,7 +42,7 @@ async def _list_view(
     created: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    after = _cursor(cursor, id_pattern("wh", page.livemode))
+    after = list_cursor(cursor, id_pattern("wh", page.livemode))
     rows = await webhooks.list_page(page.db, page.caller, after, LIST_LIMIT)
     shown = rows[:LIST_LIMIT]
     here = page.url("webhooks")
@@ -76,7 +84,7 @@ async def add_webhook(act: Action = Depends(admin_action)) -> Response:
     if events is not None:
         body["enabled_events"] = events
     try:
-        params = _parsed(WebhookCreate, body)
+        params = parsed(WebhookCreate, body)
         endpoint = await webhooks.create(page.db, page.settings, page.caller, params)
     except ApiError as error:
         return await _list_view(page, problem=error.message, form=act.form, status=error.status)
@@ -95,7 +103,7 @@ async def _endpoint_view(
     problems: Mapping[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    after = _cursor(cursor, id_pattern("whd", page.livemode))
+    after = list_cursor(cursor, id_pattern("whd", page.livemode))
     endpoint = webhooks.render(await webhooks.retrieve(page.db, page.caller, webhook_id))
     rows = await webhooks.deliveries_page(
         page.db, page.caller, endpoint["webhook_id"], after, DELIVERY_LIMIT
@@ -149,7 +157,7 @@ async def change_status(webhook_id: str, act: Action = Depends(admin_action)) ->
     wanted = act.form.get("status", "")
 
     async def work() -> None:
-        params = _parsed(WebhookUpdate, {"status": wanted})
+        params = parsed(WebhookUpdate, {"status": wanted})
         await webhooks.update(page.db, page.settings, page.caller, webhook_id, params)
 
     notice = (
