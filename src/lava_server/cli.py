@@ -6,7 +6,9 @@ import asyncio
 import json
 import logging
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -22,6 +24,7 @@ from lava_server.api.auth import Caller
 from lava_server.db.engine import Database, describe_url
 from lava_server.errors import ApiError, field_path
 from lava_server.merchants import service as merchants
+from lava_server.metrics import MULTIPROC_DIR
 from lava_server.model_prices import service as model_prices
 from lava_server.money_ops import service as money_ops
 from lava_server.money_ops.schemas import AdjustmentCreate, CreditCreate, RefundCreate
@@ -187,16 +190,25 @@ def serve(
     # that was there before it: make that an ordinary, successful exit.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_cleanly)
-    uvicorn.run(
-        "lava_server.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        access_log=settings.log_level.lower() == "debug",
-        timeout_graceful_shutdown=10,
-    )
+    # Several processes share their metrics through files in a directory of their own
+    # (`lava_server.metrics`), made before they start and removed when they have stopped.
+    shared_metrics = tempfile.mkdtemp(prefix="lava-metrics-") if workers > 1 else None
+    if shared_metrics is not None:
+        os.environ[MULTIPROC_DIR] = shared_metrics
+    try:
+        uvicorn.run(
+            "lava_server.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            access_log=settings.log_level.lower() == "debug",
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if shared_metrics is not None:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
 
 
 @app.command("doctor")

@@ -35,6 +35,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "outbox",  # the webhooks' outbox, written inside money transactions (metering, wallets)
         "web",  # the checkout page's templates and static files
         "testing",  # the fakes (AI provider, Stripe): import nothing of the server
+        "metrics",  # every Prometheus series, defined once (moved by every layer)
     ),
     "api": ("api",),
     "domain": (
@@ -57,6 +58,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "webhooks",
         "money_ops",  # grants, adjustments, refunds, the payments list (over `wallets`)
         "worker",
+        "monitoring",  # GET /metrics, with the database's values read at scrape time
     ),
     "wiring": ("app", "cli", "startup"),
 }

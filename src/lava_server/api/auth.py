@@ -18,12 +18,14 @@ from starlette.types import Scope
 from lava_server.api import repository
 from lava_server.api.context import state_of
 from lava_server.errors import InvalidCredentials, InvalidRequest, RateLimited
+from lava_server.metrics import RATE_LIMIT_REFUSALS
 
 if TYPE_CHECKING:
     from lava_server.api.state import AppState
 
 SUPPORTED_API_VERSIONS = ("2025-04-28.v1", "2025-04-21.v1", "2025-03-27.v1")
 SECRET_KEY_PREFIXES = ("aks_live_", "aks_test_")
+_SECRET_KEY_REFUSALS = RATE_LIMIT_REFUSALS.labels("secret_key")
 
 # The routers' `dependencies=[secret_key]`: declares `Authorization: Bearer` in /openapi.json
 # (`authenticate` does the checking; this one never refuses anything).
@@ -111,6 +113,7 @@ async def presented_key(request: Request) -> str:
     decision = state.rate_limiter.hit(digest)
     state_of(request.scope)["rate_limit"] = decision
     if not decision.allowed:
+        _SECRET_KEY_REFUSALS.inc()
         raise RateLimited(
             f"Rate limit of {decision.limit} requests per minute exceeded; retry after the "
             "time in Retry-After."
