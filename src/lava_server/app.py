@@ -202,6 +202,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         max_body_bytes=settings.max_body_bytes,
         forward_prefix=proxy_paths,
         max_forward_body_bytes=settings.max_forward_body_bytes,
+        log_requests=settings.log_requests,
     )
     return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import logging.config
 import os
 import shutil
 import signal
@@ -19,7 +20,7 @@ from rich.table import Column, Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from lava_server import startup
+from lava_server import logs, startup
 from lava_server.api.auth import Caller
 from lava_server.db.engine import Database, describe_url
 from lava_server.errors import ApiError, field_path
@@ -158,9 +159,8 @@ def serve(
     import uvicorn
 
     settings = _settings(database_url, serving=True, host=host, port=port)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    log_config = logs.config(settings.log_level, settings.log_format)
+    logging.config.dictConfig(log_config)
     if workers > 1 and settings.database_url.startswith("sqlite"):
         err_console.print(
             "[yellow]SQLite takes one writer at a time: several processes would only wait for "
@@ -204,6 +204,7 @@ def serve(
             workers=workers,
             log_level=settings.log_level.lower(),
             access_log=settings.log_level.lower() == "debug",
+            log_config=log_config,
             timeout_graceful_shutdown=10,
         )
     finally:
@@ -577,9 +578,7 @@ def worker(
     from lava_server.worker.runner import run_process
 
     settings = _settings(database_url)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level, settings.log_format)
     startup.open_database(settings.database_url)
     done = asyncio.run(_worker(settings, once=once, run_process=run_process))
     if done is not None:

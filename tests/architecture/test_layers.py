@@ -36,6 +36,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "web",  # the checkout page's templates and static files
         "testing",  # the fakes (AI provider, Stripe): import nothing of the server
         "metrics",  # every Prometheus series, defined once (moved by every layer)
+        "logs",  # the log lines' formats (text, json) and their request context
     ),
     "api": ("api",),
     "domain": (

@@ -12,12 +12,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lava_server.errors import BodyTooLarge, send_error
 from lava_server.ids import new_id
+from lava_server.logs import REQUEST_ID
 from lava_server.metrics import HTTP_DURATION, HTTP_REQUESTS, cached_children
 
 log = logging.getLogger("lava_server")
+access = logging.getLogger("lava_server.access")
 
 REQUEST_ID_HEADER = b"x-lava-request-id"
 _TOO_LARGE = "The request body is too large."
+MERCHANT_KEY = "merchant"  # the authenticated merchant of a request, in its state (`api.auth`)
 ROUTE = "route"  # the route template of a request, in its state (set by `app.HotPaths` too)
 _METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 _requests = cached_children(HTTP_REQUESTS)
@@ -48,6 +51,7 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         forward_prefix: str | tuple[str, ...],
         max_forward_body_bytes: int,
+        log_requests: bool = False,
     ) -> None:
         """Bodies of paths under `forward_prefix` (one or several) may reach
         `max_forward_body_bytes`."""
@@ -55,6 +59,7 @@ class RequestContextMiddleware:
         self.max_body_bytes = max_body_bytes
         self.forward_prefix = forward_prefix
         self.max_forward_body_bytes = max_forward_body_bytes
+        self.log_requests = log_requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,6 +68,7 @@ class RequestContextMiddleware:
         began = time.perf_counter()
         state = state_of(scope)
         request_id = state.setdefault("request_id", new_id("req", True))
+        REQUEST_ID.set(request_id)
         # Provider calls carry images and documents; management calls never need much.
         forward = scope["path"].startswith(self.forward_prefix)
         limit = self.max_forward_body_bytes if forward else self.max_body_bytes
@@ -95,8 +101,25 @@ class RequestContextMiddleware:
             method: str = scope["method"]
             if method not in _METHODS:
                 method = "other"
+            took = time.perf_counter() - began
             _requests(route, method, str(status)).inc()
-            _durations(route, method).observe(time.perf_counter() - began)
+            _durations(route, method).observe(took)
+            if self.log_requests:
+                milliseconds = round(took * 1000, 2)
+                access.info(
+                    "%s %s %s %.2f ms",
+                    method,
+                    route,
+                    status,
+                    milliseconds,
+                    extra={
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": milliseconds,
+                        "merchant": state.get(MERCHANT_KEY),
+                    },
+                )
 
     async def _answer(
         self,
