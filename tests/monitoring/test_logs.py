@@ -11,7 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
+from lava_server.db.engine import Database
 from lava_server.logs import REQUEST_ID, JsonFormatter, config
 from tests.e2e.servers import LAVA, clean_env, free_port, lava_cli
 from tests.proxy.processes import wait_for
@@ -96,3 +99,16 @@ def test_a_json_line_carries_the_request_and_the_error() -> None:
     assert line["request_id"] == "req_123"
     assert line["level"] == "error"
     assert "ValueError: boom" in line["exception"]
+
+
+async def test_a_database_error_never_shows_its_parameters(db: Database) -> None:
+    """SQLAlchemy puts a failed statement's parameters in its error, and so in the traceback
+    the log gets: connection and product secrets are such parameters."""
+    secret = "cons_test_" + "S" * 43
+    with pytest.raises(DBAPIError) as caught:
+        async with db.engine.connect() as connection:
+            await connection.execute(
+                text("SELECT * FROM no_such_table WHERE x = :s"), {"s": secret}
+            )
+    assert "no_such_table" in str(caught.value)
+    assert secret not in str(caught.value)

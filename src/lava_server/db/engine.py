@@ -65,7 +65,9 @@ class Database:
     def __init__(self, database_url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = async_url(database_url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {"echo": echo}
+        # An error's message leaves its statement's parameters out: they hold connection and
+        # product secrets, which would reach the log with the traceback.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         # Most connections the pool may open (`lava_db_pool_capacity`; 0: no limit, SQLite).
         self.pool_capacity = 0 if self.is_sqlite else 2 * pool_size
         if self.is_sqlite:
