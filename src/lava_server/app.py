@@ -202,7 +202,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         max_body_bytes=settings.max_body_bytes,
         forward_prefix=proxy_paths,
         max_forward_body_bytes=settings.max_forward_body_bytes,
-        log_requests=settings.log_requests,
+        # `debug` logs every request too (uvicorn's own access log would show paths, and a
+        # checkout page's path holds its secret; these lines show the route's template).
+        log_requests=settings.log_requests or settings.log_level == "debug",
     )
     return app
 

@@ -207,7 +207,7 @@ def serve(
             port=settings.port,
             workers=workers,
             log_level=settings.log_level.lower(),
-            access_log=settings.log_level.lower() == "debug",
+            access_log=False,  # the app logs requests itself, without their paths (`logs`)
             log_config=log_config,
             timeout_graceful_shutdown=10,
         )

@@ -99,5 +99,7 @@ def config(level: str, style: str) -> dict[str, Any]:
 
 
 def configure(level: str, style: str) -> None:
-    """Set up this process's logging (`lava worker`, and `lava serve` before uvicorn starts)."""
-    logging.config.dictConfig(config(level, style))
+    """Set up this process's logging (`lava worker`), unless something did already (like
+    `logging.basicConfig`: a command run inside a test keeps the test's logging)."""
+    if not logging.getLogger().handlers:
+        logging.config.dictConfig(config(level, style))

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from lava_server.api.context import RequestContextMiddleware
 from lava_server.db.engine import Database
 from lava_server.logs import REQUEST_ID, JsonFormatter, config
 from tests.e2e.servers import LAVA, clean_env, free_port, lava_cli
@@ -112,3 +114,29 @@ async def test_a_database_error_never_shows_its_parameters(db: Database) -> None
             )
     assert "no_such_table" in str(caught.value)
     assert secret not in str(caught.value)
+
+
+async def test_an_unhandled_error_logs_the_route_not_the_path(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A checkout page's path holds the session's secret: the log names the route's template."""
+    app = FastAPI()
+
+    @app.post("/embed/checkout/{secret}")
+    async def page(secret: str) -> None:
+        raise RuntimeError("a bug")
+
+    app.add_middleware(  # as `create_app` does: inside Starlette's own error middleware
+        RequestContextMiddleware,
+        max_body_bytes=1024,
+        forward_prefix="/v1/forward",
+        max_forward_body_bytes=1024,
+    )
+    secret = "css_test_" + "Z" * 43
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lava.test") as http:
+        with caplog.at_level(logging.ERROR, logger="lava_server"):
+            answer = await http.post(f"/embed/checkout/{secret}")
+    assert answer.status_code == 500
+    assert "unhandled error on POST /embed/checkout/{secret}" in caplog.text
+    assert secret not in caplog.text

@@ -154,9 +154,9 @@ class RequestContextMiddleware:
             if started():
                 raise  # the answer has begun: only dropping the connection can say so
             # A bug: answered here, so that the 500 carries its request id, which the log names.
-            log.exception(
-                "unhandled error on %s %s (request %s)", scope["method"], scope["path"], request_id
-            )
+            # The route's template, never the path: a checkout page's path holds its secret.
+            method, route = scope["method"], route_of(scope)
+            log.exception("unhandled error on %s %s (request %s)", method, route, request_id)
             await send_error(send_with_headers, 500, "internal_error", "Internal server error.")
 
 
