@@ -10,7 +10,7 @@ values in files there, and a scrape (answered by any one process) adds them up. 
 (`livesum`: the sum over the processes alive).
 
 The hot paths move these series for a few microseconds a call: label children are looked up
-once and kept (`child`), never built per call.
+once and kept (`cached_children`, or `labels()` at import), never built per call.
 """
 
 from __future__ import annotations
@@ -123,11 +123,6 @@ DB_POOL_CAPACITY = Gauge(
 )
 
 M = TypeVar("M", bound=MetricWrapperBase)
-
-
-def child(metric: M, *labels: str) -> M:
-    """The series of `metric` with these label values, to keep and move without a lookup."""
-    return metric.labels(*labels)
 
 
 def cached_children(metric: M) -> Callable[..., M]:
