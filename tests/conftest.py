@@ -32,6 +32,9 @@ from lava_server.testing import ServerThread, create_fake_provider_app, serve_in
 from lava_server.testing.fake_provider import FakeProvider
 from lava_server.wallets.service import check as ledger_check
 
+# Fails the run when a secret the suite created appears in any log (issue 17): `tests/leaks.py`.
+pytest_plugins = ["tests.leaks"]
+
 PG_ADMIN_URL = os.environ.get("LAVA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _pg_problem: str | None = None

@@ -6,17 +6,19 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from prometheus_client.multiprocess import mark_process_dead
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lava_server import __version__, dashboard, outbox
 from lava_server.api import docs, openapi
-from lava_server.api.context import RequestContextMiddleware
+from lava_server.api.context import ROUTE, RequestContextMiddleware, state_of
 from lava_server.api.guard import InputGuard
 from lava_server.api.idempotency import IdempotencyMiddleware, purge_expired
 from lava_server.api.ratelimit import AuthFailures, RateLimiter
@@ -36,9 +38,11 @@ from lava_server.merchants.routes import router as secret_keys_router
 from lava_server.metering.abandoned import ProcessHeartbeat
 from lava_server.metering.reported import RequestBatcher
 from lava_server.metering.top_up import AutoTopUp
+from lava_server.metrics import DB_POOL_CAPACITY, multiprocess
 from lava_server.model_prices.book import PriceBook
 from lava_server.model_prices.service import PriceRefresher
 from lava_server.money_ops.routes import router as money_router
+from lava_server.monitoring.routes import router as metrics_router
 from lava_server.payments.context import Billing
 from lava_server.products.routes import meters as meters_router
 from lava_server.products.routes import router as products_router
@@ -97,6 +101,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
+        DB_POOL_CAPACITY.inc(db.pool_capacity)
         await heartbeat.start()
         await price_refresher.start()
         await state.rate_limiter.start()
@@ -124,6 +129,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             await heartbeat.stop()
             if owns_database:
                 await db.dispose()
+            DB_POOL_CAPACITY.dec(db.pool_capacity)
+            if multiprocess():
+                mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
     app = FastAPI(
         title="Lava API (self-hosted)",
@@ -170,6 +178,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.include_router(money_router)
     app.include_router(checkout_page_router)
     app.include_router(stripe_webhook_router)
+    app.include_router(metrics_router)
     app.mount("/embed/static", StaticFiles(directory=STATIC), name="checkout-static")
     dashboard_state = dashboard.install(app, settings, db)  # /dashboard/, and / leads there
     if not settings.separate_worker:
@@ -198,6 +207,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         max_body_bytes=settings.max_body_bytes,
         forward_prefix=proxy_paths,
         max_forward_body_bytes=settings.max_forward_body_bytes,
+        # `debug` logs every request too (uvicorn's own access log would show paths, and a
+        # checkout page's path holds its secret; these lines show the route's template).
+        log_requests=settings.log_requests or settings.log_level == "debug",
     )
     return app
 
@@ -245,6 +257,7 @@ class HotPaths:
             if path.startswith(FORWARD_PATH) and path[
                 len(FORWARD_PATH) : len(FORWARD_PATH) + 1
             ] in ("", "/"):
+                state_of(scope)[ROUTE] = FORWARD_PATH
                 if scope["method"] in _FORWARD_METHODS:
                     await self.forward(scope, receive, send)
                 else:
@@ -257,12 +270,15 @@ class HotPaths:
                     )
                 return
             if path.startswith(_REWRITE_PREFIX):
+                state_of(scope)[ROUTE] = _REWRITE_PREFIX
                 await self.rewrite(scope, receive, send)  # its own 405 for other methods
                 return
             if path in GATEWAY_PATHS:
+                state_of(scope)[ROUTE] = path
                 await self.gateway(scope, receive, send)  # its own 405 for other methods
                 return
             if path == "/v1/requests" and scope["method"] == "POST":
+                state_of(scope)[ROUTE] = path
                 await self.create_request(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import logging.config
 import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -17,12 +22,15 @@ from rich.table import Column, Table
 from rich.text import Text
 from typer.core import TyperGroup
 
-from lava_server import startup
+from lava_server import logs, startup
 from lava_server.api.auth import Caller
 from lava_server.dashboard import users as dashboard_users
+from lava_server.db import backup as backups
 from lava_server.db.engine import Database, describe_url
 from lava_server.errors import ApiError, field_path
 from lava_server.merchants import service as merchants
+from lava_server.metering import repository as metering_repository
+from lava_server.metrics import MULTIPROC_DIR
 from lava_server.model_prices import service as model_prices
 from lava_server.money_ops import service as money_ops
 from lava_server.money_ops.schemas import AdjustmentCreate, CreditCreate, RefundCreate
@@ -33,7 +41,7 @@ from lava_server.products.schemas import ProductCreate, RestProduct
 from lava_server.settings import Settings
 from lava_server.spend_keys import service as spend_keys
 from lava_server.spend_keys.schemas import RestSpendKey, SpendKeyCreate
-from lava_server.timeutil import iso, iso_or_none
+from lava_server.timeutil import iso, iso_or_none, utcnow
 from lava_server.wallets import service as wallets
 from lava_server.webhooks import service as webhooks
 from lava_server.webhooks.schemas import WebhookCreate
@@ -161,9 +169,8 @@ def serve(
     import uvicorn
 
     settings = _settings(database_url, serving=True, host=host, port=port)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    log_config = logs.config(settings.log_level, settings.log_format)
+    logging.config.dictConfig(log_config)
     if workers > 1 and settings.database_url.startswith("sqlite"):
         err_console.print(
             "[yellow]SQLite takes one writer at a time: several processes would only wait for "
@@ -204,16 +211,26 @@ def serve(
     # that was there before it: make that an ordinary, successful exit.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_cleanly)
-    uvicorn.run(
-        "lava_server.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        access_log=settings.log_level.lower() == "debug",
-        timeout_graceful_shutdown=10,
-    )
+    # Several processes share their metrics through files in a directory of their own
+    # (`lava_server.metrics`), made before they start and removed when they have stopped.
+    shared_metrics = tempfile.mkdtemp(prefix="lava-metrics-") if workers > 1 else None
+    if shared_metrics is not None:
+        os.environ[MULTIPROC_DIR] = shared_metrics
+    try:
+        uvicorn.run(
+            "lava_server.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level=settings.log_level.lower(),
+            access_log=False,  # the app logs requests itself, without their paths (`logs`)
+            log_config=log_config,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if shared_metrics is not None:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
 
 
 @app.command("doctor")
@@ -451,6 +468,134 @@ def ledger_check(as_json: JsonOption = False, database_url: DatabaseUrlOption = 
         raise typer.Exit(1)
 
 
+ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite PATH if it exists.")]
+
+
+@app.command("backup")
+def backup_command(
+    path: Annotated[Path, typer.Argument(help="Where to write the backup (a new file).")],
+    force: ForceOption = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Back up the database while it serves: SQLite through its online backup API; PostgreSQL
+    through pg_dump (custom format) when it is installed, else the command to run."""
+    settings = _settings(database_url)
+    try:
+        source = backups.sqlite_path(settings.database_url)
+        if source is None:
+            command = backups.pg_dump(settings.database_url, path, force=force)
+            console.print(f"Backed up {describe_url(settings.database_url)} to {path} with:")
+            console.print(f"  {command}", soft_wrap=True, highlight=False)
+            console.print(f"Restore it with: pg_restore --clean --if-exists --dbname URL {path}")
+            return
+        copied = backups.backup_sqlite(source, path, force=force)
+    except backups.BackupError as error:
+        err_console.print(f"[red]{error}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps({"path": str(copied.path), "bytes": copied.bytes, "rows": copied.tables}))
+        return
+    console.print(
+        f"Backed up {source} to {copied.path} ({copied.bytes:,} bytes): {_rows(copied.tables)}",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+def _rows(tables: dict[str, int]) -> str:
+    shown = ("merchants", "wallets", "requests", "ledger_entries", "payments")
+    return ", ".join(f"{tables[name]:,} {name}" for name in shown if name in tables)
+
+
+@app.command("restore")
+def restore_command(
+    path: Annotated[Path, typer.Argument(help="The backup file (`lava backup`).")],
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Overwrite the database even though it exists (stop lava serve first)."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Restore a SQLite backup to the database (a new path, or an existing one with --force),
+    then run `lava ledger check` on it. PostgreSQL: prints the pg_restore command."""
+    settings = _settings(database_url)
+    try:
+        target = backups.sqlite_path(settings.database_url)
+        if target is None:
+            raise backups.BackupError(
+                "Restore PostgreSQL with its own tool, lava serve stopped: pg_restore --clean "
+                f"--if-exists --no-owner --dbname {describe_url(settings.database_url)} {path}; "
+                "then run lava ledger check."
+            )
+        if target.exists():
+            live = _live_processes(settings)
+            serving = (
+                f" {live} lava serve process(es) used it in the last "
+                f"{_live_seconds(settings):.0f} s."
+                if live
+                else ""
+            )
+            if not force:
+                raise backups.BackupError(
+                    f"{target} exists.{serving} Restore to a new path (--database-url "
+                    "sqlite:///restored.db), or stop lava serve and use --force to overwrite it."
+                )
+            if live:
+                err_console.print(f"[yellow]Overwriting a database in use:{serving}[/yellow]")
+        copied = backups.restore_sqlite(path, target)
+    except backups.BackupError as error:
+        err_console.print(f"[red]{error}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    report = _with_database(settings, wallets.check)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "path": str(copied.path),
+                    "rows": copied.tables,
+                    "ledger": {
+                        "wallets": report.wallets,
+                        "entries": report.entries,
+                        "problems": [problem.describe() for problem in report.problems],
+                    },
+                }
+            )
+        )
+    else:
+        console.print(f"Restored {path} to {target}: {_rows(copied.tables)}", soft_wrap=True)
+        for problem in report.problems:
+            err_console.print(f"[red]{problem.describe()}[/red]")
+        verdict = "clean" if not report.problems else f"{len(report.problems)} problem(s)"
+        console.print(f"Ledger: {report.entries} entries, {report.wallets} wallets: {verdict}")
+    if report.problems:
+        raise typer.Exit(1)
+
+
+def _live_seconds(settings: Settings) -> float:
+    return 3 * settings.process_heartbeat_seconds
+
+
+def _live_processes(settings: Settings) -> int:
+    """`lava serve` processes that said they were alive lately (0 when it cannot be read)."""
+
+    async def count() -> int:
+        db = Database(settings.database_url, pool_size=1)
+        try:
+            since = utcnow() - timedelta(seconds=_live_seconds(settings))
+            async with db.read() as session:
+                return await metering_repository.processes_seen_since(session, since)
+        except Exception:
+            return 0
+        finally:
+            await db.dispose()
+
+    return asyncio.run(count())
+
+
 def _price(help_text: str) -> Any:
     return typer.Option(help=help_text, show_default=False)
 
@@ -589,9 +734,7 @@ def worker(
     from lava_server.worker.runner import run_process
 
     settings = _settings(database_url)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(settings.log_level, settings.log_format)
     startup.open_database(settings.database_url)
     done = asyncio.run(_worker(settings, once=once, run_process=run_process))
     if done is not None:

@@ -250,6 +250,21 @@ class Settings(BaseSettings):
         0.5, gt=0, le=60, description="How often the delivery worker looks for due deliveries."
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines as text, or `json`: one JSON object a line (time, level, logger, "
+        "message, and request id, merchant, route, status and duration when known).",
+    )
+    log_requests: bool = Field(
+        False,
+        description="Log one line per answered request (method, route, status, duration); "
+        "off by default, as it costs a little on the hot paths.",
+    )
+    metrics_token: str = Field(
+        "",
+        description="Bearer token that `GET /metrics` requires (Prometheus' text format); "
+        "empty: /metrics answers 404.",
+    )
     upstream_connect_timeout: float = Field(
         10.0, gt=0, description="Forward proxy: seconds to connect to a provider (TCP and TLS)."
     )
@@ -292,6 +307,13 @@ class Settings(BaseSettings):
                 "database_url must be sqlite:///path or "
                 "postgresql://user:password@host:port/database"
             ) from None
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: str) -> str:
+        if value and len(value) < 16:
+            raise ValueError("metrics_token must be empty or at least 16 characters")
         return value
 
     @field_validator("redis_url")

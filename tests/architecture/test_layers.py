@@ -35,6 +35,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "outbox",  # the webhooks' outbox, written inside money transactions (metering, wallets)
         "web",  # the checkout page's templates and static files
         "testing",  # the fakes (AI provider, Stripe): import nothing of the server
+        "metrics",  # every Prometheus series, defined once (moved by every layer)
+        "logs",  # the log lines' formats (text, json) and their request context
     ),
     "api": ("api",),
     "domain": (
@@ -58,6 +60,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "money_ops",  # grants, adjustments, refunds, the payments list (over `wallets`)
         "dashboard",  # the merchant dashboard: pages over the services of the doors above
         "worker",
+        "monitoring",  # GET /metrics, with the database's values read at scrape time
     ),
     "wiring": ("app", "cli", "startup"),
 }

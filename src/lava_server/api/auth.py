@@ -16,14 +16,17 @@ from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from lava_server.api import repository
-from lava_server.api.context import state_of
+from lava_server.api.context import MERCHANT_KEY, state_of
 from lava_server.errors import InvalidCredentials, InvalidRequest, RateLimited
+from lava_server.logs import MERCHANT
+from lava_server.metrics import RATE_LIMIT_REFUSALS
 
 if TYPE_CHECKING:
     from lava_server.api.state import AppState
 
 SUPPORTED_API_VERSIONS = ("2025-04-28.v1", "2025-04-21.v1", "2025-03-27.v1")
 SECRET_KEY_PREFIXES = ("aks_live_", "aks_test_")
+_SECRET_KEY_REFUSALS = RATE_LIMIT_REFUSALS.labels("secret_key")
 
 # The routers' `dependencies=[secret_key]`: declares `Authorization: Bearer` in /openapi.json
 # (`authenticate` does the checking; this one never refuses anything).
@@ -111,6 +114,7 @@ async def presented_key(request: Request) -> str:
     decision = state.rate_limiter.hit(digest)
     state_of(request.scope)["rate_limit"] = decision
     if not decision.allowed:
+        _SECRET_KEY_REFUSALS.inc()
         raise RateLimited(
             f"Rate limit of {decision.limit} requests per minute exceeded; retry after the "
             "time in Retry-After."
@@ -120,14 +124,18 @@ async def presented_key(request: Request) -> str:
 
 async def authenticate(request: Request, digest: str = Depends(presented_key)) -> Caller:
     """FastAPI dependency of every management route: the calling merchant key."""
-    known: tuple[str, Caller] | None = state_of(request.scope).get(_VERIFIED)
+    scope_state = state_of(request.scope)
+    known: tuple[str, Caller] | None = scope_state.get(_VERIFIED)
     if known is not None and known[0] == digest:
-        return known[1]  # looked up a moment ago by `verified_caller`
-    state: AppState = request.app.state.lava
-    async with state.db.read() as session:
-        caller = (await find_keys(session, [digest])).get(digest)
+        caller: Caller | None = known[1]  # looked up a moment ago by `verified_caller`
+    else:
+        state: AppState = request.app.state.lava
+        async with state.db.read() as session:
+            caller = (await find_keys(session, [digest])).get(digest)
     if caller is None:
         raise invalid_key()
+    scope_state[MERCHANT_KEY] = caller.merchant_id  # for the request's log lines
+    MERCHANT.set(caller.merchant_id)
     return caller
 
 

@@ -36,10 +36,12 @@ from redis.backoff import NoBackoff
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lava_server.errors import AUTH_FAILED, RateLimited, send_error
+from lava_server.metrics import RATE_LIMIT_REFUSALS
 
 log = logging.getLogger("lava_server.ratelimit")
 
 WINDOW_SECONDS = 60
+_AUTH_FAILURE_REFUSALS = RATE_LIMIT_REFUSALS.labels("auth_failures")
 _KEY_TTL_SECONDS = 120
 _WARN_EVERY_SECONDS = 60.0
 
@@ -226,6 +228,7 @@ class AuthFailures:
             self._log_once(address)
 
     async def _refuse(self, address: str, send: Send) -> None:
+        _AUTH_FAILURE_REFUSALS.inc()
         now = self.limiter.clock()
         retry_after = max(1, WINDOW_SECONDS - int(now) % WINDOW_SECONDS)
         await send_error(

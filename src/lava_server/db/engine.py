@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from lava_server.db import sums
+from lava_server.metrics import DB_CONNECTIONS_IN_USE
 
 _WRITE_OPTION = "lava_write"
 _SQLITE_PRAGMAS = (
@@ -64,7 +65,11 @@ class Database:
     def __init__(self, database_url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = async_url(database_url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {"echo": echo}
+        # An error's message leaves its statement's parameters out: they hold connection and
+        # product secrets, which would reach the log with the traceback.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
+        # Most connections the pool may open (`lava_db_pool_capacity`; 0: no limit, SQLite).
+        self.pool_capacity = 0 if self.is_sqlite else 2 * pool_size
         if self.is_sqlite:
             path = self.url.database or ":memory:"
             kwargs["async_creator"] = lambda: _connect_inline(path)
@@ -79,6 +84,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        _count_pool_use(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._sqlite_writer = asyncio.Lock()
 
@@ -207,6 +213,19 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         write = connection.get_execution_options().get(_WRITE_OPTION, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _count_pool_use(engine: AsyncEngine) -> None:
+    """`lava_db_connections_in_use`: moved on every checkout and checkin of the pool."""
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkout")
+    def _out(_dbapi: Any, _record: Any, _proxy: Any) -> None:
+        DB_CONNECTIONS_IN_USE.inc()
+
+    @event.listens_for(pool, "checkin")
+    def _in(_dbapi: Any, _record: Any) -> None:
+        DB_CONNECTIONS_IN_USE.dec()
 
 
 def upsert_insert(session: AsyncSession) -> Any:

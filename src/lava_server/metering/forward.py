@@ -313,11 +313,13 @@ class ForwardBilling:
         self._holds = repository.quick_holds(db)
         self._postgres = not db.is_sqlite
         self._quick_busy = False
-        self._reserves: GroupCommit[_ReserveItem, Reservation] = GroupCommit(self._write_reserves)
+        self._reserves: GroupCommit[_ReserveItem, Reservation] = GroupCommit(
+            self._write_reserves, name="holds"
+        )
         # Settlements linger a little: the client already has its answer, and its next call's
         # hold (which it waits for) then goes first instead of queueing behind this bill.
         self._settles: GroupCommit[_SettleItem, PricedRequest | None] = GroupCommit(
-            self._write_settles, linger=SETTLE_LINGER_SECONDS
+            self._write_settles, linger=SETTLE_LINGER_SECONDS, name="settlements"
         )
 
     async def aclose(self) -> None:

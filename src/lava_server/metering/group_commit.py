@@ -17,9 +17,12 @@ the same `request_id` is a replay that charges nothing.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+
+from lava_server.metrics import GROUP_COMMIT_BATCH, GROUP_COMMIT_WAIT, GROUP_COMMIT_WRITE
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,6 +34,7 @@ class Job(Generic[T, R]):
     future: asyncio.Future[R] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    submitted: float = field(default_factory=time.perf_counter)
 
     def resolve(self, result: R) -> None:
         if not self.future.done():
@@ -50,8 +54,13 @@ class GroupCommit(Generic[T, R]):
         *,
         max_batch: int = 64,
         linger: float = 0.0,
+        name: str = "other",
     ) -> None:
-        """`linger`: seconds the writer waits before writing the first batch of a busy spell."""
+        """`linger`: seconds the writer waits before writing the first batch of a busy spell;
+        `name`: the label of its series in `/metrics` (`lava_group_commit_*{name=...}`)."""
+        self._batch_sizes = GROUP_COMMIT_BATCH.labels(name)
+        self._waits = GROUP_COMMIT_WAIT.labels(name)
+        self._writes = GROUP_COMMIT_WRITE.labels(name)
         self._write = write
         self._max_batch = max_batch
         self._linger = linger
@@ -77,8 +86,12 @@ class GroupCommit(Generic[T, R]):
             while self._pending:
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
+                began = time.perf_counter()
+                self._batch_sizes.observe(len(batch))
+                self._waits.observe(began - batch[0].submitted)
                 try:
                     await self._write(batch)
+                    self._writes.observe(time.perf_counter() - began)
                 except BaseException as error:
                     for job in batch:
                         job.fail(error)

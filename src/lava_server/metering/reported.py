@@ -141,7 +141,9 @@ class RequestBatcher:
         self.db = db
         self.settings = settings
         self.prices = prices
-        self._commits: GroupCommit[_Item, Created] = GroupCommit(self._write, max_batch=MAX_BATCH)
+        self._commits: GroupCommit[_Item, Created] = GroupCommit(
+            self._write, max_batch=MAX_BATCH, name="reports"
+        )
         # Buys a wallet's auto top-up bundle when a report does not fit (set by the app).
         self.top_up: AutoTopUp | None = None
 

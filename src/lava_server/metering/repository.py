@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    func,
     insert,
     or_,
     select,
@@ -1072,6 +1073,14 @@ async def process_seen(session: AsyncSession, process_id: str, now: datetime) ->
         ),
     )
     return result.rowcount != 0
+
+
+async def processes_seen_since(session: AsyncSession, since: datetime) -> int:
+    """Server processes that said they were alive at `since` or later (`lava restore`)."""
+    found = await session.scalar(
+        select(func.count()).select_from(ServerProcess).where(ServerProcess.seen_at >= since)
+    )
+    return int(found or 0)
 
 
 async def forget_process(session: AsyncSession, process_id: str) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from typing import Any, Final
 
 import orjson
@@ -42,6 +43,14 @@ from lava_server.errors import (
 )
 from lava_server.metadata import check_metadata
 from lava_server.metering.forward import Call, ForwardBilling, ForwardToken, Reservation
+from lava_server.metrics import (
+    FORWARD_CALLS,
+    FORWARD_TTFB,
+    FORWARD_UPSTREAM,
+    HOLDS_IN_FLIGHT,
+    RATE_LIMIT_REFUSALS,
+    cached_children,
+)
 from lava_server.model_prices.book import ModelPricing, PriceBook
 from lava_server.proxy.client import (
     UpstreamBroken,
@@ -89,6 +98,10 @@ _PREFIX_LENGTH: Final = len(FORWARD_PATH)
 _METADATA_HEADER: Final = b"x-lava-metadata"
 _KEEP_TARGETS: Final = 4096
 _BODY_END: Final[Message] = {"type": "http.response.body", "body": b"", "more_body": False}
+_calls = cached_children(FORWARD_CALLS)
+_ttfb = cached_children(FORWARD_TTFB)
+_upstream = cached_children(FORWARD_UPSTREAM)
+_SPEND_KEY_REFUSALS = RATE_LIMIT_REFUSALS.labels("spend_key")
 
 
 class AbortConnection(Exception):
@@ -141,6 +154,7 @@ class ForwardProxy:
             grant.key_id, grant.rate_limit_rpm, grant.rate_limit_burst
         )
         if not decision.allowed:
+            _SPEND_KEY_REFUSALS.inc()
             raise RateLimited(
                 f"The spend key {grant.key_id} allows {grant.rate_limit_rpm} calls a minute "
                 f"(bursts of {decision.limit}); try again in {decision.retry_after} s.",
@@ -222,72 +236,89 @@ class ForwardProxy:
             process_id=self.process_id,
         )
         reservation = await self.billing.reserve(token, call)
+        HOLDS_IN_FLIGHT.inc()
         try:
-            response = await self.client.send(
-                method,
-                target.url,
-                upstream_headers(headers, auth_header(provider.family, key)),
-                body if body or method not in ("GET", "DELETE") else None,
-            )
-        except UpstreamNoAnswer as error:
-            await self.billing.release(reservation)
-            raise UpstreamTimeout(error.message) from None
-        except UpstreamUnreachable as error:
-            await self.billing.release(reservation)
-            raise UpstreamError(error.message) from None
-        except BaseException:
-            self._close_later(reservation, None)
-            raise
-        if response.status >= 300:
-            await self._relay_refusal(response, reservation, send)
-            return
-        parser = make_response_parser(
-            api, body_json, response.headers, model=model, path=target.path
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": response.status,
-                "headers": client_headers(response.raw_headers, keep_length=usage_filter is None),
-            }
-        )
-        streamed = "content-length" not in response.headers
-        watch = _DisconnectWatch(receive, response) if streamed else None
-        broken: UpstreamBroken | None = None
-        try:
+            sent = time.perf_counter()
             try:
-                async for chunk in response.chunks():
-                    parser.feed(chunk)
-                    out = usage_filter.feed(chunk) if usage_filter is not None else chunk
-                    if out:
-                        await send({"type": "http.response.body", "body": out, "more_body": True})
-                if usage_filter is not None:
-                    tail = usage_filter.close()
-                    if tail:
-                        await send({"type": "http.response.body", "body": tail, "more_body": True})
-            except UpstreamBroken as error:
-                broken = error
-            finally:
-                if watch is not None:
-                    watch.stop()
-            complete = broken is None and not (watch is not None and watch.disconnected)
-            if complete:
-                await send(_BODY_END)
-                response.release()
-            else:
+                response = await self.client.send(
+                    method,
+                    target.url,
+                    upstream_headers(headers, auth_header(provider.family, key)),
+                    body if body or method not in ("GET", "DELETE") else None,
+                )
+            except UpstreamNoAnswer as error:
+                _calls(provider.name, "timeout").inc()
+                await self.billing.release(reservation)
+                raise UpstreamTimeout(error.message) from None
+            except UpstreamUnreachable as error:
+                _calls(provider.name, "unreachable").inc()
+                await self.billing.release(reservation)
+                raise UpstreamError(error.message) from None
+            except BaseException:
+                self._close_later(reservation, None)
+                raise
+            _ttfb(provider.name).observe(time.perf_counter() - sent)
+            if response.status >= 300:
+                await self._relay_refusal(response, reservation, send)
+                _calls(provider.name, "refused").inc()
+                _upstream(provider.name).observe(time.perf_counter() - sent)
+                return
+            parser = make_response_parser(
+                api, body_json, response.headers, model=model, path=target.path
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": client_headers(
+                        response.raw_headers, keep_length=usage_filter is None
+                    ),
+                }
+            )
+            streamed = "content-length" not in response.headers
+            watch = _DisconnectWatch(receive, response) if streamed else None
+            broken: UpstreamBroken | None = None
+            try:
+                try:
+                    async for chunk in response.chunks():
+                        parser.feed(chunk)
+                        out = usage_filter.feed(chunk) if usage_filter is not None else chunk
+                        if out:
+                            await send(
+                                {"type": "http.response.body", "body": out, "more_body": True}
+                            )
+                    if usage_filter is not None:
+                        tail = usage_filter.close()
+                        if tail:
+                            await send(
+                                {"type": "http.response.body", "body": tail, "more_body": True}
+                            )
+                except UpstreamBroken as error:
+                    broken = error
+                finally:
+                    if watch is not None:
+                        watch.stop()
+                complete = broken is None and not (watch is not None and watch.disconnected)
+                if complete:
+                    await send(_BODY_END)
+                    response.release()
+                else:
+                    response.close()
+                usage = parser.finish(complete=complete)
+            except BaseException:
                 response.close()
-            usage = parser.finish(complete=complete)
-        except BaseException:
-            response.close()
-            self._close_later(reservation, worst)
-            raise
-        if not complete or parser.error is not None:
-            usage = _at_least_input(usage, worst)
-        await self.billing.settle(
-            reservation, usage, status="completed" if complete and not parser.error else "error"
-        )
-        if broken is not None and not (watch is not None and watch.disconnected):
-            raise AbortConnection(broken.message)
+                self._close_later(reservation, worst)
+                raise
+            _upstream(provider.name).observe(time.perf_counter() - sent)
+            if not complete or parser.error is not None:
+                usage = _at_least_input(usage, worst)
+            outcome = "completed" if complete and not parser.error else "error"
+            _calls(provider.name, outcome).inc()
+            await self.billing.settle(reservation, usage, status=outcome)
+            if broken is not None and not (watch is not None and watch.disconnected):
+                raise AbortConnection(broken.message)
+        finally:
+            HOLDS_IN_FLIGHT.dec()
 
     def _pricing(
         self,

@@ -29,6 +29,7 @@ from lava_server import outbox
 from lava_server.addresses import AddressRefused, GuardedResolver, check_host
 from lava_server.db.engine import Database
 from lava_server.db.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from lava_server.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_GIVEN_UP
 from lava_server.settings import Settings
 from lava_server.timeutil import iso, utcnow
 from lava_server.webhooks import events, repository, service, signing
@@ -51,6 +52,11 @@ class _Job:
     secrets: tuple[str, ...]
 
 
+_attempts = {
+    kind: WEBHOOK_ATTEMPTS.labels(kind) for kind in ("delivered", "refused", "unreachable")
+}
+
+
 @dataclass(frozen=True)
 class _Outcome:
     status_code: int | None
@@ -61,6 +67,13 @@ class _Outcome:
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def kind(self) -> str:
+        """Its label in `lava_webhook_attempts_total`."""
+        if self.ok:
+            return "delivered"
+        return "unreachable" if self.status_code is None else "refused"
 
 
 class Deliverer:
@@ -214,6 +227,7 @@ class Deliverer:
             if self._recorder is None or self._recorder.done():
                 self._recorder = asyncio.create_task(self._record_batches())
             await recorded
+            _attempts[outcome.kind].inc()
         except Exception:
             log.exception(
                 "webhook delivery %s failed; its lease will bring it back", job.delivery_id
@@ -331,6 +345,7 @@ class Deliverer:
             return
         if now - delivery.created_at >= self.give_up:
             delivery.status = FAILED
+            WEBHOOK_GIVEN_UP.inc()
         else:
             delivery.next_attempt_at = now + self.delay_after(delivery.attempts)
         if endpoint.failing_since is None:
