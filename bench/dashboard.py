@@ -4,7 +4,9 @@ For each database it starts `lava serve` on a fresh database, creates a merchant
 customers and a dashboard admin (signed in through a one-time link, as a browser would), stores
 1,000,000 requests over 90 days for those customers with their roll-ups (`bench/ingest.py`'s
 bulk loader), then times each page over HTTP, sequentially: p50 and p99 of `--calls` calls after
-a few warm-up calls. Pages must answer in under 100 ms at p50.
+a few warm-up calls. Pages must answer in under 100 ms at p50. The baseline, in the same run: the
+API's own `GET /v1/usage` over the same 90 days (the read the Overview is built on), timed the
+same way; each page prints its p50 as a ratio of the baseline's.
 
     .venv/bin/python bench/dashboard.py                          # SQLite
     .venv/bin/python bench/dashboard.py --databases sqlite,postgresql --requests 200000
@@ -17,7 +19,7 @@ import asyncio
 import json
 import re
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -65,9 +67,8 @@ def sign_in(root: str, link: str) -> str:
         return str(browser.cookies["lava_dashboard"])
 
 
-async def time_page(port: int, cookie: str, path: str, calls: int) -> list[float]:
+async def time_page(port: int, headers: dict[str, str], path: str, calls: int) -> list[float]:
     connection = HttpConnection("127.0.0.1", port)
-    headers = {"Cookie": f"lava_dashboard={cookie}"}
     latencies = []
     try:
         for index in range(calls + 3):
@@ -118,18 +119,39 @@ def bench(kind: str, args: argparse.Namespace) -> dict[str, float]:
                 f"in {time.perf_counter() - started:.0f} s"
             )
             cookie = sign_in(root, "/" + user["link"].split("/", 3)[3])
+            start_day = (end - timedelta(days=90)).date().isoformat()
+            baseline = asyncio.run(
+                time_page(
+                    port,
+                    {"Authorization": f"Bearer {merchant['secret_key']}"},
+                    f"/v1/usage?start={start_day}T00:00:00Z",
+                    args.calls,
+                )
+            )
+            base_p50 = percentile(baseline, 0.5)
+            print(f"{'baseline: GET /v1/usage, 90 days':32} {summary(baseline)}")
             pages = {
                 "Overview, 30 days": "/dashboard/test/",
                 "Overview, 90 days + previous": "/dashboard/test/?days=90&compare=1",
                 "Customers": "/dashboard/test/customers",
                 "Customers, search": "/dashboard/test/customers?q=u7%40example.com",
                 "Customer": f"/dashboard/test/customers/{real[0]}",
+                "Requests": "/dashboard/test/requests",
+                "Requests of a customer": f"/dashboard/test/requests?customer={real[0]}",
+                "Meters": "/dashboard/test/meters",
+                "Plans": "/dashboard/test/plans",
+                "Checkout": "/dashboard/test/checkout",
+                "Keys": "/dashboard/test/keys",
+                "Webhooks": "/dashboard/test/webhooks",
+                "Settings": "/dashboard/test/settings",
             }
+            cookie_headers = {"Cookie": f"lava_dashboard={cookie}"}
             for name, path in pages.items():
-                latencies = asyncio.run(time_page(port, cookie, path, args.calls))
+                latencies = asyncio.run(time_page(port, cookie_headers, path, args.calls))
                 found[name] = percentile(latencies, 0.5)
                 verdict = "ok" if found[name] < TARGET_P50 else "OVER 100 ms"
-                print(f"{name:32} {summary(latencies)}  [{verdict}]")
+                ratio = found[name] / base_p50
+                print(f"{name:32} {summary(latencies)}  {ratio:5.2f}x baseline  [{verdict}]")
     return found
 
 

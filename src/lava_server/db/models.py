@@ -354,6 +354,18 @@ class UsageBucket(Base):
     """
 
     __tablename__ = "usage_buckets"
+    __table_args__ = (
+        # The customers' series for any product, by time (the dashboard's top customers of a
+        # day): only the rows that sum over every product, so most roll-up writes skip it.
+        Index(
+            "ix_usage_buckets_any_product",
+            "merchant_id",
+            "livemode",
+            "bucket",
+            sqlite_where=text("product_id = ''"),
+            postgresql_where=text("product_id = ''"),
+        ),
+    )
 
     merchant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     livemode: Mapped[bool] = mapped_column(Boolean, primary_key=True)
