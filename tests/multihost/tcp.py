@@ -30,8 +30,19 @@ async def _splice(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
 ) -> None:
+    pipes = [
+        asyncio.ensure_future(_pipe(client_reader, writer)),
+        asyncio.ensure_future(_pipe(reader, client_writer)),
+    ]
     try:
-        await asyncio.gather(_pipe(client_reader, writer), _pipe(reader, client_writer))
+        # Once one direction ends, the other gets a few seconds (a half-closed connection's
+        # last answer), then is cancelled: a dropped peer never leaves a task waiting forever.
+        _, pending = await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=5)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pipes, return_exceptions=True)
     finally:
         for side in (writer, client_writer):
             side.close()
