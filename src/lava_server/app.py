@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     create_request = CreateRequest(batcher.submit)
 
     heartbeat = ProcessHeartbeat(db, settings.process_heartbeat_seconds)
+    state.process_id = heartbeat.id
     forward = ForwardProxy(settings, db, prices, process_id=heartbeat.id)
     price_refresher = PriceRefresher(db, prices, settings.model_prices_refresh_seconds)
     outbox.configure(settings)

@@ -4,6 +4,9 @@ The first request with a key claims it (a row with no answer yet), runs, and sto
 A later request with the same key and the same method, path and body gets that answer again
 (`Idempotent-Replayed: true`) without acting; with a different body, or while the first one is
 still running, it gets 409. Answers of 5xx and 429 are not kept, so the client may retry them.
+A claim stays the first request's while its server process lives: when that process died before
+answering (not seen alive for `abandoned_after_seconds`, and the claim at least that old), the
+next request with the key and the same body takes the claim over and runs.
 Keys are scoped to the secret key that sent them and kept `idempotency_ttl_hours`. The key is
 checked first: a request without an active secret key (or past its rate limit) stores nothing.
 """
@@ -135,7 +138,11 @@ class IdempotencyMiddleware:
                         repository.add_idempotency_key(
                             session,
                             IdempotencyKey(
-                                scope=scope_id, key=key, request_hash=request_hash, created_at=now
+                                scope=scope_id,
+                                key=key,
+                                request_hash=request_hash,
+                                created_at=now,
+                                process_id=self.state.process_id,
                             ),
                         )
                         return None
@@ -145,6 +152,16 @@ class IdempotencyMiddleware:
                             "use a new key for a new request."
                         )
                     if row.status_code is None or row.response_body is None:
+                        orphan = timedelta(seconds=self.state.settings.abandoned_after_seconds)
+                        if await repository.take_over_claim(
+                            session,
+                            row,
+                            process_id=self.state.process_id,
+                            claimed_before=now - orphan,
+                            seen_before=now - orphan,
+                            now=now,
+                        ):
+                            return None
                         return (
                             "A request with this Idempotency-Key is still being processed; "
                             "retry later."

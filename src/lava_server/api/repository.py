@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Row, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lava_server.db.models import ApiKey, IdempotencyKey
+from lava_server.db.models import ApiKey, IdempotencyKey, ServerProcess
 
 
 async def active_keys(
@@ -42,6 +42,36 @@ async def remove_idempotency_key(session: AsyncSession, row: IdempotencyKey) -> 
 
 def add_idempotency_key(session: AsyncSession, row: IdempotencyKey) -> None:
     session.add(row)
+
+
+async def take_over_claim(
+    session: AsyncSession,
+    row: IdempotencyKey,
+    *,
+    process_id: str | None,
+    claimed_before: datetime,
+    seen_before: datetime,
+    now: datetime,
+) -> bool:
+    """Claim again a key whose first request is unanswered, older than `claimed_before`, and
+    whose process has not been seen alive since `seen_before` (or is gone): it died before
+    answering. One UPDATE, so of several retries at once exactly one takes it."""
+    alive = select(ServerProcess.id).where(
+        ServerProcess.id == IdempotencyKey.process_id, ServerProcess.seen_at >= seen_before
+    )
+    result = await session.execute(
+        update(IdempotencyKey)
+        .where(
+            IdempotencyKey.scope == row.scope,
+            IdempotencyKey.key == row.key,
+            IdempotencyKey.status_code.is_(None),
+            IdempotencyKey.process_id == row.process_id,
+            IdempotencyKey.created_at < claimed_before,
+            ~alive.exists(),
+        )
+        .values(process_id=process_id, created_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
 async def forget_answer(session: AsyncSession, scope: str, key: str) -> None:

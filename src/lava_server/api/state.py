@@ -19,6 +19,9 @@ class AppState:
     db: Database
     rate_limiter: RateLimiter
     auth_failures: RateLimiter
+    # This process's `server_processes` id (`metering.abandoned.ProcessHeartbeat`), stamped on
+    # the idempotency keys it claims.
+    process_id: str | None = None
 
 
 async def get_state(request: Request) -> AppState:

@@ -394,6 +394,9 @@ class IdempotencyKey(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # Added by migration 0020: the server process running the first request. A claim whose
+    # process died before answering is taken over by a retry (`api/idempotency.py`).
+    process_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class SubscriptionConfig(SoftDeleted):
@@ -685,6 +688,9 @@ class BalanceOperation(Base):
     __table_args__ = (
         Index("ix_balance_operations_merchant", "merchant_id", "livemode", "id"),
         Index("ix_balance_operations_wallet", "wallet_id"),
+        Index(
+            "uq_balance_operations_key", "merchant_id", "livemode", "idempotency_key", unique=True
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -697,6 +703,9 @@ class BalanceOperation(Base):
     reason: Mapped[str] = mapped_column(String(500))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Added by migration 0020: the request's `Idempotency-Key`, kept with the operation in its
+    # transaction, so that a retry replays it even when the first answer was never stored.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class Dispute(Base):

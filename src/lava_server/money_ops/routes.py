@@ -41,24 +41,35 @@ _GRANT = "Grant credit paid by the merchant (shown as a grant, not a payment)"
 _ADJUST = "Correct the wallet's balance by a signed amount (down to zero at most)"
 
 
+def _key(request: Request) -> str | None:
+    """The request's `Idempotency-Key`, kept with the operation it makes."""
+    return request.headers.get("idempotency-key")
+
+
 @router.post("/v1/customers/{customer_id}/credits", status_code=201, summary=_GRANT)
 async def grant_customer_credit(
     customer_id: str,
     body: CreditCreate,
+    request: Request,
     billing: Billing = Depends(get_billing),
     caller: Caller = Depends(authenticate),
 ) -> RestBalanceOperation:
-    return await service.grant_credit(billing, caller, customer_id, body, param="customer_id")
+    return await service.grant_credit(
+        billing, caller, customer_id, body, param="customer_id", idempotency_key=_key(request)
+    )
 
 
 @router.post("/v1/connections/{connection_id}/credits", status_code=201, summary=_GRANT)
 async def grant_connection_credit(
     connection_id: str,
     body: CreditCreate,
+    request: Request,
     billing: Billing = Depends(get_billing),
     caller: Caller = Depends(authenticate),
 ) -> RestBalanceOperation:
-    return await service.grant_credit(billing, caller, connection_id, body, param="connection_id")
+    return await service.grant_credit(
+        billing, caller, connection_id, body, param="connection_id", idempotency_key=_key(request)
+    )
 
 
 @router.post(
@@ -70,10 +81,13 @@ async def grant_connection_credit(
 async def adjust_customer(
     customer_id: str,
     body: AdjustmentCreate,
+    request: Request,
     billing: Billing = Depends(get_billing),
     caller: Caller = Depends(authenticate),
 ) -> RestBalanceOperation:
-    return await service.adjust(billing, caller, customer_id, body, param="customer_id")
+    return await service.adjust(
+        billing, caller, customer_id, body, param="customer_id", idempotency_key=_key(request)
+    )
 
 
 @router.post(
@@ -85,10 +99,13 @@ async def adjust_customer(
 async def adjust_connection(
     connection_id: str,
     body: AdjustmentCreate,
+    request: Request,
     billing: Billing = Depends(get_billing),
     caller: Caller = Depends(authenticate),
 ) -> RestBalanceOperation:
-    return await service.adjust(billing, caller, connection_id, body, param="connection_id")
+    return await service.adjust(
+        billing, caller, connection_id, body, param="connection_id", idempotency_key=_key(request)
+    )
 
 
 @router.post(

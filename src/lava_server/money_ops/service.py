@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.api.auth import Caller
 from lava_server.connections.service import find
-from lava_server.db.models import BalanceOperation, Payment, Refund
+from lava_server.db.models import BalanceOperation, Payment, Refund, Wallet
 from lava_server.errors import Conflict, InvalidRequest, NotFound, RefundFailed, UpstreamError
 from lava_server.ids import new_id
 from lava_server.money_ops.schemas import (
@@ -68,12 +68,21 @@ def render_operation(
 
 
 async def grant_credit(
-    billing: Billing, caller: Caller, customer_id: str, params: CreditCreate, *, param: str
+    billing: Billing,
+    caller: Caller,
+    customer_id: str,
+    params: CreditCreate,
+    *,
+    param: str,
+    idempotency_key: str | None = None,
 ) -> RestBalanceOperation:
     """Credit paid by the merchant to the customer's wallet (`wallets.operations.grant`)."""
     now = billing.now()
     async with billing.db.write() as session:
         connection, wallet = await find(session, caller, customer_id, param)
+        done = await _made_with(session, caller, idempotency_key, wallet)
+        if done is not None:
+            return done
         operation = await operations.grant(
             session,
             merchant_id=caller.merchant_id,
@@ -85,17 +94,27 @@ async def grant_credit(
             expires_at=params.expires_at,
             now=now,
         )
+        operation.idempotency_key = idempotency_key
         await wallets.reload_wallet(session, wallet)
         return render_operation(operation, wallet.balance, wallet.held)
 
 
 async def adjust(
-    billing: Billing, caller: Caller, customer_id: str, params: AdjustmentCreate, *, param: str
+    billing: Billing,
+    caller: Caller,
+    customer_id: str,
+    params: AdjustmentCreate,
+    *,
+    param: str,
+    idempotency_key: str | None = None,
 ) -> RestBalanceOperation:
     """A signed correction of the customer's wallet (`wallets.operations.adjust`)."""
     now = billing.now()
     async with billing.db.write() as session:
         connection, wallet = await find(session, caller, customer_id, param)
+        done = await _made_with(session, caller, idempotency_key, wallet)
+        if done is not None:
+            return done
         operation = await operations.adjust(
             session,
             billing.settings,
@@ -107,8 +126,25 @@ async def adjust(
             reason=params.reason,
             now=now,
         )
+        operation.idempotency_key = idempotency_key
         await wallets.reload_wallet(session, wallet)
         return render_operation(operation, wallet.balance, wallet.held)
+
+
+async def _made_with(
+    session: AsyncSession, caller: Caller, idempotency_key: str | None, wallet: Wallet
+) -> RestBalanceOperation | None:
+    """The operation this `Idempotency-Key` already made (its first answer was lost with a
+    server that died: `api/idempotency.py`), as it is now; None: not made yet."""
+    if idempotency_key is None:
+        return None
+    done = await wallets.operation_by_key(
+        session, caller.merchant_id, caller.livemode, idempotency_key
+    )
+    if done is None:
+        return None
+    await wallets.reload_wallet(session, wallet)
+    return render_operation(done, wallet.balance, wallet.held)
 
 
 def render_refund(refund: Refund) -> RestRefund:

@@ -113,6 +113,18 @@ async def add_to_balances(session: AsyncSession, deltas: Mapping[str, Decimal]) 
         await session.execute(_APPLY_DELTA, changes)
 
 
+async def operation_by_key(
+    session: AsyncSession, merchant_id: str, livemode: bool, idempotency_key: str
+) -> BalanceOperation | None:
+    """The merchant's grant or adjustment made with this `Idempotency-Key` in this mode."""
+    query = select(BalanceOperation).where(
+        BalanceOperation.merchant_id == merchant_id,
+        BalanceOperation.livemode == livemode,
+        BalanceOperation.idempotency_key == idempotency_key,
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def add_operation(session: AsyncSession, operation: BalanceOperation) -> None:
     """A merchant's grant or adjustment (`wallets.operations`)."""
     session.add(operation)
