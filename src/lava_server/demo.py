@@ -19,10 +19,13 @@ the server's own code paths at the time the server believes it is, so `lava ledg
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import math
 import os
 import random
 import signal
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -62,13 +65,49 @@ STRIPE_WEBHOOK_SECRET = "whsec_demo"
 PROVIDER_KEY = "sk-demo"
 
 FIRST_NAMES = (
-    "Ada Alan Grace Linus Barbara Ken Margaret Dennis Frances Edsger Radia Guido Hedy Tim Katherine "
-    "John Annie Donald Sophie Niklaus"
-).split()
+    "Ada",
+    "Alan",
+    "Grace",
+    "Linus",
+    "Barbara",
+    "Ken",
+    "Margaret",
+    "Dennis",
+    "Frances",
+    "Edsger",
+    "Radia",
+    "Guido",
+    "Hedy",
+    "Tim",
+    "Katherine",
+    "John",
+    "Annie",
+    "Donald",
+    "Sophie",
+    "Niklaus",
+)
 LAST_NAMES = (
-    "Lovelace Turing Hopper Torvalds Liskov Thompson Hamilton Ritchie Allen Dijkstra Perlman Rossum "
-    "Lamarr Berners-Lee Johnson Backus Easley Knuth Wilson Wirth"
-).split()
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Torvalds",
+    "Liskov",
+    "Thompson",
+    "Hamilton",
+    "Ritchie",
+    "Allen",
+    "Dijkstra",
+    "Perlman",
+    "Rossum",
+    "Lamarr",
+    "Berners-Lee",
+    "Johnson",
+    "Backus",
+    "Easley",
+    "Knuth",
+    "Wilson",
+    "Wirth",
+)
 PROMPTS = (
     "Summarise this support ticket in two sentences.",
     "Translate the following paragraph into French, keeping the tone informal.",
@@ -128,7 +167,7 @@ class DemoResult:
     sign_in_link: str
     customer_id: str
     requests: int
-    live_checkout_url: str | None
+    live_checkout_url: str
 
 
 def _busy(moment: datetime) -> float:
@@ -149,8 +188,9 @@ class Demo:
         self.servers: list[ServerThread] = []
         self.clock = FastClock(self.traffic_seconds)
         self.rng = random.Random(17)
+        self._real_clock = timeutil.clock
 
-    # --- start and stop ----------------------------------------------------------------------------
+    # --- start and stop
 
     def start(self) -> Settings:
         """The fakes, then Lava wired to them, on a fresh database in `directory`."""
@@ -208,9 +248,9 @@ class Demo:
         for server in reversed(self.servers):
             server.stop()
         self.servers.clear()
-        timeutil.clock = timeutil._system_clock  # noqa: SLF001 - put the real clock back
+        timeutil.clock = self._real_clock
 
-    # --- the story ---------------------------------------------------------------------------------
+    # --- the story
 
     async def bootstrap(self) -> tuple[str, str, str]:
         """The sandbox merchant (as `lava serve`'s first start makes it) and a live key."""
@@ -403,7 +443,7 @@ class Demo:
         progress.update(task, completed=self.traffic_seconds, day="now", calls=sent)
         return sent
 
-    async def live_checkout(self, client: httpx.AsyncClient, world: World) -> str | None:
+    async def live_checkout(self, client: httpx.AsyncClient, world: World) -> str:
         """A live customer and a live top-up checkout, paid through the fake Stripe."""
         auth = {"Authorization": f"Bearer {world.live_key}"}
         customer = await _post(
@@ -422,8 +462,8 @@ class Demo:
                 "customer_id": customer.get("customer_id") or customer["id"],
             },
         )
-        url = session.get("checkout_session_url") or session.get("url")
-        return str(url) if url else None
+        token = json.loads(base64.b64decode(session["checkout_session_token"]))
+        return f"{token['base']}embed/checkout/{token['secret']}"
 
     async def run(self) -> DemoResult:
         base = f"http://127.0.0.1:{self.port}"
@@ -476,12 +516,15 @@ def snippets(result: DemoResult) -> tuple[str, str]:
         f'curl -s -H "Authorization: Bearer {result.secret_key}" '
         f'"{result.base_url}customers/{result.customer_id}"'
     )
+    week_ago = (datetime.now(timezone.utc) - HISTORY).strftime("%Y-%m-%dT00:00:00Z")
     python = (
-        "python3 - <<'EOF'\n"
-        "import httpx\n"
-        f'lava = httpx.Client(base_url="{result.base_url}", '
-        f'headers={{"Authorization": "Bearer {result.secret_key}"}})\n'
-        'print(lava.get("usage").json()["totals"])\n'
+        f"{sys.executable} - <<'EOF'\n"
+        "from lavapayments import Lava\n"
+        f'lava = Lava("{result.secret_key}", base_url="{result.base_url}")\n'
+        f'usage = lava.usage.retrieve(start="{week_ago}")\n'
+        "for day in usage.items:\n"
+        "    print(day.date, day.total_requests, day.total_request_cost)\n"
+        "print(lava.connections.list().data[0].wallet.balance)\n"
         "EOF"
     )
     return curl, python
@@ -524,16 +567,16 @@ def main(
             soft_wrap=True,
             highlight=False,
         )
-        if result.live_checkout_url:
-            console.print(
-                f"A live top-up checkout (card 4242 4242 4242 4242; the code arrives at the fake "
-                f"Twilio, {demo.fakes['twilio']}/_fake/messages): {result.live_checkout_url}",
-                soft_wrap=True,
-                highlight=False,
-            )
+        console.print(
+            f"A live top-up checkout (card 4242 4242 4242 4242; the code arrives at the fake "
+            f"Twilio, {demo.fakes['twilio']}/_fake/messages): {result.live_checkout_url}",
+            soft_wrap=True,
+            highlight=False,
+        )
         console.print(f"\ncurl:\n{curl}\n\nPython:\n{python}\n", soft_wrap=True, highlight=False)
         if keep_running:
             console.print("Serving until Ctrl-C.")
+            console.file.flush()
             while True:
                 time.sleep(3600)
         return 0
