@@ -530,12 +530,10 @@ def snippets(result: DemoResult) -> tuple[str, str]:
     return curl, python
 
 
-class _Stop(Exception):
-    pass
-
-
 def _stop(signum: int, _frame: object) -> None:
-    raise _Stop
+    # A KeyboardInterrupt, as Python's own SIGINT handler raises: asyncio lets it through
+    # wherever it lands (another exception raised in a callback would only be logged).
+    raise KeyboardInterrupt
 
 
 def main(
@@ -580,7 +578,7 @@ def main(
             while True:
                 time.sleep(3600)
         return 0
-    except _Stop:
+    except KeyboardInterrupt:
         console.print("\nStopping the demo.")
         return 0
     finally:

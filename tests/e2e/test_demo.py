@@ -142,3 +142,49 @@ def test_demo_exit_ends_by_itself(tmp_path: Path) -> None:
     assert "Serving until Ctrl-C." not in done.stdout
     assert "Lava demo ready" in done.stdout
     assert os.path.exists(tmp_path / "lava-demo.db")
+
+
+def test_ctrl_c_during_the_traffic_stops_cleanly_and_leaves_a_clean_ledger(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [LAVA, "demo", "--minutes", "1", "--port", str(port), "--dir", str(tmp_path)],
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until the traffic flows
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v1/", timeout=1).status_code:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "Traceback" not in output, output
+    assert "Stopping the demo." in output
+    checked = lava_cli("ledger", "check", "--database-url", f"sqlite:///{tmp_path}/lava-demo.db")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_busy_port_is_refused_in_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [LAVA, "demo", "--exit", "--port", str(port), "--dir", str(tmp_path)],
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 2
+    assert f"Port {port} is already in use" in done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
