@@ -1283,6 +1283,39 @@ def users_reset_password(
         console.print("Password set; the user was signed out everywhere.")
 
 
+@app.command("demo")
+def demo(
+    minutes: Annotated[
+        float, typer.Option(min=0.05, help="How long the traffic runs (real minutes).")
+    ] = 1.0,
+    port: Annotated[int, typer.Option(help="Port of the Lava API.")] = 8787,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Where the demo's SQLite file goes (default: a new temp dir)."),
+    ] = None,
+    keep_running: Annotated[
+        bool,
+        typer.Option(
+            "--keep-running/--exit", help="After the traffic, serve until Ctrl-C, or exit."
+        ),
+    ] = True,
+) -> None:
+    """Start Lava with the fake AI provider, Stripe and Twilio on a fresh SQLite file, create a
+    merchant, meters, a plan and 20 customers, and fill a week of history with traffic."""
+    from lava_server import demo as demo_module
+
+    logging.basicConfig(level="WARNING", format="%(levelname)s %(name)s: %(message)s")
+    raise typer.Exit(
+        demo_module.main(
+            port=port,
+            directory=directory,
+            minutes=minutes,
+            keep_running=keep_running,
+            console=console,
+        )
+    )
+
+
 @app.command("fake-provider")
 def fake_provider(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9100,

@@ -62,7 +62,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "worker",
         "monitoring",  # GET /metrics, with the database's values read at scrape time
     ),
-    "wiring": ("app", "cli", "startup"),
+    "wiring": ("app", "cli", "startup", "demo"),
 }
 LEVEL = {package: level for level, packages in enumerate(LAYERS.values()) for package in packages}
 LAYER_OF = {package: layer for layer, packages in LAYERS.items() for package in packages}
