@@ -146,6 +146,15 @@ async def _check_accessibility(page, where: str) -> None:
     assert await page.evaluate(_UNLABELLED) == [], where
 
 
+async def _look_at(page, name: str, mode: str, width: str) -> None:
+    """What every page must be at every width: accessible, no sideways scroll; then its
+    screenshot into `test-artifacts/dashboard/`."""
+    await _check_accessibility(page, f"{name} ({mode}, {width})")
+    wide = await page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= WIDTHS[width][0], f"{name} ({mode}) scrolls sideways at {width}"
+    await page.screenshot(path=ARTIFACTS / f"{name}-{mode}-{width}.png", full_page=True)
+
+
 async def _sign_in_with_link_then_password(page, shop: Shop) -> None:
     await page.goto(shop.link)
     await page.get_by_role("button", name="Continue and sign in").click()
@@ -212,10 +221,7 @@ async def test_every_page_in_both_modes_at_both_widths_offline(browser, shop):  
                         assert f"curl {shop.url}/v1/requests" in snippet
                 if name == "customer":
                     await page.locator("[data-chart='usage'][data-drawn='true']").wait_for()
-                await _check_accessibility(page, f"{name} ({mode}, {width})")
-                wide = await page.evaluate("document.documentElement.scrollWidth")
-                assert wide <= WIDTHS[width][0], f"{name} ({mode}) scrolls sideways at {width}"
-                await page.screenshot(path=ARTIFACTS / f"{name}-{mode}-{width}.png", full_page=True)
+                await _look_at(page, name, mode, width)
         await context.close()
     assert outside == []
     assert errors == []

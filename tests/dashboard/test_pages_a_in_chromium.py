@@ -18,8 +18,8 @@ from tests.dashboard.test_dashboard_in_chromium import (  # noqa: F401  (shop: t
     ARTIFACTS,
     WIDTHS,
     Shop,
-    _check_accessibility,
     _context,
+    _look_at,
     _sign_in,
     _sign_in_with_link_then_password,
     shop,
@@ -109,12 +109,9 @@ async def test_requests_meters_and_plans_in_both_modes_at_both_widths(browser, s
                     )
                 if name == "meter":
                     assert "This request would cost" in await page.locator("#preview").inner_text()
-                await _check_accessibility(page, f"{name} ({mode}, {width})")
                 unlabelled = await page.evaluate(UNLABELLED)
                 assert unlabelled == [], f"{name} ({mode}): fields without a label"
-                wide = await page.evaluate("document.documentElement.scrollWidth")
-                assert wide <= WIDTHS[width][0], f"{name} ({mode}) scrolls sideways at {width}"
-                await page.screenshot(path=ARTIFACTS / f"{name}-{mode}-{width}.png", full_page=True)
+                await _look_at(page, name, mode, width)
         await context.close()
     assert outside == []
     assert errors == []

@@ -21,6 +21,7 @@ from tests.dashboard.test_dashboard_in_chromium import (
     ARTIFACTS,
     WIDTHS,
     _context,
+    _look_at,
     _seed,
     _sign_in,
     _sign_in_with_link_then_password,
@@ -146,9 +147,7 @@ async def test_the_pages_in_both_modes_at_both_widths_offline(browser, shop):  #
                         "Listed key"
                         in await page.locator("#spend-title ~ .table-wrap").inner_text()
                     )
-                wide = await page.evaluate("document.documentElement.scrollWidth")
-                assert wide <= WIDTHS[width][0], f"{name} ({mode}) scrolls sideways at {width}"
-                await page.screenshot(path=ARTIFACTS / f"{name}-{mode}-{width}.png", full_page=True)
+                await _look_at(page, name, mode, width)
         await context.close()
     assert outside == []
     assert errors == []
