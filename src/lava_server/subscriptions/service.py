@@ -385,8 +385,6 @@ async def renewed(
     assert config is not None
     _move_to_period(subscription, config, payment.period_index)
     subscription.payment_method_id = payment.payment_method_id  # a retry may take a newer card
-    subscription.past_due_since, subscription.payment_retries = None, 0
-    subscription.next_payment_retry_at = None
     await _grant_period(session, subscription, config, payment, now)
     await _report(session, outbox.SUBSCRIPTION_RENEWED, subscription, now)
 
@@ -403,6 +401,9 @@ def _move_to_period(
 ) -> None:
     interval = config.billing_interval
     subscription.period_index = index
+    # A new period is paid for (or free): any dunning of the last one is over.
+    subscription.past_due_since, subscription.payment_retries = None, 0
+    subscription.next_payment_retry_at = None
     subscription.current_period_start = interval_start(subscription.started_at, index, interval)
     subscription.current_period_end = interval_start(subscription.started_at, index + 1, interval)
 
