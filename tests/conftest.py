@@ -174,6 +174,13 @@ def fake(fake_app: Starlette, fake_server: ServerThread) -> FakeProvider:
     return provider
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `slow` (browsers, whole servers, the demo, the multi-host test) run first:
+    the workers then share the many quick ones at the end instead of one worker finishing a
+    long test alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Say it last, after pytest's own closing line, so that nobody misses it."""
     if _pg_problem is not None:

@@ -40,7 +40,7 @@ class ServerThread:
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "warning",
-        startup_timeout: float = 10.0,
+        startup_timeout: float = 30.0,
         shutdown_timeout: float = 3.0,
         **config: Any,
     ) -> None:
