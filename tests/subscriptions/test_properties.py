@@ -9,13 +9,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from hypothesis import HealthCheck, example, given, settings
+import pytest
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from lava_server.db.models import CreditGrant
 from lava_server.errors import InsufficientBalance
 from lava_server.periods import cycle_period, cycle_start
+from lava_server.settings import Settings
 from lava_server.wallets.service import check as ledger_check
 from lava_server.wallets.service import fund
 from lava_server.worker.runner import run_once
@@ -23,6 +26,14 @@ from tests.checkout.helpers import billing_of
 from tests.subscriptions.helpers import spend, subscribe, wallet_row
 
 _phones = itertools.count(1000)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Every example subscribes a new customer from the same test client: more codes than one
+    client address may ask for in an hour (`LAVA_CODE_SENDS_PER_CLIENT_PER_HOUR`, 20), which
+    the examples' clocks, moved about, could otherwise put in one hour."""
+    return Settings(database_url=database_url, code_sends_per_client_per_hour=1000)
 PERIOD_AMOUNT = Decimal(20)
 STARTS = [
     datetime(2027, 1, 31, 10, tzinfo=timezone.utc),
@@ -113,7 +124,7 @@ class Model:
                     grant.expires_at = self.period_end
 
 
-@settings(
+@hypothesis_settings(
     max_examples=30,
     deadline=None,
     suppress_health_check=list(HealthCheck),

@@ -103,6 +103,7 @@ class Database:
             self.url.database or ":memory:", timeout=30, check_same_thread=False
         )
         connection.isolation_level = None
+        sums.register(connection)
         for pragma in _SQLITE_PRAGMAS:
             connection.execute(f"PRAGMA {pragma}")
         if not durable:

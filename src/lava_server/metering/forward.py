@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lava_server.api.auth import SECRET_KEY_PREFIXES, find_keys, hash_secret_key
 from lava_server.connections import repository as connections_repository
+from lava_server.db.driver import NeedsSession
 from lava_server.db.engine import Database
 from lava_server.db.models import Product
 from lava_server.errors import (
@@ -291,10 +292,6 @@ class _AlreadySettled(Exception):
     pass
 
 
-class _NeedsSession(Exception):
-    """The settlement needs an ORM session (period credit, autopay): start it again in one."""
-
-
 class ForwardBilling:
     """One per server process."""
 
@@ -307,7 +304,9 @@ class ForwardBilling:
         self._reserve_writer = WriterConnection(db, durable=False)
         # Product secret -> the product version last seen, for one-statement holds.
         self._products: dict[tuple[str, ...], tuple[Product, PricingConfig]] = {}
-        self._settle_writer = WriterConnection(db, durable=True)
+        # Settlements run on the driver's own connection (`db.driver`): the charge unchanged,
+        # without SQLAlchemy's per-statement work.
+        self._settle_writer = WriterConnection(db, durable=True, autocommit=not db.is_sqlite)
         # Buys a wallet's auto top-up bundle when a hold does not fit (set by the app).
         self.top_up: AutoTopUp | None = None
         self._holds = repository.quick_holds(db)
@@ -857,6 +856,11 @@ class ForwardBilling:
     async def _write_settles(self, batch: list[Job[_SettleItem, PricedRequest | None]]) -> None:
         try:
             alone = await self._settle_together(batch)
+        except NeedsSession as error:
+            # Something the driver's session does not run (an ORM statement: period credit
+            # due): rolled back, settled one by one with a session.
+            log.info("settling %d calls with a session (%s)", len(batch), error)
+            alone = [job for job in batch if not job.future.done()]
         except DBAPIError as error:
             log.info(
                 "a batch of %d settlements failed (%s); settling them one by one", len(batch), error
@@ -877,7 +881,7 @@ class ForwardBilling:
         done: list[tuple[Job[_SettleItem, PricedRequest | None], PricedRequest | None]] = []
         charges: list[tuple[Job[_SettleItem, PricedRequest | None], Charge]] = []
         try:
-            async with self._settle_writer.transaction() as session:
+            async with self._settle_writer.driver_transaction() as session:
                 now = utcnow()
                 wallet_ids = sorted({job.item.wallet_id for job in batch})
                 wallets = await open_wallets(session, wallet_ids, now, lock=True)
@@ -925,7 +929,7 @@ class ForwardBilling:
                 transaction = write_transaction(self.db) if core else self.db.write()
                 async with transaction as session:
                     priced = await self._settle_in(session, item, core=core)
-            except _NeedsSession:
+            except NeedsSession:
                 core = False
                 continue
             except _AlreadySettled:
@@ -953,7 +957,7 @@ class ForwardBilling:
             wallets = await open_wallets(session, [reservation.wallet_id], now)
             state = wallets[reservation.wallet_id]
             if core and state.needs_session:
-                raise _NeedsSession
+                raise NeedsSession
         settled = item.charge()
         try:
             await charge(session, self.settings, [settled], wallets, now)

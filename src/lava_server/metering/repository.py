@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from lava_server.db.driver import DriverSession
 from lava_server.db.engine import Database, upsert_insert
 from lava_server.db.models import (
     ActiveSubscription,
@@ -109,6 +110,7 @@ class WriterConnection:
         self.durable = durable
         self.autocommit = autocommit
         self._connection: AsyncConnection | None = None
+        self._sqlite: sqlite3.Connection | None = None  # `driver_transaction`'s, on SQLite
 
     async def _connect(self) -> AsyncConnection:
         connection = self._connection
@@ -152,8 +154,46 @@ class WriterConnection:
         """The connection itself (for `autocommit` writers)."""
         return await self._connect()
 
+    @asynccontextmanager
+    async def driver_transaction(self) -> AsyncIterator[AsyncSession]:
+        """A transaction whose statements run on the driver's own connection (`db.driver`):
+        the charge's code unchanged, without SQLAlchemy's per-statement work. SQLite: a
+        `sqlite3` connection of this writer's, inline, behind the process's writer lock;
+        PostgreSQL: the asyncpg connection of an `autocommit` writer, in its own transaction.
+        Committed at the end, rolled back on any error (then the next one reconnects)."""
+        if self.db.is_sqlite:
+            async with self.db.sqlite_writer:
+                sqlite = self._sqlite
+                if sqlite is None:
+                    sqlite = self._sqlite = self.db.sqlite_connection(durable=self.durable)
+                try:
+                    sqlite.execute("BEGIN IMMEDIATE")
+                    yield cast(AsyncSession, DriverSession(sqlite, self.db.engine.dialect))
+                    sqlite.execute("COMMIT")
+                except BaseException:
+                    self._sqlite = None
+                    with contextlib.suppress(sqlite3.Error):
+                        if sqlite.in_transaction:
+                            sqlite.execute("ROLLBACK")
+                        sqlite.close()
+                    raise
+            return
+        assert self.autocommit, "the driver's transaction is opened on an autocommit writer"
+        connection = await self._connect()
+        try:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection  # asyncpg's own connection
+            async with driver.transaction():
+                yield cast(AsyncSession, DriverSession(driver, self.db.engine.dialect))
+        except BaseException:
+            await self.close()
+            raise
+
     async def close(self) -> None:
         connection, self._connection = self._connection, None
+        sqlite, self._sqlite = self._sqlite, None
+        if sqlite is not None:
+            sqlite.close()
         if connection is not None:
             await connection.close()
 

@@ -25,6 +25,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lava_server.db.driver import NeedsSession
 from lava_server.db.models import ActiveSubscription, CreditGrant, Payment
 from lava_server.outbox import record_balance_changes
 from lava_server.periods import usage_period
@@ -88,6 +89,10 @@ async def open_wallets(
         if row.period_credit_expires_at is not None and row.period_credit_expires_at <= now
     ]
     if due:
+        if not isinstance(session, AsyncSession):
+            # Expiring credit changes its grants (ORM objects): a lean writer rolls back and
+            # writes with a session.
+            raise NeedsSession("period credit falling due")
         for wallet_id in due:
             await expire_credit(session, wallet_id, now)
         rows = await repository.debit_states(session, ids)

@@ -170,10 +170,18 @@ async def debit_states(
 ) -> Sequence[Row[Unpack[tuple[Any, ...]]]]:
     """What a debit reads of each wallet (balance, period credit and its expiry, usage cycle,
     autopay); `lock` takes their locks in id order with the same read."""
-    query = select(*_STATE_COLUMNS).where(Wallet.id.in_(wallet_ids))
-    if lock:
-        query = query.order_by(Wallet.id).with_for_update()
-    return (await session.execute(query)).all()
+    if len(wallet_ids) == 1:
+        query = _DEBIT_STATE_LOCKED if lock else _DEBIT_STATE
+        return (await session.execute(query, {"id": wallet_ids[0]})).all()
+    query = _DEBIT_STATES_LOCKED if lock else _DEBIT_STATES
+    return (await session.execute(query, {"ids": list(wallet_ids)})).all()
+
+
+# Built once: SQLAlchemy, and the lean writers' driver sessions (`db.driver`), compile each once.
+_DEBIT_STATE = select(*_STATE_COLUMNS).where(Wallet.id == bindparam("id"))
+_DEBIT_STATE_LOCKED = _DEBIT_STATE.with_for_update()
+_DEBIT_STATES = select(*_STATE_COLUMNS).where(Wallet.id.in_(bindparam("ids", expanding=True)))
+_DEBIT_STATES_LOCKED = _DEBIT_STATES.order_by(Wallet.id).with_for_update()
 
 
 async def wallets_with_credit_due(session: AsyncSession, now: datetime, limit: int) -> list[str]:
