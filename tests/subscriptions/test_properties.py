@@ -34,6 +34,8 @@ def settings(database_url: str) -> Settings:
     client address may ask for in an hour (`LAVA_CODE_SENDS_PER_CLIENT_PER_HOUR`, 20), which
     the examples' clocks, moved about, could otherwise put in one hour."""
     return Settings(database_url=database_url, code_sends_per_client_per_hour=1000)
+
+
 PERIOD_AMOUNT = Decimal(20)
 STARTS = [
     datetime(2027, 1, 31, 10, tzinfo=timezone.utc),
