@@ -5,10 +5,13 @@ runs `--calls` forward calls' money through `metering` exactly as `/v1/forward` 
 then a settlement), and as many `POST /v1/requests` reports through the group commit. It prints
 the CPU time (`time.process_time`: this process's threads, the SQLite engine's included; not the
 PostgreSQL server's) of each settlement and each report, p50 and mean. With `--profile` it also
-runs the settlements under cProfile and prints where their time goes.
+runs the settlements under cProfile and prints where their time goes; with `--statements` it
+prints the CPU each statement of a settlement and of a report takes on the driver's connection
+(`db.driver.DriverSession`), its conversions included.
 
     .venv/bin/python bench/charge.py
     .venv/bin/python bench/charge.py --databases sqlite --calls 2000 --profile
+    .venv/bin/python bench/charge.py --statements
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ import json
 import pstats
 import statistics
 import time
+from typing import Any
 
 import httpx
 from _common import database, lava
 
 from lava_server.api.auth import hash_secret_key
 from lava_server.app import create_app
+from lava_server.db.driver import DriverSession
 from lava_server.db.engine import Database
 from lava_server.metering.forward import Call, ForwardBilling
 from lava_server.metering.reported import RequestBatcher
@@ -89,7 +94,12 @@ async def measure(url: str, calls: int, profile: bool) -> dict[str, float]:
 
     for n in range(200):  # warm up: connections, caches, compiled statements
         await one_call(n, None)
+    if STATEMENTS is not None:
+        STATEMENTS.active = True
     settles = [await one_call(1000 + n, None) for n in range(calls)]
+    if STATEMENTS is not None:
+        STATEMENTS.active = False
+        STATEMENTS.report("settlements", calls)
     profiler = None
     if profile:
         profiler = cProfile.Profile()
@@ -114,8 +124,14 @@ async def measure(url: str, calls: int, profile: bool) -> dict[str, float]:
 
     for n in range(200):
         await one_report(n)
+    if STATEMENTS is not None:
+        STATEMENTS.active = True
     reports = [await one_report(1000 + n) for n in range(calls)]
+    if STATEMENTS is not None:
+        STATEMENTS.active = False
+        STATEMENTS.report("reports", calls)
     await billing.aclose()
+    await batcher.aclose()
     await db.dispose()
     if profiler is not None:
         out = io.StringIO()
@@ -134,12 +150,52 @@ async def measure(url: str, calls: int, profile: bool) -> dict[str, float]:
     }
 
 
+class StatementTimes:
+    """CPU per statement run on the driver's connection, while `active`."""
+
+    def __init__(self) -> None:
+        self.active = False
+        self.times: dict[tuple[int, bool], list[Any]] = {}
+        self._execute = DriverSession.execute
+
+        async def timed(session: DriverSession, statement: Any, params: Any = None) -> Any:
+            started = time.process_time()
+            result = await self._execute(session, statement, params)
+            if self.active:
+                key = (id(statement), isinstance(params, list))
+                entry = self.times.setdefault(key, [statement, 0, 0.0])
+                entry[1] += 1
+                entry[2] += time.process_time() - started
+            return result
+
+        DriverSession.execute = timed  # type: ignore[method-assign]
+
+    def report(self, title: str, operations: int) -> None:
+        print(f"  {title}: CPU per operation of each statement (driver's connection)")
+        rows = sorted(self.times.items(), key=lambda item: -item[1][2])
+        for (_, many), (statement, count, cpu) in rows:
+            first = str(statement).split("\n")[0][:78]
+            print(
+                f"    {cpu / operations * 1000:6.3f} ms  x{count / operations:4.1f}  "
+                f"{first}{' (many)' if many else ''}"
+            )
+        print(f"    {sum(e[2] for e in self.times.values()) / operations * 1000:6.3f} ms  in all")
+        self.times.clear()
+
+
+STATEMENTS: StatementTimes | None = None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--statements", action="store_true")
     args = parser.parse_args()
+    global STATEMENTS
+    if args.statements:
+        STATEMENTS = StatementTimes()
     for kind in args.databases.split(","):
         with database(kind) as url:
             lava("ledger", "check", "--database-url", url)  # creates the schema

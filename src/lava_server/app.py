@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             await dashboard_state.failures_per_address.stop()
             await price_refresher.stop()
             await forward.aclose()
+            await batcher.aclose()
             await heartbeat.stop()
             if owns_database:
                 await db.dispose()

@@ -257,3 +257,43 @@ async def test_credit_falling_due_settles_with_a_session(client, db, settings, m
     assert expired == 2
     after = await report(client, merchant.headers, connection, product, "after", input_tokens=1)
     assert after.status_code == 201
+
+
+async def test_reports_written_together_each_get_their_own_row(client, db, merchant):
+    """Reports of one batch are inserted by one multi-row INSERT on the driver's connection;
+    each answer names its own stored request (its `seq` matched by its key), and the ledger
+    entries of each point at that row."""
+    product = await make_product(client, merchant.headers)
+    connection = await make_connection(client, merchant.headers, balance="100")
+    before = DriverSession.compiled_count
+    responses = await asyncio.gather(
+        *(
+            report(
+                client, merchant.headers, connection, product, f"r{n}", input_tokens=1000 * (n + 1)
+            )
+            for n in range(24)
+        )
+    )
+    assert all(response.status_code == 201 for response in responses), responses
+    assert DriverSession.compiled_count > before  # the lean writer wrote them
+    for n, response in enumerate(responses):
+        body = response.json()
+        assert body["request_id"] == f"r{n}"
+        stored = await client.get(f"/v1/requests/r{n}", headers=merchant.headers)
+        assert stored.status_code == 200
+        assert stored.json() == body
+    async with db.read() as session:
+        pairs = (
+            await session.execute(
+                select(Request.request_id, func.sum(LedgerEntry.amount))
+                .join(LedgerEntry, LedgerEntry.request_seq == Request.seq)
+                .where(LedgerEntry.wallet_id.is_not(None))
+                .group_by(Request.request_id)
+            )
+        ).all()
+        costs = dict(
+            (await session.execute(select(Request.request_id, Request.total_wallet_cost))).all()
+        )
+    assert len(pairs) == 24
+    for request_id, wallet_total in pairs:
+        assert wallet_total == -costs[request_id]  # each row's own debit

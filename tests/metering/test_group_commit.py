@@ -78,14 +78,14 @@ async def test_a_report_whose_caller_is_cancelled_is_charged_exactly_once(
     batcher = RequestBatcher(db, settings, PriceBook())
     started = asyncio.Event()
     go_on = asyncio.Event()
-    write_together = RequestBatcher._write_together
+    write_together = RequestBatcher._write_lean_or_not
 
     async def held_back(self, batch):
         started.set()
         await go_on.wait()
         return await write_together(self, batch)
 
-    monkeypatch.setattr(RequestBatcher, "_write_together", held_back)
+    monkeypatch.setattr(RequestBatcher, "_write_lean_or_not", held_back)
 
     def params(request_id: str) -> RequestCreate:
         return RequestCreate(
@@ -106,7 +106,8 @@ async def test_a_report_whose_caller_is_cancelled_is_charged_exactly_once(
     assert created.created and created.request.request_id == "r-stays"
     with pytest.raises(asyncio.CancelledError):
         await gone
-    monkeypatch.setattr(RequestBatcher, "_write_together", write_together)
+    monkeypatch.setattr(RequestBatcher, "_write_lean_or_not", write_together)
+    await batcher.aclose()
 
     stored = await client.get("/v1/requests/r-gone", headers=merchant.headers)
     assert stored.status_code == 200, stored.text

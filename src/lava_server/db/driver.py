@@ -9,9 +9,10 @@ compiled once by SQLAlchemy for the dialect, and each execution then converts th
 the statement's own bind and result processors and hands them to `sqlite3` or asyncpg directly.
 
 It runs Core statements only (select, insert, update, upsert, text; executemany without
-RETURNING). A select of ORM objects raises `NeedsSession`: its caller rolls back and writes
-with an ORM session instead. Driver errors are raised as SQLAlchemy's `DBAPIError` (parameters
-hidden, as the engine's), so callers catch the same exceptions on either path.
+RETURNING). A select of ORM objects, or anything else only an ORM session has, raises
+`NeedsSession`: its caller rolls back and writes with an ORM session instead. Driver errors are
+raised as SQLAlchemy's `IntegrityError` or `DBAPIError` (parameters hidden, as the engine's), so
+callers catch the same exceptions on either path.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql import Insert
 
 __all__ = ["DriverResult", "DriverSession", "NeedsSession"]
@@ -61,9 +62,10 @@ class _Compiled:
     """One statement compiled for one dialect and one set of parameter names."""
 
     __slots__ = (
+        "column_defaults",
         "compiled",
-        "defaults",
         "expanding",
+        "literals",
         "names",
         "processors",
         "returns_rows",
@@ -73,13 +75,21 @@ class _Compiled:
     )
 
     def __init__(
-        self, statement: Any, dialect: Any, keys: Sequence[str] | None, *, many: bool
+        self,
+        statement: Any,
+        dialect: Any,
+        keys: Sequence[str] | None,
+        *,
+        many: bool,
+        cache_key: Any = None,
     ) -> None:
         if getattr(statement, "is_select", False) and any(
             isinstance(column.get("type"), type) for column in statement.column_descriptions
         ):
             raise NeedsSession("a select of ORM objects")
         kwargs: dict[str, Any] = {"dialect": dialect}
+        if cache_key is not None:  # so that statements with this key can bring their values
+            kwargs["cache_key"] = cache_key
         if keys is not None:
             kwargs["column_keys"] = list(keys)
         if many:  # no implicit RETURNING of the new rows' keys
@@ -90,17 +100,20 @@ class _Compiled:
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
         bind_processors = compiled._bind_processors
         self.processors = tuple(bind_processors.get(name, _same) for name in self.names)
-        # Literals of the statement itself (`status = 'pending'` is a bound value).
-        self.defaults: dict[str, Any] = {
+        # The values written in the statement itself (`status = 'pending'` is a bound value),
+        # for the statement object compiled here (another one with the same cache key brings
+        # its own: `arguments(..., extracted)`).
+        self.literals: dict[str, Any] = {
             name: value for name, value in compiled.params.items() if value is not None
         }
-        # Python-side column defaults (insert) the engine would fill in.
+        # Python-side column defaults the engine would fill in.
+        self.column_defaults: dict[str, Any] = {}
         for column in (*compiled.insert_prefetch, *compiled.update_prefetch):
             default = column.default if column in compiled.insert_prefetch else column.onupdate
             if default is None or not (default.is_scalar or default.is_callable):
                 raise NeedsSession(f"the default of {column}")
             value = default.arg if default.is_scalar else default.arg(None)
-            self.defaults[column.key] = value
+            self.column_defaults[column.key] = value
         self.expanding = any(
             bind.expanding or bind.literal_execute for bind in compiled.binds.values()
         )
@@ -109,22 +122,32 @@ class _Compiled:
         self.to_python = tuple(_result_processor(column.type, dialect) for column in columns)
         self.row_type: Any = _row_type([column.keyname for column in columns])
 
-    def arguments(self, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
-        """The SQL and the positional arguments for one parameter set, converted for the driver."""
-        values = {**self.defaults, **params} if self.defaults else params
-        if not self.expanding:
+    def arguments(
+        self, params: Mapping[str, Any], extracted: Sequence[Any] | None = None
+    ) -> tuple[str, list[Any]]:
+        """The SQL and the positional arguments for one parameter set, converted for the driver.
+        `extracted`: the bound values of another statement object with this one's cache key."""
+        if self.column_defaults:
+            params = {**self.column_defaults, **params}
+        if extracted is None and not self.expanding:
+            values = {**self.literals, **params} if self.literals else params
             return self.sql, [
                 convert(values[name])
                 for name, convert in zip(self.names, self.processors, strict=True)
             ]
-        state = self.compiled.construct_expanded_state(dict(values))
-        processors = state.processors
-        return state.statement, [
-            processors[name](state.parameters[name])
-            if name in processors
-            else state.parameters[name]
-            for name in state.positiontup or ()
-        ]
+        compiled = self.compiled
+        parameters = compiled.construct_params(
+            dict(params), extracted_parameters=extracted, _no_postcompile=True
+        )
+        state = compiled._process_parameters_for_postcompile(parameters)
+        expanded = state.processors
+        processors = compiled._bind_processors
+        arguments = []
+        for name in state.positiontup or ():
+            value = state.parameters[name]
+            convert = expanded.get(name) or processors.get(name)
+            arguments.append(value if convert is None else convert(value))
+        return state.statement, arguments
 
     def rows(self, raw: Sequence[Sequence[Any]]) -> list[Any]:
         converters = self.to_python
@@ -184,9 +207,14 @@ class DriverSession:
     """`execute(statement, params)` on a `sqlite3` connection (inline) or an asyncpg connection,
     inside a transaction its owner opened (see the module docstring)."""
 
-    # (dialect name, id(statement), parameter names) -> (statement, compiled). The statement is
-    # kept so that its id is not reused; statements built once per process hit every time.
-    _cache: dict[tuple[str, int, tuple[str, ...] | None, bool], tuple[Any, _Compiled]] = {}  # noqa: RUF012
+    # (dialect name, id(statement), parameter names, many) -> (statement, compiled, the values
+    # to take from the statement or None for the compiled one's own). The statement is kept so
+    # that its id is not reused: statements built once find themselves here every time.
+    _by_id: dict[tuple[Any, ...], tuple[Any, _Compiled, Sequence[Any] | None]] = {}  # noqa: RUF012
+    # (dialect name, SQLAlchemy's cache key, parameter names, many) -> compiled: a statement
+    # built for one call (`column.in_(values)`) is found by its cache key, as the engine finds
+    # it, and its values are taken from it.
+    _by_key: dict[tuple[Any, ...], _Compiled] = {}  # noqa: RUF012
     _CACHE_SIZE = 512
     compiled_count = 0  # statements compiled so far (a test checks the hot path compiles none)
 
@@ -201,32 +229,54 @@ class DriverSession:
     def get_bind(self) -> _Bind:
         return self._bind
 
-    def _compiled(self, statement: Any, keys: Sequence[str] | None, many: bool) -> _Compiled:
+    def __getattr__(self, name: str) -> Any:
+        """What an ORM session has and this one has not (`add`, `flush`, `get`...)."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise NeedsSession(f"session.{name}")
+
+    def _compiled(
+        self, statement: Any, keys: Sequence[str] | None, many: bool
+    ) -> tuple[_Compiled, Sequence[Any] | None]:
+        """The statement compiled, and the bound values to take from it (None: its own)."""
         names = tuple(keys) if keys is not None else None
-        key = (self._dialect.name, id(statement), names, many)
-        found = self._cache.get(key)
+        dialect = self._dialect.name
+        by_id = (dialect, id(statement), names, many)
+        found = self._by_id.get(by_id)
         if found is not None and found[0] is statement:
-            return found[1]
-        compiled = _Compiled(statement, self._dialect, names, many=many)
-        if len(self._cache) >= self._CACHE_SIZE:
-            self._cache.clear()
-        self._cache[key] = (statement, compiled)
-        DriverSession.compiled_count += 1
-        return compiled
+            return found[1], found[2]
+        cache_key = statement._generate_cache_key()
+        by_key = None if cache_key is None else (dialect, cache_key.key, names, many)
+        compiled = None if by_key is None else self._by_key.get(by_key)
+        extracted = None
+        if compiled is not None:
+            assert cache_key is not None
+            extracted = cache_key.bindparams
+        else:
+            compiled = _Compiled(statement, self._dialect, names, many=many, cache_key=cache_key)
+            DriverSession.compiled_count += 1
+            if by_key is not None:
+                if len(self._by_key) >= self._CACHE_SIZE:
+                    self._by_key.clear()
+                self._by_key[by_key] = compiled
+        if len(self._by_id) >= self._CACHE_SIZE:
+            self._by_id.clear()  # statements built per call fill it; the others come back
+        self._by_id[by_id] = (statement, compiled, extracted)
+        return compiled, extracted
 
     async def execute(self, statement: Any, params: Any = None) -> DriverResult:
         many = isinstance(params, list)
         first: Mapping[str, Any] = (params[0] if params else {}) if many else (params or {})
         # An INSERT without `.values()` takes its columns from the parameters' names.
         keys = tuple(first) if isinstance(statement, Insert) and not statement._values else None
-        compiled = self._compiled(statement, keys, many)
+        compiled, extracted = self._compiled(statement, keys, many)
         try:
             if many:
                 if compiled.returns_rows:
                     raise NeedsSession("executemany with RETURNING")
                 if not params:
                     return DriverResult([], 0)
-                prepared = [compiled.arguments(p) for p in params]
+                prepared = [compiled.arguments(p, extracted) for p in params]
                 sql = prepared[0][0]
                 if any(p[0] != sql for p in prepared):
                     raise NeedsSession("executemany over expanding parameters")
@@ -236,7 +286,7 @@ class DriverSession:
                     return DriverResult([], cursor.rowcount)
                 await self._driver.executemany(sql, arguments)
                 return DriverResult([], -1)
-            sql, args = compiled.arguments(first)
+            sql, args = compiled.arguments(first, extracted)
             if self._sqlite:
                 cursor = self._driver.execute(sql, args)
                 if compiled.returns_rows:
@@ -247,6 +297,8 @@ class DriverSession:
                 return DriverResult(compiled.rows(records), len(records))
             status: str = await self._driver.execute(sql, *args)
             return DriverResult([], _rowcount(status))
+        except (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError) as error:
+            raise IntegrityError(compiled.sql, None, error, hide_parameters=True) from error
         except (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             raise DBAPIError(compiled.sql, None, error, hide_parameters=True) from error
 

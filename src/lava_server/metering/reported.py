@@ -34,6 +34,7 @@ from lava_server.api.auth import Caller, find_keys, invalid_key
 from lava_server.connections import repository as connections
 from lava_server.connections.repository import ConnectionRef
 from lava_server.connections.service import is_reference
+from lava_server.db.driver import NeedsSession
 from lava_server.db.engine import Database
 from lava_server.db.models import Request
 from lava_server.errors import (
@@ -47,6 +48,7 @@ from lava_server.errors import (
 from lava_server.metering import repository
 from lava_server.metering.charge import Charge, charge
 from lava_server.metering.group_commit import GroupCommit, Job
+from lava_server.metering.repository import WriterConnection
 from lava_server.metering.rows import request_row
 from lava_server.metering.top_up import AutoTopUp, OutOfCredit
 from lava_server.model_prices.book import (
@@ -146,6 +148,12 @@ class RequestBatcher:
         )
         # Buys a wallet's auto top-up bundle when a report does not fit (set by the app).
         self.top_up: AutoTopUp | None = None
+        # Batches are written on the driver's own connection (`db.driver`), unless they need
+        # an ORM session (`NeedsSession`): then with one.
+        self._writer = WriterConnection(db, durable=True, autocommit=not db.is_sqlite)
+
+    async def aclose(self) -> None:
+        await self._writer.close()
 
     async def submit(self, key_hash: str, params: Report) -> Created:
         """Store and charge one report sent with the secret key of hash `key_hash` (checked in
@@ -164,7 +172,7 @@ class RequestBatcher:
     async def _write(self, batch: list[_Job]) -> None:
         retry: list[_Job] = []
         try:
-            retry = await self._write_together(batch)
+            retry = await self._write_lean_or_not(batch)
         except (IntegrityError, DBAPIError) as error:
             log.info("batch of %d reports failed (%s); writing them one by one", len(batch), error)
             retry = [job for job in batch if not job.future.done()]
@@ -176,7 +184,7 @@ class RequestBatcher:
         first (the insert then fails on the unique key), answer as for a retry of that one."""
         item = job.item
         try:
-            again = await self._write_together([job])
+            again = await self._write_lean_or_not([job])
             assert not again
         except IntegrityError:
             stored = None
@@ -193,77 +201,16 @@ class RequestBatcher:
         except Exception as error:  # a bug: the caller reports it as a 500
             job.fail(error)
 
-    async def _write_together(self, batch: list[_Job]) -> list[_Job]:
-        """Write what can go in one transaction; return the reports to redo one by one."""
-        outcomes: list[tuple[_Job, Created | ApiError]] = []
-        retry: list[_Job] = []
-        written: list[tuple[_Job, Charge]] = []
-        async with self.db.write() as session:
-            callers = await find_keys(session, [job.item.key_hash for job in batch])
-            for job in batch:
-                job.item.caller = callers.get(job.item.key_hash)
-                if job.item.caller is None:
-                    outcomes.append((job, invalid_key()))
-            batch = [job for job in batch if job.item.caller is not None]
-            found = await _Found.read(session, batch)
-            for job in batch:
-                job.item.unresolved = None  # a report written again is resolved again
-                try:
-                    found.resolve(job.item)
-                except ApiError as error:
-                    job.item.unresolved = error
-            wallet_ids = [c.wallet_id for c, _ in found.resolved.values()]
-            now = utcnow()
-            # Lock the wallets; due period credit expires before anything is spent; each
-            # wallet's usage period.
-            wallets = await open_wallets(session, wallet_ids, now, lock=True)
-            # Read after the wallet locks: a concurrent copy of a report is visible by now.
-            existing = await repository.stored_keys(session, [job.item.key for job in batch])
-
-            seen: set[tuple[str, bool, str]] = set()
-            charges: list[tuple[_Job, Charge]] = []
-            for job in batch:
-                item = job.item
-                if item.key in seen:
-                    retry.append(job)  # after this batch, it is a retry of the one before
-                    continue
-                seen.add(item.key)
-                assert item.caller is not None
-                try:
-                    if item.key in existing:
-                        stored = await repository.find_request(session, *item.key)
-                        assert stored is not None
-                        outcomes.append((job, replay(stored, item)))
-                        continue
-                    if item.unresolved is not None:
-                        raise item.unresolved
-                    connection, product = found.resolved[id(item)]
-                    assert item.fingerprint is not None
-                    charges.append(
-                        (
-                            job,
-                            prepare(
-                                self.settings,
-                                self.prices,
-                                item.caller,
-                                item.params,
-                                item.fingerprint,
-                                connection=connection,
-                                product=product,
-                                period_start=wallets[connection.wallet_id].period_start
-                                if connection.wallet_id in wallets
-                                else now,
-                                now=now,
-                            ),
-                        )
-                    )
-                except ApiError as error:
-                    outcomes.append((job, error))
-            done = await charge(session, self.settings, [c for _, c in charges], wallets, now)
-            for job, c in charges:
-                if c.refused is not None:
-                    outcomes.append((job, c.refused))
-            written = [(job, c) for job, c in charges if c in done]
+    async def _write_lean_or_not(self, batch: list[_Job]) -> list[_Job]:
+        """`_write_together` on the driver's connection; again with an ORM session if the batch
+        needs one (a repeated report, a wallet with period credit or autopay)."""
+        try:
+            async with self._writer.driver_transaction() as session:
+                written, outcomes, retry = await self._write_together(session, batch, lean=True)
+        except NeedsSession:
+            async with self.db.write() as session:
+                written, outcomes, retry = await self._write_together(session, batch, lean=False)
+        # Committed: the answers.
         for job, c in written:
             request = Request(**c.row)
             assert c.seq is not None
@@ -275,6 +222,88 @@ class RequestBatcher:
             else:
                 job.resolve(outcome)
         return retry
+
+    async def _write_together(
+        self, session: AsyncSession, batch: list[_Job], *, lean: bool
+    ) -> tuple[list[tuple[_Job, Charge]], list[tuple[_Job, Created | ApiError]], list[_Job]]:
+        """Write what can go in one transaction (nothing is answered here: the caller answers
+        once it is committed). Returns the charges written, the other answers, and the reports
+        to redo one by one. `lean`: on a driver's session, which raises `NeedsSession` (roll
+        back, do it again with an ORM session) for what it cannot do."""
+        outcomes: list[tuple[_Job, Created | ApiError]] = []
+        retry: list[_Job] = []
+        written: list[tuple[_Job, Charge]] = []
+        callers = await find_keys(session, [job.item.key_hash for job in batch])
+        for job in batch:
+            job.item.caller = callers.get(job.item.key_hash)
+            if job.item.caller is None:
+                outcomes.append((job, invalid_key()))
+        batch = [job for job in batch if job.item.caller is not None]
+        found = await _Found.read(session, batch)
+        for job in batch:
+            job.item.unresolved = None  # a report written again is resolved again
+            try:
+                found.resolve(job.item)
+            except ApiError as error:
+                job.item.unresolved = error
+        wallet_ids = [c.wallet_id for c, _ in found.resolved.values()]
+        now = utcnow()
+        # Lock the wallets; due period credit expires before anything is spent; each
+        # wallet's usage period.
+        wallets = await open_wallets(session, wallet_ids, now, lock=True)
+        if lean and any(
+            state.needs_session or state.top_up_floor is not None for state in wallets.values()
+        ):
+            # Period credit to spend, autopay or an auto top-up to queue: ORM objects.
+            raise NeedsSession("a wallet with period credit, autopay or auto top-up")
+        # Read after the wallet locks: a concurrent copy of a report is visible by now.
+        existing = await repository.stored_keys(session, [job.item.key for job in batch])
+
+        seen: set[tuple[str, bool, str]] = set()
+        charges: list[tuple[_Job, Charge]] = []
+        for job in batch:
+            item = job.item
+            if item.key in seen:
+                retry.append(job)  # after this batch, it is a retry of the one before
+                continue
+            seen.add(item.key)
+            assert item.caller is not None
+            try:
+                if item.key in existing:
+                    stored = await repository.find_request(session, *item.key)
+                    assert stored is not None
+                    outcomes.append((job, replay(stored, item)))
+                    continue
+                if item.unresolved is not None:
+                    raise item.unresolved
+                connection, product = found.resolved[id(item)]
+                assert item.fingerprint is not None
+                charges.append(
+                    (
+                        job,
+                        prepare(
+                            self.settings,
+                            self.prices,
+                            item.caller,
+                            item.params,
+                            item.fingerprint,
+                            connection=connection,
+                            product=product,
+                            period_start=wallets[connection.wallet_id].period_start
+                            if connection.wallet_id in wallets
+                            else now,
+                            now=now,
+                        ),
+                    )
+                )
+            except ApiError as error:
+                outcomes.append((job, error))
+        done = await charge(session, self.settings, [c for _, c in charges], wallets, now)
+        for job, c in charges:
+            if c.refused is not None:
+                outcomes.append((job, c.refused))
+        written = [(job, c) for job, c in charges if c in done]
+        return written, outcomes, retry
 
 
 @dataclass
