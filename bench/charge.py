@@ -155,32 +155,38 @@ class StatementTimes:
 
     def __init__(self) -> None:
         self.active = False
-        self.times: dict[tuple[int, bool], list[Any]] = {}
+        self.times: dict[tuple[str, bool], list[Any]] = {}
+        self._names: dict[int, str] = {}
         self._execute = DriverSession.execute
 
         async def timed(session: DriverSession, statement: Any, params: Any = None) -> Any:
             started = time.process_time()
             result = await self._execute(session, statement, params)
+            spent = time.process_time() - started
             if self.active:
-                key = (id(statement), isinstance(params, list))
-                entry = self.times.setdefault(key, [statement, 0, 0.0])
-                entry[1] += 1
-                entry[2] += time.process_time() - started
+                name = self._names.get(id(statement))
+                if name is None:  # (statements built per call: named again each time)
+                    name = str(statement).split("\n")[0][:78]
+                    self._names[id(statement)] = name
+                key = (name, isinstance(params, list))
+                entry = self.times.setdefault(key, [0, 0.0])
+                entry[0] += 1
+                entry[1] += spent
             return result
 
         DriverSession.execute = timed  # type: ignore[method-assign]
 
     def report(self, title: str, operations: int) -> None:
         print(f"  {title}: CPU per operation of each statement (driver's connection)")
-        rows = sorted(self.times.items(), key=lambda item: -item[1][2])
-        for (_, many), (statement, count, cpu) in rows:
-            first = str(statement).split("\n")[0][:78]
+        rows = sorted(self.times.items(), key=lambda item: -item[1][1])
+        for (name, many), (count, cpu) in rows:
             print(
                 f"    {cpu / operations * 1000:6.3f} ms  x{count / operations:4.1f}  "
-                f"{first}{' (many)' if many else ''}"
+                f"{name}{' (many)' if many else ''}"
             )
-        print(f"    {sum(e[2] for e in self.times.values()) / operations * 1000:6.3f} ms  in all")
+        print(f"    {sum(e[1] for e in self.times.values()) / operations * 1000:6.3f} ms  in all")
         self.times.clear()
+        self._names.clear()
 
 
 STATEMENTS: StatementTimes | None = None

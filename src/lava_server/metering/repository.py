@@ -1059,11 +1059,17 @@ async def insert_requests(session: AsyncSession, rows: Sequence[dict[str, Any]])
     """Insert request rows (values by attribute name) in one statement; their `seq`s in the order
     given. Used by both metering paths (reported usage and the forward proxy).
 
-    One multi-row INSERT per batch, built once per number of rows: it runs as one statement on
-    an ORM session and on a lean writer's driver session alike (`db.driver`). Each new row comes
-    back with its unique key, by which its `seq` is matched to it."""
+    On SQLAlchemy's sessions, an executemany that SQLAlchemy sends as multi-row INSERTs
+    (`insertmanyvalues`). A lean writer's driver session (`db.driver`) has no such thing: there,
+    one multi-row INSERT per batch, built once per number of rows (SQLAlchemy would compute
+    the cache key of so large a statement at every execution; the driver's session finds it by
+    its identity). Each new row then comes back with its unique key, by which its `seq` is
+    matched to it."""
     if len(rows) == 1:
         return [await insert_request(session, rows[0])]
+    if not isinstance(session, DriverSession):
+        result = await session.execute(_INSERT_MANY, [column_values(row) for row in rows])
+        return [int(seq) for seq in result.scalars()]
     seqs: list[int] = []
     for start in range(0, len(rows), _INSERT_CHUNK):
         chunk = [column_values(row) for row in rows[start : start + _INSERT_CHUNK]]
@@ -1114,6 +1120,7 @@ def column_values(values: dict[str, Any]) -> dict[str, Any]:
 
 _REQUESTS = table_of(Request)
 _INSERT_ONE = insert(_REQUESTS).returning(_REQUESTS.c.seq)
+_INSERT_MANY = insert(_REQUESTS).returning(_REQUESTS.c.seq, sort_by_parameter_order=True)
 
 
 async def find_request(
