@@ -162,12 +162,24 @@ async def test_a_driver_error_is_a_dbapi_error_and_rolls_everything_back(client,
         await lean.close()
 
 
-async def test_an_orm_statement_is_refused(client, db, merchant):
+async def test_an_orm_statement_is_refused_and_the_connection_kept(client, db, merchant):
+    connection = await make_connection(client, merchant.headers, balance="5")
+    wallet_id = await wallet_of(db, connection["connection_id"])
     lean = writer(db)
     try:
         with pytest.raises(NeedsSession):
             async with lean.driver_transaction() as session:
+                await repository.change_held(session, wallet_id, Decimal(2))
                 await session.execute(select(CreditGrant))
+        kept = lean._sqlite if db.is_sqlite else lean._connection
+        assert kept is not None  # a refusal is no reason to reconnect
+        with pytest.raises(NeedsSession):
+            async with lean.driver_transaction() as session:
+                session.add(CreditGrant())  # what only an ORM session has
+        async with lean.driver_transaction() as session:
+            state = (await wallets_repository.debit_states(session, [wallet_id]))[0]
+            assert state.held == 0  # rolled back
+        assert (lean._sqlite if db.is_sqlite else lean._connection) is kept
     finally:
         await lean.close()
 

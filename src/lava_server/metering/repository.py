@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from lava_server.db.driver import DriverSession
+from lava_server.db.driver import DriverSession, NeedsSession
 from lava_server.db.engine import Database, upsert_insert
 from lava_server.db.models import (
     ActiveSubscription,
@@ -160,7 +160,8 @@ class WriterConnection:
         the charge's code unchanged, without SQLAlchemy's per-statement work. SQLite: a
         `sqlite3` connection of this writer's, inline, behind the process's writer lock;
         PostgreSQL: the asyncpg connection of an `autocommit` writer, in its own transaction.
-        Committed at the end, rolled back on any error (then the next one reconnects)."""
+        Committed at the end, rolled back on any error (then the next one reconnects, unless the
+        error was `NeedsSession`: the connection is fine, the work goes to a session)."""
         if self.db.is_sqlite:
             async with self.db.sqlite_writer:
                 sqlite = self._sqlite
@@ -170,6 +171,13 @@ class WriterConnection:
                     sqlite.execute("BEGIN IMMEDIATE")
                     yield cast(AsyncSession, DriverSession(sqlite, self.db.engine.dialect))
                     sqlite.execute("COMMIT")
+                except NeedsSession:
+                    try:
+                        sqlite.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        self._sqlite = None
+                        sqlite.close()
+                    raise
                 except BaseException:
                     self._sqlite = None
                     with contextlib.suppress(sqlite3.Error):
@@ -185,6 +193,8 @@ class WriterConnection:
             driver: Any = raw.driver_connection  # asyncpg's own connection
             async with driver.transaction():
                 yield cast(AsyncSession, DriverSession(driver, self.db.engine.dialect))
+        except NeedsSession:
+            raise  # rolled back by asyncpg's transaction
         except BaseException:
             await self.close()
             raise
