@@ -65,6 +65,10 @@ def start_stack(
         **clean_env(),
         "LAVA_UPSTREAM_OPENAI": f"http://127.0.0.1:{fake_port}",
         "LAVA_PROVIDER_KEY_OPENAI": "sk-managed",
+        # At most 16 connections a process (8 kept, 8 more when busy): two of these tests at
+        # once, with two servers each, stay well under PostgreSQL's 100 connections (with the
+        # default of 20 + 20 a process, two of them at once ran out and their calls hung).
+        "LAVA_DB_POOL_SIZE": "8",
         **settings,
     }
     fake = subprocess.Popen(  # its output is not read: never a pipe that could fill up
