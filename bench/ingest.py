@@ -394,49 +394,41 @@ def bench(kind: str, args: argparse.Namespace, build: Build = CURRENT) -> dict[s
                 # The bulk loader writes the current schema's columns; an older commit's tables
                 # lack some of them. Its GET /v1/usage is not measured.
                 print(f"GET /v1/usage: not measured for {build.name} (an older schema)")
-        if build is not CURRENT:
-            check = lava("ledger", "check", "--database-url", database_url, build=build)
-            print(check.strip())
-            return {
-                "rate": rate,
-                "p50": percentile(latencies, 0.5),
-                "p99": percentile(latencies, 0.99),
-                "baseline": base_rate,
-                "usage_p50": float("nan"),
-            }
-        with server(database_url, port, args.workers, limits, build):
-            usage_merchant = json.loads(
-                lava(
-                    "merchants",
-                    "create",
-                    "Usage",
-                    "--json",
-                    "--database-url",
-                    database_url,
-                    build=build,
-                )
-            )
-            end = datetime.now(timezone.utc)
-            started = time.perf_counter()
-            rows, rollups = synthetic_requests(
-                usage_merchant["merchant_id"], args.usage_requests, 90, end
-            )
-            if kind == "sqlite":
-                seed_sqlite(database_url, usage_merchant["merchant_id"], rows, rollups)
             else:
-                asyncio.run(
-                    seed_postgres(database_url, usage_merchant["merchant_id"], rows, rollups)
+                usage_merchant = json.loads(
+                    lava(
+                        "merchants",
+                        "create",
+                        "Usage",
+                        "--json",
+                        "--database-url",
+                        database_url,
+                        build=build,
+                    )
                 )
-            print(
-                f"stored {args.usage_requests} requests over 90 days ({len(rollups)} roll-up rows) "
-                f"in {time.perf_counter() - started:.0f} s"
-            )
-            start = (end - timedelta(days=89)).strftime("%Y-%m-%dT%H:%M:%S%%2B05:30")
-            usage_headers = {"Authorization": f"Bearer {usage_merchant['secret_key']}"}
-            usage_latencies = asyncio.run(time_usage(port, usage_headers, start, args.usage_calls))
-            print(
-                f"GET /v1/usage (90 days, +05:30, {args.usage_requests} requests stored): {summary(usage_latencies)}"
-            )
+                end = datetime.now(timezone.utc)
+                started = time.perf_counter()
+                rows, rollups = synthetic_requests(
+                    usage_merchant["merchant_id"], args.usage_requests, 90, end
+                )
+                if kind == "sqlite":
+                    seed_sqlite(database_url, usage_merchant["merchant_id"], rows, rollups)
+                else:
+                    asyncio.run(
+                        seed_postgres(database_url, usage_merchant["merchant_id"], rows, rollups)
+                    )
+                print(
+                    f"stored {args.usage_requests} requests over 90 days ({len(rollups)} roll-up rows) "
+                    f"in {time.perf_counter() - started:.0f} s"
+                )
+                start = (end - timedelta(days=89)).strftime("%Y-%m-%dT%H:%M:%S%%2B05:30")
+                usage_headers = {"Authorization": f"Bearer {usage_merchant['secret_key']}"}
+                usage_latencies = asyncio.run(
+                    time_usage(port, usage_headers, start, args.usage_calls)
+                )
+                print(
+                    f"GET /v1/usage (90 days, +05:30, {args.usage_requests} requests stored): {summary(usage_latencies)}"
+                )
         check = lava("ledger", "check", "--database-url", database_url, build=build)
         print(check.strip())
     return {
@@ -444,7 +436,7 @@ def bench(kind: str, args: argparse.Namespace, build: Build = CURRENT) -> dict[s
         "p50": percentile(latencies, 0.5),
         "p99": percentile(latencies, 0.99),
         "baseline": base_rate,
-        "usage_p50": percentile(usage_latencies, 0.5),
+        "usage_p50": percentile(usage_latencies, 0.5) if usage_latencies else float("nan"),
     }
 
 

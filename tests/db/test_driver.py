@@ -38,6 +38,16 @@ def writer(db) -> WriterConnection:
     return WriterConnection(db, durable=True, autocommit=not db.is_sqlite)
 
 
+async def post_lean(db, movements: list[Movement], now: datetime) -> None:
+    """Ledger movements written in one transaction of a lean writer."""
+    lean = writer(db)
+    try:
+        async with lean.driver_transaction() as session:
+            await post_movements(session, movements, now)
+    finally:
+        await lean.close()
+
+
 async def wallet_of(db, connection_id: str) -> str:
     async with db.read() as session:
         found = await session.scalar(
@@ -72,7 +82,7 @@ async def test_money_at_both_ends_of_the_range_is_written_exactly(client, db, me
     connection = await make_connection(client, merchant.headers, balance="0")
     wallet_id = await wallet_of(db, connection["connection_id"])
     now = utcnow()
-    amounts = [MAX_AMOUNT, UNIT, MAX_AMOUNT - UNIT]
+    amounts = [MAX_AMOUNT, UNIT]
     movements = [
         Movement(
             f"driver-test:{n}",
@@ -82,14 +92,9 @@ async def test_money_at_both_ends_of_the_range_is_written_exactly(client, db, me
             ],
             False,
         )
-        for n, amount in enumerate(amounts[:2])
+        for n, amount in enumerate(amounts)
     ]
-    lean = writer(db)
-    try:
-        async with lean.driver_transaction() as session:
-            await post_movements(session, movements, now)
-    finally:
-        await lean.close()
+    await post_lean(db, movements, now)
     async with db.read() as session:
         entries = (
             await session.execute(
@@ -118,12 +123,7 @@ async def test_money_at_both_ends_of_the_range_is_written_exactly(client, db, me
             False,
         )
     ]
-    lean = writer(db)
-    try:
-        async with lean.driver_transaction() as session:
-            await post_movements(session, back, now)
-    finally:
-        await lean.close()
+    await post_lean(db, back, now)
     assert await balance_of(client, merchant.headers, connection["connection_id"]) == 0
 
 
