@@ -180,6 +180,35 @@ def database(kind: str) -> Iterator[str]:
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+class ServerUrl(str):
+    """The base URL of a running `lava serve`, with its process id."""
+
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) of process `pid` and of its children, such as the worker
+    processes of `lava serve --workers N` (Linux: read from /proc)."""
+    children: dict[int, list[int]] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += times.get(current, 0.0)
+        todo += children.get(current, [])
+    return total
+
+
 @contextmanager
 def server(
     database_url: str,
@@ -187,8 +216,9 @@ def server(
     workers: int,
     extra_env: dict[str, str] | None = None,
     build: Build = CURRENT,
-) -> Iterator[str]:
-    """`lava serve` of `build` on `port`; yields the base URL; stops it afterwards."""
+) -> Iterator[ServerUrl]:
+    """`lava serve` of `build` on `port`; yields the base URL (with the process id); stops it
+    afterwards."""
     env = {**clean_env(), **(extra_env or {}), **build.env}
     process = subprocess.Popen(
         [
@@ -216,7 +246,9 @@ def server(
                 time.sleep(0.2)
         else:
             raise RuntimeError("server did not start")
-        yield f"http://127.0.0.1:{port}/v1/"
+        url = ServerUrl(f"http://127.0.0.1:{port}/v1/")
+        url.pid = process.pid
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -39,6 +39,7 @@ from _common import (
     HttpConnection,
     baseline,
     clean_env,
+    cpu_seconds,
     database,
     dumps,
     free_port,
@@ -255,9 +256,11 @@ def run(kind: str, args: argparse.Namespace, build: Build = CURRENT) -> dict[str
             results["direct_rate"], _ = await sustained(
                 fake_port, DIRECT_PATH, direct_headers, args.sustained, args.concurrency
             )
+            cpu = cpu_seconds(base.pid)
             results["proxied_rate"], results["statuses"] = await sustained(
                 lava_port, FORWARD_PATH, proxy_headers, args.sustained, args.concurrency
             )
+            results["server_cpu"] = (cpu_seconds(base.pid) - cpu) / args.sustained
             return results
 
         results = asyncio.run(measure())
@@ -274,6 +277,7 @@ def run(kind: str, args: argparse.Namespace, build: Build = CURRENT) -> dict[str
         "proxied_ttfb_p99": percentile(results["proxied_ttfb"], 0.99),
         "direct_rate": results["direct_rate"],
         "proxied_rate": results["proxied_rate"],
+        "server_cpu": results["server_cpu"],
     }
     print(
         f"\n== {kind}, {build.name}: fake provider at {LATENCY_MS} ms, "
@@ -303,6 +307,10 @@ def run(kind: str, args: argparse.Namespace, build: Build = CURRENT) -> dict[str
         f"req/s   ratio {figures['proxied_rate'] / figures['direct_rate']:.2f}   (target >= 500)"
         f"   statuses {results['statuses']}"
     )
+    print(
+        f"     server CPU per call {ms(figures['server_cpu'])} (lava serve and its workers, "
+        "settlements included)"
+    )
     print(f"   ledger check: {report['entries']} entries, clean")
     return figures
 
@@ -324,6 +332,11 @@ def compare(kind: str, before: dict[str, float], after: dict[str, float], name: 
     print(
         f"   {'req/s, c=' + str(CONCURRENCY[0]):24} {old_rate:12.0f} {new_rate:12.0f} "
         f"{new_rate / old_rate:12.2f}x"
+    )
+    old_cpu, new_cpu = before["server_cpu"], after["server_cpu"]
+    print(
+        f"   {'server CPU/call, c=' + str(CONCURRENCY[0]):24} {ms(old_cpu):>12} "
+        f"{ms(new_cpu):>12} {new_cpu / old_cpu:12.2f}x"
     )
 
 

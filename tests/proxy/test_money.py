@@ -24,7 +24,7 @@ from lava_server.testing.fake_provider import MIDSTREAM_AFTER_CHUNKS, count_toke
 from lava_server.wallets.service import check as ledger_check
 from lavapayments.forward_token import encode_forward_token
 from tests.e2e.servers import free_port
-from tests.metering.helpers import make_product
+from tests.metering.helpers import make_connection, make_product
 from tests.proxy.billing_checks import expected_price
 from tests.proxy.conftest import Billed, make_billed
 
@@ -308,17 +308,15 @@ async def test_the_quick_hold_refuses_what_the_ordinary_path_refuses(billed, fak
 
     monkeypatch.setattr(ForwardBilling, "_reserve_together", counted)
     quick = 0
-    for holds in (PostgresHolds, SqliteHolds):
+    holds = SqliteHolds if db.is_sqlite else PostgresHolds
+    original = holds.hold_many
 
-        def counting(original):
-            async def hold(self, *args):
-                nonlocal quick
-                quick += 1
-                return await original(self, *args)
+    async def counting(self, batch):
+        nonlocal quick
+        quick += len(batch)
+        return await original(self, batch)
 
-            return hold
-
-        monkeypatch.setattr(holds, "hold", counting(holds.hold))
+    monkeypatch.setattr(holds, "hold_many", counting)
     first = await post_chat(billed, chat(max_tokens=20))
     assert first.status_code == 200 and ordinary == 1
     second = await post_chat(billed, chat(max_tokens=20))
@@ -371,10 +369,12 @@ async def test_the_quick_hold_refuses_what_the_ordinary_path_refuses(billed, fak
 
 async def test_the_quick_hold_lets_an_overdraft_product_go_below_zero(lava, merchant, fake, db):
     billed = await make_billed(lava.url, merchant, balance="0.00001", overdraft="allow")
+    stored = []
     for _ in range(3):  # the first takes the ordinary path, the others the quick one
         response = await post_chat(billed, chat(max_tokens=20))
         assert response.status_code == 200, response.text
-    stored = await billed.requests()
+        stored.append(await billed.request(response.headers["x-lava-request-id"]))
+    assert len(await billed.requests()) == 3
     assert [r["status"] for r in stored] == ["completed"] * 3
     charged = sum(Decimal(r["total_wallet_cost"]) for r in stored)
     await assert_clean(billed, db, Decimal("0.00001") - charged)
@@ -390,22 +390,20 @@ async def test_a_quick_hold_whose_answer_is_lost_is_kept_or_retaken(
     committed it, the hold and pending request it wrote are found and used (not taken twice,
     not left held for ever); if not, the ordinary path takes the hold. Either way: one request,
     billed once, nothing left held."""
-    from lava_server.metering.repository import PostgresHolds
-
     first = await post_chat(billed, chat(max_tokens=20))  # the product is known from now on
     assert first.status_code == 200
-    hold = PostgresHolds.hold
+    hold_many = PostgresHolds.hold_many
     failures = []
 
-    async def lost(self, wanted):
+    async def lost(self, batch):
         if not failures:
-            failures.append(wanted.row["request_id"])
+            failures.extend(wanted.row["request_id"] for wanted in batch)
             if committed:
-                await hold(self, wanted)
+                await hold_many(self, batch)
             raise ConnectionResetError("connection lost")
-        return await hold(self, wanted)
+        return await hold_many(self, batch)
 
-    monkeypatch.setattr(PostgresHolds, "hold", lost)
+    monkeypatch.setattr(PostgresHolds, "hold_many", lost)
     second = await post_chat(billed, chat(max_tokens=20))
     assert second.status_code == 200, second.text
     assert failures == [second.headers["x-lava-request-id"]]
@@ -509,3 +507,151 @@ async def test_a_subscribed_wallet_pays_forward_calls_from_its_period_credit(
         assert stored["status"] == "completed"
         costs += Decimal(stored["total_wallet_cost"])
     await assert_clean(billed, db, Decimal(20) - costs)
+
+
+class _Gate:
+    """Counts the quick-hold batches; the first waits a moment before it is written, so
+    that the calls arriving meanwhile go together in the next one, however the scheduler
+    interleaves them on a busy machine."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, db) -> None:
+        self.holds_class = SqliteHolds if db.is_sqlite else PostgresHolds
+        self.sizes: list[int] = []
+        self.holds: list[Decimal] = []
+        self.armed = False
+        self.batch: list[object] = []  # the batch being written
+        original = self.holds_class.hold_many
+        gate = self
+
+        async def hold_many(self, batch):
+            gate.sizes.append(len(batch))
+            gate.batch = list(batch)
+            gate.holds += [wanted.hold for wanted in batch]
+            if gate.armed:
+                gate.armed = False
+                await asyncio.sleep(0.3)
+            return await original(self, batch)
+
+        monkeypatch.setattr(self.holds_class, "hold_many", hold_many)
+
+
+async def _settled(billed: Billed, responses: list[httpx.Response]) -> list[dict[str, object]]:
+    return [await billed.request(r.headers["x-lava-request-id"]) for r in responses]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_quick_holds_arriving_together_share_a_transaction(billed, fake, db, monkeypatch):
+    """SQLite: the quick holds that arrive together are taken in one transaction (one commit);
+    each is billed once, as on its own. (On PostgreSQL holds arriving together take the
+    ordinary path's batch.)"""
+    first = await post_chat(billed, chat(max_tokens=20))  # the ordinary path learns the product
+    assert first.status_code == 200
+    gate = _Gate(monkeypatch, db)
+    gate.armed = True
+    calls = 8
+    responses = await asyncio.gather(
+        *(post_chat(billed, chat(max_tokens=20)) for _ in range(calls))
+    )
+    assert [r.status_code for r in responses] == [200] * calls
+    assert sum(gate.sizes) == calls  # every hold took the quick path...
+    assert max(gate.sizes) > 1  # ...and some of them together
+    stored = await _settled(billed, [first, *responses])
+    assert [r["status"] for r in stored] == ["completed"] * (calls + 1)
+    assert len(await billed.requests()) == calls + 1
+    charged = sum(Decimal(str(r["total_wallet_cost"])) for r in stored)
+    await assert_clean(billed, db, Decimal(10) - charged)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_quick_holds_of_one_batch_see_each_others_holds(
+    lava, merchant, fake, db, monkeypatch
+):
+    """Six calls at once on a wallet whose balance covers two worst cases: whichever batches
+    they fall in, two are forwarded and four are refused (402), never more spent than held."""
+    billed = await make_billed(lava.url, merchant)
+    gate = _Gate(monkeypatch, db)
+    warm = await post_chat(billed, chat(max_tokens=1000))  # the ordinary path
+    probe = await post_chat(billed, chat(max_tokens=1000))  # a quick hold: its worst case
+    assert warm.status_code == probe.status_code == 200
+    [worst] = gate.holds
+    balance = (worst * 5 / 2).quantize(Decimal("0.0000000001"))
+    async with httpx.AsyncClient(base_url=lava.url, timeout=30) as http:
+        connection = await make_connection(http, merchant.headers, balance=str(balance))
+    token = encode_forward_token(
+        secret_key=merchant.secret_key,
+        connection_secret=connection["connection_secret"],
+        product_secret=billed.product["product_secret"],
+    )
+    tight = Billed(merchant, billed.product, connection, token, lava.url)
+    gate.sizes.clear()
+    gate.armed = True
+    # Slow answers: no hold is settled (and given back) before every call has been decided.
+    slow = chat(PROMPT + " fake-slow-1500ms", max_tokens=1000)
+    responses = await asyncio.gather(*(post_chat(tight, slow) for _ in range(6)))
+    assert sorted(r.status_code for r in responses) == [200, 200, 402, 402, 402, 402]
+    assert sum(gate.sizes) == 6  # each tried the quick hold first
+    forwarded = [r for r in responses if r.status_code == 200]
+    stored = await _settled(tight, forwarded)
+    assert [r["status"] for r in stored] == ["completed"] * 2
+    assert len(await tight.requests()) == 4  # the merchant's: these two, the warm-up and probe
+    charged = sum(Decimal(str(r["total_wallet_cost"])) for r in stored)
+    await assert_clean(tight, db, balance - charged)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_failing_quick_hold_batch_is_rolled_back_whole(billed, fake, db, monkeypatch):
+    """A database error in the middle of a batch of quick holds rolls back the holds already
+    taken in it; every call of the batch then takes the ordinary path, once: each billed once,
+    nothing left held."""
+    import sqlite3
+
+    first = await post_chat(billed, chat(max_tokens=20))
+    assert first.status_code == 200
+    gate = _Gate(monkeypatch, db)
+    take = gate.holds_class._take
+    failed: list[int] = []  # the size of the batch that failed
+
+    def fails(wanted: object) -> bool:
+        """The second hold of the first batch of several fails, the first having been taken."""
+        if failed or gate.sizes[-1] < 2 or wanted is not gate.batch[1]:
+            return False
+        failed.append(gate.sizes[-1])
+        return True
+
+    if db.is_sqlite:
+
+        def failing(self, connection, wanted, *args):
+            if fails(wanted):
+                raise sqlite3.OperationalError("disk I/O error")
+            return take(self, connection, wanted, *args)
+
+    else:
+
+        async def failing(self, driver, wanted, *args):
+            if fails(wanted):
+                raise ConnectionResetError("connection lost")
+            return await take(self, driver, wanted, *args)
+
+    monkeypatch.setattr(gate.holds_class, "_take", failing)
+    ordinary = 0
+    reserve_together = ForwardBilling._reserve_together
+
+    async def counted(self, batch):
+        nonlocal ordinary
+        ordinary += len(batch)
+        await reserve_together(self, batch)
+
+    monkeypatch.setattr(ForwardBilling, "_reserve_together", counted)
+    gate.armed = True
+    calls = 6
+    responses = await asyncio.gather(
+        *(post_chat(billed, chat(max_tokens=20)) for _ in range(calls))
+    )
+    assert [r.status_code for r in responses] == [200] * calls
+    # The batch that failed went to the ordinary path whole, the hold it had taken included.
+    assert failed and ordinary == failed[0]
+    stored = await _settled(billed, [first, *responses])
+    assert [r["status"] for r in stored] == ["completed"] * (calls + 1)
+    assert len(await billed.requests()) == calls + 1
+    charged = sum(Decimal(str(r["total_wallet_cost"])) for r in stored)
+    await assert_clean(billed, db, Decimal(10) - charged)

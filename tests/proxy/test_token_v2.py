@@ -157,17 +157,16 @@ async def test_customer_billing_by_id_reference_slug_and_meter_id(shop, fake, db
 
     monkeypatch.setattr(ForwardBilling, "_reserve_together", counted)
     quick = []
-    for holds in (PostgresHolds, SqliteHolds):
+    holds = SqliteHolds if db.is_sqlite else PostgresHolds
+    original = holds.hold_many
 
-        def counting(original):
-            async def hold(self, wanted):
-                found = await original(self, wanted)
-                quick.append((wanted.ref.by, found is not None and found.seq is not None))
-                return found
+    async def counting(self, batch):
+        found = await original(self, batch)
+        for wanted, held in zip(batch, found, strict=True):
+            quick.append((wanted.ref.by, held is not None and held.seq is not None))
+        return found
 
-            return hold
-
-        monkeypatch.setattr(holds, "hold", counting(holds.hold))
+    monkeypatch.setattr(holds, "hold_many", counting)
 
     con_id = shop.customer["connection_id"]
     slug, meter_id = shop.meter["meter_slug"], shop.meter["meter_id"]
@@ -467,10 +466,7 @@ async def test_concurrent_customer_calls_on_the_ordinary_path(shop, fake, db, mo
     token's customers and meters up before it locks their wallets: concurrent calls of every
     form, one of them for an unknown customer, are each billed once or refused alone."""
 
-    async def no_quick_hold(self, item):
-        return None
-
-    monkeypatch.setattr(ForwardBilling, "_try_quick_hold", no_quick_hold)
+    monkeypatch.setattr(ForwardBilling, "_prepare_quick", lambda self, item: None)
     sizes = []
     find_secrets = ForwardBilling._find_secrets
 

@@ -309,9 +309,13 @@ class ForwardBilling:
         self._settle_writer = WriterConnection(db, durable=True, autocommit=not db.is_sqlite)
         # Buys a wallet's auto top-up bundle when a hold does not fit (set by the app).
         self.top_up: AutoTopUp | None = None
+        # The quick holds that arrive together share one transaction (`repository.Holds`);
+        # under light load a batch is one hold, and on PostgreSQL always (see `_reserve_billed`).
         self._holds = repository.quick_holds(db)
         self._postgres = not db.is_sqlite
-        self._quick_busy = False
+        self._quick: GroupCommit[_ReserveItem, Reservation | None] = GroupCommit(
+            self._write_quick_holds, name="quick_holds"
+        )
         self._reserves: GroupCommit[_ReserveItem, Reservation] = GroupCommit(
             self._write_reserves, name="holds"
         )
@@ -367,27 +371,18 @@ class ForwardBilling:
         return await self._reserves.submit(item)
 
     async def _reserve_billed(self, item: _ReserveItem) -> Reservation:
-        if not self._postgres or not (self._quick_busy or self._reserves.busy):
-            # A lone hold goes at once, without the group commit's hand-off. On SQLite every
-            # hold does: the quick hold is short enough that a transaction per hold costs less
-            # than a batch, even under load.
-            reservation = await self._try_quick_hold(item)
+        if not (self._postgres and (self._quick.busy or self._reserves.busy)):
+            reservation = await self._quick.submit(item)
             if reservation is not None:
                 return reservation
             item.quick_tried = True
+        # PostgreSQL under load: the holds go together through the ordinary path, which locks
+        # each wallet once for the batch and writes it in multi-row statements, where quick
+        # holds would take a round trip each under the wallet's lock (measured: 0.76-0.89x the
+        # requests/s at concurrency 64).
         return await self._reserves.submit(item)
 
     async def _write_reserves(self, batch: list[Job[_ReserveItem, Reservation]]) -> None:
-        if (
-            len(batch) == 1
-            and self._postgres
-            and not self._quick_busy
-            and not batch[0].item.quick_tried
-        ):
-            reservation = await self._try_quick_hold(batch[0].item)
-            if reservation is not None:
-                batch[0].resolve(reservation)
-                return
         try:
             await self._reserve_together(batch)
         except DBAPIError as error:
@@ -402,28 +397,55 @@ class ForwardBilling:
                     except Exception as single_error:
                         job.fail(single_error)
 
-    async def _try_quick_hold(self, item: _ReserveItem) -> Reservation | None:
-        """`_quick_hold`, with a failure of the database taken as "nothing written" (the
-        statement is atomic): the ordinary path then runs, on a connection of its own."""
-        postgres = self._postgres
-        if postgres:
-            self._quick_busy = True  # one statement at a time on the quick writer's connection
+    async def _write_quick_holds(self, batch: list[Job[_ReserveItem, Reservation | None]]) -> None:
+        """The latency path: the quick holds that arrived together, in one short transaction
+        (`repository.Holds`). A job answered None takes the ordinary path, which decides and
+        says why (an unknown secret, another merchant's, a changed product, 402): its call
+        cannot take the quick path, or its hold did not pass (nothing of it written), or the
+        database failed and the batch was not written."""
+        todo: list[tuple[Job[_ReserveItem, Reservation | None], Reservation]] = []
+        wanted: list[repository.HoldRequest] = []
+        for job in batch:
+            prepared = self._prepare_quick(job.item)
+            if prepared is None:
+                job.resolve(None)
+            else:
+                todo.append((job, prepared[0]))
+                wanted.append(prepared[1])
+        if not todo:
+            return
         try:
-            return await self._quick_hold(item)
+            found = await self._holds.hold_many(wanted)
         except _QUICK_FAILURES as error:
-            await self._holds.close()
-            log.info("a quick hold failed (%s); taking the ordinary path", error)
-            return None
-        finally:
-            if postgres:
-                self._quick_busy = False
+            log.info("%d quick holds failed (%s); taking the ordinary path", len(todo), error)
+            found = await self._found_after_failure(todo)
+        for (job, reservation), held in zip(todo, found, strict=True):
+            job.resolve(_held(job.item, reservation, held))
 
-    async def _quick_hold(self, item: _ReserveItem) -> Reservation | None:
-        """The latency path, for a single-tier product seen before (whose hold does not depend
-        on the tier position), through `repository.Holds`: the whole hold in one statement on
-        PostgreSQL, in one short transaction without SQLAlchemy on SQLite. None when it wrote
-        nothing: then the ordinary path decides, and says why (an unknown secret, another
-        merchant's, a changed product, 402)."""
+    async def _found_after_failure(
+        self, todo: list[tuple[Job[_ReserveItem, Reservation | None], Reservation]]
+    ) -> list[repository.QuickHold | None]:
+        """The holds a failed batch wrote after all. On SQLite none: the batch was rolled back.
+        On PostgreSQL the connection may have failed after the commit: holds taken and pending
+        requests that nothing would ever close. They are found and kept."""
+        if not self._postgres:
+            return [None] * len(todo)
+        async with self.db.read() as session:
+            found = [
+                await repository.find_pending_hold(
+                    session, reservation.merchant_id, reservation.livemode, job.item.call.request_id
+                )
+                for job, reservation in todo
+            ]
+        if any(held is not None for held in found):
+            log.info("a quick hold batch's answer was lost; the holds it took are kept")
+        return found
+
+    def _prepare_quick(
+        self, item: _ReserveItem
+    ) -> tuple[Reservation, repository.HoldRequest] | None:
+        """The reservation a quick hold would make, and the hold to ask for; None when the call
+        cannot take the quick path."""
         if item.token.disable_billing:
             return None  # no hold and no balance check: the ordinary path's
         product_key = item.product_key
@@ -455,31 +477,7 @@ class ForwardBilling:
             spend_key=reservation.spend_key,
             now=item.now,
         )
-        try:
-            held = await self._holds.hold(wanted)
-        except _QUICK_FAILURES:
-            if not self._postgres:
-                raise  # SQLite: rolled back, nothing written
-            # The connection may have failed after PostgreSQL committed the statement: a hold
-            # taken and a pending request that nothing would ever close. Keep it.
-            async with self.db.read() as session:
-                held = await repository.find_pending_hold(
-                    session, product.merchant_id, product.livemode, item.call.request_id
-                )
-            if held is None:
-                raise
-            log.info("a quick hold's answer was lost; the hold it took is kept")
-        if held is None or held.seq is None:
-            return None
-        reservation.merchant_id = held.merchant_id
-        reservation.livemode = held.livemode
-        reservation.connection_id = held.connection_id
-        reservation.wallet_id = held.wallet_id
-        reservation.period_start = usage_period(
-            item.now, held.cycle_started_at, held.cycle_ends_at
-        )[0]
-        reservation.seq = held.seq
-        return reservation
+        return reservation, wanted
 
     async def _reserve_together(self, batch: list[Job[_ReserveItem, Reservation]]) -> None:
         """Resolve (after the commit) or fail each job of the batch."""
@@ -1009,6 +1007,21 @@ class ForwardBilling:
                 continue
             reservation.done = True
             return
+
+
+def _held(
+    item: _ReserveItem, reservation: Reservation, held: repository.QuickHold | None
+) -> Reservation | None:
+    """The reservation of a quick hold that was taken (None: nothing was written)."""
+    if held is None or held.seq is None:
+        return None
+    reservation.merchant_id = held.merchant_id
+    reservation.livemode = held.livemode
+    reservation.connection_id = held.connection_id
+    reservation.wallet_id = held.wallet_id
+    reservation.period_start = usage_period(item.now, held.cycle_started_at, held.cycle_ends_at)[0]
+    reservation.seq = held.seq
+    return reservation
 
 
 async def _give_back(session: AsyncSession, settled: list[tuple[Reservation, Charge]]) -> None:
