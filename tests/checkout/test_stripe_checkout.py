@@ -60,6 +60,10 @@ def settings(database_url: str, fake_stripe: ServerThread) -> Settings:
         stripe_js_url=f"{fake_stripe.url}/v3/",
         # The race test pays 50 checkouts from one test client (the limits: tests/codes/).
         code_sends_per_client_per_hour=100,
+        # The race tests send 25-50 requests at once: 8 connections (16 at most) still race
+        # them in the database, and keep this test within PostgreSQL's 100 connections beside
+        # another worker's (it once ran out with the default 20, "too many clients").
+        db_pool_size=8,
     )
 
 
