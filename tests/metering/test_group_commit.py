@@ -8,13 +8,19 @@ import asyncio
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from lava_server.api.auth import hash_secret_key
+from lava_server.db.models import Request, Wallet
+from lava_server.metering.forward import Call, ForwardBilling
 from lava_server.metering.group_commit import GroupCommit, Job
 from lava_server.metering.reported import RequestBatcher
 from lava_server.model_prices.book import PriceBook
+from lava_server.proxy.credentials import decode_token
+from lava_server.proxy.usage import make_usage
 from lava_server.requests.schemas import RequestCreate
 from lava_server.wallets.service import check as ledger_check
+from lavapayments.forward_token import encode_forward_token
 from tests.metering.helpers import balance_of, make_connection, make_product, report
 
 
@@ -48,6 +54,41 @@ async def test_a_cancelled_caller_s_job_is_written_once_and_the_batch_answered()
     while commits.busy:
         await asyncio.sleep(0.001)
     assert written == [1, 2, 3]  # each once, the cancelled ones included
+
+
+async def test_a_result_whose_caller_went_away_goes_to_orphaned() -> None:
+    """What the writer gives a cancelled caller is handed to `orphaned` (to be undone); an
+    answered caller's result and a failed job's error are not."""
+    go_on = asyncio.Event()
+    orphans: list[int] = []
+
+    async def write(batch: list[Job[int, int]]) -> None:
+        await go_on.wait()
+        for job in batch:
+            if job.item == 4:
+                job.fail(ValueError("refused"))
+            else:
+                job.resolve(job.item * 10)
+
+    async def orphaned(result: int) -> None:
+        orphans.append(result)
+
+    commits: GroupCommit[int, int] = GroupCommit(write, orphaned=orphaned)
+    gone = asyncio.create_task(commits.submit(1))
+    stays = asyncio.create_task(commits.submit(2))
+    refused = asyncio.create_task(commits.submit(4))
+    await asyncio.sleep(0.01)
+    gone.cancel()
+    refused.cancel()
+    go_on.set()
+    assert await stays == 20
+    for task in (gone, refused):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    while commits.busy or not orphans:
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(0.01)
+    assert orphans == [10]
 
 
 async def test_a_failed_batch_fails_its_callers_and_the_next_batch_goes_on() -> None:
@@ -120,4 +161,67 @@ async def test_a_report_whose_caller_is_cancelled_is_charged_exactly_once(
     )
     assert again.status_code == 200, again.text  # a replay: charged nothing more
     assert await balance_of(client, merchant.headers, connection["connection_id"]) == balance
+    assert (await ledger_check(db)).problems == []
+
+
+async def test_a_hold_whose_caller_went_away_is_released(
+    client, merchant, db, settings, monkeypatch
+):
+    """A forward call's caller is cancelled while its quick hold is being written: the hold is
+    taken by the group commit's task all the same, and released at once (the request stored as
+    `error`, nothing held, nothing charged), not left until the server restarts."""
+
+    from lava_server.metering.forward import Call
+
+    product = await make_product(client, merchant.headers)
+    connection = await make_connection(client, merchant.headers, balance="10")
+    token = decode_token(
+        encode_forward_token(
+            secret_key=merchant.secret_key,
+            connection_secret=connection["connection_secret"],
+            product_secret=product["product_secret"],
+        )
+    )
+    prices = PriceBook()
+    billing = ForwardBilling(db, settings, prices)
+    pricing = prices.lookup("openai", "gpt-4o-mini")
+    worst = make_usage(input_tokens=1000, output_tokens=1000, estimated=True)
+
+    def call(n: int) -> Call:
+        route = "POST /v1/chat/completions"
+        return Call(f"call-{n}", "openai", "managed", route, "gpt-4o-mini", pricing, {}, worst)
+
+    try:
+        await billing.release(await billing.reserve(token, call(0)))  # the product is learnt
+        holds = type(billing._holds)
+        hold_many = holds.hold_many
+        started, go_on = asyncio.Event(), asyncio.Event()
+
+        async def held_back(self, batch):
+            started.set()
+            await go_on.wait()
+            return await hold_many(self, batch)
+
+        monkeypatch.setattr(holds, "hold_many", held_back)
+        gone = asyncio.create_task(billing.reserve(token, call(1)))
+        await started.wait()
+        gone.cancel()
+        go_on.set()
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        for _ in range(500):
+            async with db.read() as session:
+                status = await session.scalar(
+                    select(Request.status).where(Request.request_id == "call-1")
+                )
+            if status == "error":
+                break
+            await asyncio.sleep(0.01)
+        assert status == "error"  # taken, then released
+    finally:
+        await billing.aclose()
+    async with db.read() as session:
+        held = await session.scalar(select(Wallet.held).where(Wallet.held != 0))
+    assert held is None  # no wallet holds anything
+    assert await balance_of(client, merchant.headers, connection["connection_id"]) == 10
     assert (await ledger_check(db)).problems == []

@@ -313,11 +313,12 @@ class ForwardBilling:
         # under light load a batch is one hold, and on PostgreSQL always (see `_reserve_billed`).
         self._holds = repository.quick_holds(db)
         self._postgres = not db.is_sqlite
+        # A hold taken for a call that went away meanwhile is released at once.
         self._quick: GroupCommit[_ReserveItem, Reservation | None] = GroupCommit(
-            self._write_quick_holds, name="quick_holds"
+            self._write_quick_holds, name="quick_holds", orphaned=self._release_orphan
         )
         self._reserves: GroupCommit[_ReserveItem, Reservation] = GroupCommit(
-            self._write_reserves, name="holds"
+            self._write_reserves, name="holds", orphaned=self._release_orphan
         )
         # Settlements linger a little: the client already has its answer, and its next call's
         # hold (which it waits for) then goes first instead of queueing behind this bill.
@@ -381,6 +382,11 @@ class ForwardBilling:
         # holds would take a round trip each under the wallet's lock (measured: 0.76-0.89x the
         # requests/s at concurrency 64).
         return await self._reserves.submit(item)
+
+    async def _release_orphan(self, reservation: Reservation | None) -> None:
+        if reservation is not None:
+            log.info("releasing the hold of call %s, gone meanwhile", reservation.call.request_id)
+            await self.release(reservation)
 
     async def _write_reserves(self, batch: list[Job[_ReserveItem, Reservation]]) -> None:
         try:

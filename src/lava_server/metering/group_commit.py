@@ -11,14 +11,15 @@ exactly once (committed, or refused as it would have been), whether its caller s
 not, and the other jobs of its batch are answered as usual. (The other choice, rolling back the
 batch with the cancelled caller, would have to fail or redo every other job of that batch.) A
 charge that its caller did not see is not lost: the request is stored, and sending it again with
-the same `request_id` is a replay that charges nothing.
+the same `request_id` is a replay that charges nothing. A result that its caller will never
+read (a hold taken for a call that went away) is handed to `orphaned`, which undoes it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -55,9 +56,11 @@ class GroupCommit(Generic[T, R]):
         max_batch: int = 64,
         linger: float = 0.0,
         name: str = "other",
+        orphaned: Callable[[R], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
         """`linger`: seconds the writer waits before writing the first batch of a busy spell;
-        `name`: the label of its series in `/metrics` (`lava_group_commit_*{name=...}`)."""
+        `name`: the label of its series in `/metrics` (`lava_group_commit_*{name=...}`);
+        `orphaned`: called with each result whose caller was cancelled before it came."""
         self._batch_sizes = GROUP_COMMIT_BATCH.labels(name)
         self._waits = GROUP_COMMIT_WAIT.labels(name)
         self._writes = GROUP_COMMIT_WRITE.labels(name)
@@ -66,6 +69,8 @@ class GroupCommit(Generic[T, R]):
         self._linger = linger
         self._pending: list[Job[T, R]] = []
         self._writer: asyncio.Task[Any] | None = None
+        self._orphaned = orphaned
+        self._orphans: set[asyncio.Task[None]] = set()  # `orphaned` calls under way
 
     @property
     def busy(self) -> bool:
@@ -77,7 +82,20 @@ class GroupCommit(Generic[T, R]):
         self._pending.append(job)
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(self._drain())
-        return await job.future
+        try:
+            # Shielded: a cancelled caller leaves its job's future to the writer.
+            return await asyncio.shield(job.future)
+        except asyncio.CancelledError:
+            job.future.add_done_callback(self._orphan)
+            raise
+
+    def _orphan(self, future: asyncio.Future[R]) -> None:
+        """The result of a job whose caller went away: to `orphaned` (an error: nobody to tell)."""
+        if future.cancelled() or future.exception() is not None or self._orphaned is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._orphaned(future.result()))
+        self._orphans.add(task)
+        task.add_done_callback(self._orphans.discard)
 
     async def _drain(self) -> None:
         try:
