@@ -18,19 +18,19 @@ from sqlalchemy.exc import DBAPIError
 from lava_server.db.driver import DriverSession, NeedsSession
 from lava_server.db.models import Connection, CreditGrant, LedgerEntry, Request, Wallet
 from lava_server.metering import repository
-from lava_server.metering.forward import Call, ForwardBilling
 from lava_server.metering.repository import WriterConnection
-from lava_server.model_prices.book import PriceBook
 from lava_server.pricing import MAX_AMOUNT
-from lava_server.proxy.credentials import decode_token
-from lava_server.proxy.usage import make_usage
 from lava_server.timeutil import utcnow
 from lava_server.wallets import repository as wallets_repository
 from lava_server.wallets.ledger import Movement, Posting, post_movements
-from lavapayments.forward_token import encode_forward_token
-from tests.metering.helpers import balance_of, make_connection, make_product, report
+from tests.metering.helpers import (
+    balance_of,
+    forward_billing,
+    make_connection,
+    make_product,
+    report,
+)
 
-MODEL = "gpt-4o-mini"
 UNIT = Decimal("0.0000000001")
 
 
@@ -184,41 +184,10 @@ async def test_an_orm_statement_is_refused_and_the_connection_kept(client, db, m
         await lean.close()
 
 
-async def _billing(client, db, settings, merchant, balance: str):
-    product = await make_product(client, merchant.headers)
-    connection = await make_connection(client, merchant.headers, balance=balance)
-    token = decode_token(
-        encode_forward_token(
-            secret_key=merchant.secret_key,
-            connection_secret=connection["connection_secret"],
-            product_secret=product["product_secret"],
-        )
-    )
-    prices = PriceBook()
-    billing = ForwardBilling(db, settings, prices)
-    pricing = prices.lookup("openai", MODEL)
-    worst = make_usage(input_tokens=1000, output_tokens=1000, estimated=True)
-
-    async def hold(n: int):
-        call = Call(
-            f"call-{n}", "openai", "managed", "POST /v1/chat/completions", MODEL, pricing, {}, worst
-        )
-        return await billing.reserve(token, call)
-
-    async def settle(reservation) -> Decimal:
-        usage = make_usage(input_tokens=500_000, output_tokens=0, model=MODEL)
-        priced = await billing.settle(reservation, usage, status="completed")
-        assert priced is not None
-        return priced.total_wallet_cost
-
-    async def call(n: int) -> Decimal:
-        return await settle(await hold(n))
-
-    return billing, connection, product, call, hold, settle
-
-
 async def test_settlements_in_a_steady_state_compile_nothing(client, db, settings, merchant):
-    billing, connection, _, call, _, _ = await _billing(client, db, settings, merchant, "100")
+    billing, connection, _, call, _, _ = await forward_billing(
+        client, db, settings, merchant, "100"
+    )
     try:
         spent = await call(0)
         before = DriverSession.compiled_count
@@ -240,7 +209,7 @@ async def test_settlements_in_a_steady_state_compile_nothing(client, db, setting
 async def test_credit_falling_due_settles_with_a_session(client, db, settings, merchant):
     """The driver's session refuses the expiry of period credit (ORM objects): the settlement
     is rolled back and made with a session, once."""
-    billing, connection, product, _, hold, settle = await _billing(
+    billing, connection, product, _, hold, settle = await forward_billing(
         client, db, settings, merchant, "50"
     )
     try:

@@ -12,16 +12,18 @@ from sqlalchemy import select
 
 from lava_server.api.auth import hash_secret_key
 from lava_server.db.models import Request, Wallet
-from lava_server.metering.forward import Call, ForwardBilling
 from lava_server.metering.group_commit import GroupCommit, Job
 from lava_server.metering.reported import RequestBatcher
 from lava_server.model_prices.book import PriceBook
-from lava_server.proxy.credentials import decode_token
-from lava_server.proxy.usage import make_usage
 from lava_server.requests.schemas import RequestCreate
 from lava_server.wallets.service import check as ledger_check
-from lavapayments.forward_token import encode_forward_token
-from tests.metering.helpers import balance_of, make_connection, make_product, report
+from tests.metering.helpers import (
+    balance_of,
+    forward_billing,
+    make_connection,
+    make_product,
+    report,
+)
 
 
 async def test_a_cancelled_caller_s_job_is_written_once_and_the_batch_answered() -> None:
@@ -171,28 +173,9 @@ async def test_a_hold_whose_caller_went_away_is_released(
     taken by the group commit's task all the same, and released at once (the request stored as
     `error`, nothing held, nothing charged), not left until the server restarts."""
 
-    from lava_server.metering.forward import Call
-
-    product = await make_product(client, merchant.headers)
-    connection = await make_connection(client, merchant.headers, balance="10")
-    token = decode_token(
-        encode_forward_token(
-            secret_key=merchant.secret_key,
-            connection_secret=connection["connection_secret"],
-            product_secret=product["product_secret"],
-        )
-    )
-    prices = PriceBook()
-    billing = ForwardBilling(db, settings, prices)
-    pricing = prices.lookup("openai", "gpt-4o-mini")
-    worst = make_usage(input_tokens=1000, output_tokens=1000, estimated=True)
-
-    def call(n: int) -> Call:
-        route = "POST /v1/chat/completions"
-        return Call(f"call-{n}", "openai", "managed", route, "gpt-4o-mini", pricing, {}, worst)
-
+    billing, connection, _, _, hold, _ = await forward_billing(client, db, settings, merchant, "10")
     try:
-        await billing.release(await billing.reserve(token, call(0)))  # the product is learnt
+        await billing.release(await hold(0))  # the product is learnt
         holds = type(billing._holds)
         hold_many = holds.hold_many
         started, go_on = asyncio.Event(), asyncio.Event()
@@ -203,7 +186,7 @@ async def test_a_hold_whose_caller_went_away_is_released(
             return await hold_many(self, batch)
 
         monkeypatch.setattr(holds, "hold_many", held_back)
-        gone = asyncio.create_task(billing.reserve(token, call(1)))
+        gone = asyncio.create_task(hold(1))
         await started.wait()
         gone.cancel()
         go_on.set()
