@@ -510,17 +510,16 @@ async def test_a_subscribed_wallet_pays_forward_calls_from_its_period_credit(
 
 
 class _Gate:
-    """Counts the quick-hold batches; the first waits a moment before it is written, so
-    that the calls arriving meanwhile go together in the next one, however the scheduler
-    interleaves them on a busy machine."""
+    """Counts SQLite's quick-hold batches (PostgreSQL takes its quick holds one at a time);
+    the first waits a moment before it is written, so that the calls arriving meanwhile go
+    together in the next one, however the scheduler interleaves them on a busy machine."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, db) -> None:
-        self.holds_class = SqliteHolds if db.is_sqlite else PostgresHolds
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.sizes: list[int] = []
         self.holds: list[Decimal] = []
         self.armed = False
         self.batch: list[object] = []  # the batch being written
-        original = self.holds_class.hold_many
+        original = SqliteHolds.hold_many
         gate = self
 
         async def hold_many(self, batch):
@@ -532,7 +531,7 @@ class _Gate:
                 await asyncio.sleep(0.3)
             return await original(self, batch)
 
-        monkeypatch.setattr(self.holds_class, "hold_many", hold_many)
+        monkeypatch.setattr(SqliteHolds, "hold_many", hold_many)
 
 
 async def _settled(billed: Billed, responses: list[httpx.Response]) -> list[dict[str, object]]:
@@ -546,7 +545,7 @@ async def test_quick_holds_arriving_together_share_a_transaction(billed, fake, d
     ordinary path's batch.)"""
     first = await post_chat(billed, chat(max_tokens=20))  # the ordinary path learns the product
     assert first.status_code == 200
-    gate = _Gate(monkeypatch, db)
+    gate = _Gate(monkeypatch)
     gate.armed = True
     calls = 8
     responses = await asyncio.gather(
@@ -569,7 +568,7 @@ async def test_quick_holds_of_one_batch_see_each_others_holds(
     """Six calls at once on a wallet whose balance covers two worst cases: whichever batches
     they fall in, two are forwarded and four are refused (402), never more spent than held."""
     billed = await make_billed(lava.url, merchant)
-    gate = _Gate(monkeypatch, db)
+    gate = _Gate(monkeypatch)
     warm = await post_chat(billed, chat(max_tokens=1000))  # the ordinary path
     probe = await post_chat(billed, chat(max_tokens=1000))  # a quick hold: its worst case
     assert warm.status_code == probe.status_code == 200
@@ -607,32 +606,18 @@ async def test_a_failing_quick_hold_batch_is_rolled_back_whole(billed, fake, db,
 
     first = await post_chat(billed, chat(max_tokens=20))
     assert first.status_code == 200
-    gate = _Gate(monkeypatch, db)
-    take = gate.holds_class._take
+    gate = _Gate(monkeypatch)
+    take = SqliteHolds._take
     failed: list[int] = []  # the size of the batch that failed
 
-    def fails(wanted: object) -> bool:
-        """The second hold of the first batch of several fails, the first having been taken."""
-        if failed or gate.sizes[-1] < 2 or wanted is not gate.batch[1]:
-            return False
-        failed.append(gate.sizes[-1])
-        return True
+    def failing(self, connection, wanted, insert):
+        # The second hold of the first batch of several fails, the first having been taken.
+        if not failed and gate.sizes[-1] > 1 and wanted is gate.batch[1]:
+            failed.append(gate.sizes[-1])
+            raise sqlite3.OperationalError("disk I/O error")
+        return take(self, connection, wanted, insert)
 
-    if db.is_sqlite:
-
-        def failing(self, connection, wanted, *args):
-            if fails(wanted):
-                raise sqlite3.OperationalError("disk I/O error")
-            return take(self, connection, wanted, *args)
-
-    else:
-
-        async def failing(self, driver, wanted, *args):
-            if fails(wanted):
-                raise ConnectionResetError("connection lost")
-            return await take(self, driver, wanted, *args)
-
-    monkeypatch.setattr(gate.holds_class, "_take", failing)
+    monkeypatch.setattr(SqliteHolds, "_take", failing)
     ordinary = 0
     reserve_together = ForwardBilling._reserve_together
 
