@@ -8,6 +8,7 @@ once, until `dashboard_link_minutes` after it was made; a new link replaces the 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 import secrets
@@ -35,9 +36,14 @@ MAX_PASSWORD = 1024
 LINK_PATH = "dashboard/sign-in/link/"
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so that an unknown email takes as long as a
-# wrong password (nothing tells which emails have accounts).
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so that an unknown email takes as long as a
+    wrong password (nothing tells which emails have accounts). Made at first use, not at import:
+    every process that imports this module (each `lava` command) would pay its 0.1 s."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,8 @@ async def _hash_off_loop(password: str) -> str:
 
 def password_matches(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        matches = _hasher.verify(password_hash or _dummy_hash(), password)
+        return matches and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
