@@ -21,6 +21,7 @@ from lava_server.api import docs, openapi
 from lava_server.api.context import ROUTE, RequestContextMiddleware, state_of
 from lava_server.api.guard import InputGuard
 from lava_server.api.idempotency import IdempotencyMiddleware, purge_expired
+from lava_server.api.include import include
 from lava_server.api.ratelimit import AuthFailures, RateLimiter
 from lava_server.api.schemas import Health
 from lava_server.api.state import AppState
@@ -54,6 +55,7 @@ from lava_server.proxy.routes import METHODS as FORWARD_METHODS
 from lava_server.proxy.schemas import SECURITY_SCHEMES as FORWARD_SECURITY
 from lava_server.proxy.schemas import forward_paths
 from lava_server.requests.routes import CreateRequest, router_with
+from lava_server.requests.routes import read as requests_router
 from lava_server.settings import Settings
 from lava_server.spend_keys.routes import router as spend_keys_router
 from lava_server.subscriptions.current_routes import router as plans_router
@@ -154,16 +156,17 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             await session.connection()
         return {"status": "ok"}
 
-    app.include_router(connections_router)
-    app.include_router(customers_router)
-    app.include_router(secret_keys_router)
-    app.include_router(spend_keys_router)
+    include(app, connections_router)
+    include(app, customers_router)
+    include(app, secret_keys_router)
+    include(app, spend_keys_router)
     app.include_router(models_router_with(prices))
-    app.include_router(products_router)
-    app.include_router(meters_router)
+    include(app, products_router)
+    include(app, meters_router)
     app.include_router(router_with(create_request))
-    app.include_router(usage_router)
-    app.include_router(test_helpers_router)
+    include(app, requests_router)
+    include(app, usage_router)
+    include(app, test_helpers_router)
     # What checkout, subscriptions and the worker share (tests may replace it before start-up).
     app.state.billing = Billing(settings, db)
     # The hourly limits of one-time code sends, shared through Redis or the database.
@@ -173,14 +176,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     top_up = AutoTopUp(lambda: cast(Billing, app.state.billing))
     batcher.top_up = top_up
     forward.billing.top_up = top_up
-    app.include_router(checkout_router)
-    app.include_router(subscriptions_router)
-    app.include_router(plans_router)
-    app.include_router(webhooks_router)
-    app.include_router(money_router)
-    app.include_router(checkout_page_router)
-    app.include_router(stripe_webhook_router)
-    app.include_router(metrics_router)
+    include(app, checkout_router)
+    include(app, subscriptions_router)
+    include(app, plans_router)
+    include(app, webhooks_router)
+    include(app, money_router)
+    include(app, checkout_page_router)
+    include(app, stripe_webhook_router)
+    include(app, metrics_router)
     app.mount("/embed/static", StaticFiles(directory=STATIC), name="checkout-static")
     dashboard_state = dashboard.install(app, settings, db)  # /dashboard/, and / leads there
     if not settings.separate_worker:

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
+from lava_server.api.include import include
 from lava_server.api.ratelimit import RateLimiter
 from lava_server.dashboard import (
     assets,
@@ -63,15 +64,15 @@ def install(app: FastAPI, settings: Settings, db: Database) -> DashboardState:
     async def _root() -> Response:
         return RedirectResponse(PREFIX + "/", status_code=307)
 
-    app.include_router(assets.router)
-    app.include_router(auth_routes.router)
-    app.include_router(overview.router)
-    app.include_router(customers.router)
-    app.include_router(requests_page.router)
-    app.include_router(meters_page.router)
-    app.include_router(plans_page.router)
-    app.include_router(checkout.router)
-    app.include_router(keys.router)
-    app.include_router(webhooks.router)
-    app.include_router(settings_page.router)
+    include(app, assets.router)
+    include(app, auth_routes.router)
+    include(app, overview.router)
+    include(app, customers.router)
+    include(app, requests_page.router)
+    include(app, meters_page.router)
+    include(app, plans_page.router)
+    include(app, checkout.router)
+    include(app, keys.router)
+    include(app, webhooks.router)
+    include(app, settings_page.router)
     return state

@@ -65,8 +65,8 @@ class CreateRequest:
 
 
 def router_with(create: CreateRequest) -> APIRouter:
-    """The `/v1/requests` routes. `app.HotPaths` answers the report before routing; its route is
-    here for the API document (and the same handler)."""
+    """The `POST /v1/requests` route of one app (`read` has the others). `app.HotPaths` answers
+    the report before routing; its route is here for the API document (and the same handler)."""
     router = _router()
     router.add_api_route(
         "",
@@ -89,7 +89,6 @@ def router_with(create: CreateRequest) -> APIRouter:
         },
         summary="Report usage: priced and debited once per request_id (200 when already stored)",
     )
-    router.routes.extend(_read.routes)
     return router
 
 
@@ -102,11 +101,11 @@ def _router() -> APIRouter:
     )
 
 
-_read = _router()  # the read side needs nothing but the state
+read = _router()  # the read side needs nothing but the state
 CUSTOMER = "A customer id, or the merchant's reference_id for it."
 
 
-@_read.get("", summary="List requests, newest first")
+@read.get("", summary="List requests, newest first")
 async def list_requests(
     customer_id: str | None = Query(None, max_length=255, description=CUSTOMER),
     connection_id: str | None = Query(None, max_length=255, description="= customer_id."),
@@ -132,7 +131,7 @@ async def list_requests(
     return page(rows, params.limit, service.render, lambda request: request.request_id)
 
 
-@_read.get(
+@read.get(
     "/{request_id:path}", summary="Retrieve a request by its request_id", responses=errors(404)
 )
 async def retrieve_request(
