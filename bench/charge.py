@@ -92,7 +92,7 @@ async def measure(url: str, calls: int, profile: bool) -> dict[str, float]:
             profiler.disable()
         return time.process_time() - started
 
-    for n in range(200):  # warm up: connections, caches, compiled statements
+    for n in range(min(200, calls)):  # warm up: connections, caches, compiled statements
         await one_call(n, None)
     if STATEMENTS is not None:
         STATEMENTS.active = True
@@ -122,7 +122,7 @@ async def measure(url: str, calls: int, profile: bool) -> dict[str, float]:
         await batcher.submit(key_hash, params)
         return time.process_time() - started
 
-    for n in range(200):
+    for n in range(min(200, calls)):
         await one_report(n)
     if STATEMENTS is not None:
         STATEMENTS.active = True

@@ -365,7 +365,10 @@ def bench(kind: str, args: argparse.Namespace, build: Build = CURRENT) -> dict[s
             product, customers = asyncio.run(setup(port, headers))
             asyncio.run(
                 post_requests(
-                    port, headers, report_bodies("warm", 500, customers, product), args.concurrency
+                    port,
+                    headers,
+                    report_bodies("warm", min(500, args.requests), customers, product),
+                    args.concurrency,
                 )
             )
             bodies = report_bodies("bench", args.requests, customers, product)

@@ -118,7 +118,12 @@ def ingest(kind: str, args: argparse.Namespace, hook_port: int | None) -> float:
                 while received(hook_port) < before + 2 * len(customers) * args.endpoints:
                     time.sleep(0.05)
             asyncio.run(
-                post_requests(port, headers, report_bodies("warm", 500, customers, product), 32)
+                post_requests(
+                    port,
+                    headers,
+                    report_bodies("warm", min(500, args.requests), customers, product),
+                    32,
+                )
             )
             bodies = report_bodies("bench", args.requests, customers, product)
             elapsed, _, statuses = asyncio.run(post_requests(port, headers, bodies, 32))
