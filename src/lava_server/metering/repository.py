@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Protocol, cast
 from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import (
     CursorResult,
+    Select,
     Table,
     bindparam,
     delete,
@@ -31,7 +32,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql
@@ -1068,13 +1068,26 @@ async def stored_keys(
     rows themselves are read only for the rare repeats)."""
     if not keys:
         return set()
+    rows = await session.execute(stored_keys_query(keys))
+    return {(r.merchant_id, r.livemode, r.request_id) for r in rows}
+
+
+def stored_keys_query(keys: Sequence[tuple[str, bool, str]]) -> Select[Any]:
+    """`stored_keys`' statement: per merchant and mode, `request_id IN (...)`, which both
+    databases answer from the unique index's lookups. (A row-value `IN` of the three columns
+    made SQLite scan the merchant's every request, or all of them: 24 ms a batch at 100,000
+    stored requests, 82 ms at 400,000, under the write lock.)"""
     t = table_of(Request)
-    rows = await session.execute(
-        select(t.c.merchant_id, t.c.livemode, t.c.request_id).where(
-            tuple_(t.c.merchant_id, t.c.livemode, t.c.request_id).in_(keys)
+    return select(t.c.merchant_id, t.c.livemode, t.c.request_id).where(
+        or_(
+            *(
+                (t.c.merchant_id == merchant_id)
+                & (t.c.livemode == livemode)
+                & t.c.request_id.in_(request_ids)
+                for (merchant_id, livemode), request_ids in _grouped(keys).items()
+            )
         )
     )
-    return {(r.merchant_id, r.livemode, r.request_id) for r in rows}
 
 
 async def tier_units_many(
@@ -1082,14 +1095,33 @@ async def tier_units_many(
 ) -> dict[tuple[str, str, datetime], int]:
     if not keys:
         return {}
-    rows = await session.execute(
-        select(
-            TierUsage.connection_id, TierUsage.product_id, TierUsage.period_start, TierUsage.units
-        ).where(
-            tuple_(TierUsage.connection_id, TierUsage.product_id, TierUsage.period_start).in_(keys)
+    rows = await session.execute(tier_units_query(keys))
+    return {(r.connection_id, r.product_id, r.period_start): int(r.units) for r in rows}
+
+
+def tier_units_query(keys: Sequence[tuple[str, str, datetime]]) -> Select[Any]:
+    """`tier_units_many`' statement: per product and period, `connection_id IN (...)`, answered
+    from the primary key's lookups (a row-value `IN` made SQLite scan the table)."""
+    t = table_of(TierUsage)
+    by_product = _grouped([(product, start, connection) for connection, product, start in keys])
+    return select(t.c.connection_id, t.c.product_id, t.c.period_start, t.c.units).where(
+        or_(
+            *(
+                (t.c.product_id == product_id)
+                & (t.c.period_start == period_start)
+                & t.c.connection_id.in_(connection_ids)
+                for (product_id, period_start), connection_ids in by_product.items()
+            )
         )
     )
-    return {(r.connection_id, r.product_id, r.period_start): int(r.units) for r in rows}
+
+
+def _grouped(keys: Sequence[tuple[Any, Any, str]]) -> dict[tuple[Any, Any], list[str]]:
+    """Three-column keys grouped by their first two columns (in order), the third listed."""
+    groups: dict[tuple[Any, Any], list[str]] = {}
+    for first, second, third in keys:
+        groups.setdefault((first, second), []).append(third)
+    return groups
 
 
 async def insert_request(session: AsyncSession, values: dict[str, Any]) -> int:
