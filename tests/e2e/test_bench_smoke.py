@@ -45,6 +45,11 @@ pytestmark = pytest.mark.slow
         ("dashboard.py", ["--requests", "2000", "--calls", "3"], "Customer "),
         ("charge.py", ["--databases", "sqlite", "--calls", "20"], "CPU per settlement"),
         (
+            "lookups.py",
+            ["--databases", "sqlite", "--stored", "2000", "--connections", "20", "--rounds", "3"],
+            "before/now",
+        ),
+        (
             "webhooks.py",
             ["--databases", "sqlite", "--requests", "300", "--events", "20", "--endpoints", "2"],
             "deliveries",
