@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,9 +19,11 @@ from lava_server.db.models import WebhookEndpoint
 from lava_server.settings import Settings
 from lava_server.testing import ServerThread, serve_in_thread
 from lava_server.timeutil import utcnow
+from lava_server.webhooks.repository import purge_before
 from lava_server.webhooks.worker import Deliverer
 from lavapayments.webhooks import WebhookVerificationError, verify
 from tests.conftest import MerchantKey
+from tests.db.plans import sqlite_plans
 from tests.webhooks.receiver import Receiver
 
 
@@ -293,3 +297,28 @@ async def test_the_resolver_refuses_inside_addresses():
     with pytest.raises(AddressRefused):
         await GuardedResolver().resolve("localhost", 443)
     assert await GuardedResolver(allow_loopback=True).resolve("localhost", 443)
+
+
+async def test_the_purge_finds_what_it_deletes_through_indexes(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """The retention purge looks up an old event's deliveries, and the old attempts, through
+    indexes (migration 0021): without them it read every delivery for every old event, under
+    the write lock (quadratic: 8,000 kept events took 1.4 s on SQLite). SQLite's query plans
+    (PostgreSQL's depend on its statistics)."""
+    shutil.copy(sqlite_template, tmp_path / "lava.db")
+    db = Database(f"sqlite:///{tmp_path / 'lava.db'}", pool_size=1)
+
+    async def purge() -> None:
+        async with db.write() as session:
+            await purge_before(session, utcnow())
+
+    try:
+        plans = await sqlite_plans(db, purge)
+    finally:
+        await db.dispose()
+    deletes = [plan for statement, plan in plans.items() if statement.startswith("DELETE")]
+    assert len(deletes) == 3, plans
+    for statement, plan in plans.items():
+        assert "SCAN webhook_deliveries" not in plan, (statement, plan)
+        assert "SCAN webhook_attempts" not in plan, (statement, plan)

@@ -830,6 +830,8 @@ class WebhookDelivery(Base):
     __table_args__ = (
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
+        # The retention purge: an old event's deliveries (migration 0021).
+        Index("ix_webhook_deliveries_event", "event_id"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -848,7 +850,10 @@ class WebhookAttempt(Base):
     """One try of a delivery: what the receiver answered (its first 2 KB), or the error."""
 
     __tablename__ = "webhook_attempts"
-    __table_args__ = (Index("ix_webhook_attempts_delivery", "delivery_id", "id"),)
+    __table_args__ = (
+        Index("ix_webhook_attempts_delivery", "delivery_id", "id"),
+        Index("ix_webhook_attempts_attempted", "attempted_at"),  # the retention purge (0021)
+    )
 
     id: Mapped[int] = mapped_column(SerialKey, primary_key=True, autoincrement=True)
     delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id"))
