@@ -138,9 +138,14 @@ async def measure(url: str, args: argparse.Namespace) -> None:
         # A batch of 32 reports: 31 new request ids and one repeat, over 32 connections.
         keys = [(merchant_id, False, f"new-{n}") for n in range(31)] + [(merchant_id, False, "r-7")]
         tiers = [(connection_id, product_id, START) for connection_id in connection_ids[::7][:32]]
+        dialect = db.engine.dialect.name
         for name, old, new in (
-            ("stored request ids", old_stored_keys(keys), repository.stored_keys_query(keys)),
-            ("tier positions", old_tier_units(tiers), repository.tier_units_query(tiers)),
+            (
+                "stored request ids",
+                old_stored_keys(keys),
+                repository.stored_keys_query(keys, dialect),
+            ),
+            ("tier positions", old_tier_units(tiers), repository.tier_units_query(tiers, dialect)),
         ):
             before, found_before = await timed(db, old, args.rounds)
             after, found_after = await timed(db, new, args.rounds)

@@ -92,11 +92,11 @@ def test_sqlite_answers_both_lookups_from_the_indexes(sqlite_template: Path) -> 
     """Two merchants' keys, two products' positions: SQLite searches the unique indexes and
     scans no table (a row-value IN made it scan every stored request, under the write lock)."""
     keys = [("mer_a", False, "r-1"), ("mer_a", False, "r-2"), ("mer_b", True, "r-1")]
-    plan = _plan(repository.stored_keys_query(keys), sqlite_template)
+    plan = _plan(repository.stored_keys_query(keys, "sqlite"), sqlite_template)
     assert "SEARCH requests USING COVERING INDEX" in plan, plan
     assert "SCAN" not in plan, plan
     start = datetime(2026, 12, 1, tzinfo=timezone.utc)
     positions = [("con_a", "prd_a", start), ("con_b", "prd_a", start), ("con_a", "prd_b", start)]
-    plan = _plan(repository.tier_units_query(positions), sqlite_template)
+    plan = _plan(repository.tier_units_query(positions, "sqlite"), sqlite_template)
     assert "SEARCH tier_usage USING" in plan, plan
     assert "SCAN" not in plan, plan

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lava_server.db.engine import one_of
 from lava_server.db.models import Connection, Merchant, Wallet, table_of
 from lava_server.db.sums import SumOf, execute_sums
 
@@ -114,7 +115,8 @@ async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str,
     """Active connections by secret (any merchant: the caller checks ownership)."""
     if not secrets:
         return {}
-    rows = await _refs(session, table_of(Connection).c.secret.in_(secrets))
+    dialect = session.get_bind().dialect.name
+    rows = await _refs(session, one_of(table_of(Connection).c.secret, secrets, dialect))
     return {row.secret: _ref(row) for row in rows}
 
 
@@ -122,7 +124,8 @@ async def by_ids(session: AsyncSession, ids: Sequence[str]) -> dict[str, Connect
     """Active connections by id (any merchant: the caller checks ownership)."""
     if not ids:
         return {}
-    rows = await _refs(session, table_of(Connection).c.id.in_(ids))
+    dialect = session.get_bind().dialect.name
+    rows = await _refs(session, one_of(table_of(Connection).c.id, ids, dialect))
     return {row.id: _ref(row) for row in rows}
 
 

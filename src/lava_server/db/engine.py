@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import event
+from sqlalchemy import ColumnElement, any_, bindparam, event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
@@ -235,3 +236,19 @@ def upsert_insert(session: AsyncSession) -> Any:
     if bind.dialect.name == "sqlite":
         return sqlite_insert
     return pg_insert
+
+
+def one_of(column: Any, values: Sequence[Any], dialect: str) -> ColumnElement[bool]:
+    """`column IN (values)`, repeats dropped. On PostgreSQL `column = ANY(:array)`: one
+    parameter whatever the number of values, so that the statement's text, and asyncpg's
+    prepared statement for it, is the same for every batch (an IN list makes a new one for each
+    length, which asyncpg's cache of 100 keeps losing: a report batch prepared about a quarter
+    of its statements again, a round trip each). SQLite has no arrays: it takes the IN list.
+    `dialect`: `session.get_bind().dialect.name`."""
+    unique = list(dict.fromkeys(values))
+    if dialect == "postgresql":
+        array = bindparam(None, unique, type_=ARRAY(column.type))
+        found: ColumnElement[bool] = column == any_(array)
+        return found
+    within: ColumnElement[bool] = column.in_(unique)
+    return within

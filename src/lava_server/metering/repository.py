@@ -20,11 +20,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, cast
 
-from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import (
+    BigInteger,
     CursorResult,
     Select,
     Table,
+    any_,
     bindparam,
     delete,
     func,
@@ -34,11 +35,13 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import Connection as SyncConnection
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from lava_server.db.driver import DriverSession, NeedsSession
-from lava_server.db.engine import Database, upsert_insert
+from lava_server.db.engine import Database, one_of, upsert_insert
 from lava_server.db.models import (
     ActiveSubscription,
     ApiKey,
@@ -539,12 +542,17 @@ async def pending_requests(session: AsyncSession, seqs: list[int]) -> set[int]:
     """Which of these requests are still pending."""
     if not seqs:
         return set()
-    rows = await session.execute(_PENDING, {"seqs": seqs})
+    pending = _PENDING_PG if session.get_bind().dialect.name == "postgresql" else _PENDING
+    rows = await session.execute(pending, {"seqs": seqs})
     return {int(seq) for seq in rows.scalars()}
 
 
 _PENDING = select(Request.seq).where(
     Request.seq.in_(bindparam("seqs", expanding=True)), Request.status == "pending"
+)
+# One array parameter, one prepared statement whatever the number (`db.engine.one_of`).
+_PENDING_PG = select(Request.seq).where(
+    Request.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger))), Request.status == "pending"
 )
 
 
@@ -562,7 +570,7 @@ async def wallets_of(session: AsyncSession, connection_secrets: list[str]) -> di
     """Connection secret -> wallet id (no lock: to decide the order in which to lock)."""
     rows = await session.execute(
         select(Connection.secret, Connection.wallet_id).where(
-            Connection.secret.in_(connection_secrets)
+            one_of(Connection.secret, connection_secrets, session.get_bind().dialect.name)
         )
     )
     return {row.secret: row.wallet_id for row in rows}
@@ -1068,11 +1076,11 @@ async def stored_keys(
     rows themselves are read only for the rare repeats)."""
     if not keys:
         return set()
-    rows = await session.execute(stored_keys_query(keys))
+    rows = await session.execute(stored_keys_query(keys, session.get_bind().dialect.name))
     return {(r.merchant_id, r.livemode, r.request_id) for r in rows}
 
 
-def stored_keys_query(keys: Sequence[tuple[str, bool, str]]) -> Select[Any]:
+def stored_keys_query(keys: Sequence[tuple[str, bool, str]], dialect: str) -> Select[Any]:
     """`stored_keys`' statement: per merchant and mode, `request_id IN (...)`, which both
     databases answer from the unique index's lookups. (A row-value `IN` of the three columns
     made SQLite scan the merchant's every request, or all of them: 24 ms a batch at 100,000
@@ -1083,7 +1091,7 @@ def stored_keys_query(keys: Sequence[tuple[str, bool, str]]) -> Select[Any]:
             *(
                 (t.c.merchant_id == merchant_id)
                 & (t.c.livemode == livemode)
-                & t.c.request_id.in_(request_ids)
+                & one_of(t.c.request_id, request_ids, dialect)
                 for (merchant_id, livemode), request_ids in _grouped(keys).items()
             )
         )
@@ -1095,11 +1103,11 @@ async def tier_units_many(
 ) -> dict[tuple[str, str, datetime], int]:
     if not keys:
         return {}
-    rows = await session.execute(tier_units_query(keys))
+    rows = await session.execute(tier_units_query(keys, session.get_bind().dialect.name))
     return {(r.connection_id, r.product_id, r.period_start): int(r.units) for r in rows}
 
 
-def tier_units_query(keys: Sequence[tuple[str, str, datetime]]) -> Select[Any]:
+def tier_units_query(keys: Sequence[tuple[str, str, datetime]], dialect: str) -> Select[Any]:
     """`tier_units_many`' statement: per product and period, `connection_id IN (...)`, answered
     from the primary key's lookups (a row-value `IN` made SQLite scan the table)."""
     t = table_of(TierUsage)
@@ -1109,7 +1117,7 @@ def tier_units_query(keys: Sequence[tuple[str, str, datetime]]) -> Select[Any]:
             *(
                 (t.c.product_id == product_id)
                 & (t.c.period_start == period_start)
-                & t.c.connection_id.in_(connection_ids)
+                & one_of(t.c.connection_id, connection_ids, dialect)
                 for (product_id, period_start), connection_ids in by_product.items()
             )
         )

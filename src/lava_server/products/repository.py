@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lava_server.db.engine import one_of
 from lava_server.db.models import ActiveSubscription, Merchant, PlanMeter, Product, table_of
 from lava_server.pricing import PricingConfig, parse_pricing_config
 
@@ -117,7 +118,8 @@ async def by_secrets(session: AsyncSession, secrets: Sequence[str]) -> dict[str,
     """Active products by secret (any merchant: the caller checks ownership)."""
     if not secrets:
         return {}
-    rows = await _refs(session, table_of(Product).c.secret.in_(secrets))
+    dialect = session.get_bind().dialect.name
+    rows = await _refs(session, one_of(table_of(Product).c.secret, secrets, dialect))
     return {row.secret: ref for row, ref in rows}
 
 
@@ -125,7 +127,8 @@ async def by_ids(session: AsyncSession, ids: Sequence[str]) -> dict[str, Product
     """Active products by id (any merchant: the caller checks ownership)."""
     if not ids:
         return {}
-    rows = await _refs(session, table_of(Product).c.id.in_(ids))
+    dialect = session.get_bind().dialect.name
+    rows = await _refs(session, one_of(table_of(Product).c.id, ids, dialect))
     return {ref.id: ref for _, ref in rows}
 
 

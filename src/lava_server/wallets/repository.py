@@ -12,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    any_,
     bindparam,
     func,
     insert,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from typing_extensions import Unpack
@@ -173,7 +175,10 @@ async def debit_states(
     if len(wallet_ids) == 1:
         query = _DEBIT_STATE_LOCKED if lock else _DEBIT_STATE
         return (await session.execute(query, {"id": wallet_ids[0]})).all()
-    query = _DEBIT_STATES_LOCKED if lock else _DEBIT_STATES
+    if session.get_bind().dialect.name == "postgresql":
+        query = _DEBIT_STATES_LOCKED_PG if lock else _DEBIT_STATES_PG
+    else:
+        query = _DEBIT_STATES_LOCKED if lock else _DEBIT_STATES
     return (await session.execute(query, {"ids": list(wallet_ids)})).all()
 
 
@@ -182,6 +187,11 @@ _DEBIT_STATE = select(*_STATE_COLUMNS).where(Wallet.id == bindparam("id"))
 _DEBIT_STATE_LOCKED = _DEBIT_STATE.with_for_update()
 _DEBIT_STATES = select(*_STATE_COLUMNS).where(Wallet.id.in_(bindparam("ids", expanding=True)))
 _DEBIT_STATES_LOCKED = _DEBIT_STATES.order_by(Wallet.id).with_for_update()
+# One array parameter, one prepared statement whatever the number (`db.engine.one_of`).
+_DEBIT_STATES_PG = select(*_STATE_COLUMNS).where(
+    Wallet.id == any_(bindparam("ids", type_=ARRAY(Wallet.id.type)))
+)
+_DEBIT_STATES_LOCKED_PG = _DEBIT_STATES_PG.order_by(Wallet.id).with_for_update()
 
 
 async def wallets_with_credit_due(session: AsyncSession, now: datetime, limit: int) -> list[str]:
