@@ -100,3 +100,22 @@ def test_sqlite_answers_both_lookups_from_the_indexes(sqlite_template: Path) -> 
     plan = _plan(repository.tier_units_query(positions, "sqlite"), sqlite_template)
     assert "SEARCH tier_usage USING" in plan, plan
     assert "SCAN" not in plan, plan
+
+
+async def test_a_longer_request_id_does_not_match_a_stored_one_by_its_start(
+    client: httpx.AsyncClient, db: Database, merchant: MerchantKey
+) -> None:
+    """A lookup compares whole values: one past the column's 255 characters whose first 255 are
+    a stored request id is not that id (a cast of the array to VARCHAR(255)[] on PostgreSQL
+    would cut it and find it)."""
+    product = await make_product(client, merchant.headers)
+    connection = await make_connection(client, merchant.headers)
+    longest = "r" * 255
+    answer = await report(client, merchant.headers, connection, product, longest)
+    assert answer.status_code == 201, answer.text
+    mine = merchant.merchant_id
+    async with db.read() as session:
+        assert await repository.stored_keys(session, [(mine, False, longest + "x")]) == set()
+        assert await repository.stored_keys(
+            session, [(mine, False, longest), (mine, False, longest + "x")]
+        ) == {(mine, False, longest)}

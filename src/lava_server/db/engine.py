@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import ColumnElement, any_, bindparam, event
+from sqlalchemy import ColumnElement, String, any_, bindparam, event
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -247,8 +247,15 @@ def one_of(column: Any, values: Sequence[Any], dialect: str) -> ColumnElement[bo
     `dialect`: `session.get_bind().dialect.name`."""
     unique = list(dict.fromkeys(values))
     if dialect == "postgresql":
-        array = bindparam(None, unique, type_=ARRAY(column.type))
+        array = bindparam(None, unique, type_=ARRAY(_item_type(column.type)))
         found: ColumnElement[bool] = column == any_(array)
         return found
     within: ColumnElement[bool] = column.in_(unique)
     return within
+
+
+def _item_type(column_type: Any) -> Any:
+    """The array's item type: a string without its length, as the IN list binds it (a cast to
+    `VARCHAR(255)[]` would cut a longer value to 255 characters, which could then match a stored
+    one), else the column's type."""
+    return String() if isinstance(column_type, String) else column_type

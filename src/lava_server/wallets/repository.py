@@ -12,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    String,
     any_,
     bindparam,
     func,
@@ -189,7 +190,7 @@ _DEBIT_STATES = select(*_STATE_COLUMNS).where(Wallet.id.in_(bindparam("ids", exp
 _DEBIT_STATES_LOCKED = _DEBIT_STATES.order_by(Wallet.id).with_for_update()
 # One array parameter, one prepared statement whatever the number (`db.engine.one_of`).
 _DEBIT_STATES_PG = select(*_STATE_COLUMNS).where(
-    Wallet.id == any_(bindparam("ids", type_=ARRAY(Wallet.id.type)))
+    Wallet.id == any_(bindparam("ids", type_=ARRAY(String())))
 )
 _DEBIT_STATES_LOCKED_PG = _DEBIT_STATES_PG.order_by(Wallet.id).with_for_update()
 
