@@ -115,7 +115,16 @@ class Wallet(Base):
     `held` is the sum of open holds of in-flight forwarded calls."""
 
     __tablename__ = "wallets"
-    __table_args__ = (UniqueConstraint("livemode", "phone", name="uq_wallets_phone"),)
+    __table_args__ = (
+        UniqueConstraint("livemode", "phone", name="uq_wallets_phone"),
+        # The worker's round: the wallets with autopay on (migration 0022).
+        Index(
+            "ix_wallets_autopay",
+            "id",
+            sqlite_where=text("autopay_enabled IS 1"),
+            postgresql_where=text("autopay_enabled IS true"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     livemode: Mapped[bool] = mapped_column(Boolean)
@@ -559,6 +568,7 @@ class Payment(Base):
     __tablename__ = "payments"
     __table_args__ = (
         Index("ix_payments_wallet", "wallet_id", "purpose", "created_at"),
+        Index("ix_payments_merchant", "merchant_id", "livemode", "id"),  # its pages (0022)
         Index("ix_payments_due", "status", "next_attempt_at"),
         Index(
             "uq_payments_autopay_pending",
