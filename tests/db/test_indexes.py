@@ -3,7 +3,6 @@ SQLite's query plans (PostgreSQL's depend on its statistics)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from lava_server.db.engine import Database
@@ -13,17 +12,11 @@ from tests.db.plans import sqlite_plans
 
 
 async def _plans_of(sqlite_template: Path, tmp_path: Path, work: object) -> dict[str, str]:
-    shutil.copy(sqlite_template, tmp_path / "lava.db")
-    db = Database(f"sqlite:///{tmp_path / 'lava.db'}", pool_size=1)
-
-    async def run() -> None:
+    async def run(db: Database) -> None:
         async with db.read() as session:
             await work(session)  # type: ignore[operator]
 
-    try:
-        return await sqlite_plans(db, run)
-    finally:
-        await db.dispose()
+    return await sqlite_plans(sqlite_template, tmp_path, run)
 
 
 async def test_the_worker_reads_only_the_wallets_with_autopay(

@@ -3,19 +3,18 @@ right rows across merchants, modes, products and connections, found through the 
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 from sqlalchemy import select
-from sqlalchemy.dialects import sqlite
 
 from lava_server.db.engine import Database
 from lava_server.db.models import TierUsage
 from lava_server.merchants import service as merchants
 from lava_server.metering import repository
 from tests.conftest import MerchantKey
+from tests.db.plans import sqlite_plan
 from tests.metering.helpers import make_connection, make_product, report
 
 
@@ -78,26 +77,16 @@ async def test_tier_positions_are_found_per_product_and_period(
         assert found == stored
 
 
-def _plan(statement: object, database: Path) -> str:
-    compiled = statement.compile(  # type: ignore[attr-defined]
-        dialect=sqlite.dialect(), compile_kwargs={"render_postcompile": True}
-    )
-    values = [str(compiled.params[name]) for name in compiled.positiontup]
-    with sqlite3.connect(database) as connection:
-        rows = connection.execute(f"EXPLAIN QUERY PLAN {compiled}", values).fetchall()
-    return "\n".join(row[-1] for row in rows)
-
-
 def test_sqlite_answers_both_lookups_from_the_indexes(sqlite_template: Path) -> None:
     """Two merchants' keys, two products' positions: SQLite searches the unique indexes and
     scans no table (a row-value IN made it scan every stored request, under the write lock)."""
     keys = [("mer_a", False, "r-1"), ("mer_a", False, "r-2"), ("mer_b", True, "r-1")]
-    plan = _plan(repository.stored_keys_query(keys, "sqlite"), sqlite_template)
+    plan = sqlite_plan(repository.stored_keys_query(keys, "sqlite"), sqlite_template)
     assert "SEARCH requests USING COVERING INDEX" in plan, plan
     assert "SCAN" not in plan, plan
     start = datetime(2026, 12, 1, tzinfo=timezone.utc)
     positions = [("con_a", "prd_a", start), ("con_b", "prd_a", start), ("con_a", "prd_b", start)]
-    plan = _plan(repository.tier_units_query(positions, "sqlite"), sqlite_template)
+    plan = sqlite_plan(repository.tier_units_query(positions, "sqlite"), sqlite_template)
     assert "SEARCH tier_usage USING" in plan, plan
     assert "SCAN" not in plan, plan
 

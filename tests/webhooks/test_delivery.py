@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -306,17 +305,12 @@ async def test_the_purge_finds_what_it_deletes_through_indexes(
     indexes (migration 0021): without them it read every delivery for every old event, under
     the write lock (quadratic: 8,000 kept events took 1.4 s on SQLite). SQLite's query plans
     (PostgreSQL's depend on its statistics)."""
-    shutil.copy(sqlite_template, tmp_path / "lava.db")
-    db = Database(f"sqlite:///{tmp_path / 'lava.db'}", pool_size=1)
 
-    async def purge() -> None:
+    async def purge(db: Database) -> None:
         async with db.write() as session:
             await purge_before(session, utcnow())
 
-    try:
-        plans = await sqlite_plans(db, purge)
-    finally:
-        await db.dispose()
+    plans = await sqlite_plans(sqlite_template, tmp_path, purge)
     deletes = [plan for statement, plan in plans.items() if statement.startswith("DELETE")]
     assert len(deletes) == 3, plans
     for statement, plan in plans.items():

@@ -247,15 +247,25 @@ def one_of(column: Any, values: Sequence[Any], dialect: str) -> ColumnElement[bo
     `dialect`: `session.get_bind().dialect.name`."""
     unique = list(dict.fromkeys(values))
     if dialect == "postgresql":
-        array = bindparam(None, unique, type_=ARRAY(_item_type(column.type)))
-        found: ColumnElement[bool] = column == any_(array)
-        return found
+        return _any(column, bindparam(None, unique, type_=_array_of(column)))
     within: ColumnElement[bool] = column.in_(unique)
     return within
 
 
-def _item_type(column_type: Any) -> Any:
-    """The array's item type: a string without its length, as the IN list binds it (a cast to
-    `VARCHAR(255)[]` would cut a longer value to 255 characters, which could then match a stored
-    one), else the column's type."""
-    return String() if isinstance(column_type, String) else column_type
+def any_of(column: Any, name: str) -> ColumnElement[bool]:
+    """`one_of`'s PostgreSQL form for a statement built once: `column = ANY(:name)`, the list
+    bound at execution under `name`."""
+    return _any(column, bindparam(name, type_=_array_of(column)))
+
+
+def _any(column: Any, array: Any) -> ColumnElement[bool]:
+    found: ColumnElement[bool] = column == any_(array)
+    return found
+
+
+def _array_of(column: Any) -> ARRAY[Any]:
+    """The array's type: items of the column's type, a string without its length, as the IN
+    list binds it (a cast to `VARCHAR(255)[]` would cut a longer value to 255 characters, which
+    could then match a stored one)."""
+    item = String() if isinstance(column.type, String) else column.type
+    return ARRAY(item)

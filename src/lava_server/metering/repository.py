@@ -20,12 +20,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol, cast
 
+from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import (
-    BigInteger,
     CursorResult,
     Select,
     Table,
-    any_,
     bindparam,
     delete,
     func,
@@ -35,13 +34,11 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy import Connection as SyncConnection
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from lava_server.db.driver import DriverSession, NeedsSession
-from lava_server.db.engine import Database, one_of, upsert_insert
+from lava_server.db.engine import Database, any_of, one_of, upsert_insert
 from lava_server.db.models import (
     ActiveSubscription,
     ApiKey,
@@ -551,9 +548,7 @@ _PENDING = select(Request.seq).where(
     Request.seq.in_(bindparam("seqs", expanding=True)), Request.status == "pending"
 )
 # One array parameter, one prepared statement whatever the number (`db.engine.one_of`).
-_PENDING_PG = select(Request.seq).where(
-    Request.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger))), Request.status == "pending"
-)
+_PENDING_PG = select(Request.seq).where(any_of(Request.seq, "seqs"), Request.status == "pending")
 
 
 async def finish_requests(session: AsyncSession, finals: list[dict[str, Any]]) -> None:

@@ -12,8 +12,6 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
-    String,
-    any_,
     bindparam,
     func,
     insert,
@@ -21,11 +19,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from typing_extensions import Unpack
 
+from lava_server.db.engine import any_of
 from lava_server.db.models import (
     ActiveSubscription,
     BalanceOperation,
@@ -189,9 +187,7 @@ _DEBIT_STATE_LOCKED = _DEBIT_STATE.with_for_update()
 _DEBIT_STATES = select(*_STATE_COLUMNS).where(Wallet.id.in_(bindparam("ids", expanding=True)))
 _DEBIT_STATES_LOCKED = _DEBIT_STATES.order_by(Wallet.id).with_for_update()
 # One array parameter, one prepared statement whatever the number (`db.engine.one_of`).
-_DEBIT_STATES_PG = select(*_STATE_COLUMNS).where(
-    Wallet.id == any_(bindparam("ids", type_=ARRAY(String())))
-)
+_DEBIT_STATES_PG = select(*_STATE_COLUMNS).where(any_of(Wallet.id, "ids"))
 _DEBIT_STATES_LOCKED_PG = _DEBIT_STATES_PG.order_by(Wallet.id).with_for_update()
 
 
