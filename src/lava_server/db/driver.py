@@ -35,10 +35,6 @@ class NeedsSession(Exception):
     (`wallets.credit.open_wallets`). Roll back and write with a session."""
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
 _PG_NUMERIC = 1700  # the type oid of PostgreSQL's numeric
 
 
@@ -48,9 +44,14 @@ def _result_processor(type_: Any, dialect: Any) -> Any:
     numeric processor asks for the database type: a declared numeric is PostgreSQL's numeric,
     which asyncpg returns as a Decimal already."""
     try:
-        return type_._cached_result_processor(dialect, None) or _same
+        return type_._cached_result_processor(dialect, None)
     except TypeError:
-        return type_._cached_result_processor(dialect, _PG_NUMERIC) or _same
+        return type_._cached_result_processor(dialect, _PG_NUMERIC)
+
+
+def _positions(processors: Any) -> tuple[tuple[int, Any], ...]:
+    """(position, processor) of each processor that is not None."""
+    return tuple((index, f) for index, f in enumerate(processors) if f is not None)
 
 
 def _row_type(names: list[str]) -> Any:
@@ -64,10 +65,10 @@ class _Compiled:
     __slots__ = (
         "column_defaults",
         "compiled",
+        "converts",
         "expanding",
         "literals",
         "names",
-        "processors",
         "returns_rows",
         "row_type",
         "sql",
@@ -98,8 +99,8 @@ class _Compiled:
         self.compiled = compiled
         self.sql: str = compiled.string
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
-        bind_processors = compiled._bind_processors
-        self.processors = tuple(bind_processors.get(name, _same) for name in self.names)
+        # (position, processor) of the values that need converting; the others go as they are.
+        self.converts = _positions(compiled._bind_processors.get(name) for name in self.names)
         # The values written in the statement itself (`status = 'pending'` is a bound value),
         # for the statement object compiled here (another one with the same cache key brings
         # its own: `arguments(..., extracted)`).
@@ -119,7 +120,7 @@ class _Compiled:
         )
         columns = compiled._result_columns
         self.returns_rows = bool(columns)
-        self.to_python = tuple(_result_processor(column.type, dialect) for column in columns)
+        self.to_python = _positions(_result_processor(column.type, dialect) for column in columns)
         self.row_type: Any = _row_type([column.keyname for column in columns])
 
     def arguments(
@@ -131,10 +132,10 @@ class _Compiled:
             params = {**self.column_defaults, **params}
         if extracted is None and not self.expanding:
             values = {**self.literals, **params} if self.literals else params
-            return self.sql, [
-                convert(values[name])
-                for name, convert in zip(self.names, self.processors, strict=True)
-            ]
+            arguments = [values[name] for name in self.names]
+            for index, convert in self.converts:
+                arguments[index] = convert(arguments[index])
+            return self.sql, arguments
         compiled = self.compiled
         parameters = compiled.construct_params(
             dict(params), extracted_parameters=extracted, _no_postcompile=True
@@ -150,9 +151,17 @@ class _Compiled:
         return state.statement, arguments
 
     def rows(self, raw: Sequence[Sequence[Any]]) -> list[Any]:
-        converters = self.to_python
+        converts = self.to_python
         make = self.row_type
-        return [make(*[f(v) for f, v in zip(converters, row, strict=True)]) for row in raw]
+        if not converts:
+            return [make(*row) for row in raw]
+        rows = []
+        for row in raw:
+            values = list(row)
+            for index, convert in converts:
+                values[index] = convert(values[index])
+            rows.append(make(*values))
+        return rows
 
 
 class DriverResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -48,6 +49,10 @@ class Money(TypeDecorator[Decimal]):
             return int(amount.scaleb(MONEY_PLACES))
         return amount
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
+        """`process_bind_param` for one dialect in one call (see `_fast_bind`)."""
+        return _fast_bind(self, dialect, _money_units if dialect.name == "sqlite" else _money)
+
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
@@ -75,6 +80,10 @@ class WideMoney(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         units = Money().process_bind_param(value, dialect)
         return str(units) if dialect.name == "sqlite" and units is not None else units
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
+        """`process_bind_param` for one dialect in one call (see `_fast_bind`)."""
+        return _fast_bind(self, dialect, _wide_units if dialect.name == "sqlite" else _money)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         return Money().process_result_value(value, dialect)
@@ -120,6 +129,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(timezone.utc)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
+        """`process_bind_param` for one dialect in one call (see `_fast_bind`); on SQLite it
+        also does the work of the DATETIME type's processor, its text."""
+        if dialect.name == "sqlite":
+            return _utc_text
+        return _fast_bind(self, dialect, _utc)
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
@@ -127,3 +143,55 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+# Fast bind processors. A settlement binds about seventy amounts and timestamps; SQLAlchemy's
+# way (`TypeDecorator.bind_processor`: a wrapper that calls `process_bind_param`, which looks at
+# the dialect's name for every value, then the underlying type's processor) cost 2-6
+# microseconds a value, a sixth of a settlement's CPU on SQLite. These give the same values
+# (tests/db/test_types.py checks them against `TypeDecorator.bind_processor`) in one call.
+
+
+def _fast_bind(
+    type_: TypeDecorator[Any], dialect: Dialect, fast: Callable[[Any], Any]
+) -> Callable[[Any], Any]:
+    """`fast`, where the underlying type does nothing more to the value on this dialect."""
+    if type_.impl_instance.bind_processor(dialect) is not None:
+        return TypeDecorator.bind_processor(type_, dialect)  # type: ignore[return-value]
+    return fast
+
+
+def _exact(value: Any) -> Decimal:
+    amount = Decimal(value)
+    if amount != amount.quantize(MONEY_QUANTUM):
+        raise ValueError(f"money with more than {MONEY_PLACES} decimal places: {amount}")
+    return amount
+
+
+def _money(value: Any) -> Decimal | None:
+    return None if value is None else _exact(value)
+
+
+def _money_units(value: Any) -> int | None:
+    return None if value is None else int(_exact(value).scaleb(MONEY_PLACES))
+
+
+def _wide_units(value: Any) -> str | None:
+    return None if value is None else str(int(_exact(value).scaleb(MONEY_PLACES)))
+
+
+def _aware(value: Any) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware datetimes")
+    return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
+
+
+def _utc(value: Any) -> datetime | None:
+    return None if value is None else _aware(value)
+
+
+def _utc_text(value: Any) -> str | None:
+    """SQLite's DATETIME text of a UTC time (`YYYY-MM-DD HH:MM:SS.ffffff`)."""
+    if value is None:
+        return None
+    return _aware(value).replace(tzinfo=None).isoformat(" ", "microseconds")
