@@ -74,7 +74,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     """Build the app. The database must already be migrated (`lava serve` does it)."""
     settings = settings or Settings()
     owns_database = database is None
-    db = database or Database(settings.database_url, pool_size=settings.db_pool_size)
+    db = database or Database(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
     prices = PriceBook.from_file(settings.model_prices_file)
     state = AppState(
         settings=settings,

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(
         20, ge=1, description="Database connections kept open per server process (PostgreSQL)."
     )
+    db_pool_timeout_seconds: float = Field(
+        10,
+        gt=0,
+        description="How long a request waits for a free database connection when all are busy "
+        "(PostgreSQL); then it is answered 503 `database_unavailable`.",
+    )
     checkout_session_ttl_hours: int = Field(
         24, ge=1, le=24 * 30, description="How long a checkout session can be completed."
     )

@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lava_server.db.engine import database_unavailable
 from lava_server.errors import BodyTooLarge, send_error
 from lava_server.ids import new_id
 from lava_server.logs import REQUEST_ID
@@ -150,9 +151,24 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_with_headers)
-        except Exception:
+        except Exception as error:
             if started():
                 raise  # the answer has begun: only dropping the connection can say so
+            if database_unavailable(error):  # not a bug: nothing was written, a retry may pass
+                log.warning(
+                    "database unavailable on %s (request %s): %s",
+                    route_of(scope),
+                    request_id,
+                    error,
+                )
+                await send_error(
+                    send_with_headers,
+                    503,
+                    "database_unavailable",
+                    "The database is unavailable; retry shortly.",
+                    headers=[(b"retry-after", b"1")],
+                )
+                return
             # A bug: answered here, so that the 500 carries its request id, which the log names.
             # The route's template, never the path: a checkout page's path holds its secret.
             method, route = scope["method"], route_of(scope)

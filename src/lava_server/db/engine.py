@@ -21,11 +21,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import aiosqlite
+import asyncpg
 from sqlalchemy import ColumnElement, String, any_, bindparam, event
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -60,10 +62,43 @@ def describe_url(database_url: str) -> str:
     return async_url(database_url).render_as_string(hide_password=True)
 
 
+class DatabaseUnavailable(Exception):
+    """The database gave no connection: it could not be reached, or it refused one more (too
+    many connections, starting up or shutting down). Nothing was written; the request may be
+    retried. Answered 503 (`api.context`), not as a bug."""
+
+
+async def _connect_postgresql(*args: Any, **kwargs: Any) -> Any:
+    """asyncpg's connect, its failures to connect raised as `DatabaseUnavailable` (SQLAlchemy
+    passes a refused connection on as a bare `ConnectionRefusedError`)."""
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except (
+        OSError,
+        TimeoutError,
+        asyncpg.TooManyConnectionsError,
+        asyncpg.CannotConnectNowError,
+    ) as error:
+        raise DatabaseUnavailable(f"cannot connect to the database: {error}") from error
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database gave no connection, rather than a bug: a failure to
+    connect, or the pool's wait for a free connection ran out (every connection busy)."""
+    return isinstance(error, (DatabaseUnavailable, SQLAlchemyTimeoutError))
+
+
 class Database:
     """Engine, session factory and transaction helpers of one server process."""
 
-    def __init__(self, database_url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        pool_size: int = 10,
+        pool_timeout: float = 30.0,
+        echo: bool = False,
+    ) -> None:
         self.url = async_url(database_url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         # An error's message leaves its statement's parameters out: they hold connection and
@@ -75,13 +110,19 @@ class Database:
             path = self.url.database or ":memory:"
             kwargs["async_creator"] = lambda: _connect_inline(path)
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+            kwargs.update(
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_recycle=1800,
+                pool_timeout=pool_timeout,  # then the request is answered 503
+            )
+            kwargs["connect_args"] = {"async_creator_fn": _connect_postgresql}
             if self.url.host in (None, "", "localhost", "127.0.0.1", "::1") and not any(
                 key in self.url.query for key in ("ssl", "sslmode")
             ):
                 # asyncpg would otherwise try TLS ("prefer"), which costs CPU on every query for
                 # nothing on a local connection; a remote one keeps its default.
-                kwargs["connect_args"] = {"ssl": False}
+                kwargs["connect_args"]["ssl"] = False
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
