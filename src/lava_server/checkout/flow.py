@@ -553,6 +553,7 @@ async def pay(billing: Billing, secret: str, form: Mapping[str, str], now: datet
                 )
                 await payment_records.add_method(session, method)
                 await _schedule_downgrade(session, checkout, method, now)
+                await _record_completed(billing, session, checkout, now)
                 return
             assert wallet is not None
             if wallet.balance + amount > MAX_AMOUNT:  # the range of money: checked before charging
@@ -699,6 +700,14 @@ async def settle_locked(
         await credit_payment(session, payment, now)
         return
     await _complete(session, checkout, payment, now)
+    await _record_completed(billing, session, checkout, now)
+
+
+async def _record_completed(
+    billing: Billing, session: AsyncSession, checkout: CheckoutSession, now: datetime
+) -> None:
+    """`checkout.completed`, in the transaction that completes the session: paid, or a
+    downgrade scheduled (which charges nothing now)."""
     await outbox.record(
         session,
         outbox.CHECKOUT_COMPLETED,
