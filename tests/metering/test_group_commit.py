@@ -93,6 +93,28 @@ async def test_a_result_whose_caller_went_away_goes_to_orphaned() -> None:
     assert orphans == [10]
 
 
+async def test_finish_waits_for_the_batch_under_way_and_its_orphans() -> None:
+    """`finish` returns once the batch being written is written and the `orphaned` call of a
+    caller that went away is done."""
+    orphans: list[int] = []
+
+    async def write(batch: list[Job[int, int]]) -> None:
+        await asyncio.sleep(0.05)
+        for job in batch:
+            job.resolve(job.item * 10)
+
+    async def orphaned(result: int) -> None:
+        await asyncio.sleep(0.05)
+        orphans.append(result)
+
+    commits: GroupCommit[int, int] = GroupCommit(write, orphaned=orphaned)
+    gone = asyncio.create_task(commits.submit(1))
+    await asyncio.sleep(0.01)
+    gone.cancel()
+    await commits.finish()
+    assert orphans == [10] and not commits.busy
+
+
 async def test_a_failed_batch_fails_its_callers_and_the_next_batch_goes_on() -> None:
     calls = 0
 
@@ -206,5 +228,43 @@ async def test_a_hold_whose_caller_went_away_is_released(
     async with db.read() as session:
         held = await session.scalar(select(Wallet.held).where(Wallet.held != 0))
     assert held is None  # no wallet holds anything
+    assert await balance_of(client, merchant.headers, connection["connection_id"]) == 10
+    assert (await ledger_check(db)).problems == []
+
+
+async def test_closing_waits_for_a_hold_whose_caller_went_away_to_be_released(
+    client, merchant, db, settings, monkeypatch
+):
+    """At shutdown, a hold being written for a call that went away is written and released
+    before the billing's connections close: nothing stays held."""
+    billing, connection, _, _, hold, _ = await forward_billing(client, db, settings, merchant, "10")
+    closed = False
+    try:
+        await billing.release(await hold(0))  # the product is learnt
+        holds = type(billing._holds)
+        hold_many = holds.hold_many
+        started = asyncio.Event()
+
+        async def slow(self, batch):
+            started.set()
+            await asyncio.sleep(0.2)
+            return await hold_many(self, batch)
+
+        monkeypatch.setattr(holds, "hold_many", slow)
+        gone = asyncio.create_task(hold(1))
+        await started.wait()
+        gone.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        await billing.aclose()  # at once: the hold is still being written
+        closed = True
+    finally:
+        if not closed:
+            await billing.aclose()
+    async with db.read() as session:
+        status = await session.scalar(select(Request.status).where(Request.request_id == "call-1"))
+        held = await session.scalar(select(Wallet.held).where(Wallet.held != 0))
+    assert status == "error"  # taken, then released
+    assert held is None
     assert await balance_of(client, merchant.headers, connection["connection_id"]) == 10
     assert (await ledger_check(db)).problems == []

@@ -327,6 +327,11 @@ class ForwardBilling:
         )
 
     async def aclose(self) -> None:
+        # Holds and settlements still being written, and the releases of holds whose callers
+        # went away, finish before their connections close: else a hold taken for a call gone
+        # at shutdown stayed held until the abandoned-call recovery found it.
+        for commits in (self._quick, self._reserves, self._settles):
+            await commits.finish()
         await self._holds.close()
         await self._reserve_writer.close()
         await self._settle_writer.close()

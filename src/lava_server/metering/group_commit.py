@@ -89,6 +89,13 @@ class GroupCommit(Generic[T, R]):
             job.future.add_done_callback(self._orphan)
             raise
 
+    async def finish(self) -> None:
+        """Wait until the batches under way are written and the `orphaned` calls they led to
+        are done (at shutdown, before the connections they write on close). Their errors are
+        their callers'; nothing is raised here."""
+        while self._writer is not None or self._orphans:
+            await asyncio.wait({*self._orphans, *([self._writer] if self._writer else [])})
+
     def _orphan(self, future: asyncio.Future[R]) -> None:
         """The result of a job whose caller went away: to `orphaned` (an error: nobody to tell)."""
         if future.cancelled() or future.exception() is not None or self._orphaned is None:
