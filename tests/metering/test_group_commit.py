@@ -268,3 +268,42 @@ async def test_closing_waits_for_a_hold_whose_caller_went_away_to_be_released(
     assert held is None
     assert await balance_of(client, merchant.headers, connection["connection_id"]) == 10
     assert (await ledger_check(db)).problems == []
+
+
+async def test_closing_the_batcher_writes_the_report_under_way(
+    client, merchant, db, settings, monkeypatch
+):
+    """At shutdown, a report being written for a caller that went away is stored and charged
+    before the batcher's connection closes."""
+    product = await make_product(client, merchant.headers)
+    connection = await make_connection(client, merchant.headers, balance="1")
+    batcher = RequestBatcher(db, settings, PriceBook())
+    started = asyncio.Event()
+    write_together = RequestBatcher._write_lean_or_not
+
+    async def slow(self, batch):
+        started.set()
+        await asyncio.sleep(0.2)
+        return await write_together(self, batch)
+
+    monkeypatch.setattr(RequestBatcher, "_write_lean_or_not", slow)
+    params = RequestCreate(
+        request_id="r-late",
+        connection_secret=connection["connection_secret"],
+        product_secret=product["product_secret"],
+        input_tokens=500,
+        output_tokens=200,
+    )
+    gone = asyncio.create_task(batcher.submit(hash_secret_key(merchant.secret_key), params))
+    await started.wait()
+    gone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    await batcher.aclose()  # at once: the report is still being written
+    stored = await client.get("/v1/requests/r-late", headers=merchant.headers)
+    assert stored.status_code == 200, stored.text
+    cost = Decimal(stored.json()["total_wallet_cost"])
+    assert cost > 0
+    balance = await balance_of(client, merchant.headers, connection["connection_id"])
+    assert balance == Decimal(1) - cost
+    assert (await ledger_check(db)).problems == []

@@ -153,6 +153,7 @@ class RequestBatcher:
         self._writer = WriterConnection(db, durable=True, autocommit=not db.is_sqlite)
 
     async def aclose(self) -> None:
+        await self._commits.finish()  # the reports being written, before their connection closes
         await self._writer.close()
 
     async def submit(self, key_hash: str, params: Report) -> Created:
