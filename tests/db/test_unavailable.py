@@ -8,6 +8,7 @@ from __future__ import annotations
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -37,11 +38,16 @@ def pg_url(pg_database_url: str | None) -> str:
 
 
 @asynccontextmanager
-async def _client(db: Database, url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(database_url=url), db)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://lava.test") as http:
-        yield http
+async def _serving(url: str, **options: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Database]]:
+    """The app on the database at `url` (its own pool, `options` its settings), over httpx."""
+    app = create_app(Settings(database_url=url, **options))
+    db: Database = app.state.lava.db
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://lava.test") as http:
+            yield http, db
+    finally:
+        await db.dispose()
 
 
 async def _assert_unavailable(http: httpx.AsyncClient) -> None:
@@ -75,12 +81,8 @@ def _closed_port() -> int:
 
 async def test_an_unreachable_database_is_answered_503(pg_url: str) -> None:
     url = make_url(pg_url).set(port=_closed_port()).render_as_string(hide_password=False)
-    db = Database(url, pool_size=1)
-    try:
-        async with _client(db, url) as http:
-            await _assert_unavailable(http)
-    finally:
-        await db.dispose()
+    async with _serving(url) as (http, _):
+        await _assert_unavailable(http)
 
 
 async def test_a_database_refusing_more_connections_is_answered_503(pg_url: str) -> None:
@@ -90,30 +92,20 @@ async def test_a_database_refusing_more_connections_is_answered_503(pg_url: str)
         "EXCEPTION WHEN duplicate_object THEN NULL; END $$",
     )
     url = make_url(pg_url).set(username=_NO_CONNECTIONS_ROLE).render_as_string(False)
-    db = Database(url, pool_size=1)
-    try:
-        async with _client(db, url) as http:
-            await _assert_unavailable(http)
-    finally:
-        await db.dispose()
+    async with _serving(url) as (http, _):
+        await _assert_unavailable(http)
 
 
 async def test_a_full_pool_is_answered_503_then_serves_again(pg_url: str) -> None:
-    settings = Settings(database_url=pg_url, db_pool_size=1, db_pool_timeout_seconds=0.2)
-    app = create_app(settings)  # its pool: at most 2 connections, waited for 0.2 s
-    db: Database = app.state.lava.db
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://lava.test") as http:
-            held = [await db.engine.connect(), await db.engine.connect()]
-            try:
-                await _assert_unavailable(http)
-            finally:
-                for connection in held:
-                    await connection.close()
-            answer = await http.get(
-                "/v1/connections", headers={"Authorization": "Bearer aks_test_" + "x" * 40}
-            )
-            assert answer.status_code == 401, answer.text
-    finally:
-        await db.dispose()
+    # The app's pool: at most 2 connections, waited for 0.2 s.
+    async with _serving(pg_url, db_pool_size=1, db_pool_timeout_seconds=0.2) as (http, db):
+        held = [await db.engine.connect(), await db.engine.connect()]
+        try:
+            await _assert_unavailable(http)
+        finally:
+            for connection in held:
+                await connection.close()
+        answer = await http.get(
+            "/v1/connections", headers={"Authorization": "Bearer aks_test_" + "x" * 40}
+        )
+        assert answer.status_code == 401, answer.text

@@ -10,14 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
-from lava_server.db.models import WebhookEvent, WebhookOutbox
 from lava_server.wallets.service import check as ledger_check
 from lava_server.worker.runner import run_once
 from tests.api.test_api_base import assert_error
 from tests.checkout.helpers import DETAILS, GOOD_CARD, ORIGIN, Page, billing_of, secret_of
 from tests.subscriptions.helpers import spend, wallet_row
+from tests.webhooks.events import events_about
 
 BASIC = {
     "name": "Basic",
@@ -42,20 +41,6 @@ async def subscription_of(client, h, customer_id: str) -> dict[str, Any]:
     answer = await client.get(f"/v1/customers/{customer_id}/subscription", headers=h)
     assert answer.status_code == 200, answer.text
     return dict(answer.json()["subscription"])
-
-
-async def completed_events(db, checkout_id: str) -> list[dict[str, Any]]:
-    """The session's `checkout.completed` events, made already or still in the outbox."""
-    found = []
-    async with db.read() as session:
-        for table in (WebhookOutbox, WebhookEvent):
-            rows = await session.execute(
-                select(table.data).where(
-                    table.type == "checkout.completed", table.object_id == checkout_id
-                )
-            )
-            found += [dict(data) for (data,) in rows]
-    return found
 
 
 def at(stamp: str) -> datetime:
@@ -178,7 +163,7 @@ async def test_subscribe_buy_bundles_upgrade_and_downgrade(client, merchant, db,
     await page.post("pay", **GOOD_CARD)
     assert len(billing.sandbox.charges) == charges
     # The session completed, charging nothing: its merchant hears of it all the same.
-    [completed] = await completed_events(db, session["checkout_session_id"])
+    [completed] = await events_about(db, "checkout.completed", session["checkout_session_id"])
     assert completed["checkout_session_id"] == session["checkout_session_id"]
     assert completed["completed_at"] is not None and completed["checkout_mode"] == "subscription"
     pending = await subscription_of(client, h, customer_id)

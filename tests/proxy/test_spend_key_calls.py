@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import func, select
 
 from lava_server import timeutil
-from lava_server.db.models import Connection, Request, Wallet, WebhookEvent, WebhookOutbox
+from lava_server.db.models import Connection, Request, Wallet
 from lava_server.metering.forward import ForwardBilling
 from lava_server.wallets.service import check as ledger_check
 from tests.checkout.conftest import Clock
 from tests.proxy.test_token_v2 import CHAT_URL, Shop
+from tests.webhooks.events import events_about
 
 ANTHROPIC_URL = "https://api.anthropic.com/v1/messages"
 
@@ -90,16 +91,7 @@ async def subscribe(shop: Shop) -> None:
 
 async def limit_events(db, key_id: str) -> list[dict[str, Any]]:
     """The key's `spend_key.limit_reached` events, made already or still in the outbox."""
-    found = []
-    async with db.read() as session:
-        for table in (WebhookOutbox, WebhookEvent):
-            rows = await session.execute(
-                select(table.data).where(
-                    table.type == "spend_key.limit_reached", table.object_id == key_id
-                )
-            )
-            found += [dict(data) for (data,) in rows]
-    return found
+    return await events_about(db, "spend_key.limit_reached", key_id)
 
 
 async def test_a_bound_key_spends_its_customers_wallet_and_counts_what_it_spent(shop, fake, db):
