@@ -1,6 +1,8 @@
-"""The column types' fast bind processors (`db/types.py`) give what SQLAlchemy's own way gives
-(`TypeDecorator.bind_processor`: `process_bind_param`, then the underlying type's processor),
-for every kind of value, errors included, on both databases' dialects."""
+"""The column types' bind processors (`db/types.py`): an amount is bound exactly, or refused
+with more than 10 decimal places; and the one-call processors give what SQLAlchemy's own way
+gives (`TypeDecorator.bind_processor`: `process_bind_param`, then the underlying type's
+processor, SQLite's DATETIME text included), for every kind of value, errors included, on both
+databases' dialects."""
 
 from __future__ import annotations
 
@@ -52,6 +54,38 @@ amounts = st.one_of(
 def test_amounts_are_bound_as_before(amount: Any) -> None:
     _check(Money(), amount)
     _check(WideMoney(), amount)
+
+
+def _processor(type_: TypeDecorator[Any], dialect: Any) -> Any:
+    return type_.dialect_impl(dialect).bind_processor(dialect)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    amount=st.decimals(
+        allow_nan=False, allow_infinity=False, places=10, min_value=-(10**17), max_value=10**17
+    )
+)
+def test_an_amount_is_bound_exactly(amount: Decimal) -> None:
+    """SQLite: the integer count of 1e-10 dollars (as text for the roll-ups' wide sums);
+    PostgreSQL: the amount itself."""
+    lite, postgres = DIALECTS
+    units = _processor(Money(), lite)(amount)
+    assert isinstance(units, int) and Decimal(units).scaleb(-10) == amount
+    assert _processor(WideMoney(), lite)(amount) == str(units)
+    for type_ in (Money(), WideMoney()):
+        assert _processor(type_, postgres)(amount) == amount
+        assert _processor(type_, lite)(None) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(whole=st.integers(min_value=-(10**20), max_value=10**20), places=st.integers(11, 16))
+def test_an_amount_with_more_than_ten_places_is_refused(whole: int, places: int) -> None:
+    amount = Decimal(whole * 10 + 1).scaleb(-places)  # its last digit is past the 10th place
+    for type_ in (Money(), WideMoney()):
+        for dialect in DIALECTS:
+            with pytest.raises(ValueError, match="more than 10 decimal places"):
+                _processor(type_, dialect)(amount)
 
 
 zones = st.sampled_from(
