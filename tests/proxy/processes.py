@@ -69,6 +69,8 @@ def start_stack(
         # once, with two servers each, stay well under PostgreSQL's 100 connections (with the
         # default of 20 + 20 a process, two of them at once ran out and their calls hung).
         "LAVA_DB_POOL_SIZE": "8",
+        # A burst of calls may wait for a connection while the whole suite loads the machine.
+        "LAVA_DB_POOL_TIMEOUT_SECONDS": "30",
         **settings,
     }
     fake = subprocess.Popen(  # its output is not read: never a pipe that could fill up

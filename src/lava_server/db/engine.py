@@ -68,18 +68,24 @@ class DatabaseUnavailable(Exception):
     retried. Answered 503 (`api.context`), not as a bug."""
 
 
+_BUSY_RETRIES = (0.05, 0.2, 0.5)  # seconds before each new try while the server is full
+
+
 async def _connect_postgresql(*args: Any, **kwargs: Any) -> Any:
     """asyncpg's connect, its failures to connect raised as `DatabaseUnavailable` (SQLAlchemy
-    passes a refused connection on as a bare `ConnectionRefusedError`)."""
-    try:
-        return await asyncpg.connect(*args, **kwargs)
-    except (
-        OSError,
-        TimeoutError,
-        asyncpg.TooManyConnectionsError,
-        asyncpg.CannotConnectNowError,
-    ) as error:
-        raise DatabaseUnavailable(f"cannot connect to the database: {error}") from error
+    passes a refused connection on as a bare `ConnectionRefusedError`). A server with no
+    connection to spare (too many clients, starting up) is asked again a few times first: such
+    a spell is often short, and the request would otherwise fail for it."""
+    for delay in (*_BUSY_RETRIES, None):
+        try:
+            return await asyncpg.connect(*args, **kwargs)
+        except (asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError) as error:
+            if delay is None:
+                raise DatabaseUnavailable(f"cannot connect to the database: {error}") from error
+            await asyncio.sleep(delay)
+        except (OSError, TimeoutError) as error:
+            raise DatabaseUnavailable(f"cannot connect to the database: {error}") from error
+    raise AssertionError("unreachable")
 
 
 def database_unavailable(error: BaseException) -> bool:
