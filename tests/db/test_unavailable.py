@@ -5,6 +5,7 @@ answers normally again once a connection is free."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from lava_server.app import create_app
@@ -109,3 +111,27 @@ async def test_a_full_pool_is_answered_503_then_serves_again(pg_url: str) -> Non
             "/v1/connections", headers={"Authorization": "Bearer aks_test_" + "x" * 40}
         )
         assert answer.status_code == 401, answer.text
+
+
+async def test_a_short_spell_without_spare_connections_is_waited_out(pg_url: str) -> None:
+    """A server with no connection to spare for a moment (here: the role's limit, lifted 0.1 s
+    later) is asked again, and the work goes through instead of a 503."""
+    role = "lava_test_busy_for_a_moment"
+    await _pg_execute(
+        PG_ADMIN_URL,
+        f"DO $$ BEGIN CREATE ROLE {role} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+        f"ALTER ROLE {role} CONNECTION LIMIT 0",
+    )
+    db = Database(make_url(pg_url).set(username=role).render_as_string(False), pool_size=1)
+
+    async def lift() -> None:
+        await asyncio.sleep(0.1)
+        await _pg_execute(PG_ADMIN_URL, f"ALTER ROLE {role} CONNECTION LIMIT -1")
+
+    try:
+        lifting = asyncio.create_task(lift())
+        async with db.read() as session:
+            assert await session.scalar(text("SELECT 1")) == 1
+        await lifting
+    finally:
+        await db.dispose()
