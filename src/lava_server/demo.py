@@ -119,21 +119,32 @@ PROMPTS = (
 
 
 class FastClock:
-    """Seven days ago at `begin()`, then running `speed` times faster than the real time until it
-    meets the real time (after `span` real seconds), then the real time. Monotonic throughout."""
+    """Seven days ago from `begin()` on, standing still while the demo sets itself up (the
+    customers and plans exist from the first day of the history), then, from `run()`, running
+    `speed` times faster than the real time until it meets the real time (after `span` real
+    seconds), then the real time. Monotonic throughout.
+
+    Were it already running during the setup, a slow machine's setup would eat the history's
+    first day (at the speed of a 12-second demo, one real second is 14 hours)."""
 
     def __init__(self, span: float) -> None:
         self.span = span
         self.speed = HISTORY.total_seconds() / span + 1
         self._start: datetime | None = None
-        self._began = 0.0
+        self._began: float | None = None
 
     def begin(self) -> None:
+        """From now on the clock says seven days ago, and stands still until `run()`."""
+        self._start = datetime.now(timezone.utc) - HISTORY
+
+    def run(self) -> None:
+        """From now on the clock runs fast, from seven days ago (never behind where it stood)
+        toward the real time."""
         self._start = datetime.now(timezone.utc) - HISTORY
         self._began = time.monotonic()
 
     def elapsed(self) -> float:
-        return time.monotonic() - self._began if self._start is not None else 0.0
+        return time.monotonic() - self._began if self._began is not None else 0.0
 
     def __call__(self) -> datetime:
         real = datetime.now(timezone.utc)
@@ -405,6 +416,7 @@ class Demo:
 
     async def traffic(self, client: httpx.AsyncClient, world: World, progress: Progress) -> int:
         task = progress.add_task("traffic", total=self.traffic_seconds, day="", calls=0)
+        self.clock.run()
         sent = 0
         joined = FIRST_CUSTOMERS
         joins = sorted(self.rng.uniform(0.05, 0.9) for _ in range(CUSTOMERS - FIRST_CUSTOMERS))

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from lava_server.demo import HISTORY, FastClock
 from tests.dashboard.conftest import csrf_of
 from tests.e2e.servers import LAVA, clean_env, free_port, lava_cli
 
@@ -176,3 +177,23 @@ def test_a_busy_port_is_refused_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"Port {port} is already in use" in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_the_demo_clock_waits_for_the_setup_then_covers_the_whole_week() -> None:
+    """A slow setup (a loaded machine) does not eat the history's first day: the clock stands
+    at seven days ago until the traffic starts, then runs to the real time in `span` seconds."""
+    clock = FastClock(span=0.5)
+    clock.begin()
+    week_ago = datetime.now(timezone.utc) - HISTORY
+    time.sleep(0.3)  # the setup: at this speed, 0.3 s would be four days
+    assert abs(clock() - week_ago) < timedelta(seconds=1)
+    clock.run()
+    assert abs(clock() - (datetime.now(timezone.utc) - HISTORY)) < timedelta(hours=2)
+    seen = [clock()]
+    while clock.elapsed() < 0.6:
+        seen.append(clock())
+        time.sleep(0.01)
+    assert seen == sorted(seen)  # never backwards
+    assert datetime.now(timezone.utc) - seen[-1] < timedelta(seconds=1)  # caught up
+    days = {moment.date() for moment in seen}
+    assert len(days) >= 7
