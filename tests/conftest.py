@@ -9,8 +9,10 @@ CI=true, where that is a failure.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import httpx._transports.default
 import pytest
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
@@ -38,6 +41,27 @@ pytest_plugins = ["tests.leaks"]
 PG_ADMIN_URL = os.environ.get("LAVA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _pg_problem: str | None = None
+
+
+@functools.cache
+def _verifying_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context(verify=True)
+
+
+def _create_ssl_context(
+    verify: ssl.SSLContext | str | bool = True, cert: object = None, trust_env: bool = True
+) -> ssl.SSLContext:
+    """httpx's, except that the default context (verify certificates with certifi's list) is made
+    once: every `httpx.Client()` made it anew, loading certifi's 150 certificates, 30 ms of CPU
+    a client, and the suite makes thousands of clients (its own, the SDKs', openai's and
+    anthropic's). The context is not changed after it is made, so sharing it is safe."""
+    if verify is True and cert is None and trust_env:
+        environ = os.environ
+        return _verifying_context(environ.get("SSL_CERT_FILE"), environ.get("SSL_CERT_DIR"))
+    return httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)  # type: ignore[arg-type]
+
+
+httpx._transports.default.create_ssl_context = _create_ssl_context  # type: ignore[assignment]
 
 
 def _asyncpg_dsn(url: str) -> str:

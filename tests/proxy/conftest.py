@@ -94,10 +94,17 @@ class Billed:
                     return body
                 await asyncio.sleep(0.01)
 
-    async def requests(self) -> list[dict[str, Any]]:
+    async def requests(self, *, settled: bool = True) -> list[dict[str, Any]]:
+        """The stored requests, newest first; by default once none is pending (as `request`)."""
+        deadline = time.monotonic() + 5
         async with self.api() as http:
-            response = await http.get("requests", params={"limit": "100"})
-        return list(response.json()["data"])
+            while True:
+                response = await http.get("requests", params={"limit": "100"})
+                found = list(response.json()["data"])
+                pending = any(stored["status"] == "pending" for stored in found)
+                if not settled or not pending or time.monotonic() > deadline:
+                    return found
+                await asyncio.sleep(0.01)
 
 
 async def make_billed(

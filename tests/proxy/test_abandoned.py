@@ -56,7 +56,7 @@ async def test_a_live_process_keeps_its_calls_and_a_silent_one_loses_them(billed
         )
 
         async def pending() -> bool:
-            return [r["status"] for r in await billed.requests()] == ["pending"]
+            return [r["status"] for r in await billed.requests(settled=False)] == ["pending"]
 
         await wait_until(pending)
         assert await billed.balance() < Decimal(10)  # held

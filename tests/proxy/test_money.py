@@ -79,7 +79,7 @@ async def test_concurrent_calls_see_each_others_holds(lava, merchant, fake, db):
     while not fake.requests and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     assert len(fake.requests) == 1
-    pending = await billed.requests()
+    pending = await billed.requests(settled=False)
     assert [r["status"] for r in pending] == ["pending"]
     assert await billed.balance() < Decimal("0.004")  # the hold is out of the spendable balance
     second = await post_chat(billed, chat(max_tokens=1000))
@@ -425,7 +425,7 @@ async def test_ledger_check_compares_what_is_held_with_the_calls_in_flight(bille
     deadline = time.monotonic() + 5
     while not fake.requests and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
-    [pending] = await billed.requests()
+    [pending] = await billed.requests(settled=False)
     assert pending["status"] == "pending"
     assert await billed.balance() < Decimal(10)
     assert (await ledger_check(db)).problems == []  # the hold matches the call in flight
