@@ -76,16 +76,18 @@ async def _connect_postgresql(*args: Any, **kwargs: Any) -> Any:
     passes a refused connection on as a bare `ConnectionRefusedError`). A server with no
     connection to spare (too many clients, starting up) is asked again a few times first: such
     a spell is often short, and the request would otherwise fail for it."""
-    for delay in (*_BUSY_RETRIES, None):
+    busy = (asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError)
+    for delay in _BUSY_RETRIES:
         try:
             return await asyncpg.connect(*args, **kwargs)
-        except (asyncpg.TooManyConnectionsError, asyncpg.CannotConnectNowError) as error:
-            if delay is None:
-                raise DatabaseUnavailable(f"cannot connect to the database: {error}") from error
+        except busy:
             await asyncio.sleep(delay)
         except (OSError, TimeoutError) as error:
             raise DatabaseUnavailable(f"cannot connect to the database: {error}") from error
-    raise AssertionError("unreachable")
+    try:  # the last try
+        return await asyncpg.connect(*args, **kwargs)
+    except (*busy, OSError, TimeoutError) as error:
+        raise DatabaseUnavailable(f"cannot connect to the database: {error}") from error
 
 
 def database_unavailable(error: BaseException) -> bool:
