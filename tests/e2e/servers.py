@@ -43,7 +43,7 @@ def start_server(
         if not line:
             break
         lines.append(line)
-        if "Uvicorn running" in line or "Application startup complete" in line:
+        if "Uvicorn running on" in line:  # listening (startup complete comes just before)
             return process, lines
     process.kill()
     raise AssertionError("server did not start:\n" + "".join(lines))

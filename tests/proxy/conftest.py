@@ -83,26 +83,31 @@ class Billed:
 
     async def request(self, request_id: str, *, settled: bool = True) -> dict[str, Any]:
         """The stored request; by default once it is settled (a bill is written just after
-        the answer is complete)."""
+        the answer is complete; a call that took no hold, metering only, has no row before)."""
         deadline = time.monotonic() + 5
         async with self.api() as http:
             while True:
                 response = await http.get(f"requests/{request_id}")
+                if response.status_code == 404 and settled and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
+                    continue
                 assert response.status_code == 200, response.text
                 body = dict(response.json())
                 if not settled or body["status"] != "pending" or time.monotonic() > deadline:
                     return body
                 await asyncio.sleep(0.01)
 
-    async def requests(self, *, settled: bool = True) -> list[dict[str, Any]]:
-        """The stored requests, newest first; by default once none is pending (as `request`)."""
+    async def requests(self, *, settled: bool = True, at_least: int = 0) -> list[dict[str, Any]]:
+        """The stored requests, newest first; by default once none is pending (as `request`),
+        and once there are `at_least` (a metering-only call has no row before its answer)."""
         deadline = time.monotonic() + 5
         async with self.api() as http:
             while True:
                 response = await http.get("requests", params={"limit": "100"})
                 found = list(response.json()["data"])
                 pending = any(stored["status"] == "pending" for stored in found)
-                if not settled or not pending or time.monotonic() > deadline:
+                waiting = (settled and pending) or len(found) < at_least
+                if not waiting or time.monotonic() > deadline:
                     return found
                 await asyncio.sleep(0.01)
 

@@ -83,7 +83,7 @@ def start_stack(
         start(
             ["serve", "--port", str(port), "--database-url", database_url],
             env,
-            "Application startup complete",
+            "Uvicorn running on",  # listening (startup complete comes just before)
         )
         for port in ports
     ]
