@@ -3,8 +3,9 @@ and on PostgreSQL, over real HTTP: generated requests, valid and invalid, must n
 an answer that its documented status, media type, body schema or headers do not allow.
 
 The data comes from the published schema as it is (nothing narrowed): its examples, schemathesis'
-boundary cases, and `EXAMPLES_PER_OPERATION` random requests per operation, from a fixed seed so
-that CI repeats the same run (`st run --seed N` with another N explores further). The API operations
+boundary cases, and `EXAMPLES_PER_OPERATION` random requests per operation (30; more with
+LAVA_FUZZ_EXAMPLES=N), from a fixed seed so that CI repeats the same run (LAVA_FUZZ_SEED=N, or
+`st run --seed N`, explores further). The API operations
 carry a sandbox merchant's secret key, the forward operations a forward token of a funded
 connection, with every provider mapped to the fake one. In half of the generated requests, an id,
 secret or provider URL is one that exists, so that the requests also reach what lies behind the
@@ -38,8 +39,8 @@ from tests.conftest import _pg_skip_or_fail
 pytestmark = pytest.mark.slow
 
 SCHEMATHESIS = str(Path(sys.executable).with_name("st"))
-EXAMPLES_PER_OPERATION = 50
-SEED = 20261127
+EXAMPLES_PER_OPERATION = int(os.environ.get("LAVA_FUZZ_EXAMPLES", "30"))
+SEED = int(os.environ.get("LAVA_FUZZ_SEED", "20261127"))
 CHECKS = [
     "not_a_server_error",
     "status_code_conformance",
