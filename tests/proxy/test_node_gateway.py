@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import subprocess
+import time
 from decimal import Decimal
 
 from lava_server.wallets.service import check as ledger_check
@@ -84,8 +85,14 @@ async def test_the_node_sdk_gateway_bills_as_its_token_says(node_sdk, lava, merc
     assert len(fake.requests) == 6
     assert fake.requests[-1]["api_key"] == "sk-node-own"
 
-    async with shop.api() as http:
-        listed = (await http.get("requests", params={"limit": "100"})).json()["data"]
+    async with shop.api() as http:  # the bills are written just after the answers
+        deadline = time.monotonic() + 5
+        while True:
+            listed = (await http.get("requests", params={"limit": "100"})).json()["data"]
+            done = len(listed) >= 6 and all(r["status"] == "completed" for r in listed)
+            if done or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.01)
     stored = {r["request_id"]: r for r in listed}
     assert len(stored) == 6 and all(r["status"] == "completed" for r in listed)
     con_id, meter_id = shop.customer["connection_id"], shop.meter["meter_id"]
