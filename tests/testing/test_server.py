@@ -43,31 +43,16 @@ def test_an_idle_server_stops_at_once_and_runs_its_shutdown() -> None:
     assert shut_down == ["lifespan"]
 
 
-def test_an_answer_in_flight_is_finished_before_the_stop() -> None:
+def _stop_during_a_call(seconds: str, grace: float) -> tuple[str, float]:
+    """Stop the server 0.2 s into a call that takes `seconds`: how the call ended, and how long
+    the stop took."""
     shut_down: list[str] = []
-    server = ServerThread(_app(shut_down), shutdown_timeout=5).start()
-    answers: list[str] = []
-
-    def call() -> None:
-        answers.append(httpx.get(f"{server.url}/slow", params={"seconds": "0.5"}).text)
-
-    caller = threading.Thread(target=call)
-    caller.start()
-    time.sleep(0.2)
-    server.stop()
-    caller.join(5)
-    assert answers == ["done"]
-    assert shut_down == ["lifespan"]
-
-
-def test_an_answer_longer_than_the_grace_time_is_cancelled() -> None:
-    shut_down: list[str] = []
-    server = ServerThread(_app(shut_down), shutdown_timeout=1).start()
+    server = ServerThread(_app(shut_down), shutdown_timeout=grace).start()
     ends: list[str] = []
 
     def call() -> None:
         try:
-            answer = httpx.get(f"{server.url}/slow", params={"seconds": "30"}, timeout=10)
+            answer = httpx.get(f"{server.url}/slow", params={"seconds": seconds}, timeout=10)
             ends.append(f"{answer.status_code} {answer.text}")
         except httpx.HTTPError as error:
             ends.append(type(error).__name__)
@@ -77,7 +62,20 @@ def test_an_answer_longer_than_the_grace_time_is_cancelled() -> None:
     time.sleep(0.2)
     started = time.monotonic()
     server.stop()
-    assert time.monotonic() - started < 3
+    stopped = time.monotonic() - started
     caller.join(10)
-    assert len(ends) == 1 and ends != ["200 done"], ends  # cut off, not answered
     assert shut_down == ["lifespan"]
+    assert len(ends) == 1, ends
+    return ends[0], stopped
+
+
+def test_an_answer_in_flight_is_finished_before_the_stop() -> None:
+    end, stopped = _stop_during_a_call("0.5", grace=5)
+    assert end == "200 done"
+    assert 0.2 < stopped < 1
+
+
+def test_an_answer_longer_than_the_grace_time_is_cancelled() -> None:
+    end, stopped = _stop_during_a_call("30", grace=1)
+    assert end != "200 done", end  # cut off, not answered
+    assert 0.9 < stopped < 3
