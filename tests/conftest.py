@@ -45,6 +45,8 @@ _pg_problem: str | None = None
 
 @functools.cache
 def _verifying_context(cafile: str | None, capath: str | None) -> ssl.SSLContext:
+    """One context per certificate location httpx would read (its arguments are the cache key:
+    SSL_CERT_FILE and SSL_CERT_DIR, which httpx consults)."""
     return httpx.create_ssl_context(verify=True)
 
 
@@ -54,13 +56,18 @@ def _create_ssl_context(
     """httpx's, except that the default context (verify certificates with certifi's list) is made
     once: every `httpx.Client()` made it anew, loading certifi's 150 certificates, 30 ms of CPU
     a client, and the suite makes thousands of clients (its own, the SDKs', openai's and
-    anthropic's). The context is not changed after it is made, so sharing it is safe."""
+    anthropic's). Sharing it is safe here: httpx does not change it after making it, and what
+    httpcore sets on it at each TLS connection (the ALPN protocols) it sets again at the next;
+    the suite's connections are plain HTTP to 127.0.0.1 anyway."""
     if verify is True and cert is None and trust_env:
         environ = os.environ
         return _verifying_context(environ.get("SSL_CERT_FILE"), environ.get("SSL_CERT_DIR"))
     return httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)  # type: ignore[arg-type]
 
 
+# Where httpx's transports look the function up; should a new httpx stop doing so, say it here
+# rather than silently losing the speed.
+assert callable(getattr(httpx._transports.default, "create_ssl_context", None))
 httpx._transports.default.create_ssl_context = _create_ssl_context  # type: ignore[assignment]
 
 

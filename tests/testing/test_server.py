@@ -18,8 +18,10 @@ from starlette.routing import Route
 from lava_server.testing import ServerThread
 
 
-def _app(shut_down: list[str]) -> Starlette:
+def _app(shut_down: list[str], arrived: threading.Event | None = None) -> Starlette:
     async def slow(request: Request) -> PlainTextResponse:
+        if arrived is not None:
+            arrived.set()
         await asyncio.sleep(float(request.query_params["seconds"]))
         return PlainTextResponse("done")
 
@@ -39,15 +41,16 @@ def test_an_idle_server_stops_at_once_and_runs_its_shutdown() -> None:
         started = time.monotonic()
         server.stop()
         stopped = time.monotonic() - started
-    assert stopped < 0.08, stopped  # uvicorn's own beat and grace took 0.15-0.2 s
+    assert stopped < 0.1, stopped  # uvicorn's own waits a fixed 0.1 s, plus its beat
     assert shut_down == ["lifespan"]
 
 
 def _stop_during_a_call(seconds: str, grace: float) -> tuple[str, float]:
-    """Stop the server 0.2 s into a call that takes `seconds`: how the call ended, and how long
-    the stop took."""
+    """Stop the server once a call that takes `seconds` has reached it: how the call ended, and
+    how long the stop took."""
     shut_down: list[str] = []
-    server = ServerThread(_app(shut_down), shutdown_timeout=grace).start()
+    arrived = threading.Event()
+    server = ServerThread(_app(shut_down, arrived), shutdown_timeout=grace).start()
     ends: list[str] = []
 
     def call() -> None:
@@ -59,7 +62,7 @@ def _stop_during_a_call(seconds: str, grace: float) -> tuple[str, float]:
 
     caller = threading.Thread(target=call)
     caller.start()
-    time.sleep(0.2)
+    assert arrived.wait(10)  # in flight: a stop before it arrived would refuse the connection
     started = time.monotonic()
     server.stop()
     stopped = time.monotonic() - started
@@ -72,10 +75,10 @@ def _stop_during_a_call(seconds: str, grace: float) -> tuple[str, float]:
 def test_an_answer_in_flight_is_finished_before_the_stop() -> None:
     end, stopped = _stop_during_a_call("0.5", grace=5)
     assert end == "200 done"
-    assert 0.2 < stopped < 1
+    assert 0.3 < stopped < 3  # it waited for the rest of the answer (0.5 s)
 
 
 def test_an_answer_longer_than_the_grace_time_is_cancelled() -> None:
     end, stopped = _stop_during_a_call("30", grace=1)
     assert end != "200 done", end  # cut off, not answered
-    assert 0.9 < stopped < 3
+    assert 0.9 < stopped < 5  # after the grace time, not the call's 30 s
