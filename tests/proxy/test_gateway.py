@@ -225,8 +225,7 @@ async def test_other_openai_compatible_providers(shop: Shop, fake: FakeProvider,
         message = client.messages.create(model=LLAMA, max_tokens=50, messages=MESSAGES)
     assert message.content[0].type == "text" and message.content[0].text == ANSWER
     assert_sent(fake, LLAMA, stream=False, count=2)
-    async with shop.api() as http:
-        listed = (await http.get("requests")).json()["data"]
+    listed = await shop.listed(2)
     assert [(r["provider"], r["model"], r["status"]) for r in listed] == [
         ("groq", LLAMA, "completed")
     ] * 2
@@ -308,8 +307,7 @@ async def test_provider_refusals_pass_with_their_status(shop: Shop, fake: FakePr
         with pytest.raises(anthropic.RateLimitError):
             await client.messages.create(model=GPT, max_tokens=10, messages=refused)
     assert [r["path"] for r in fake.requests] == ["/v1/messages", "/v1/chat/completions"]
-    async with shop.api() as http:
-        stored = (await http.get("requests")).json()["data"]
+    stored = await shop.listed(2)
     assert sorted((r["provider"], r["status"]) for r in stored) == [
         ("anthropic", "error"),
         ("openai", "error"),

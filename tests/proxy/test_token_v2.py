@@ -75,6 +75,19 @@ class Shop:
             base_url=self.base + "/v1/", headers=self.merchant.headers, timeout=30
         )
 
+    async def listed(self, count: int) -> list[dict[str, Any]]:
+        """The stored requests once `count` exist and none is pending (a call that took no
+        hold, billed to the merchant, has no row until just after its answer)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        async with self.api() as http:
+            while True:
+                found = list((await http.get("requests")).json()["data"])
+                pending = any(stored["status"] == "pending" for stored in found)
+                if (len(found) >= count and not pending) or loop.time() > deadline:
+                    return found
+                await asyncio.sleep(0.01)
+
     def token(self, **options: Any) -> str:
         return encode_forward_token(secret_key=self.merchant.secret_key, **options)
 
